@@ -123,7 +123,8 @@ int ia64_disasm_slot(const uint8_t bundle[16], uint64_t ip, unsigned slot_no, ch
     snprintf(t, sizeof t, "data8 %#011" PRIx64, s);
     sb_str(&b, t);
   }
-  if (!reserved && (stops >> xslot) & 1) sb_str(&b, ";;");
+  /* objdump prints no stop after a slot it could not decode ("data8"). */
+  if (d && !reserved && (stops >> xslot) & 1) sb_str(&b, ";;");
   return (int)b.len;
 }
 
