@@ -200,8 +200,12 @@ void ia64_fr_write(ia64_cpu *cpu, unsigned f, ia64_fr v);
 uint64_t ia64_cfm(const ia64_cpu *cpu);
 void ia64_set_cfm(ia64_cpu *cpu, uint64_t cfm);
 void ia64_remap_frame(ia64_cpu *cpu);  /* rebuild grmap/frmap after bof/sof/sor/rrb change */
+/* Application registers with their semantics: reading ar.bsp computes it; a write the
+ * architecture refuses (read-only ar.bsp, ar.bspstore/ar.rnat outside enforced-lazy RSE mode,
+ * a reserved register or field, a kernel register above cpl 0) returns -1 with the fault in
+ * cpu->intr and changes nothing; otherwise 0. */
 uint64_t ia64_ar_read(ia64_cpu *cpu, unsigned ar);
-void ia64_ar_write(ia64_cpu *cpu, unsigned ar, uint64_t v);
+int ia64_ar_write(ia64_cpu *cpu, unsigned ar, uint64_t v);
 
 /* Memory: the software TLB and the decode cache. */
 void ia64_stlb_flush(ia64_cpu *cpu);

@@ -196,6 +196,23 @@ static inline int ia64_store(ia64_cpu *c, uint64_t va, unsigned size, uint64_t v
   return rc == IA64_XLAT_IO ? ia64_io(c, va, size, true, &val) : -1;
 }
 
+/* mov from/to ar (regs.c): i_unit says which unit's form; the fault of a reserved register
+ * for that unit, and every check ia64_ar_write makes. 0, or -1 after ia64_raise(). */
+int ia64_ar_get(ia64_cpu *c, unsigned ar, bool i_unit, uint64_t *v);
+int ia64_ar_put(ia64_cpu *c, unsigned ar, bool i_unit, uint64_t v);
+
+/* Register stack engine (rse.c). Those returning int give 0, or -1 after raising the fault a
+ * mandatory RSE load/store took (state stays consistent, so the instruction can restart). */
+uint64_t ia64_rse_skip(uint64_t addr, int64_t nregs); /* backing store address nregs away */
+uint64_t ia64_rse_bsp(const ia64_cpu *c);             /* ar.bsp: where r32 of the frame goes */
+int ia64_rse_alloc(ia64_cpu *c, unsigned sof, unsigned sol, unsigned sor);
+void ia64_rse_call(ia64_cpu *c);                      /* frame = the caller's outputs */
+int ia64_rse_return(ia64_cpu *c, uint64_t pfm);       /* back to the frame pfm describes */
+void ia64_rse_cover(ia64_cpu *c);                     /* frame becomes dirty, sof = 0 */
+int ia64_rse_flushrs(ia64_cpu *c);
+int ia64_rse_loadrs(ia64_cpu *c);
+void ia64_rse_set_bspstore(ia64_cpu *c, uint64_t v);
+
 /* ALAT (alat.c): advanced loads insert, stores invalidate overlapping entries, checks ask. */
 void ia64_alat_insert(ia64_cpu *c, unsigned phys_reg, bool is_fp, uint64_t addr, unsigned size);
 bool ia64_alat_check(ia64_cpu *c, unsigned phys_reg, bool is_fp, bool clear);

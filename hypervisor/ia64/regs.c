@@ -1,9 +1,16 @@
-/* regs.c — register access by logical name: the current frame, rotation and the CFM.
+/* regs.c — register access by logical name: the current frame, rotation and the CFM; the
+ * application registers with their architectural semantics.
  *
  * r32..r127 live in a circular file of IA64_NSTACKED physical registers starting at bof;
  * the first sor of them rotate by rrb.gr. f32..f127 rotate by rrb.fr. Predicates are kept
  * in logical order: a change of rrb.pr rotates p16..p63 in place, which makes every
- * predicate read a single shift. grmap/frmap are rebuilt whenever the frame changes. */
+ * predicate read a single shift. grmap/frmap are rebuilt whenever the frame changes.
+ *
+ * Application registers: c->ar[] is raw storage, except ar.bsp, which is never stored (the
+ * RSE computes it from ar.bspstore and the dirty registers, see rse.c). ia64_ar_get/put are
+ * what mov to/from ar does (SDM vol. 3 "mov ar"): reserved registers per unit, read-only
+ * ar.bsp, ar.bspstore/ar.rnat only in enforced-lazy RSE mode, reserved and ignored fields,
+ * kernel registers and ar.itc privileged, rsc.pl never more privileged than PSR.cpl. */
 #include "internal.h"
 
 void ia64_remap_frame(ia64_cpu *c) {
@@ -57,6 +64,85 @@ void ia64_set_cfm(ia64_cpu *c, uint64_t cfm) {
   ia64_remap_frame(c);
 }
 
-uint64_t ia64_ar_read(ia64_cpu *c, unsigned ar) { return c->ar[ar & 127]; }
+/* ---- Application registers ------------------------------------------------------------ */
 
-void ia64_ar_write(ia64_cpu *c, unsigned ar, uint64_t v) { c->ar[ar & 127] = v; }
+/* Unit classes of the AR space (SDM vol. 1, table 3-3). */
+enum { AR_RESERVED = 0, AR_M = 1, AR_I = 2, AR_IGNORED = 3 /* either unit: reads 0, writes ignored */ };
+
+static unsigned ar_class(unsigned ar) {
+  if (ar >= 112 || (ar >= 48 && ar <= 63)) return AR_IGNORED;
+  if (ar >= 64) return ar <= IA64_AR_EC ? AR_I : AR_RESERVED;
+  if (ar <= 7 || (ar >= 16 && ar <= 19) || ar == 21 || (ar >= 24 && ar <= 30) || ar == 32 ||
+      ar == 36 || ar == 40 || ar == 44 || ar == 45)
+    return AR_M;
+  return AR_RESERVED;
+}
+
+/* Fields: writing a 1 to a reserved bit is a Reserved Register/Field fault; ignored bits are
+ * dropped on write and read as 0. */
+static uint64_t ar_reserved_bits(unsigned ar) {
+  switch (ar) {
+  case IA64_AR_RSC: return ~0ull << 30 | MSK(15, 5);
+  case IA64_AR_PFS: return MSK(61, 58) | MSK(51, 38);
+  case IA64_AR_FPSR: return MSK(63, 58);
+  default: return 0;
+  }
+}
+static uint64_t ar_ignored_bits(unsigned ar) {
+  switch (ar) {
+  case IA64_AR_BSPSTORE: return 7;
+  case IA64_AR_RNAT: return 1ull << 63;
+  case IA64_AR_EC: return ~0ull << 6;
+  default: return 0;
+  }
+}
+
+static unsigned cpl(const ia64_cpu *c) { return (unsigned)ia64_field(c->psr, 33, 32); }
+
+static bool rse_lazy(const ia64_cpu *c) { return (c->ar[IA64_AR_RSC] & 3) == 0; }
+
+uint64_t ia64_ar_read(ia64_cpu *c, unsigned ar) {
+  ar &= 127;
+  if (ar == IA64_AR_BSP) return ia64_rse_bsp(c);
+  if (ar_class(ar) == AR_IGNORED) return 0;
+  return c->ar[ar];
+}
+
+int ia64_ar_get(ia64_cpu *c, unsigned ar, bool i_unit, uint64_t *v) {
+  unsigned cls = ar_class(ar & 127);
+  if (cls == AR_RESERVED || (cls == AR_M && i_unit) || (cls == AR_I && !i_unit)) return ia64_illegal_op(c);
+  if ((ar == IA64_AR_BSPSTORE || ar == IA64_AR_RNAT) && !rse_lazy(c)) return ia64_illegal_op(c);
+  if (ar == IA64_AR_ITC && (c->psr >> 23 & 1) /* psr.si */ && cpl(c) != 0)
+    return ia64_raise(c, IA64_VEC_GENERAL_EXCEPTION, IA64_GE_PRIV_REG, 0);
+  *v = ia64_ar_read(c, ar);
+  return 0;
+}
+
+int ia64_ar_put(ia64_cpu *c, unsigned ar, bool i_unit, uint64_t v) {
+  unsigned cls = ar_class(ar & 127);
+  if (cls == AR_RESERVED || (cls == AR_M && i_unit) || (cls == AR_I && !i_unit)) return ia64_illegal_op(c);
+  return ia64_ar_write(c, ar, v);
+}
+
+int ia64_ar_write(ia64_cpu *c, unsigned ar, uint64_t v) {
+  ar &= 127;
+  if (ar_class(ar) == AR_RESERVED || ar == IA64_AR_BSP) return ia64_illegal_op(c);
+  if ((ar == IA64_AR_BSPSTORE || ar == IA64_AR_RNAT) && !rse_lazy(c)) return ia64_illegal_op(c);
+  if (v & ar_reserved_bits(ar)) return ia64_raise(c, IA64_VEC_GENERAL_EXCEPTION, IA64_GE_RESERVED_REG, 0);
+  if ((ar <= 7 || ar == IA64_AR_ITC) && cpl(c) != 0)
+    return ia64_raise(c, IA64_VEC_GENERAL_EXCEPTION, IA64_GE_PRIV_REG, 0);
+  if (ar_class(ar) == AR_IGNORED) return 0;
+  v &= ~ar_ignored_bits(ar);
+  switch (ar) {
+  case IA64_AR_RSC:
+    if (ia64_field(v, 3, 2) < cpl(c)) v = (v & ~MSK(3, 2)) | (uint64_t)cpl(c) << 2;
+    break;
+  case IA64_AR_BSPSTORE:
+    ia64_rse_set_bspstore(c, v);  /* ar.bsp follows; ar.rnat is architecturally undefined */
+    return 0;
+  default:
+    break;
+  }
+  c->ar[ar] = v;
+  return 0;
+}
