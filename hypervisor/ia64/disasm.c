@@ -22,7 +22,8 @@ static const char *const ar_names[IA64_NAR] = {
 static const char *const cr_names[IA64_NCR] = {
   [0] = "cr.dcr", [1] = "cr.itm", [2] = "cr.iva", [8] = "cr.pta", [16] = "cr.ipsr",
   [17] = "cr.isr", [19] = "cr.iip", [20] = "cr.ifa", [21] = "cr.itir", [22] = "cr.iipa",
-  [23] = "cr.ifs", [24] = "cr.iim", [25] = "cr.iha", [64] = "cr.lid", [65] = "cr.ivr",
+  [23] = "cr.ifs", [24] = "cr.iim", [25] = "cr.iha", [26] = "cr.iib0", [27] = "cr.iib1",
+  [64] = "cr.lid", [65] = "cr.ivr",
   [66] = "cr.tpr", [67] = "cr.eoi", [68] = "cr.irr0", [69] = "cr.irr1", [70] = "cr.irr2",
   [71] = "cr.irr3", [72] = "cr.itv", [73] = "cr.pmv", [74] = "cr.cmcv", [80] = "cr.lrr0",
   [81] = "cr.lrr1",

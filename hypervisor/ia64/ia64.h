@@ -24,6 +24,10 @@ typedef struct ia64_dcache ia64_dcache;
 #define IA64_NBR 8
 #define IA64_NAR 128
 #define IA64_NCR 128
+#define IA64_NPKR 16                   /* protection key registers implemented */
+#define IA64_NDBR 8                    /* data / instruction breakpoint registers (4 pairs each) */
+#define IA64_NIBR 8
+#define IA64_NPMC 8                    /* PMC/PMD 0..7: overflow status and 4 generic counters */
 #define IA64_ALAT_SIZE 32
 #define IA64_STLB_SIZE 256             /* software TLB entries (4 KiB pages), power of 2 */
 #define IA64_PAGE_SHIFT 12
@@ -160,6 +164,12 @@ struct ia64_cpu {
   unsigned ri;                  /* slot 0..2 */
   uint64_t psr;
   uint64_t cr[IA64_NCR];
+  /* Registers mov indirect reaches (tab_sys.c): region registers (indexed by va{63:61}),
+   * protection keys, debug breakpoints, performance monitor configuration and data. */
+  uint64_t rr[8];
+  uint64_t pkr[IA64_NPKR];
+  uint64_t dbr[IA64_NDBR], ibr[IA64_NIBR];
+  uint64_t pmc[IA64_NPMC], pmd[IA64_NPMC];
 
   ia64_alat_ent alat[IA64_ALAT_SIZE];
 
