@@ -1,0 +1,374 @@
+/* test_mm_exec.c — the multimedia family executed on an ia64_cpu driven directly.
+ *
+ * 1. The generated self-checking programs (progs/mm_*.S, expected values from mm_gen.py)
+ *    run here without ia64run: their CHECK/PASS macros are replaced by a check.inc of our
+ *    own in which CHECK is "mov r15 = reg; movl r14 = value;; break.i 0x1000", so only the
+ *    core forms (mov, movl, break) and the mm family are needed. The program is assembled,
+ *    its .text copied out with objcopy and mapped at 0x4000000000000000; every break.i
+ *    0x1000 compares r15 with r14, and break.i 0x100000 ends it.
+ * 2. Per-form properties, built from ia64_tab_mm itself: the result's NaT is the OR of the
+ *    NaTs of the GRs the form names (and a NaT source does not fault); r0 as the target is an
+ *    Illegal Operation; a reserved mux1 type is an Illegal Operation; a false qualifying
+ *    predicate leaves the target alone; A-unit forms run in M slots as well as I slots. */
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "internal.h"
+
+#define BASE UINT64_C(0x4000000000000000)
+
+/* ---- A CPU over one flat region of memory ------------------------------------------------- */
+
+typedef struct machine {
+  ia64_cpu cpu;
+  uint8_t *mem;
+  size_t size;
+} machine;
+
+static int flat_translate(void *ctx, ia64_cpu *cpu, uint64_t va, unsigned access, ia64_xlat *out) {
+  machine *m = ctx;
+  if (va < BASE || va - BASE >= m->size) {
+    uint64_t isr = access == IA64_ACC_X ? IA64_ISR_X : access == IA64_ACC_W ? IA64_ISR_W : IA64_ISR_R;
+    return ia64_raise(cpu, access == IA64_ACC_X ? IA64_VEC_INST_TLB : IA64_VEC_DATA_TLB, isr, va);
+  }
+  out->host_page = m->mem + ((va - BASE) & ~(uint64_t)(IA64_PAGE_SIZE - 1));
+  out->perms = IA64_ACC_R | IA64_ACC_W | IA64_ACC_X;
+  return 0;
+}
+static const ia64_mem_ops flat_ops = {flat_translate, NULL};
+
+static machine *machine_new(const void *code, size_t len) {
+  machine *m = calloc(1, sizeof *m);
+  assert_non_null(m);
+  m->size = (len + IA64_PAGE_SIZE) & ~(size_t)(IA64_PAGE_SIZE - 1);
+  m->mem = aligned_alloc(IA64_PAGE_SIZE, m->size);
+  assert_non_null(m->mem);
+  memset(m->mem, 0, m->size);
+  memcpy(m->mem, code, len);
+  assert_int_equal(ia64_cpu_init(&m->cpu, &flat_ops, m), 0);
+  m->cpu.ip = BASE;
+  return m;
+}
+
+static void machine_free(machine *m) {
+  ia64_cpu_destroy(&m->cpu);
+  free(m->mem);
+  free(m);
+}
+
+/* Past a break fault (ip/ri name the break itself). */
+static void skip_slot(ia64_cpu *c) {
+  if (c->ri < 2) c->ri++;
+  else c->ip += 16, c->ri = 0;
+}
+
+/* ---- Bundles ------------------------------------------------------------------------------- */
+
+static void bundle_pack(uint8_t out[16], unsigned tmpl, uint64_t s0, uint64_t s1, uint64_t s2) {
+  uint64_t lo = (tmpl & 31) | (s0 & MSK(40, 0)) << 5 | s1 << 46;
+  uint64_t hi = (s1 & MSK(40, 0)) >> 18 | (s2 & MSK(40, 0)) << 23;
+  memcpy(out, &lo, 8);
+  memcpy(out + 8, &hi, 8);
+}
+
+#define NOP ENC(32, 27, 1)     /* nop.m 0 / nop.i 0 */
+#define BREAK0 0               /* break.i 0 */
+#define TMPL_MII_STOP 0x01     /* M I I ;; */
+
+/* The slot for form d with r1 = dst and the sources its template names: r2 field = 2,
+ * r3 field = 3. Immediate fields keep the form's fixed bits (zero elsewhere). */
+static uint64_t form_slot(const ia64_insn_desc *d, unsigned dst, unsigned qp) {
+  uint64_t s = d->match | ENC(12, 6, dst) | ENC(5, 0, qp);
+  if (strstr(d->opnds, "%r2")) s |= ENC(19, 13, 2);
+  if (strstr(d->opnds, "%r3")) s |= ENC(26, 20, 3);
+  if (strstr(d->opnds, "%mm_mbt4")) s |= ENC(23, 20, 1);   /* a reserved mux1 type */
+  return s;
+}
+
+static bool is_reserved_mux1(const ia64_insn_desc *d) { return strstr(d->opnds, "%mm_mbt4") != NULL; }
+
+/* Run one bundle: the form in slot `at` (0 = M slot, 1 = I slot), break.i 0 in slot 2. */
+static machine *run_form(const ia64_insn_desc *d, unsigned dst, unsigned qp, unsigned at) {
+  uint8_t b[16];
+  uint64_t s = form_slot(d, dst, qp);
+  bundle_pack(b, TMPL_MII_STOP, at == 0 ? s : NOP, at == 1 ? s : NOP, BREAK0);
+  /* The decoder must pick this very form. */
+  int id = ia64_decode_slot_id(b, at);
+  assert_true(id >= 0);
+  assert_ptr_equal(ia64_desc((unsigned)id), d);
+  machine *m = machine_new(b, sizeof b);
+  assert_int_equal(ia64_run(&m->cpu, 100), IA64_STOP_INTR);
+  return m;
+}
+
+static void set_sources(ia64_cpu *c, unsigned nat2, unsigned nat3) {
+  ia64_wr(c, 2, 0x8001ffff7ffe0001ull, nat2);
+  ia64_wr(c, 3, 0x0000000000000003ull, nat3);   /* small: also a sane shift count */
+  ia64_wr(c, 8, 0x5555555555555555ull, 0);
+}
+
+/* ---- Per-form properties ------------------------------------------------------------------- */
+
+static void test_result_nat_is_the_or_of_the_source_nats(void **state) {
+  (void)state;
+  unsigned checked = 0;
+  for (size_t i = 0; i < ia64_tab_mm_len; i++) {
+    const ia64_insn_desc *d = &ia64_tab_mm[i];
+    if (is_reserved_mux1(d)) continue;
+    bool uses2 = strstr(d->opnds, "%r2") != NULL, uses3 = strstr(d->opnds, "%r3") != NULL;
+    for (unsigned combo = 0; combo < 4; combo++) {
+      unsigned nat2 = combo & 1, nat3 = combo >> 1;
+      uint8_t b[16];
+      bundle_pack(b, TMPL_MII_STOP, NOP, form_slot(d, 8, 0), BREAK0);
+      machine *m = machine_new(b, sizeof b);
+      set_sources(&m->cpu, nat2, nat3);
+      assert_int_equal(ia64_run(&m->cpu, 100), IA64_STOP_INTR);
+      if (m->cpu.intr.vector != IA64_VEC_BREAK)
+        fail_msg("%s %s: vector %#x with NaT sources %u/%u", d->mnem, d->opnds, m->cpu.intr.vector, nat2, nat3);
+      unsigned want = (uses2 && nat2) || (uses3 && nat3);
+      if (ia64_rnat(&m->cpu, 8) != want)
+        fail_msg("%s %s: NaT %u, want %u (r2 NaT %u, r3 NaT %u)", d->mnem, d->opnds, ia64_rnat(&m->cpu, 8),
+                 want, nat2, nat3);
+      machine_free(m);
+      checked++;
+    }
+  }
+  printf("NaT propagation: %u runs\n", checked);
+}
+
+static void test_r0_target_is_illegal_operation(void **state) {
+  (void)state;
+  for (size_t i = 0; i < ia64_tab_mm_len; i++) {
+    const ia64_insn_desc *d = &ia64_tab_mm[i];
+    uint8_t b[16];
+    bundle_pack(b, TMPL_MII_STOP, NOP, form_slot(d, 0, 0), BREAK0);
+    machine *m = machine_new(b, sizeof b);
+    assert_int_equal(ia64_run(&m->cpu, 100), IA64_STOP_INTR);
+    if (m->cpu.intr.vector != IA64_VEC_GENERAL_EXCEPTION || (m->cpu.intr.isr & 0xf0) != IA64_GE_ILLEGAL_OP)
+      fail_msg("%s %s with r0 target: vector %#x isr %#" PRIx64, d->mnem, d->opnds, m->cpu.intr.vector,
+               m->cpu.intr.isr);
+    assert_int_equal(m->cpu.intr.isr >> 41 & 3, 1);   /* ISR.ei: slot 1 */
+    assert_int_equal(m->cpu.ri, 1);
+    assert_int_equal(m->cpu.gr[0], 0);
+    machine_free(m);
+  }
+}
+
+static void test_reserved_mux1_type_is_illegal_operation(void **state) {
+  (void)state;
+  const ia64_insn_desc *gen = NULL;
+  for (size_t i = 0; i < ia64_tab_mm_len; i++)
+    if (is_reserved_mux1(&ia64_tab_mm[i])) gen = &ia64_tab_mm[i];
+  assert_non_null(gen);
+  for (unsigned mbt = 0; mbt < 16; mbt++) {
+    uint8_t b[16];
+    uint64_t s = (gen->match & ~MSK(23, 20)) | ENC(23, 20, mbt) | ENC(12, 6, 8) | ENC(19, 13, 2);
+    bundle_pack(b, TMPL_MII_STOP, NOP, s, BREAK0);
+    machine *m = machine_new(b, sizeof b);
+    set_sources(&m->cpu, 0, 0);
+    assert_int_equal(ia64_run(&m->cpu, 100), IA64_STOP_INTR);
+    bool named = mbt == 0 || (mbt >= 8 && mbt <= 0xb);
+    if (named) {
+      assert_int_equal(m->cpu.intr.vector, IA64_VEC_BREAK);
+    } else {
+      assert_int_equal(m->cpu.intr.vector, IA64_VEC_GENERAL_EXCEPTION);
+      assert_int_equal(m->cpu.intr.isr & 0xf0, IA64_GE_ILLEGAL_OP);
+      assert_int_equal(ia64_rd(&m->cpu, 8), 0x5555555555555555ull);
+    }
+    machine_free(m);
+  }
+}
+
+static void test_false_predicate_leaves_target_unchanged(void **state) {
+  (void)state;
+  for (size_t i = 0; i < ia64_tab_mm_len; i++) {
+    const ia64_insn_desc *d = &ia64_tab_mm[i];
+    uint8_t b[16];
+    bundle_pack(b, TMPL_MII_STOP, NOP, form_slot(d, 8, 6), BREAK0);
+    machine *m = machine_new(b, sizeof b);
+    set_sources(&m->cpu, 1, 1);
+    ia64_pwr(&m->cpu, 6, 0);
+    assert_int_equal(ia64_run(&m->cpu, 100), IA64_STOP_INTR);
+    assert_int_equal(m->cpu.intr.vector, IA64_VEC_BREAK);   /* even the reserved mux1 */
+    assert_int_equal(ia64_rd(&m->cpu, 8), 0x5555555555555555ull);
+    assert_int_equal(ia64_rnat(&m->cpu, 8), 0);
+    machine_free(m);
+  }
+}
+
+static void test_a_unit_forms_give_the_same_result_in_m_and_i_slots(void **state) {
+  (void)state;
+  unsigned n = 0;
+  for (size_t i = 0; i < ia64_tab_mm_len; i++) {
+    const ia64_insn_desc *d = &ia64_tab_mm[i];
+    if (d->unit != IA64_UNIT_A) continue;
+    uint64_t r[2];
+    for (unsigned at = 0; at < 2; at++) {
+      uint8_t b[16];
+      uint64_t s = form_slot(d, 8, 0);
+      bundle_pack(b, TMPL_MII_STOP, at == 0 ? s : NOP, at == 1 ? s : NOP, BREAK0);
+      machine *m = machine_new(b, sizeof b);
+      set_sources(&m->cpu, 0, 0);
+      ia64_wr(&m->cpu, 3, 0x7f80017fff8000ffull, 0);
+      assert_int_equal(ia64_run(&m->cpu, 100), IA64_STOP_INTR);
+      assert_int_equal(m->cpu.intr.vector, IA64_VEC_BREAK);
+      r[at] = ia64_rd(&m->cpu, 8);
+      machine_free(m);
+    }
+    assert_int_equal(r[0], r[1]);
+    n++;
+  }
+  assert_int_equal(n, 32);   /* A9: 30 forms, A10: 2 */
+}
+
+/* The decoder picks each form for its own encoding (no other family shadows it). */
+static void test_each_form_decodes_to_itself(void **state) {
+  (void)state;
+  for (size_t i = 0; i < ia64_tab_mm_len; i++) {
+    machine *m = run_form(&ia64_tab_mm[i], 8, 0, 1);
+    machine_free(m);
+  }
+}
+
+/* ---- The generated programs ------------------------------------------------------------------ */
+
+static char tmpdir[64];
+
+static const char *tool(const char *env, const char *fallback) {
+  const char *t = getenv(env);
+  return t && *t ? t : fallback;
+}
+
+static int run(const char *fmt, ...) {
+  char cmd[4096];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(cmd, sizeof cmd, fmt, ap);
+  va_end(ap);
+  int rc = system(cmd);
+  if (rc != 0) fprintf(stderr, "command failed (%d): %s\n", rc, cmd);
+  return rc;
+}
+
+/* objcopy sits next to objdump. */
+static void objcopy_path(char *out, size_t n) {
+  const char *od = tool("IA64_OBJDUMP", "ia64-linux-gnu-objdump");
+  const char *p = strstr(od, "objdump");
+  if (p) snprintf(out, n, "%.*sobjcopy%s", (int)(p - od), od, p + 7);
+  else snprintf(out, n, "ia64-linux-gnu-objcopy");
+}
+
+static const char check_inc[] =
+  "// check.inc for test_mm_exec: CHECK hands the value and the expectation to the harness.\n"
+  "\t.macro CHECK reg, val\n"
+  "\tmov r15 = \\reg\n"
+  "\tmovl r14 = \\val ;;\n"
+  "\tbreak.i 0x1000 ;;\n"
+  "\t.endm\n"
+  "\t.macro PASS\n"
+  "\t;;\n"
+  "\tbreak.i 0x100000 ;;\n"
+  "\t.endm\n";
+
+static int setup(void **state) {
+  (void)state;
+  snprintf(tmpdir, sizeof tmpdir, "/tmp/hpvm_mm_exec_XXXXXX");
+  if (!mkdtemp(tmpdir)) return -1;
+  char path[128];
+  snprintf(path, sizeof path, "%s/check.inc", tmpdir);
+  FILE *f = fopen(path, "w");
+  if (!f) return -1;
+  fputs(check_inc, f);
+  fclose(f);
+  return 0;
+}
+static int teardown(void **state) {
+  (void)state;
+  return run("rm -rf %s", tmpdir);
+}
+
+/* The directory of this source file's progs/. */
+static void progs_dir(char *out, size_t n) {
+  const char *slash = strrchr(__FILE__, '/');
+  snprintf(out, n, "%.*s/progs", slash ? (int)(slash - __FILE__) : 1, slash ? __FILE__ : ".");
+}
+
+static void run_program(const char *name) {
+  char dir[1024], obj[256], bin[256], objcopy[1024];
+  progs_dir(dir, sizeof dir);
+  snprintf(obj, sizeof obj, "%s/%s.o", tmpdir, name);
+  snprintf(bin, sizeof bin, "%s/%s.bin", tmpdir, name);
+  objcopy_path(objcopy, sizeof objcopy);
+  /* Only tmpdir is on the include path, so .include "check.inc" finds ours. */
+  assert_int_equal(run("cd %s && %s -x -I%s -o %s %s/%s", tmpdir, tool("IA64_AS", "ia64-linux-gnu-as"),
+                       tmpdir, obj, dir, name), 0);
+  assert_int_equal(run("%s -O binary -j .text %s %s", objcopy, obj, bin), 0);
+  FILE *f = fopen(bin, "rb");
+  assert_non_null(f);
+  fseek(f, 0, SEEK_END);
+  long len = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  assert_true(len > 0);
+  uint8_t *code = malloc((size_t)len);
+  assert_non_null(code);
+  assert_int_equal(fread(code, 1, (size_t)len, f), (size_t)len);
+  fclose(f);
+  machine *m = machine_new(code, (size_t)len);
+  free(code);
+  ia64_cpu *c = &m->cpu;
+  unsigned checks = 0, failures = 0;
+  for (;;) {
+    ia64_stop st = ia64_run(c, 10000000);
+    assert_int_equal(st, IA64_STOP_INTR);
+    if (c->intr.vector != IA64_VEC_BREAK) {
+      uint8_t b[16];
+      ia64_disasm_line l[3];
+      ia64_read_mem(c, c->ip, b, 16);
+      ia64_disasm_bundle(b, c->ip, l);
+      fail_msg("%s: vector %#x isr %#" PRIx64 " at %#" PRIx64 " slot %u: %s", name, c->intr.vector,
+               c->intr.isr, c->ip, c->ri, l[c->ri < 3 ? c->ri : 0].text);
+    }
+    if (c->intr.iim == 0x100000) break;
+    assert_int_equal(c->intr.iim, 0x1000);
+    checks++;
+    bool nat;
+    uint64_t got = ia64_gr_read(c, 15, &nat), want = ia64_gr_read(c, 14, NULL);
+    if (got != want || nat) {
+      if (failures++ < 20)
+        fprintf(stderr, "%s: check %u at %#" PRIx64 ": got %#018" PRIx64 "%s, want %#018" PRIx64 "\n", name,
+                checks, c->ip, got, nat ? " (NaT)" : "", want);
+    }
+    skip_slot(c);
+  }
+  printf("%s: %u checks, %u failed\n", name, checks, failures);
+  machine_free(m);
+  assert_int_equal(failures, 0);
+  assert_true(checks > 100);
+}
+
+static void test_program_mm_a9_passes(void **state) { (void)state; run_program("mm_a9.S"); }
+static void test_program_mm_i2_passes(void **state) { (void)state; run_program("mm_i2.S"); }
+static void test_program_mm_shift_passes(void **state) { (void)state; run_program("mm_shift.S"); }
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_each_form_decodes_to_itself),
+    cmocka_unit_test(test_result_nat_is_the_or_of_the_source_nats),
+    cmocka_unit_test(test_r0_target_is_illegal_operation),
+    cmocka_unit_test(test_reserved_mux1_type_is_illegal_operation),
+    cmocka_unit_test(test_false_predicate_leaves_target_unchanged),
+    cmocka_unit_test(test_a_unit_forms_give_the_same_result_in_m_and_i_slots),
+    cmocka_unit_test(test_program_mm_a9_passes),
+    cmocka_unit_test(test_program_mm_i2_passes),
+    cmocka_unit_test(test_program_mm_shift_passes),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
