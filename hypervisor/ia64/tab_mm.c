@@ -9,6 +9,10 @@
  * The scalar forms that share I5/I7 (shl, shr, shr.u: za = zb = 1) and popcnt belong to
  * tab_alu.c; every mask here holds za/zb, so only the parallel forms are selected.
  *
+ * Two reserved encodings have rows of their own so that they print as objdump prints them
+ * while executing as Illegal Operation: mux1 with an unnamed mbtype, and pshladd2/pshradd2
+ * with count 4.
+ *
  * Semantics follow the pseudo-code of the Itanium SDM vol. 3 (lane i of GR r2 is x[i], of
  * GR r3 y[i]). None of these instructions faults on a NaT source: the result's NaT is the OR
  * of the sources' NaTs, and the value is computed all the same.
@@ -19,7 +23,7 @@
 
 /* ---- Operand kinds ---------------------------------------------------------------------- */
 
-/* pshladd2/pshradd2 count2: ct2d (28:27) + 1. */
+/* pshladd2/pshradd2 count2: ct2d (28:27) + 1 (4 is reserved). */
 static int64_t x_cnt2b(uint64_t s, uint64_t l) { (void)l; return (int64_t)ia64_field(s, 28, 27) + 1; }
 /* pmpyshr2 count2: ct2d (31:30) selects 0, 7, 15 or 16. */
 static int64_t x_cnt2c(uint64_t s, uint64_t l) {
@@ -354,9 +358,12 @@ const ia64_insn_desc ia64_tab_mm[] = {
   {"pcmp1.gt", A, "%r1=%r2,%r3", x_pcmp1_gt, 0, A9(W1, 9, 1), A9M},
   {"pcmp2.gt", A, "%r1=%r2,%r3", x_pcmp2_gt, 0, A9(W2, 9, 1), A9M},
   {"pcmp4.gt", A, "%r1=%r2,%r3", x_pcmp4_gt, 0, A9(W4, 9, 1), A9M},
-  /* A10: shift and add */
+  /* A10: shift and add; count 4 (ct2d = 3) is reserved: objdump prints it, executing it is
+   * an Illegal Operation */
   {"pshladd2", A, "%r1=%r2,%mm_cnt2b,%r3", x_pshladd2, 0, A10(4), A10M},
   {"pshradd2", A, "%r1=%r2,%mm_cnt2b,%r3", x_pshradd2, 0, A10(6), A10M},
+  {"pshladd2", A, "%r1=%r2,%mm_cnt2b,%r3", ia64_x_illegal, 0, A9(W2, 4, 3), A9M},
+  {"pshradd2", A, "%r1=%r2,%mm_cnt2b,%r3", ia64_x_illegal, 0, A9(W2, 6, 3), A9M},
   /* I1: multiply and shift right */
   {"pmpyshr2", I, "%r1=%r2,%r3,%mm_cnt2c", x_pmpyshr2, 0, I2(W2, 0, 3, 0), I1M},
   {"pmpyshr2.u", I, "%r1=%r2,%r3,%mm_cnt2c", x_pmpyshr2_u, 0, I2(W2, 0, 1, 0), I1M},

@@ -4,8 +4,8 @@
  * of tab_mm.c), expanded into several instances — registers at their edges (r0 as a source,
  * r1, r31, r32, r127), every completer, immediates over their whole range, predicates p0,
  * p1 and p63 — and assembled with ia64-linux-gnu-as. objdump -d's text for each slot must
- * equal ia64_disasm_bundle's. The reserved mux1 types, which no assembler emits, are built
- * as raw bundles and compared with objdump -D -b binary. At the end the test counts which
+ * equal ia64_disasm_bundle's. The reserved encodings no assembler emits (mux1 types,
+ * pshladd2/pshradd2 count 4) are built as raw bundles and compared with objdump -D -b binary. At the end the test counts which
  * forms of ia64_tab_mm were exercised and prints "forms tested / forms in the family"; every
  * one must be. */
 #include <inttypes.h>
@@ -241,32 +241,49 @@ static void test_every_form_disassembles_as_objdump_does(void **state) {
   totals.lines += t.lines, totals.agree += t.agree;
 }
 
-/* mux1's mbtype values other than 0, 8, 9, 0xa, 0xb are reserved: no assembler makes them,
- * objdump prints them as a hex number. Raw MII bundles: nop.m, mux1, nop.i. */
-static void test_reserved_mux1_types_disassemble_as_objdump_does(void **state) {
+/* Encodings no assembler emits: mux1's reserved mbtype values (objdump prints them as a hex
+ * number) and pshladd2/pshradd2 with ct2d = 3 (objdump prints count 4). Raw MII bundles:
+ * the A forms in the M slot and in the I slot, the I forms in the I slot. */
+static void write_mii(FILE *f, uint64_t s0, uint64_t s1) {
+  const uint64_t nop = ENC(32, 27, 1);   /* nop.i 0 */
+  uint64_t lo = 0x01 | s0 << 5 | s1 << 46;   /* template 1: MII with a final stop */
+  uint64_t hi = s1 >> 18 | nop << 23;
+  fwrite(&lo, 8, 1, f);
+  fwrite(&hi, 8, 1, f);
+}
+
+static void test_reserved_encodings_disassemble_as_objdump_does(void **state) {
   (void)state;
   char bin[128], lst[128];
-  snprintf(bin, sizeof bin, "%s/mux1.bin", tmpdir);
-  snprintf(lst, sizeof lst, "%s/mux1.lst", tmpdir);
+  snprintf(bin, sizeof bin, "%s/raw.bin", tmpdir);
+  snprintf(lst, sizeof lst, "%s/raw.lst", tmpdir);
   FILE *f = fopen(bin, "wb");
   assert_non_null(f);
   const uint64_t nop = ENC(32, 27, 1);   /* nop.m 0 / nop.i 0 */
-  for (unsigned mbt = 0; mbt < 16; mbt++) {
+  unsigned bundles = 0;
+  for (unsigned mbt = 0; mbt < 16; mbt++, bundles++) {
     /* op 7, x2a 3, x2b 2, x2c 2; r1 = 1 + mbt, r2 = 126 - mbt; bit 27 set half the time */
-    uint64_t s1 = ENC(40, 37, 7) | ENC(35, 34, 3) | ENC(31, 30, 2) | ENC(29, 28, 2) | ENC(23, 20, mbt) |
-                  ENC(12, 6, 1 + mbt) | ENC(19, 13, 126 - mbt) | ENC(27, 27, mbt & 1) | (mbt & 3);
-    uint64_t lo = 0x01 | nop << 5 | s1 << 46;     /* template 1: MII with a final stop */
-    uint64_t hi = s1 >> 18 | nop << 23;
-    fwrite(&lo, 8, 1, f);
-    fwrite(&hi, 8, 1, f);
+    uint64_t s = ENC(40, 37, 7) | ENC(35, 34, 3) | ENC(31, 30, 2) | ENC(29, 28, 2) | ENC(23, 20, mbt) |
+                 ENC(12, 6, 1 + mbt) | ENC(19, 13, 126 - mbt) | ENC(27, 27, mbt & 1) | (mbt & 3);
+    write_mii(f, nop, s);
   }
+  for (unsigned x4 = 4; x4 <= 6; x4 += 2)
+    for (unsigned ct2d = 0; ct2d < 4; ct2d++) {
+      /* op 8, x2a 1, zb 1; r1 = 127, r2 = 0, r3 = 64 + ct2d */
+      uint64_t s = ENC(40, 37, 8) | ENC(35, 34, 1) | ENC(33, 33, 1) | ENC(32, 29, x4) | ENC(28, 27, ct2d) |
+                   ENC(12, 6, 127) | ENC(26, 20, 64 + ct2d) | ct2d;
+      write_mii(f, s, nop);
+      write_mii(f, nop, s);
+      bundles += 2;
+    }
   fclose(f);
   assert_int_equal(run("%s -D -z -b binary -m ia64 --adjust-vma=0x4000000000000000 %s > %s",
                        tool("IA64_OBJDUMP", "ia64-linux-gnu-objdump"), bin, lst), 0);
   tally t = {0};
   compare_listing(&t, lst, UINT64_C(0x4000000000000000));
-  printf("raw mux1 bundles: slots agreeing with objdump: %u/%u\n", t.agree, t.lines);
-  assert_int_equal(t.lines, 16 * 3);
+  printf("raw bundles (reserved mux1 types, pshladd2/pshradd2 counts): slots agreeing with objdump: %u/%u\n",
+         t.agree, t.lines);
+  assert_int_equal(t.lines, bundles * 3);
   assert_int_equal(t.agree, t.lines);
   for (size_t i = 0; i < ia64_tab_mm_len; i++) totals.hit[i] |= t.hit[i];
   totals.lines += t.lines, totals.agree += t.agree;
@@ -288,7 +305,7 @@ static void test_every_form_of_the_family_was_exercised(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_every_form_disassembles_as_objdump_does),
-    cmocka_unit_test(test_reserved_mux1_types_disassemble_as_objdump_does),
+    cmocka_unit_test(test_reserved_encodings_disassemble_as_objdump_does),
     cmocka_unit_test(test_every_form_of_the_family_was_exercised),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
