@@ -164,6 +164,10 @@ static int fill_operands(const char *tmpl, uint64_t slot, uint64_t lslot, ia64_o
     case IA64_OD_AUX:
       op->aux = (uint8_t)v;
       break;
+    case IA64_OD_QP:
+      op->aux = op->qp;
+      op->qp = 0;
+      break;
     default:
       break;
     }

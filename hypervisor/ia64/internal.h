@@ -73,6 +73,9 @@ enum ia64_opnd_dest {
   IA64_OD_IMM,       /* op->imm, then op->imm2 */
   IA64_OD_AUX,       /* op->aux */
   IA64_OD_PRINT,     /* printed only (hints) */
+  IA64_OD_QP,        /* the qualifying predicate goes to op->aux and op->qp becomes p0: the
+                        executor runs whatever the predicate and reads it itself, for forms
+                        that act when it is false (.unc compares clear their targets) */
 };
 /* How it prints. */
 enum ia64_opnd_style {
