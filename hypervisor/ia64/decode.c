@@ -165,6 +165,7 @@ static int fill_operands(const char *tmpl, uint64_t slot, uint64_t lslot, ia64_o
       op->aux = (uint8_t)v;
       break;
     case IA64_OD_QP:
+    case IA64_OD_NOPRED:
       op->aux = op->qp;
       op->qp = 0;
       break;
@@ -173,6 +174,18 @@ static int fill_operands(const char *tmpl, uint64_t slot, uint64_t lslot, ia64_o
     }
   }
   return maxgr;
+}
+
+bool ia64_form_has_dest(const ia64_insn_desc *d, unsigned dest) {
+  const char *t[2] = {d->mnem, d->opnds};
+  for (int i = 0; i < 2; i++)
+    for (const char *p = t[i]; p && (p = strchr(p, '%')) != NULL;) {
+      size_t len = token_len(++p);
+      const ia64_opnd_kind *k = ia64_opnd_find(p, len);
+      if (k && k->dest == dest) return true;
+      p += len;
+    }
+  return false;
 }
 
 static int decode_slot(ia64_op *op, unsigned unit, uint64_t slot, uint64_t lslot) {
@@ -217,6 +230,9 @@ void ia64_decode_bundle(ia64_dbundle *db, const uint8_t bytes[16]) {
     }
     int g = decode_slot(&db->op[s], units[s], slot[s], 0);
     if (g > maxgr) maxgr = g;
+    /* Loop branches exist only in slot 2. */
+    if (s != 2 && db->op[s].id != UINT16_MAX && ia64_form_has_dest(index_.descs[db->op[s].id], IA64_OD_SLOT2))
+      db->op[s].exec = ia64_x_illegal;
   }
   db->maxgr = (uint8_t)maxgr;
 }

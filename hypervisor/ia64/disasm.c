@@ -109,7 +109,7 @@ int ia64_disasm_slot(const uint8_t bundle[16], uint64_t ip, unsigned slot_no, ch
   const ia64_insn_desc *d = id >= 0 ? ia64_desc((unsigned)id) : NULL;
   char pred[8] = "      ";
   unsigned qp = (unsigned)ia64_field(s, 5, 0);
-  if (d && qp) snprintf(pred, sizeof pred, "(p%02u) ", qp);
+  if (d && qp && !ia64_form_has_dest(d, IA64_OD_NOPRED)) snprintf(pred, sizeof pred, "(p%02u) ", qp);
   sb_str(&b, prefix);
   sb_str(&b, " ");
   sb_str(&b, pred);

@@ -76,6 +76,11 @@ enum ia64_opnd_dest {
   IA64_OD_QP,        /* the qualifying predicate goes to op->aux and op->qp becomes p0: the
                         executor runs whatever the predicate and reads it itself, for forms
                         that act when it is false (.unc compares clear their targets) */
+  IA64_OD_NOPRED,    /* the form cannot be predicated (alloc, cover, brp, counted loop
+                        branches...): like IA64_OD_QP the op always runs with the qp field in
+                        op->aux, and the disassembler prints no (pNN), as objdump */
+  IA64_OD_SLOT2,     /* the form is legal only in slot 2 (loop branches): elsewhere the decoder
+                        makes it an Illegal Operation. Extracts and prints nothing */
 };
 /* How it prints. */
 enum ia64_opnd_style {
@@ -129,6 +134,8 @@ void ia64_bundle_slots(const uint8_t bytes[16], unsigned *tmpl, uint64_t slot[3]
 /* Unit of each slot for a template, or IA64_UNIT_NONE for reserved templates; stops is a
  * bit mask: bit s = a stop after slot s. */
 int ia64_template_units(unsigned tmpl, uint8_t units[3], unsigned *stops);
+/* Whether one of the form's templates names an operand kind with this dest (IA64_OD_*). */
+bool ia64_form_has_dest(const ia64_insn_desc *d, unsigned dest);
 
 /* Executors every family may use. */
 int ia64_x_illegal(ia64_cpu *cpu, const ia64_op *op);   /* Illegal Operation fault */
@@ -210,13 +217,18 @@ uint64_t ia64_rse_skip(uint64_t addr, int64_t nregs); /* backing store address n
 uint64_t ia64_rse_bsp(const ia64_cpu *c);             /* ar.bsp: where r32 of the frame goes */
 int ia64_rse_alloc(ia64_cpu *c, unsigned sof, unsigned sol, unsigned sor);
 void ia64_rse_call(ia64_cpu *c);                      /* frame = the caller's outputs */
-int ia64_rse_return(ia64_cpu *c, uint64_t pfm);       /* back to the frame pfm describes */
+/* Back to frame cfm (br.ret, rfi), of which the lowest `below` registers sit just below the
+ * current frame (its locals for br.ret: pfm.sol; the whole covered frame for rfi). */
+int ia64_rse_return(ia64_cpu *c, unsigned below, uint64_t cfm);
 void ia64_rse_cover(ia64_cpu *c);                     /* frame becomes dirty, sof = 0 */
 int ia64_rse_flushrs(ia64_cpu *c);
 int ia64_rse_loadrs(ia64_cpu *c);
 void ia64_rse_set_bspstore(ia64_cpu *c, uint64_t v);
 
-/* ALAT (alat.c): advanced loads insert, stores invalidate overlapping entries, checks ask. */
+/* ALAT (alat.c): advanced loads insert, stores invalidate overlapping entries, checks ask.
+ * phys_reg is the physical register (c->grmap[r], c->frmap[f]); addr is the host address of
+ * the data (ia64_mem_ptr's pointer: it stands for the physical address; IO pages get no
+ * entries). Stores call ia64_alat_store only while c->alat_live is non-zero. */
 void ia64_alat_insert(ia64_cpu *c, unsigned phys_reg, bool is_fp, uint64_t addr, unsigned size);
 bool ia64_alat_check(ia64_cpu *c, unsigned phys_reg, bool is_fp, bool clear);
 void ia64_alat_store(ia64_cpu *c, uint64_t addr, unsigned size);

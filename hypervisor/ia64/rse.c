@@ -109,17 +109,16 @@ void ia64_rse_call(ia64_cpu *c) {
   ia64_set_cfm(c, cfm);
 }
 
-int ia64_rse_return(ia64_cpu *c, uint64_t pfm) {
-  unsigned sof = (unsigned)ia64_field(pfm, 6, 0), sol = (unsigned)ia64_field(pfm, 13, 7);
-  /* The caller's locals must be back in the file, just below the current frame. */
-  while (c->ndirty < sol)
+int ia64_rse_return(ia64_cpu *c, unsigned below, uint64_t cfm) {
+  /* The registers of the frame below the current bof must be back in the file, dirty. */
+  while (c->ndirty < below)
     if (fill_one(c) < 0) return -1;
-  c->bof = (c->bof + IA64_NSTACKED - sol) % IA64_NSTACKED;
-  c->ndirty -= sol;
-  ia64_set_cfm(c, pfm);
-  /* A caller frame larger than what the call left (only after software rewrote ar.pfs)
-   * may need more of the file. */
-  return make_room(c, sof);
+  c->bof = (c->bof + IA64_NSTACKED - below) % IA64_NSTACKED;
+  c->ndirty -= below;
+  ia64_set_cfm(c, cfm);
+  /* A frame larger than what the call left (only after software rewrote ar.pfs) may need
+   * more of the file. */
+  return make_room(c, c->sof);
 }
 
 void ia64_rse_cover(ia64_cpu *c) {
