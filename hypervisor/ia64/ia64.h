@@ -172,6 +172,8 @@ struct ia64_cpu {
   uint64_t pmc[IA64_NPMC], pmd[IA64_NPMC];
 
   ia64_alat_ent alat[IA64_ALAT_SIZE];
+  uint32_t alat_live;            /* bit i may be set when alat[i] is valid: stores skip the
+                                   ALAT while it is 0 (a superset of the valid entries) */
 
   ia64_intr intr;               /* valid when ia64_run() returned IA64_STOP_INTR */
   volatile int stop_request;    /* set (from any thread) to make ia64_run() return */
