@@ -40,6 +40,8 @@ const ia64_opnd_kind ia64_opnds_sys[] = {
 
 #define PSR_UP (1ull << 2)
 #define PSR_IC (1ull << 13)
+#define PSR_PK (1ull << 15)
+#define PSR_DT (1ull << 17)
 #define PSR_SP (1ull << 20)
 /* User mask bits a program may change: be, up, ac, mfl, mfh (bit 0 is reserved). */
 #define PSR_UM_BITS MSK(5, 1)
@@ -121,6 +123,13 @@ static int x_mov_to_cr(ia64_cpu *c, const ia64_op *op) {
 
 /* ---- The PSR (M35, M36, M44) ------------------------------------------------------------------ */
 
+/* A new PSR{31:0} from mov psr.l, ssm or rsm. Data translation (dt) and protection key
+ * checking (pk) decide what the software TLB's entries mean, so a change drops them. */
+static void psr_set_low(ia64_cpu *c, uint64_t psr) {
+  if ((c->psr ^ psr) & (PSR_DT | PSR_PK)) ia64_stlb_flush(c);
+  c->psr = psr;
+}
+
 /* mov r1=psr: PSR{36:35} and PSR{31:0}; the rest reads as zero. */
 static int x_mov_from_psr(ia64_cpu *c, const ia64_op *op) {
   if (sys_cpl(c) != 0) return priv_op(c);
@@ -134,7 +143,7 @@ static int x_mov_to_psrl(ia64_cpu *c, const ia64_op *op) {
   if (ia64_rnat(c, op->r[0])) return nat_reg(c);
   uint64_t v = ia64_rd(c, op->r[0]);
   if (v & PSR_RESERVED & MSK(31, 0)) return reserved_reg(c);
-  c->psr = (c->psr & ~MSK(31, 0)) | (v & MSK(31, 0));
+  psr_set_low(c, (c->psr & ~MSK(31, 0)) | (v & MSK(31, 0)));
   return IA64_NEXT;
 }
 
@@ -174,8 +183,7 @@ static int x_ssm_rsm(ia64_cpu *c, const ia64_op *op) {
   if (sys_cpl(c) != 0) return priv_op(c);
   uint64_t v = (uint64_t)op->imm;
   if (v & PSR_RESERVED) return reserved_reg(c);
-  if (op->arg) c->psr |= v;
-  else c->psr &= ~v;
+  psr_set_low(c, op->arg ? c->psr | v : c->psr & ~v);
   return IA64_NEXT;
 }
 
@@ -269,6 +277,13 @@ static int x_mov_from_ireg(ia64_cpu *c, const ia64_op *op) {
   return IA64_NEXT;
 }
 
+/* Protection keys stay unique: a valid key written to one PKR invalidates (clears pkr.v in)
+ * every other valid PKR holding the same key (pkr.key, bits 31:8). */
+static void pkr_drop_duplicates(ia64_cpu *c, uint64_t v) {
+  for (unsigned j = 0; j < IA64_NPKR; j++)
+    if ((c->pkr[j] & 1) && ia64_field(c->pkr[j], 31, 8) == ia64_field(v, 31, 8)) c->pkr[j] &= ~1ull;
+}
+
 /* mov ireg[r3]=r2 (arg = IREG_*): cpl 0 only. A new region register or protection key
  * changes what a virtual address means, so the software TLB is dropped. */
 static int x_mov_to_ireg(ia64_cpu *c, const ia64_op *op) {
@@ -280,6 +295,7 @@ static int x_mov_to_ireg(ia64_cpu *c, const ia64_op *op) {
   if (ireg_reserved(type, i) || ireg_field_reserved(type, v)) return reserved_reg(c);
   uint64_t *p = ireg_slot(c, type, i);
   if (!p) return IA64_NEXT;
+  if (type == IREG_PKR && (v & 1)) pkr_drop_duplicates(c, v);
   *p = v;
   if (type == IREG_RR || type == IREG_PKR) ia64_stlb_flush(c);
   return IA64_NEXT;

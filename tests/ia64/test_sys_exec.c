@@ -312,6 +312,21 @@ static void test_indirect_register_moves_at_cpl0(void **state) {
   assert_int_equal(gr(e, 17), 0);         /* pmd15 is not implemented: writes ignored */
 }
 
+static void test_a_valid_protection_key_invalidates_its_duplicates(void **state) {
+  env *e = *state;
+  ia64_gr_write(&e->cpu, 3, 2, false);
+  ia64_gr_write(&e->cpu, 4, 9, false);
+  ia64_gr_write(&e->cpu, 5, 11, false);
+  ia64_gr_write(&e->cpu, 6, 0x4200 | 1, false);       /* key 0x42, valid */
+  ia64_gr_write(&e->cpu, 7, 0x4300 | 1, false);       /* key 0x43, valid */
+  ia64_gr_write(&e->cpu, 2, 0x4200 | 0x8 | 1, false); /* key 0x42 again, xd, valid */
+  expect_done(e, 0, "mov pkr[r3]=r6 ;; mov pkr[r5]=r7 ;; mov pkr[r4]=r2 ;; "
+                    "mov r8=pkr[r3] ;; mov r9=pkr[r4] ;; mov r10=pkr[r5]");
+  assert_int_equal(gr(e, 8), 0x4200);     /* pkr2 lost its valid bit */
+  assert_int_equal(gr(e, 9), 0x4209);
+  assert_int_equal(gr(e, 10), 0x4301);    /* a different key is untouched */
+}
+
 static void test_indirect_register_reserved_index_or_field_faults(void **state) {
   env *e = *state;
   ia64_gr_write(&e->cpu, 2, 0x2, false);   /* rr bit 1: reserved */
@@ -416,6 +431,7 @@ int main(void) {
     T(test_mov_from_psr_reads_only_bits_36_35_and_31_0),
     T(test_psr_reserved_bits_fault),
     T(test_indirect_register_moves_at_cpl0),
+    T(test_a_valid_protection_key_invalidates_its_duplicates),
     T(test_indirect_register_reserved_index_or_field_faults),
     T(test_translation_instructions_at_cpl0_raise_illegal_operation_for_now),
     T(test_purge_with_a_nat_operand_is_nat_consumption),
