@@ -431,31 +431,27 @@ static int x_mov_from_br(ia64_cpu *c, const ia64_op *op) {
   return IA64_NEXT;
 }
 
-/* The I unit reaches ar.pfs, ar.lc, ar.ec and the ignored ARs 48-63 and 112-127 (which read
- * as 0 and drop writes); any other AR from the I unit is an Illegal Operation. */
+/* mov.i: the I unit reaches ar.pfs, ar.lc, ar.ec and the ignored ARs 48-63 and 112-127;
+ * ia64_ar_get/ia64_ar_put (regs.c) make every check of the AR itself (unit, reserved fields
+ * and registers) and give pfs/lc/ec their semantics. An M-unit AR is an Illegal Operation
+ * even when the source is NaT, so that check comes first here. */
 static inline bool ar_i_unit(unsigned ar) { return (ar >= 48 && ar <= 66) || ar >= 112; }
-static inline bool ar_ignored(unsigned ar) { return (ar >= 48 && ar <= 63) || ar >= 112; }
 
-static int ar_write_i(ia64_cpu *c, unsigned ar, uint64_t v) {
-  if (UNLIKELY(!ar_i_unit(ar))) return ia64_illegal_op(c);
-  if (!ar_ignored(ar)) ia64_ar_write(c, ar, v);
-  return IA64_NEXT;
-}
 /* mov.i ar3=r2 */
 static int x_mov_to_ar_i(ia64_cpu *c, const ia64_op *op) {
   if (UNLIKELY(!ar_i_unit(op->r[0]))) return ia64_illegal_op(c);
   if (UNLIKELY(ia64_rnat(c, op->r[1]))) return reg_nat_fault(c);
-  return ar_write_i(c, op->r[0], ia64_rd(c, op->r[1]));
+  return ia64_ar_put(c, op->r[0], true, ia64_rd(c, op->r[1])) < 0 ? IA64_FAULTED : IA64_NEXT;
 }
 /* mov.i ar3=imm8 */
 static int x_mov_to_ar_i_imm(ia64_cpu *c, const ia64_op *op) {
-  return ar_write_i(c, op->r[0], (uint64_t)op->imm);
+  return ia64_ar_put(c, op->r[0], true, (uint64_t)op->imm) < 0 ? IA64_FAULTED : IA64_NEXT;
 }
 /* mov.i r1=ar3 */
 static int x_mov_from_ar_i(ia64_cpu *c, const ia64_op *op) {
-  unsigned ar = op->r[1];
-  if (UNLIKELY(!ar_i_unit(ar))) return ia64_illegal_op(c);
-  ia64_wr(c, R1, ar_ignored(ar) ? 0 : ia64_ar_read(c, ar), 0);
+  uint64_t v;
+  if (ia64_ar_get(c, op->r[1], true, &v) < 0) return IA64_FAULTED;
+  ia64_wr(c, R1, v, 0);
   return IA64_NEXT;
 }
 
