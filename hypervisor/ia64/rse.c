@@ -76,6 +76,9 @@ static int fill_one(ia64_cpu *c) {
   unsigned p = phys(c->bof + IA64_NSTACKED - c->ndirty - 1);
   c->gr[p] = v;
   c->nat[p] = (uint8_t)((rnat >> rse_slot(a)) & 1);
+  /* The ALAT knows physical registers: an entry left by the frame that used this one while
+   * its owner was in memory must not make the owner's chk.a succeed. */
+  if (c->alat_live) ia64_alat_invalidate_reg(c, p, false);
   c->ar[IA64_AR_RNAT] = rnat;
   c->ar[IA64_AR_BSPSTORE] = a;
   c->ndirty++;

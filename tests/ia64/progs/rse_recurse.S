@@ -16,6 +16,7 @@ _start:
 	mov r34 = 0x333
 	mov r35 = 0x444
 	mov r36 = 20000
+	mov r3 = ar.bsp ;;			// where this frame starts in the backing store
 	br.call.sptk.many b0 = rec ;;
 	CHECK r8, 0x2fafac40
 	mov r36 = 3000
@@ -26,6 +27,9 @@ _start:
 	CHECK r33, 0x222
 	CHECK r34, 0x333
 	CHECK r35, 0x444
+	mov r4 = ar.bsp ;;			// and it starts there again
+	cmp.eq p6, p7 = r3, r4 ;;
+(p7)	break.i 50
 	PASS
 
 // rec(n): r32 = n, r33 = ar.pfs, r34 = b0, r35 = 3n, r36 = n ^ 0x5a, r37 = out0
