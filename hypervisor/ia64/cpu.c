@@ -234,54 +234,101 @@ static inline bool out_of_frame(const ia64_cpu *c, const ia64_op *op) {
   return op->maxgr >= 32 + c->sof;
 }
 
-ia64_stop ia64_run(ia64_cpu *c, uint64_t max_insns) {
-  uint64_t limit = c->retired + max_insns;
-  uint64_t page_va = ~(uint64_t)0;
-  unsigned gen = c->code_gen - 1;
-  dpage *dp = NULL;
+/* Finishes an executor's non-IA64_NEXT, non-branch result: a fault stops at the slot, a
+ * trap after it. Returns the instructions retired in this bundle. */
+static unsigned stop_at_slot(ia64_cpu *c, unsigned s, unsigned start, unsigned n) {
+  unsigned done;
+  c->intr.isr |= (uint64_t)s << 41;  /* ISR.ei: the slot */
+  if (c->intr.trap) {                 /* the instruction completed: resume after it */
+    done = s - start + 1;
+    if (s + 1 < n) c->ri = s + 1;
+    else c->ip += 16, c->ri = 0;
+  } else {
+    done = s - start;
+    c->ri = s;
+  }
+  c->intr.iip = c->ip;
+  c->intr.ri = c->ri;
+  return done;
+}
+
+/* Runs slots start..end-1 of bundle b. Returns IA64_NEXT when they all ran, IA64_BRANCHED
+ * with *last = the branching slot, or IA64_FAULTED with *last = the faulting slot. */
+static inline __attribute__((always_inline)) int run_bundle(ia64_cpu *c, const ia64_dbundle *b,
+                                                            unsigned start, unsigned end,
+                                                            const bool traced, unsigned *last) {
+  bool check_frame = b->maxgr >= 32 + c->sof;
+  unsigned todo = (traced ? 0x7u : b->live) & (~0u << start) & ((1u << end) - 1);
+  while (todo) {
+    unsigned s = (unsigned)__builtin_ctz(todo);
+    todo &= todo - 1;
+    const ia64_op *op = &b->op[s];
+    if (!((c->pr >> op->qp) & 1)) continue;
+    if (traced) c->trace(c->trace_ctx, c, c->ip, s);
+    int r = UNLIKELY(check_frame && out_of_frame(c, op)) ? ia64_illegal_op(c) : op->exec(c, op);
+    if (LIKELY(r == IA64_NEXT)) continue;
+    *last = s;
+    return r;
+  }
+  return IA64_NEXT;
+}
+
+/* The loop: an outer loop per code page (TLB fetch, decode-cache look-up, stop requests)
+ * and an inner loop over the bundles of that page. The instruction budget is exact (it may
+ * end inside a bundle); a stop request is looked at whenever control leaves the page or a
+ * branch is taken, which every loop does. Slots holding nop/hint are skipped through the
+ * bundle's live mask but still count as retired. */
+static inline __attribute__((always_inline)) ia64_stop run_loop(ia64_cpu *c, uint64_t limit,
+                                                                const bool traced) {
+  uint64_t retired = c->retired;
+  ia64_stop why;
   for (;;) {
-    if (UNLIKELY(c->stop_request)) return IA64_STOP_REQUEST;
-    if (UNLIKELY(c->retired >= limit)) return IA64_STOP_LIMIT;
-    if (UNLIKELY((c->ip & ~(uint64_t)(IA64_PAGE_SIZE - 1)) != page_va || gen != c->code_gen)) {
-      dp = fetch_page(c);
-      if (!dp) {
-        c->intr.iip = c->ip;
-        c->intr.ri = c->ri;
-        return IA64_STOP_INTR;
-      }
-      page_va = c->ip & ~(uint64_t)(IA64_PAGE_SIZE - 1);
-      gen = c->code_gen;
-    }
-    ia64_dbundle *b = &dp->b[(c->ip >> 4) & (DPAGE_BUNDLES - 1)];
-    if (UNLIKELY(!b->decoded)) ia64_decode_bundle(b, dp->host + (c->ip & (IA64_PAGE_SIZE - 1)));
-    unsigned start = c->ri, s = start, n = b->nslots;
-    bool check_frame = b->maxgr >= 32 + c->sof;
-    for (; s < n; s++) {
-      const ia64_op *op = &b->op[s];
-      if (!((c->pr >> op->qp) & 1)) continue;
-      if (UNLIKELY(c->trace)) c->trace(c->trace_ctx, c, c->ip, s);
-      int r = UNLIKELY(check_frame && out_of_frame(c, op)) ? ia64_illegal_op(c) : op->exec(c, op);
-      if (LIKELY(r == IA64_NEXT)) continue;
-      if (r == IA64_BRANCHED) {
-        c->retired += s - start + 1;
-        goto next;
-      }
-      c->intr.isr |= (uint64_t)s << 41;  /* ISR.ei: the slot */
-      if (c->intr.trap) {                 /* the instruction completed: resume after it */
-        c->retired += s - start + 1;
-        if (s + 1 < n) c->ri = s + 1;
-        else c->ip += 16, c->ri = 0;
-      } else {
-        c->retired += s - start;
-        c->ri = s;
-      }
+    if (UNLIKELY(c->stop_request)) { why = IA64_STOP_REQUEST; break; }
+    dpage *dp = fetch_page(c);
+    if (!dp) {
       c->intr.iip = c->ip;
       c->intr.ri = c->ri;
-      return IA64_STOP_INTR;
+      why = IA64_STOP_INTR;
+      break;
     }
-    c->retired += n - start;
-    c->ip += 16;
-    c->ri = 0;
-  next:;
+    const uint64_t page_va = c->ip & ~(uint64_t)(IA64_PAGE_SIZE - 1);
+    const unsigned gen = c->code_gen;
+    ia64_dbundle *b = &dp->b[(c->ip >> 4) & (DPAGE_BUNDLES - 1)];
+    for (;;) {
+      if (UNLIKELY(!b->decoded)) ia64_decode_bundle(b, dp->host + (c->ip & (IA64_PAGE_SIZE - 1)));
+      unsigned start = c->ri, n = b->nslots, end = n, s = 0;
+      if (UNLIKELY(retired + (n - start) > limit)) {   /* the budget ends in this bundle */
+        if (retired >= limit) { why = IA64_STOP_LIMIT; goto out; }
+        end = start + (unsigned)(limit - retired);
+      }
+      int r = run_bundle(c, b, start, end, traced, &s);
+      if (LIKELY(r == IA64_NEXT)) {
+        retired += end - start;
+        if (UNLIKELY(end != n)) { c->ri = end; continue; }
+        c->ip += 16;
+        c->ri = 0;
+        if (UNLIKELY(gen != c->code_gen || (c->ip & (IA64_PAGE_SIZE - 1)) == 0)) break;
+        b++;
+        continue;
+      }
+      if (r == IA64_BRANCHED) {
+        retired += s - start + 1;
+        if (UNLIKELY(c->stop_request || gen != c->code_gen ||
+                     (c->ip & ~(uint64_t)(IA64_PAGE_SIZE - 1)) != page_va)) break;
+        b = &dp->b[(c->ip >> 4) & (DPAGE_BUNDLES - 1)];
+        continue;
+      }
+      retired += stop_at_slot(c, s, start, n);
+      why = IA64_STOP_INTR;
+      goto out;
+    }
   }
+out:
+  c->retired = retired;
+  return why;
+}
+
+ia64_stop ia64_run(ia64_cpu *c, uint64_t max_insns) {
+  uint64_t limit = max_insns > UINT64_MAX - c->retired ? UINT64_MAX : c->retired + max_insns;
+  return c->trace ? run_loop(c, limit, true) : run_loop(c, limit, false);
 }

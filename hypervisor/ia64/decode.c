@@ -218,6 +218,7 @@ void ia64_decode_bundle(ia64_dbundle *db, const uint8_t bytes[16]) {
   db->nslots = 3;
   if (ia64_template_units(tmpl, units, &stops) < 0) {
     for (int s = 0; s < 3; s++) db->op[s].exec = ia64_x_illegal, db->op[s].id = UINT16_MAX;
+    db->live = 7;
     return;
   }
   int maxgr = 0;
@@ -235,6 +236,8 @@ void ia64_decode_bundle(ia64_dbundle *db, const uint8_t bytes[16]) {
       db->op[s].exec = ia64_x_illegal;
   }
   db->maxgr = (uint8_t)maxgr;
+  for (unsigned s = 0; s < db->nslots; s++)
+    if (db->op[s].exec != ia64_x_nop) db->live |= (uint8_t)(1u << s);
 }
 
 int ia64_decode_slot_id(const uint8_t bundle[16], unsigned slot) {

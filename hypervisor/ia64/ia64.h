@@ -29,7 +29,7 @@ typedef struct ia64_dcache ia64_dcache;
 #define IA64_NIBR 8
 #define IA64_NPMC 8                    /* PMC/PMD 0..7: overflow status and 4 generic counters */
 #define IA64_ALAT_SIZE 32
-#define IA64_STLB_SIZE 256             /* software TLB entries (4 KiB pages), power of 2 */
+#define IA64_STLB_SIZE 1024            /* software TLB entries (4 KiB pages), power of 2 */
 #define IA64_PAGE_SHIFT 12
 #define IA64_PAGE_SIZE (1u << IA64_PAGE_SHIFT)
 

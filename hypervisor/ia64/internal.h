@@ -48,6 +48,7 @@ typedef struct ia64_dbundle {
   uint8_t nslots;     /* 3, or 2 for MLX (the L+X instruction is op[1]) */
   uint8_t maxgr;      /* highest GR any slot names: frame check once per bundle */
   uint8_t tmpl;
+  uint8_t live;       /* bit s: slot s does something (not nop/hint), so the loop calls it */
 } ia64_dbundle;
 
 /* ---- Instruction and operand tables ---------------------------------------------------- */
