@@ -32,6 +32,18 @@ static int64_t x_imm64(uint64_t s, uint64_t l) {
                    ia64_field(s, 26, 22) << 16 | ia64_field(s, 35, 27) << 7 | ia64_field(s, 19, 13));
 }
 
+/* hint.m (binutils 2.40 layout): i, imm20a bits 19:6 and 3:0; bits 5:4 select mov dahr. */
+static int64_t x_hint_m(uint64_t s, uint64_t l) {
+  (void)l;
+  return (int64_t)(ia64_field(s, 36, 36) << 18 | ia64_field(s, 25, 12) << 4 | ia64_field(s, 9, 6));
+}
+/* mov dahrN=imm16: N in bits 25:23, imm16 = i, bits 22:12, bits 9:6. */
+static int64_t x_dahr_n(uint64_t s, uint64_t l) { (void)l; return (int64_t)ia64_field(s, 25, 23); }
+static int64_t x_dahr_imm16(uint64_t s, uint64_t l) {
+  (void)l;
+  return (int64_t)(ia64_field(s, 36, 36) << 15 | ia64_field(s, 22, 12) << 4 | ia64_field(s, 9, 6));
+}
+
 const ia64_opnd_kind ia64_opnds_core[] = {
   {"r1", IA64_OD_REG, IA64_OS_GR, 1, x_r1, NULL},        /* destination GR */
   {"r2", IA64_OD_REG, IA64_OS_GR, 0, x_r2, NULL},
@@ -42,6 +54,9 @@ const ia64_opnd_kind ia64_opnds_core[] = {
   {"imm21", IA64_OD_IMM, IA64_OS_HEX, 0, x_imm21, NULL},
   {"imm62", IA64_OD_IMM, IA64_OS_HEX, 0, x_imm62, NULL},
   {"imm64", IA64_OD_IMM, IA64_OS_HEX, 0, x_imm64, NULL},
+  {"hint_m", IA64_OD_IMM, IA64_OS_UDEC, 0, x_hint_m, NULL},
+  {"dahr_n", IA64_OD_PRINT, IA64_OS_UDEC, 0, x_dahr_n, NULL},
+  {"dahr_imm16", IA64_OD_IMM, IA64_OS_UDEC, 0, x_dahr_imm16, NULL},
   {0},
 };
 
@@ -86,7 +101,11 @@ const ia64_insn_desc ia64_tab_core[] = {
   /* M48, I19, B9, F15, X1/X5: break, nop, hint */
   {"break.m", M, "%imm21", x_break, 0, MAJ(0), MAJM | MSK(35, 33) | MSK(32, 27)},
   {"nop.m", M, "%imm21", ia64_x_nop, 0, MAJ(0) | ENC(32, 27, 1), MAJM | MSK(35, 33) | MSK(32, 27) | MSK(26, 26)},
-  {"hint.m", M, "%imm21", ia64_x_nop, 0, MAJ(0) | ENC(32, 27, 1) | ENC(26, 26, 1), MAJM | MSK(35, 33) | MSK(32, 27) | MSK(26, 26)},
+  {"hint.m", M, "%hint_m", ia64_x_nop, 0, MAJ(0) | ENC(32, 27, 1) | ENC(26, 26, 1),
+   MAJM | MSK(35, 33) | MSK(32, 27) | MSK(26, 26) | MSK(11, 10)},
+  /* Data access hints (Itanium 9500): only hints here, so they execute as nops. */
+  {"mov", M, "dahr%dahr_n=%dahr_imm16", ia64_x_nop, 0, MAJ(0) | ENC(32, 27, 1) | ENC(26, 26, 1) | ENC(11, 10, 1),
+   MAJM | MSK(35, 33) | MSK(32, 27) | MSK(26, 26) | MSK(11, 10)},
   {"break.i", I, "%imm21", x_break, 0, MAJ(0), MAJM | MSK(35, 33) | MSK(32, 27)},
   {"nop.i", I, "%imm21", ia64_x_nop, 0, MAJ(0) | ENC(32, 27, 1), MAJM | MSK(35, 33) | MSK(32, 27) | MSK(26, 26)},
   {"hint.i", I, "%imm21", ia64_x_nop, 0, MAJ(0) | ENC(32, 27, 1) | ENC(26, 26, 1), MAJM | MSK(35, 33) | MSK(32, 27) | MSK(26, 26)},
