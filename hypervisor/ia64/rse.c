@@ -136,19 +136,20 @@ int ia64_rse_flushrs(ia64_cpu *c) {
   return 0;
 }
 
+/* Registers (not counting collection slots) between backing store addresses from <= to. */
+static uint64_t rse_nregs(uint64_t from, uint64_t to) {
+  return ((to - from) >> 3) - ((to >> 9) - (from >> 9));
+}
+
 int ia64_rse_loadrs(ia64_cpu *c) {
-  uint64_t loadrs = ia64_field(c->ar[IA64_AR_RSC], 29, 16) << 3;
+  uint64_t loadrs = ia64_field(c->ar[IA64_AR_RSC], 29, 19) << 3;  /* bits 18:16 ignored */
   uint64_t bsp = ia64_rse_bsp(c), target = bsp - loadrs;
-  if (target > bsp) return ia64_illegal_op(c);  /* wrapped below address 0 */
   /* The registers of [target, bsp) are to be in the file, dirty; all older ones leave it. */
-  while (c->ar[IA64_AR_BSPSTORE] > target) {
-    if (c->ndirty + c->sof >= IA64_NSTACKED) return ia64_illegal_op(c);
+  if (target > bsp || rse_nregs(target, bsp) > IA64_NSTACKED - c->sof) return ia64_illegal_op(c);
+  while (c->ar[IA64_AR_BSPSTORE] > target)
     if (fill_one(c) < 0) return -1;
-  }
   if (c->ar[IA64_AR_BSPSTORE] < target) {
-    uint64_t keep = 0;
-    for (uint64_t a = target; a < bsp; a += 8) keep += rse_slot(a) != 63;
-    c->ndirty = (unsigned)keep;
+    c->ndirty = (unsigned)rse_nregs(target, bsp);
     c->ar[IA64_AR_BSPSTORE] = target;
   }
   return 0;
