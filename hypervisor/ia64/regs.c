@@ -13,14 +13,37 @@
  * kernel registers and ar.itc privileged, rsc.pl never more privileged than PSR.cpl. */
 #include "internal.h"
 
-void ia64_remap_frame(ia64_cpu *c) {
-  for (unsigned r = 0; r < 32; r++) c->grmap[r] = (uint16_t)r;
-  for (unsigned i = 0; i < IA64_NGR - 32; i++) {
-    unsigned rot = i < c->sor && c->sor ? (i + c->rrb_gr) % c->sor : i;
-    c->grmap[32 + i] = (uint16_t)(32 + (c->bof + rot) % IA64_NSTACKED);
+/* Fill n entries of map with physical stacked indices 32 + (first + i) mod IA64_NSTACKED. */
+static void map_run(uint16_t *map, unsigned first, unsigned n) {
+  unsigned p = first % IA64_NSTACKED;
+  for (unsigned i = 0; i < n; i++) {
+    map[i] = (uint16_t)(32 + p);
+    if (++p == IA64_NSTACKED) p = 0;
   }
-  for (unsigned f = 0; f < 32; f++) c->frmap[f] = (uint8_t)f;
-  for (unsigned i = 0; i < IA64_NFR - 32; i++) c->frmap[32 + i] = (uint8_t)(32 + (i + c->rrb_fr) % 96);
+}
+
+/* Called on every call, return, alloc and loop-branch rotation: no divisions per entry. */
+void ia64_remap_frame(ia64_cpu *c) {
+  if (UNLIKELY(c->grmap[31] != 31))
+    for (unsigned r = 0; r < 32; r++) c->grmap[r] = (uint16_t)r;
+  uint16_t *m = &c->grmap[32];
+  unsigned sor = c->sor;
+  if (sor) {
+    /* logical i < sor names rotating index (i + rrb) mod sor */
+    unsigned rot = c->rrb_gr % sor;
+    map_run(m, c->bof + rot, sor - rot);
+    map_run(m + sor - rot, c->bof, rot);
+  }
+  map_run(m + sor, c->bof + sor, IA64_NGR - 32 - sor);
+  unsigned rf = c->rrb_fr % 96;
+  if (c->frmap[32] != 32 + rf || c->frmap[0] != 0) {
+    for (unsigned f = 0; f < 32; f++) c->frmap[f] = (uint8_t)f;
+    unsigned p = rf;
+    for (unsigned i = 0; i < IA64_NFR - 32; i++) {
+      c->frmap[32 + i] = (uint8_t)(32 + p);
+      if (++p == 96) p = 0;
+    }
+  }
 }
 
 uint64_t ia64_gr_read(const ia64_cpu *c, unsigned r, bool *nat) {
