@@ -193,10 +193,11 @@ static inline int pred_write(ia64_cpu *c, const ia64_op *op, unsigned type, unsi
   case PT_ORANDCM:
     if (!nat && rel) ia64_pwr(c, p1, 1), ia64_pwr(c, p2, 0);
     break;
-  default:
-    ia64_pwr(c, p1, rel & ~nat);
-    ia64_pwr(c, p2, ~rel & ~nat);
+  default: {
+    uint64_t t = !nat && rel, f = !nat && !rel, keep = ~((uint64_t)1 << p1 | (uint64_t)1 << p2);
+    c->pr = (c->pr & keep) | t << p1 | f << p2 | 1;
     break;
+  }
   }
   return IA64_NEXT;
 }
@@ -240,10 +241,26 @@ static inline unsigned cmp_rel(unsigned how, uint64_t a, uint64_t b) {
     unsigned rel = cmp_rel((unsigned)op->arg, (uint64_t)op->imm, ia64_rd(c, op->r[2]));        \
     return pred_write(c, op, TYPE, ia64_rnat(c, op->r[2]), rel);                               \
   }
-CMP_EXEC(none, PT_NONE)
 CMP_EXEC(and, PT_AND)
 CMP_EXEC(or, PT_OR)
 CMP_EXEC(orandcm, PT_ORANDCM)
+
+/* The normal type, the hottest: one executor per relation, so the relation folds away. */
+#define CMP_NONE(name, REL)                                                                   \
+  static int x_cmp_rr_##name(ia64_cpu *c, const ia64_op *op) {                                \
+    unsigned rel = cmp_rel(REL, ia64_rd(c, op->r[2]), ia64_rd(c, op->r[3]));                  \
+    return pred_write(c, op, PT_NONE, NAT2(op->r[2], op->r[3]), rel);                          \
+  }                                                                                            \
+  static int x_cmp_ir_##name(ia64_cpu *c, const ia64_op *op) {                                \
+    unsigned rel = cmp_rel(REL, (uint64_t)op->imm, ia64_rd(c, op->r[2]));                     \
+    return pred_write(c, op, PT_NONE, ia64_rnat(c, op->r[2]), rel);                            \
+  }
+CMP_NONE(eq, REL_EQ)
+CMP_NONE(lt, REL_LT)
+CMP_NONE(ltu, REL_LTU)
+CMP_NONE(eq4, REL_EQ | REL_CMP4)
+CMP_NONE(lt4, REL_LT | REL_CMP4)
+CMP_NONE(ltu4, REL_LTU | REL_CMP4)
 
 static int x_cmp_rr_unc(ia64_cpu *c, const ia64_op *op) {
   if (!ia64_prd(c, op->aux)) return unc_false(c, op);
@@ -494,17 +511,18 @@ static int x_chk_s_i(ia64_cpu *c, const ia64_op *op) {
 /* I21 mov b1=r2: x3 = 7, x (22) .ret, ih (23) .imp, wh (21:20) 0 sptk / 1 none / 2 dptk */
 #define I21(wh) MAJ(0) | ENC(35, 33, 7) | ENC(21, 20, wh), MAJM | MSK(35, 33) | MSK(21, 20)
 
-/* The compares of one width (w = "cmp" or "cmp4"; x2 = 0/1 for registers, 2/3 for imm8). */
-#define CMPS(w, x2r, x2i, R4)                                                                  \
-  {w ".lt", A, "%p1,%p2=%r2,%r3", x_cmp_rr_none, REL_LT | R4, A6(0xc, x2r, 0, 0)},           \
+/* The compares of one width (w = "cmp" or "cmp4"; x2 = 0/1 for registers, 2/3 for imm8;
+ * sfx names the width's normal-type executors). */
+#define CMPS(w, x2r, x2i, R4, sfx)                                                                  \
+  {w ".lt", A, "%p1,%p2=%r2,%r3", x_cmp_rr_lt##sfx, REL_LT | R4, A6(0xc, x2r, 0, 0)},           \
   {w ".lt%unc", A, "%p1,%p2=%r2,%r3", x_cmp_rr_unc, REL_LT | R4, A6(0xc, x2r, 0, 1)},        \
   {w ".eq.and", A, "%p1,%p2=%r2,%r3", x_cmp_rr_and, REL_EQ | R4, A6(0xc, x2r, 1, 0)},        \
   {w ".ne.and", A, "%p1,%p2=%r2,%r3", x_cmp_rr_and, REL_NE | R4, A6(0xc, x2r, 1, 1)},        \
-  {w ".ltu", A, "%p1,%p2=%r2,%r3", x_cmp_rr_none, REL_LTU | R4, A6(0xd, x2r, 0, 0)},         \
+  {w ".ltu", A, "%p1,%p2=%r2,%r3", x_cmp_rr_ltu##sfx, REL_LTU | R4, A6(0xd, x2r, 0, 0)},         \
   {w ".ltu%unc", A, "%p1,%p2=%r2,%r3", x_cmp_rr_unc, REL_LTU | R4, A6(0xd, x2r, 0, 1)},      \
   {w ".eq.or", A, "%p1,%p2=%r2,%r3", x_cmp_rr_or, REL_EQ | R4, A6(0xd, x2r, 1, 0)},          \
   {w ".ne.or", A, "%p1,%p2=%r2,%r3", x_cmp_rr_or, REL_NE | R4, A6(0xd, x2r, 1, 1)},          \
-  {w ".eq", A, "%p1,%p2=%r2,%r3", x_cmp_rr_none, REL_EQ | R4, A6(0xe, x2r, 0, 0)},           \
+  {w ".eq", A, "%p1,%p2=%r2,%r3", x_cmp_rr_eq##sfx, REL_EQ | R4, A6(0xe, x2r, 0, 0)},           \
   {w ".eq%unc", A, "%p1,%p2=%r2,%r3", x_cmp_rr_unc, REL_EQ | R4, A6(0xe, x2r, 0, 1)},        \
   {w ".eq.or.andcm", A, "%p1,%p2=%r2,%r3", x_cmp_rr_orandcm, REL_EQ | R4, A6(0xe, x2r, 1, 0)}, \
   {w ".ne.or.andcm", A, "%p1,%p2=%r2,%r3", x_cmp_rr_orandcm, REL_NE | R4, A6(0xe, x2r, 1, 1)}, \
@@ -520,15 +538,15 @@ static int x_chk_s_i(ia64_cpu *c, const ia64_op *op) {
   {w ".le.or.andcm", A, "%p1,%p2=r0,%r3", x_cmp_ir_orandcm, REL_LE | R4, A7(0xe, x2r, 0, 1)}, \
   {w ".ge.or.andcm", A, "%p1,%p2=r0,%r3", x_cmp_ir_orandcm, REL_GE | R4, A7(0xe, x2r, 1, 0)}, \
   {w ".lt.or.andcm", A, "%p1,%p2=r0,%r3", x_cmp_ir_orandcm, REL_LT | R4, A7(0xe, x2r, 1, 1)}, \
-  {w ".lt", A, "%p1,%p2=%imm8,%r3", x_cmp_ir_none, REL_LT | R4, A8(0xc, x2i, 0, 0)},          \
+  {w ".lt", A, "%p1,%p2=%imm8,%r3", x_cmp_ir_lt##sfx, REL_LT | R4, A8(0xc, x2i, 0, 0)},          \
   {w ".lt%unc", A, "%p1,%p2=%imm8,%r3", x_cmp_ir_unc, REL_LT | R4, A8(0xc, x2i, 0, 1)},       \
   {w ".eq.and", A, "%p1,%p2=%imm8,%r3", x_cmp_ir_and, REL_EQ | R4, A8(0xc, x2i, 1, 0)},       \
   {w ".ne.and", A, "%p1,%p2=%imm8,%r3", x_cmp_ir_and, REL_NE | R4, A8(0xc, x2i, 1, 1)},       \
-  {w ".ltu", A, "%p1,%p2=%imm8,%r3", x_cmp_ir_none, REL_LTU | R4, A8(0xd, x2i, 0, 0)},        \
+  {w ".ltu", A, "%p1,%p2=%imm8,%r3", x_cmp_ir_ltu##sfx, REL_LTU | R4, A8(0xd, x2i, 0, 0)},        \
   {w ".ltu%unc", A, "%p1,%p2=%imm8,%r3", x_cmp_ir_unc, REL_LTU | R4, A8(0xd, x2i, 0, 1)},     \
   {w ".eq.or", A, "%p1,%p2=%imm8,%r3", x_cmp_ir_or, REL_EQ | R4, A8(0xd, x2i, 1, 0)},         \
   {w ".ne.or", A, "%p1,%p2=%imm8,%r3", x_cmp_ir_or, REL_NE | R4, A8(0xd, x2i, 1, 1)},         \
-  {w ".eq", A, "%p1,%p2=%imm8,%r3", x_cmp_ir_none, REL_EQ | R4, A8(0xe, x2i, 0, 0)},          \
+  {w ".eq", A, "%p1,%p2=%imm8,%r3", x_cmp_ir_eq##sfx, REL_EQ | R4, A8(0xe, x2i, 0, 0)},          \
   {w ".eq%unc", A, "%p1,%p2=%imm8,%r3", x_cmp_ir_unc, REL_EQ | R4, A8(0xe, x2i, 0, 1)},       \
   {w ".eq.or.andcm", A, "%p1,%p2=%imm8,%r3", x_cmp_ir_orandcm, REL_EQ | R4, A8(0xe, x2i, 1, 0)}, \
   {w ".ne.or.andcm", A, "%p1,%p2=%imm8,%r3", x_cmp_ir_orandcm, REL_NE | R4, A8(0xe, x2i, 1, 1)}
@@ -565,8 +583,8 @@ const ia64_insn_desc ia64_tab_alu[] = {
   /* A4: adds is in tab_core.c */
   {"addp4", A, "%r1=%imm14,%r3", x_addp4_imm, 0, MAJ(8) | ENC(35, 34, 3), MAJM | MSK(35, 33)},
   /* A6-A8 */
-  CMPS("cmp", 0, 2, 0),
-  CMPS("cmp4", 1, 3, REL_CMP4),
+  CMPS("cmp", 0, 2, 0, ),
+  CMPS("cmp4", 1, 3, REL_CMP4, 4),
 
   /* I5, I7: variable shifts; I9: popcnt */
   {"shl", I, "%r1=%r2,%r3", x_shl, 0, I7(1, 1, 0, 0, 1)},
