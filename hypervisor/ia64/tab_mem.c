@@ -13,13 +13,15 @@
  * against the target's physical register, which every store, semaphore and spill clears for
  * the bytes it writes; ld.c reloads only when its entry is gone. Semaphores use the host's
  * atomic builtins on the host pointer, with .acq/.rel as acquire/release orderings, so
- * several vCPUs sharing guest memory see them atomic. */
+ * several vCPUs sharing guest memory see them atomic. With PSR.be every value is read and
+ * written most significant byte first (be_order). */
 #include <stdio.h>
 
 #include "internal.h"
 
 /* ---- Architectural constants this family uses --------------------------------------------- */
 
+#define PSR_BE (1ull << 1)
 #define PSR_IC (1ull << 13)
 #define PSR_IT (1ull << 36)
 #define PSR_ED (1ull << 43)
@@ -208,6 +210,19 @@ static inline void host_write(uint8_t *h, unsigned size, uint64_t v, bool rel) {
   memcpy(h, &v, size);   /* little-endian host: the low size bytes */
 }
 
+/* With PSR.be (the user mask's be bit) data accesses are big-endian. The host is
+ * little-endian, so a big-endian access is the little-endian one with the value's bytes
+ * reversed: loads swap what they read, stores what they write. */
+static inline uint64_t be_order(const ia64_cpu *c, uint64_t v, unsigned size) {
+  if (LIKELY(!(c->psr & PSR_BE))) return v;
+  switch (size) {
+  case 2: return __builtin_bswap16((uint16_t)v);
+  case 4: return __builtin_bswap32((uint32_t)v);
+  case 8: return __builtin_bswap64(v);
+  default: return v;
+  }
+}
+
 /* A store of size bytes: through the software TLB, then the ALAT. 0 or -1 (fault raised). */
 static inline int store_mem(ia64_cpu *c, uint64_t va, unsigned size, uint64_t v, bool rel) {
   uint8_t *h;
@@ -235,7 +250,7 @@ static inline int store_mem(ia64_cpu *c, uint64_t va, unsigned size, uint64_t v,
     uint64_t v;                                                                                  \
     if (UNLIKELY(ia64_rnat(c, r3))) return nat_fault(c, IA64_ISR_R);                             \
     if (UNLIKELY(ia64_load(c, ia64_rd(c, r3), N, &v) < 0)) return IA64_FAULTED;                  \
-    ia64_wr(c, op->r[0], v, 0);                                                                  \
+    ia64_wr(c, op->r[0], be_order(c, v, N), 0);                                                  \
     return IA64_NEXT;                                                                            \
   }                                                                                              \
   static int x_ld##N##_reg(ia64_cpu *c, const ia64_op *op) {                                     \
@@ -245,7 +260,7 @@ static inline int store_mem(ia64_cpu *c, uint64_t va, unsigned size, uint64_t v,
     if (UNLIKELY(r1 == r3)) return ia64_illegal_op(c);                                           \
     if (UNLIKELY(ia64_rnat(c, r3))) return nat_fault(c, IA64_ISR_R);                             \
     if (UNLIKELY(ia64_load(c, va, N, &v) < 0)) return IA64_FAULTED;                              \
-    ia64_wr(c, r1, v, 0);                                                                        \
+    ia64_wr(c, r1, be_order(c, v, N), 0);                                                        \
     ia64_wr(c, r3, va + inc, incnat);                                                            \
     return IA64_NEXT;                                                                            \
   }                                                                                              \
@@ -255,7 +270,7 @@ static inline int store_mem(ia64_cpu *c, uint64_t va, unsigned size, uint64_t v,
     if (UNLIKELY(r1 == r3)) return ia64_illegal_op(c);                                           \
     if (UNLIKELY(ia64_rnat(c, r3))) return nat_fault(c, IA64_ISR_R);                             \
     if (UNLIKELY(ia64_load(c, va, N, &v) < 0)) return IA64_FAULTED;                              \
-    ia64_wr(c, r1, v, 0);                                                                        \
+    ia64_wr(c, r1, be_order(c, v, N), 0);                                                        \
     ia64_wr(c, r3, va + (uint64_t)op->imm, 0);                                                   \
     return IA64_NEXT;                                                                            \
   }
@@ -336,7 +351,7 @@ static int load_to(ia64_cpu *c, unsigned r1, uint64_t va, unsigned nat3, unsigne
     return 0;
   }
   unsigned nat = (f & LF_FILL) ? (unsigned)(c->ar[IA64_AR_UNAT] >> ((va >> 3) & 63)) & 1 : 0;
-  ia64_wr(c, r1, v, nat);
+  ia64_wr(c, r1, be_order(c, v, size), nat);
   if ((f & (LF_ADV | LF_NC)) && h) ia64_alat_insert(c, p1, false, (uintptr_t)h, size);
   return 0;
 }
@@ -369,8 +384,8 @@ static int x_ld16(ia64_cpu *c, const ia64_op *op) {
   if (rc == IA64_XLAT_IO) return ia64_raise(c, IA64_VEC_UNSUPPORTED_DATA_REF, IA64_ISR_R, va);
   if (rc < 0) return IA64_FAULTED;
   uint64_t lo = host_read(h, 8, op->arg != 0), hi = host_read(h + 8, 8, false);
-  ia64_wr(c, op->r[0], lo, 0);
-  c->ar[IA64_AR_CSD] = hi;
+  ia64_wr(c, op->r[0], be_order(c, lo, 8), 0);
+  c->ar[IA64_AR_CSD] = be_order(c, hi, 8);
   return IA64_NEXT;
 }
 
@@ -380,13 +395,15 @@ static int x_ld16(ia64_cpu *c, const ia64_op *op) {
   static int x_st##N(ia64_cpu *c, const ia64_op *op) {                                           \
     unsigned r3 = op->r[0], r2 = op->r[1];                                                       \
     if (UNLIKELY(ia64_rnat(c, r3) | ia64_rnat(c, r2))) return nat_fault(c, IA64_ISR_W);          \
-    return store_mem(c, ia64_rd(c, r3), N, ia64_rd(c, r2), false) < 0 ? IA64_FAULTED : IA64_NEXT; \
+    uint64_t v = be_order(c, ia64_rd(c, r2), N);                                                 \
+    return store_mem(c, ia64_rd(c, r3), N, v, false) < 0 ? IA64_FAULTED : IA64_NEXT;             \
   }                                                                                              \
   static int x_st##N##_imm(ia64_cpu *c, const ia64_op *op) {                                     \
     unsigned r3 = op->r[0], r2 = op->r[1];                                                       \
     uint64_t va = ia64_rd(c, r3);                                                                \
     if (UNLIKELY(ia64_rnat(c, r3) | ia64_rnat(c, r2))) return nat_fault(c, IA64_ISR_W);          \
-    if (UNLIKELY(store_mem(c, va, N, ia64_rd(c, r2), false) < 0)) return IA64_FAULTED;           \
+    if (UNLIKELY(store_mem(c, va, N, be_order(c, ia64_rd(c, r2), N), false) < 0))                \
+      return IA64_FAULTED;                                                                       \
     ia64_wr(c, r3, va + (uint64_t)op->imm, 0);                                                   \
     return IA64_NEXT;                                                                            \
   }
@@ -406,7 +423,7 @@ static int x_st(ia64_cpu *c, const ia64_op *op) {
   unsigned nat2 = ia64_rnat(c, r2);
   if (ia64_rnat(c, r3) || (type != ST_SPILL && nat2)) return nat_fault(c, IA64_ISR_W);
   uint64_t va = ia64_rd(c, r3);
-  if (store_mem(c, va, size, ia64_rd(c, r2), type == ST_REL) < 0) return IA64_FAULTED;
+  if (store_mem(c, va, size, be_order(c, ia64_rd(c, r2), size), type == ST_REL) < 0) return IA64_FAULTED;
   if (type == ST_SPILL) {
     uint64_t bit = 1ull << ((va >> 3) & 63);
     c->ar[IA64_AR_UNAT] = nat2 ? c->ar[IA64_AR_UNAT] | bit : c->ar[IA64_AR_UNAT] & ~bit;
@@ -425,8 +442,8 @@ static int x_st16(ia64_cpu *c, const ia64_op *op) {
   if (rc == IA64_XLAT_IO) return ia64_raise(c, IA64_VEC_UNSUPPORTED_DATA_REF, IA64_ISR_W, va);
   if (rc < 0) return IA64_FAULTED;
   if (op->arg) __atomic_thread_fence(__ATOMIC_RELEASE);
-  host_write(h, 8, ia64_rd(c, r2), false);
-  host_write(h + 8, 8, c->ar[IA64_AR_CSD], false);
+  host_write(h, 8, be_order(c, ia64_rd(c, r2), 8), false);
+  host_write(h + 8, 8, be_order(c, c->ar[IA64_AR_CSD], 8), false);
   if (c->alat_live) ia64_alat_store(c, (uintptr_t)h, 16);
   return IA64_NEXT;
 }
@@ -456,45 +473,46 @@ static inline int mo(bool rel) { return rel ? __ATOMIC_RELEASE : __ATOMIC_ACQUIR
 
 /* cmpxchg{1,2,4,8}.{acq,rel} r1=[r3],r2,ar.ccv (arg 1: .rel). The compare is with all 64
  * bits of ar.ccv against the zero-extended memory value, so a ccv wider than the access
- * never matches. */
+ * never matches. Values are compared and swapped in memory order (be_order). */
 static int x_cmpxchg(ia64_cpu *c, const ia64_op *op) {
   unsigned size = op->aux;
   uint8_t *h;
   if (sem_begin(c, op, true, size, &h) < 0) return IA64_FAULTED;
-  uint64_t ccv = c->ar[IA64_AR_CCV], nv = ia64_rd(c, op->r[2]), old;
+  uint64_t ccv = c->ar[IA64_AR_CCV], nv = be_order(c, ia64_rd(c, op->r[2]), size), old;
   bool rel = op->arg != 0, fits = size == 8 || (ccv >> (size * 8)) == 0;
+  uint64_t cmp = be_order(c, ccv, size);
   bool ok = false;
   switch (size) {
   case 1: {
-    uint8_t e = (uint8_t)ccv;
+    uint8_t e = (uint8_t)cmp;
     if (fits) ok = __atomic_compare_exchange_n(h, &e, (uint8_t)nv, false, mo(rel), __ATOMIC_ACQUIRE);
     else e = __atomic_load_n(h, __ATOMIC_ACQUIRE);
     old = e;
     break;
   }
   case 2: {
-    uint16_t *p = (uint16_t *)(void *)h, e = (uint16_t)ccv;
+    uint16_t *p = (uint16_t *)(void *)h, e = (uint16_t)cmp;
     if (fits) ok = __atomic_compare_exchange_n(p, &e, (uint16_t)nv, false, mo(rel), __ATOMIC_ACQUIRE);
     else e = __atomic_load_n(p, __ATOMIC_ACQUIRE);
     old = e;
     break;
   }
   case 4: {
-    uint32_t *p = (uint32_t *)(void *)h, e = (uint32_t)ccv;
+    uint32_t *p = (uint32_t *)(void *)h, e = (uint32_t)cmp;
     if (fits) ok = __atomic_compare_exchange_n(p, &e, (uint32_t)nv, false, mo(rel), __ATOMIC_ACQUIRE);
     else e = __atomic_load_n(p, __ATOMIC_ACQUIRE);
     old = e;
     break;
   }
   default: {
-    uint64_t *p = (uint64_t *)(void *)h, e = ccv;
+    uint64_t *p = (uint64_t *)(void *)h, e = cmp;
     ok = __atomic_compare_exchange_n(p, &e, nv, false, mo(rel), __ATOMIC_ACQUIRE);
     old = e;
     break;
   }
   }
   if (ok && c->alat_live) ia64_alat_store(c, (uintptr_t)h, size);
-  ia64_wr(c, op->r[0], old, 0);
+  ia64_wr(c, op->r[0], be_order(c, old, size), 0);
   return IA64_NEXT;
 }
 
@@ -503,7 +521,7 @@ static int x_xchg(ia64_cpu *c, const ia64_op *op) {
   unsigned size = op->aux;
   uint8_t *h;
   if (sem_begin(c, op, true, size, &h) < 0) return IA64_FAULTED;
-  uint64_t nv = ia64_rd(c, op->r[2]), old;
+  uint64_t nv = be_order(c, ia64_rd(c, op->r[2]), size), old;
   switch (size) {
   case 1: old = __atomic_exchange_n(h, (uint8_t)nv, __ATOMIC_ACQUIRE); break;
   case 2: old = __atomic_exchange_n((uint16_t *)(void *)h, (uint16_t)nv, __ATOMIC_ACQUIRE); break;
@@ -511,8 +529,24 @@ static int x_xchg(ia64_cpu *c, const ia64_op *op) {
   default: old = __atomic_exchange_n((uint64_t *)(void *)h, nv, __ATOMIC_ACQUIRE); break;
   }
   if (c->alat_live) ia64_alat_store(c, (uintptr_t)h, size);
-  ia64_wr(c, op->r[0], old, 0);
+  ia64_wr(c, op->r[0], be_order(c, old, size), 0);
   return IA64_NEXT;
+}
+
+/* fetchadd on big-endian data: the host cannot add in that order, so compare-and-swap. */
+static uint64_t fetchadd_swapped(uint8_t *h, unsigned size, uint64_t inc, int order) {
+  if (size == 4) {
+    uint32_t *p = (uint32_t *)(void *)h, cur = __atomic_load_n(p, __ATOMIC_RELAXED);
+    while (!__atomic_compare_exchange_n(p, &cur, __builtin_bswap32(__builtin_bswap32(cur) + (uint32_t)inc),
+                                        false, order, __ATOMIC_RELAXED)) {
+    }
+    return cur;
+  }
+  uint64_t *p = (uint64_t *)(void *)h, cur = __atomic_load_n(p, __ATOMIC_RELAXED);
+  while (!__atomic_compare_exchange_n(p, &cur, __builtin_bswap64(__builtin_bswap64(cur) + inc), false, order,
+                                      __ATOMIC_RELAXED)) {
+  }
+  return cur;
 }
 
 /* fetchadd{4,8}.{acq,rel} r1=[r3],inc3 (arg 1: .rel). */
@@ -521,7 +555,8 @@ static int x_fetchadd(ia64_cpu *c, const ia64_op *op) {
   uint8_t *h;
   if (sem_begin(c, op, false, size, &h) < 0) return IA64_FAULTED;
   uint64_t old, inc = (uint64_t)op->imm;
-  if (size == 4) old = __atomic_fetch_add((uint32_t *)(void *)h, (uint32_t)inc, mo(op->arg != 0));
+  if (UNLIKELY(c->psr & PSR_BE)) old = be_order(c, fetchadd_swapped(h, size, inc, mo(op->arg != 0)), size);
+  else if (size == 4) old = __atomic_fetch_add((uint32_t *)(void *)h, (uint32_t)inc, mo(op->arg != 0));
   else old = __atomic_fetch_add((uint64_t *)(void *)h, inc, mo(op->arg != 0));
   if (c->alat_live) ia64_alat_store(c, (uintptr_t)h, size);
   ia64_wr(c, op->r[0], old, 0);
@@ -564,11 +599,11 @@ static int x_cmp8xchg16(ia64_cpu *c, const ia64_op *op) {
   if (va & 7) return ia64_raise(c, IA64_VEC_UNALIGNED, IA64_ISR_R | IA64_ISR_W, va);
   if (sem_ptr(c, va & ~(uint64_t)15, 16, &h) < 0) return IA64_FAULTED;
   if (op->arg) __atomic_thread_fence(__ATOMIC_RELEASE);
-  bool ok = cas16(h, (unsigned)(va >> 3) & 1, c->ar[IA64_AR_CCV], ia64_rd(c, op->r[2]),
-                  c->ar[IA64_AR_CSD], &old);
+  bool ok = cas16(h, (unsigned)(va >> 3) & 1, be_order(c, c->ar[IA64_AR_CCV], 8),
+                  be_order(c, ia64_rd(c, op->r[2]), 8), be_order(c, c->ar[IA64_AR_CSD], 8), &old);
   if (!op->arg) __atomic_thread_fence(__ATOMIC_ACQUIRE);
   if (ok && c->alat_live) ia64_alat_store(c, (uintptr_t)h, 16);
-  ia64_wr(c, op->r[0], old, 0);
+  ia64_wr(c, op->r[0], be_order(c, old, 8), 0);
   return IA64_NEXT;
 }
 
