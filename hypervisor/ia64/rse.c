@@ -19,7 +19,12 @@
  * larger frame) or on flushrs; fills only when a return needs caller registers that left the
  * file (or on loadrs). So call depth is bounded only by the backing store's memory. Every
  * step moves one register and updates bspstore/ndirty at once: a fault on a mandatory RSE
- * load or store leaves a consistent state and the instruction can be restarted. */
+ * load or store (ISR.rs set) leaves a consistent state and the instruction can be restarted.
+ * That is where this model parts from the SDM's: a br.ret or rfi fills the caller's registers
+ * before it changes the frame, so a fault there is taken on the br.ret/rfi itself (the
+ * handler's rfi re-executes it), not after the return with ISR.ir and an incomplete frame.
+ * Not modelled: rsc.mode (the RSE is always lazy, which every mode permits), rsc.pl (RSE
+ * accesses translate like the CPU's own). rsc.be is: the backing store is big-endian then. */
 #include "internal.h"
 
 /* ---- Backing store addresses --------------------------------------------------------------- */
@@ -46,17 +51,34 @@ static inline unsigned oldest_dirty(const ia64_cpu *c) {
 
 /* ---- One register at a time ---------------------------------------------------------------- */
 
+/* RSE accesses are mandatory loads and stores: their faults say so in ISR.rs. With rsc.be
+ * the backing store is big-endian. */
+static int rse_store(ia64_cpu *c, uint64_t a, uint64_t v) {
+  if (UNLIKELY(c->ar[IA64_AR_RSC] & 16)) v = __builtin_bswap64(v);
+  if (LIKELY(ia64_store(c, a, 8, v) == 0)) return 0;
+  c->intr.isr |= IA64_ISR_RS;
+  return -1;
+}
+static int rse_load(ia64_cpu *c, uint64_t a, uint64_t *v) {
+  if (UNLIKELY(ia64_load(c, a, 8, v) < 0)) {
+    c->intr.isr |= IA64_ISR_RS;
+    return -1;
+  }
+  if (UNLIKELY(c->ar[IA64_AR_RSC] & 16)) *v = __builtin_bswap64(*v);
+  return 0;
+}
+
 /* Spill the oldest dirty register to bspstore (and then ar.rnat if the next slot is a
  * collection slot). */
 static int spill_one(ia64_cpu *c) {
   uint64_t a = c->ar[IA64_AR_BSPSTORE];
   unsigned p = oldest_dirty(c);
-  if (ia64_store(c, a, 8, c->gr[p]) < 0) return -1;
+  if (rse_store(c, a, c->gr[p]) < 0) return -1;
   uint64_t bit = 1ull << rse_slot(a);
   c->ar[IA64_AR_RNAT] = c->nat[p] ? c->ar[IA64_AR_RNAT] | bit : c->ar[IA64_AR_RNAT] & ~bit;
   a += 8;
   if (rse_slot(a) == 63) {
-    if (ia64_store(c, a, 8, c->ar[IA64_AR_RNAT] & ~(1ull << 63)) < 0) return -1;
+    if (rse_store(c, a, c->ar[IA64_AR_RNAT] & ~(1ull << 63)) < 0) return -1;
     a += 8;
   }
   c->ar[IA64_AR_BSPSTORE] = a;
@@ -69,17 +91,17 @@ static int spill_one(ia64_cpu *c) {
 static int fill_one(ia64_cpu *c) {
   uint64_t a = c->ar[IA64_AR_BSPSTORE] - 8, v, rnat = c->ar[IA64_AR_RNAT];
   if (rse_slot(a) == 63) {
-    if (ia64_load(c, a, 8, &rnat) < 0) return -1;
+    if (rse_load(c, a, &rnat) < 0) return -1;
     a -= 8;
   }
-  if (ia64_load(c, a, 8, &v) < 0) return -1;
+  if (rse_load(c, a, &v) < 0) return -1;
   unsigned p = phys(c->bof + IA64_NSTACKED - c->ndirty - 1);
   c->gr[p] = v;
   c->nat[p] = (uint8_t)((rnat >> rse_slot(a)) & 1);
   /* The ALAT knows physical registers: an entry left by the frame that used this one while
    * its owner was in memory must not make the owner's chk.a succeed. */
   if (c->alat_live) ia64_alat_invalidate_reg(c, p, false);
-  c->ar[IA64_AR_RNAT] = rnat;
+  c->ar[IA64_AR_RNAT] = rnat & ~(1ull << 63);
   c->ar[IA64_AR_BSPSTORE] = a;
   c->ndirty++;
   return 0;

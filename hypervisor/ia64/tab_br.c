@@ -192,9 +192,7 @@ static int x_ret(ia64_cpu *c, const ia64_op *op) {
   unsigned sof = (unsigned)ia64_field(pfm, 6, 0), sol = (unsigned)ia64_field(pfm, 13, 7);
   unsigned sor = (unsigned)ia64_field(pfm, 17, 14) * 8;
   if (sof > IA64_NSTACKED || sol > sof || sor > sof) {
-    /* A frame the RSE cannot restore: the architecture leaves an empty frame. */
-    c->bof = (c->bof + IA64_NSTACKED - sol % (IA64_NSTACKED + 1)) % IA64_NSTACKED;
-    ia64_set_cfm(c, 0);
+    ia64_set_cfm(c, 0);   /* a frame the RSE cannot restore: the SDM leaves an empty one */
   } else if (ia64_rse_return(c, sol, pfm) < 0) {
     return IA64_FAULTED;
   }

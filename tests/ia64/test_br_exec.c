@@ -315,6 +315,7 @@ static void test_a_spill_that_faults_can_be_restarted(void **state) {
   assert_int_equal(run(m), IA64_VEC_DATA_TLB);
   assert_int_equal(c->intr.ifa, HOLE);
   assert_true(c->intr.isr & IA64_ISR_W);
+  assert_true(c->intr.isr & IA64_ISR_RS);           /* a mandatory RSE store */
   assert_int_equal(c->sof, 1);                       /* alloc did not happen */
   assert_int_equal(c->ndirty, 51);                  /* 9 made it */
   assert_int_equal(mem64(m, HOLE - 8), c->ar[IA64_AR_RNAT] & ~(1ull << 63));
@@ -365,6 +366,24 @@ static void test_loadrs_reloads_the_registers_below_bsp(void **state) {
     for (unsigned r = 32; r < 36; r++) assert_int_equal(ia64_gr_read(c, r, NULL), (zero ? 0x200 : 0x100) + r - 32);
     machine_free(m);
   }
+}
+
+static void test_big_endian_backing_store_with_rsc_be(void **state) {
+  (void)state;
+  machine *m = machine_asm(loadrs_src);
+  ia64_cpu *c = &m->cpu;
+  assert_int_equal(run_to_break(m), 1);
+  for (unsigned r = 32; r < 36; r++) ia64_gr_write(c, r, 0x0102030405060700ull + r, false);
+  c->ar[IA64_AR_RSC] = 16;                          /* be */
+  assert_int_equal(run_to_break(m), 2);             /* flushed */
+  assert_int_equal(m->mem[RBS - BASE], 0x01);
+  assert_int_equal(m->mem[RBS - BASE + 7], 32);
+  assert_int_equal(mem64(m, RBS + 8), __builtin_bswap64(0x0102030405060700ull + 33));
+  c->ar[IA64_AR_RSC] = 16;                          /* loadrs 0: the return fills */
+  assert_int_equal(run_to_break(m), 3);
+  assert_int_equal(run_to_break(m), 4);
+  for (unsigned r = 32; r < 36; r++) assert_int_equal(ia64_gr_read(c, r, NULL), 0x0102030405060700ull + r);
+  machine_free(m);
 }
 
 static void test_loadrs_illegal_operation_cases(void **state) {
@@ -590,6 +609,7 @@ int main(void) {
     cmocka_unit_test(test_return_lowers_privilege_but_never_raises_it),
     cmocka_unit_test(test_a_spill_that_faults_can_be_restarted),
     cmocka_unit_test(test_loadrs_reloads_the_registers_below_bsp),
+    cmocka_unit_test(test_big_endian_backing_store_with_rsc_be),
     cmocka_unit_test(test_loadrs_illegal_operation_cases),
     cmocka_unit_test(test_cover_makes_the_frame_dirty_and_sets_ifs_when_ic_is_off),
     cmocka_unit_test(test_privileged_b8_forms_fault_at_cpl_3),
