@@ -10,7 +10,8 @@
  * RSE computes it from ar.bspstore and the dirty registers, see rse.c). ia64_ar_get/put are
  * what mov to/from ar does (SDM vol. 3 "mov ar"): reserved registers per unit, read-only
  * ar.bsp, ar.bspstore/ar.rnat only in enforced-lazy RSE mode, reserved and ignored fields,
- * kernel registers and ar.itc privileged, rsc.pl never more privileged than PSR.cpl. */
+ * kernel registers and ar.itc/ar.ruc privileged (reads too when PSR.si), rsc.pl never more
+ * privileged than PSR.cpl. */
 #include "internal.h"
 
 /* Fill n entries of map with physical stacked indices 32 + (first + i) mod IA64_NSTACKED. */
@@ -135,7 +136,7 @@ int ia64_ar_get(ia64_cpu *c, unsigned ar, bool i_unit, uint64_t *v) {
   unsigned cls = ar_class(ar & 127);
   if (cls == AR_RESERVED || (cls == AR_M && i_unit) || (cls == AR_I && !i_unit)) return ia64_illegal_op(c);
   if ((ar == IA64_AR_BSPSTORE || ar == IA64_AR_RNAT) && !rse_lazy(c)) return ia64_illegal_op(c);
-  if (ar == IA64_AR_ITC && (c->psr >> 23 & 1) /* psr.si */ && cpl(c) != 0)
+  if ((ar == IA64_AR_ITC || ar == IA64_AR_RUC) && (c->psr >> 23 & 1) /* psr.si */ && cpl(c) != 0)
     return ia64_raise(c, IA64_VEC_GENERAL_EXCEPTION, IA64_GE_PRIV_REG, 0);
   *v = ia64_ar_read(c, ar);
   return 0;
@@ -152,7 +153,7 @@ int ia64_ar_write(ia64_cpu *c, unsigned ar, uint64_t v) {
   if (ar_class(ar) == AR_RESERVED || ar == IA64_AR_BSP) return ia64_illegal_op(c);
   if ((ar == IA64_AR_BSPSTORE || ar == IA64_AR_RNAT) && !rse_lazy(c)) return ia64_illegal_op(c);
   if (v & ar_reserved_bits(ar)) return ia64_raise(c, IA64_VEC_GENERAL_EXCEPTION, IA64_GE_RESERVED_REG, 0);
-  if ((ar <= 7 || ar == IA64_AR_ITC) && cpl(c) != 0)
+  if ((ar <= 7 || ar == IA64_AR_ITC || ar == IA64_AR_RUC) && cpl(c) != 0)
     return ia64_raise(c, IA64_VEC_GENERAL_EXCEPTION, IA64_GE_PRIV_REG, 0);
   if (ar_class(ar) == AR_IGNORED) return 0;
   v &= ~ar_ignored_bits(ar);
