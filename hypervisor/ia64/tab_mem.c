@@ -241,46 +241,20 @@ static inline int store_mem(ia64_cpu *c, uint64_t va, unsigned size, uint64_t v,
 
 /* ---- Loads --------------------------------------------------------------------------------- */
 
-/* Plain loads: one executor per size and addressing form, the hot path. Base-update forms
- * with r1 == r3 are an Illegal Operation; the base update is done after the load and does
- * not change the address. */
-#define LOAD_FORMS(N)                                                                            \
-  static int x_ld##N(ia64_cpu *c, const ia64_op *op) {                                           \
-    unsigned r3 = op->r[1];                                                                      \
-    uint64_t v;                                                                                  \
-    if (UNLIKELY(ia64_rnat(c, r3))) return nat_fault(c, IA64_ISR_R);                             \
-    if (UNLIKELY(ia64_load(c, ia64_rd(c, r3), N, &v) < 0)) return IA64_FAULTED;                  \
-    ia64_wr(c, op->r[0], be_order(c, v, N), 0);                                                  \
-    return IA64_NEXT;                                                                            \
-  }                                                                                              \
-  static int x_ld##N##_reg(ia64_cpu *c, const ia64_op *op) {                                     \
-    unsigned r1 = op->r[0], r3 = op->r[1];                                                       \
-    uint64_t v, va = ia64_rd(c, r3), inc = ia64_rd(c, op->r[2]);                                 \
-    unsigned incnat = ia64_rnat(c, op->r[2]);                                                    \
-    if (UNLIKELY(r1 == r3)) return ia64_illegal_op(c);                                           \
-    if (UNLIKELY(ia64_rnat(c, r3))) return nat_fault(c, IA64_ISR_R);                             \
-    if (UNLIKELY(ia64_load(c, va, N, &v) < 0)) return IA64_FAULTED;                              \
-    ia64_wr(c, r1, be_order(c, v, N), 0);                                                        \
-    ia64_wr(c, r3, va + inc, incnat);                                                            \
-    return IA64_NEXT;                                                                            \
-  }                                                                                              \
-  static int x_ld##N##_imm(ia64_cpu *c, const ia64_op *op) {                                     \
-    unsigned r1 = op->r[0], r3 = op->r[1];                                                       \
-    uint64_t v, va = ia64_rd(c, r3);                                                             \
-    if (UNLIKELY(r1 == r3)) return ia64_illegal_op(c);                                           \
-    if (UNLIKELY(ia64_rnat(c, r3))) return nat_fault(c, IA64_ISR_R);                             \
-    if (UNLIKELY(ia64_load(c, va, N, &v) < 0)) return IA64_FAULTED;                              \
-    ia64_wr(c, r1, be_order(c, v, N), 0);                                                        \
-    ia64_wr(c, r3, va + (uint64_t)op->imm, 0);                                                   \
-    return IA64_NEXT;                                                                            \
-  }
-LOAD_FORMS(1)
-LOAD_FORMS(2)
-LOAD_FORMS(4)
-LOAD_FORMS(8)
+/* The software TLB's fast path alone (as in ia64_mem_ptr): the host address of an aligned
+ * access of size bytes to a page the TLB holds with the right, or NULL. The plain loads and
+ * stores try it first and hand anything else (a miss, a NaT, PSR.be, an IO page, a live
+ * ALAT, a fault) to the general executors, so their own code stays a few instructions with
+ * no call on the way. */
+static inline uint8_t *tlb_hit(const ia64_cpu *c, uint64_t va, unsigned size, unsigned acc) {
+  const ia64_stlb_ent *e = &c->stlb[(va >> IA64_PAGE_SHIFT) & (IA64_STLB_SIZE - 1)];
+  uint64_t tag = acc == IA64_ACC_W ? e->tag_w : e->tag_r;
+  uint64_t key = va & (~(uint64_t)(IA64_PAGE_SIZE - 1) | (size - 1));
+  return tag == key ? (uint8_t *)(uintptr_t)(va + e->addend) : NULL;
+}
 
-/* The other load types (op->arg = type | addressing form << 4), as flag sets. */
-enum { LD_S = 1, LD_A, LD_SA, LD_BIAS, LD_ACQ, LD_CCLR, LD_CNC, LD_CCLRACQ, LD_FILL, LD_NTYPES };
+/* The load types (op->arg = type | addressing form << 4), as flag sets. */
+enum { LD_PLAIN = 0, LD_S, LD_A, LD_SA, LD_BIAS, LD_ACQ, LD_CCLR, LD_CNC, LD_CCLRACQ, LD_FILL, LD_NTYPES };
 enum { UPD_NONE = 0, UPD_REG = 1, UPD_IMM = 2 };
 enum {
   LF_SPEC = 1,    /* ld.s, ld.sa: faults may be deferred to a NaT */
@@ -292,7 +266,7 @@ enum {
   LF_FILL = 64,   /* ld8.fill: the NaT comes from ar.unat */
 };
 static const uint8_t ld_flags[LD_NTYPES] = {
-  [LD_S] = LF_SPEC, [LD_A] = LF_ADV, [LD_SA] = LF_SPEC | LF_ADV, [LD_BIAS] = 0,
+  [LD_PLAIN] = 0, [LD_S] = LF_SPEC, [LD_A] = LF_ADV, [LD_SA] = LF_SPEC | LF_ADV, [LD_BIAS] = 0,
   [LD_ACQ] = LF_ACQ, [LD_CCLR] = LF_CHECK | LF_CLEAR, [LD_CNC] = LF_CHECK | LF_NC,
   [LD_CCLRACQ] = LF_CHECK | LF_CLEAR | LF_ACQ, [LD_FILL] = LF_FILL,
 };
@@ -356,8 +330,8 @@ static int load_to(ia64_cpu *c, unsigned r1, uint64_t va, unsigned nat3, unsigne
   return 0;
 }
 
-/* ld.s, ld.a, ld.sa, ld.bias, ld.acq, ld.c.*, ld8.fill in all three addressing forms: the SDM's
- * ld pseudo-code. */
+/* Every load type in all three addressing forms: the SDM's ld pseudo-code. The plain loads
+ * come here only when their fast path below declines. */
 static int x_ld(ia64_cpu *c, const ia64_op *op) {
   unsigned f = ld_flags[op->arg & 15], upd = (unsigned)op->arg >> 4;
   unsigned r1 = op->r[0], r3 = op->r[1], size = (f & LF_FILL) ? 8 : op->aux;
@@ -373,6 +347,41 @@ static int x_ld(ia64_cpu *c, const ia64_op *op) {
   if (upd) ia64_wr(c, r3, va + inc, nat3 | incnat);
   return IA64_NEXT;
 }
+
+/* Plain loads, one executor per size and addressing form. Base-update forms with r1 == r3
+ * are an Illegal Operation (x_ld raises it); the increment is read before r1 is written. */
+#define LOAD_FORMS(N)                                                                            \
+  static int x_ld##N(ia64_cpu *c, const ia64_op *op) {                                           \
+    unsigned r3 = op->r[1];                                                                      \
+    uint8_t *h = tlb_hit(c, ia64_rd(c, r3), N, IA64_ACC_R);                                      \
+    if (UNLIKELY(!h || (ia64_rnat(c, r3) | (c->psr & PSR_BE)))) return x_ld(c, op);              \
+    ia64_wr(c, op->r[0], host_read(h, N, false), 0);                                             \
+    return IA64_NEXT;                                                                            \
+  }                                                                                              \
+  static int x_ld##N##_reg(ia64_cpu *c, const ia64_op *op) {                                     \
+    unsigned r1 = op->r[0], r3 = op->r[1], r2 = op->r[2];                                        \
+    uint64_t va = ia64_rd(c, r3);                                                                \
+    uint8_t *h = tlb_hit(c, va, N, IA64_ACC_R);                                                  \
+    if (UNLIKELY(!h || ((r1 == r3) | ia64_rnat(c, r3) | (c->psr & PSR_BE)))) return x_ld(c, op); \
+    uint64_t inc = ia64_rd(c, r2);                                                               \
+    unsigned incnat = ia64_rnat(c, r2);                                                          \
+    ia64_wr(c, r1, host_read(h, N, false), 0);                                                   \
+    ia64_wr(c, r3, va + inc, incnat);                                                            \
+    return IA64_NEXT;                                                                            \
+  }                                                                                              \
+  static int x_ld##N##_imm(ia64_cpu *c, const ia64_op *op) {                                     \
+    unsigned r1 = op->r[0], r3 = op->r[1];                                                       \
+    uint64_t va = ia64_rd(c, r3);                                                                \
+    uint8_t *h = tlb_hit(c, va, N, IA64_ACC_R);                                                  \
+    if (UNLIKELY(!h || ((r1 == r3) | ia64_rnat(c, r3) | (c->psr & PSR_BE)))) return x_ld(c, op); \
+    ia64_wr(c, r1, host_read(h, N, false), 0);                                                   \
+    ia64_wr(c, r3, va + (uint64_t)op->imm, 0);                                                   \
+    return IA64_NEXT;                                                                            \
+  }
+LOAD_FORMS(1)
+LOAD_FORMS(2)
+LOAD_FORMS(4)
+LOAD_FORMS(8)
 
 /* ld16 r1,ar.csd=[r3] (arg 1: .acq): 16 aligned bytes, the low half to r1. */
 static int x_ld16(ia64_cpu *c, const ia64_op *op) {
@@ -391,32 +400,12 @@ static int x_ld16(ia64_cpu *c, const ia64_op *op) {
 
 /* ---- Stores -------------------------------------------------------------------------------- */
 
-#define STORE_FORMS(N)                                                                           \
-  static int x_st##N(ia64_cpu *c, const ia64_op *op) {                                           \
-    unsigned r3 = op->r[0], r2 = op->r[1];                                                       \
-    if (UNLIKELY(ia64_rnat(c, r3) | ia64_rnat(c, r2))) return nat_fault(c, IA64_ISR_W);          \
-    uint64_t v = be_order(c, ia64_rd(c, r2), N);                                                 \
-    return store_mem(c, ia64_rd(c, r3), N, v, false) < 0 ? IA64_FAULTED : IA64_NEXT;             \
-  }                                                                                              \
-  static int x_st##N##_imm(ia64_cpu *c, const ia64_op *op) {                                     \
-    unsigned r3 = op->r[0], r2 = op->r[1];                                                       \
-    uint64_t va = ia64_rd(c, r3);                                                                \
-    if (UNLIKELY(ia64_rnat(c, r3) | ia64_rnat(c, r2))) return nat_fault(c, IA64_ISR_W);          \
-    if (UNLIKELY(store_mem(c, va, N, be_order(c, ia64_rd(c, r2), N), false) < 0))                \
-      return IA64_FAULTED;                                                                       \
-    ia64_wr(c, r3, va + (uint64_t)op->imm, 0);                                                   \
-    return IA64_NEXT;                                                                            \
-  }
-STORE_FORMS(1)
-STORE_FORMS(2)
-STORE_FORMS(4)
-STORE_FORMS(8)
-
-enum { ST_REL = 1, ST_SPILL = 2 };
+enum { ST_PLAIN = 0, ST_REL = 1, ST_SPILL = 2 };
 #define STARG(type, upd) ((type) | (upd) << 4)
 
-/* st.rel and st8.spill, with and without the immediate base update. A spill stores the
- * register whatever its NaT and puts the NaT in ar.unat at bit va{8:3}. */
+/* Every store type, with and without the immediate base update. A spill stores the register
+ * whatever its NaT and puts the NaT in ar.unat at bit va{8:3}. The plain stores come here
+ * only when their fast path below declines. */
 static int x_st(ia64_cpu *c, const ia64_op *op) {
   unsigned type = op->arg & 15, upd = (unsigned)op->arg >> 4;
   unsigned r3 = op->r[0], r2 = op->r[1], size = type == ST_SPILL ? 8 : op->aux;
@@ -431,6 +420,31 @@ static int x_st(ia64_cpu *c, const ia64_op *op) {
   if (upd) ia64_wr(c, r3, va + (uint64_t)op->imm, 0);
   return IA64_NEXT;
 }
+
+/* Plain stores, one executor per size and addressing form. */
+#define STORE_FORMS(N)                                                                           \
+  static int x_st##N(ia64_cpu *c, const ia64_op *op) {                                           \
+    unsigned r3 = op->r[0], r2 = op->r[1];                                                       \
+    uint8_t *h = tlb_hit(c, ia64_rd(c, r3), N, IA64_ACC_W);                                      \
+    if (UNLIKELY(!h || (ia64_rnat(c, r3) | ia64_rnat(c, r2) | (c->psr & PSR_BE) | c->alat_live))) \
+      return x_st(c, op);                                                                        \
+    host_write(h, N, ia64_rd(c, r2), false);                                                     \
+    return IA64_NEXT;                                                                            \
+  }                                                                                              \
+  static int x_st##N##_imm(ia64_cpu *c, const ia64_op *op) {                                     \
+    unsigned r3 = op->r[0], r2 = op->r[1];                                                       \
+    uint64_t va = ia64_rd(c, r3);                                                                \
+    uint8_t *h = tlb_hit(c, va, N, IA64_ACC_W);                                                  \
+    if (UNLIKELY(!h || (ia64_rnat(c, r3) | ia64_rnat(c, r2) | (c->psr & PSR_BE) | c->alat_live))) \
+      return x_st(c, op);                                                                        \
+    host_write(h, N, ia64_rd(c, r2), false);                                                     \
+    ia64_wr(c, r3, va + (uint64_t)op->imm, 0);                                                   \
+    return IA64_NEXT;                                                                            \
+  }
+STORE_FORMS(1)
+STORE_FORMS(2)
+STORE_FORMS(4)
+STORE_FORMS(8)
 
 /* st16 [r3]=r2,ar.csd (arg 1: .rel). */
 static int x_st16(ia64_cpu *c, const ia64_op *op) {
@@ -767,7 +781,9 @@ static int x_mov_to_ar_imm(ia64_cpu *c, const ia64_op *op) {
   {mn "%m_ldhint3", M, "%r1=[%r3]", ex, a0, MX(4, 0, 0) | (x6v), MXM | (x6m)},                   \
   HINT013(mn "%m_ldhint", "%r1=[%m_r3u],%r2", ex_reg, a1, MX(4, 1, 0) | (x6v), MXM | (x6m)),    \
   HINT013(mn "%m_ldhint", "%r1=[%m_r3u],%m_imm9b", ex_imm, a2, MAJ(5) | (x6v), MAJM | (x6m))
-#define LOAD_PLAIN(N, x6) LOAD3("ld" #N, x_ld##N, x_ld##N##_reg, x_ld##N##_imm, 0, 0, 0, X6(x6), X6M)
+#define LOAD_PLAIN(N, x6)                                                                         \
+  LOAD3("ld%m_sz", x_ld##N, x_ld##N##_reg, x_ld##N##_imm, LDARG(LD_PLAIN, UPD_NONE),               \
+        LDARG(LD_PLAIN, UPD_REG), LDARG(LD_PLAIN, UPD_IMM), X6(x6), X6M)
 #define LOAD_TYPE(mn, type, x6hi)                                                                 \
   LOAD3(mn, x_ld, x_ld, x_ld, LDARG(type, UPD_NONE), LDARG(type, UPD_REG), LDARG(type, UPD_IMM),  \
         X6HI(x6hi), X6HIM)
@@ -775,7 +791,8 @@ static int x_mov_to_ar_imm(ia64_cpu *c, const ia64_op *op) {
 #define STORE2(mn, ex, ex_imm, a0, a1, x6v, x6m)                                                  \
   {mn "%m_sthint3", M, "[%r3]=%r2", ex, a0, MX(4, 0, 0) | (x6v), MXM | (x6m)},                   \
   HINT03(mn "%m_sthint", "[%m_r3u]=%r2,%m_imm9a", ex_imm, a1, MAJ(5) | (x6v), MAJM | (x6m))
-#define STORE_PLAIN(N, x6) STORE2("st" #N, x_st##N, x_st##N##_imm, 0, 0, X6(x6), X6M)
+#define STORE_PLAIN(N, x6)                                                                        \
+  STORE2("st%m_sz", x_st##N, x_st##N##_imm, STARG(ST_PLAIN, UPD_NONE), STARG(ST_PLAIN, UPD_IMM), X6(x6), X6M)
 
 #define LFETCH3(mn, ex, x6v, x6m)                                                                 \
   {mn "%m_excl%m_lfhint3", M, "[%r3]", ex, UPD_NONE, MX(6, 0, 0) | (x6v), MXM | (x6m)},                       \
