@@ -257,7 +257,6 @@ static unsigned stop_at_slot(ia64_cpu *c, unsigned s, unsigned start, unsigned n
 static inline __attribute__((always_inline)) int run_bundle(ia64_cpu *c, const ia64_dbundle *b,
                                                             unsigned start, unsigned end,
                                                             const bool traced, unsigned *last) {
-  bool check_frame = b->maxgr >= 32 + c->sof;
   unsigned todo = (traced ? 0x7u : b->live) & (~0u << start) & ((1u << end) - 1);
   while (todo) {
     unsigned s = (unsigned)__builtin_ctz(todo);
@@ -265,7 +264,8 @@ static inline __attribute__((always_inline)) int run_bundle(ia64_cpu *c, const i
     const ia64_op *op = &b->op[s];
     if (!((c->pr >> op->qp) & 1)) continue;
     if (traced) c->trace(c->trace_ctx, c, c->ip, s);
-    int r = UNLIKELY(check_frame && out_of_frame(c, op)) ? ia64_illegal_op(c) : op->exec(c, op);
+    /* Per op, not per bundle: an alloc may shrink the frame under the slots after it. */
+    int r = UNLIKELY(out_of_frame(c, op)) ? ia64_illegal_op(c) : op->exec(c, op);
     if (LIKELY(r == IA64_NEXT)) continue;
     *last = s;
     return r;

@@ -211,6 +211,17 @@ static void test_alloc_may_change_sor_only_while_rrbs_are_zero(void **state) {
   machine_free(m);
 }
 
+/* The slots after an alloc in its bundle see the new frame: r40 is outside a frame of 4. */
+static void test_alloc_shrinking_the_frame_applies_to_the_rest_of_its_bundle(void **state) {
+  (void)state;
+  machine *m = machine_asm("  alloc r2 = ar.pfs, 0, 20, 0, 0 ;;\n"
+                           "  { .mmi\n  alloc r2 = ar.pfs, 0, 4, 0, 0 ;;\n  nop.m 0\n  mov r40 = 1 }\n"
+                           "  ;;\n  break.i 1 ;;\n");
+  expect_ge(m, IA64_GE_ILLEGAL_OP, 2);
+  assert_int_equal(m->cpu.sof, 4);
+  machine_free(m);
+}
+
 /* ---- Loop branches must be in slot 2 ------------------------------------------------------------- */
 
 static void test_loop_branches_outside_slot_2_are_illegal(void **state) {
@@ -604,6 +615,7 @@ int main(void) {
     cmocka_unit_test(test_alloc_sets_frame_and_returns_pfs),
     cmocka_unit_test(test_alloc_illegal_operation_cases),
     cmocka_unit_test(test_alloc_may_change_sor_only_while_rrbs_are_zero),
+    cmocka_unit_test(test_alloc_shrinking_the_frame_applies_to_the_rest_of_its_bundle),
     cmocka_unit_test(test_loop_branches_outside_slot_2_are_illegal),
     cmocka_unit_test(test_call_saves_the_frame_in_pfs_and_return_restores_it),
     cmocka_unit_test(test_return_lowers_privilege_but_never_raises_it),
