@@ -70,6 +70,28 @@ ct:
 	CHECK r32, 6
 	CHECK r39, 9
 
+// ---- the FRs rotate too (all 96 of f32..f127): stage 1 puts i in f32, stage 2 reads it
+// back as f33 one trip later: sum = 1 + 2 + 3 + 4 + 5. Trip t ran with rrb.fr = 1 - t, so
+// after clrrrb f32 (index 0) holds trip 1's i and f127 (index 95) trip 2's.
+	mov ar.lc = 4
+	mov ar.ec = 2
+	mov pr.rot = 0x10000
+	mov r40 = 0
+	mov r41 = 0 ;;
+fl:
+(p16)	adds r40 = 1, r40 ;;
+(p16)	setf.sig f32 = r40
+(p17)	getf.sig r43 = f33 ;;
+(p17)	add r41 = r41, r43
+	nop.i 0
+	br.ctop.sptk.few fl ;;
+	CHECK r41, 15
+	clrrrb ;;
+	getf.sig r43 = f32 ;;
+	CHECK r43, 1
+	getf.sig r43 = f127 ;;
+	CHECK r43, 2
+
 // ---- br.cexit: taken when the pipeline is done; the same 5 + 2 trips
 	mov ar.lc = 4
 	mov ar.ec = 3
