@@ -10,11 +10,15 @@
  * is ignored and not printed. br.wtop/wexit read their qualifying predicate themselves (it
  * says whether the loop goes on), so they run whatever its value.
  *
+ * rfi and bsw are privileged (Privileged Operation above cpl 0); at cpl 0 bsw switches banks
+ * and rfi restores PSR, IP and slot from cr.ipsr/cr.iip, the covered frame when cr.ifs is
+ * valid, and the register bank PSR.bn names.
+ *
  * What is not modelled: PSR.tb (taken-branch trap) and PSR.lp (lower-privilege transfer
- * trap), unimplemented-address checks, br.ia (no IA-32 here: it takes the Disabled
- * Instruction Set Transition fault), epc promotion (the software TLB keeps no EPC access
- * rights: epc checks ar.pfs.ppl and stays at the current privilege), vmsw (no virtualization
- * feature: Illegal Operation). */
+ * trap), unimplemented-address checks, rfi's checks of reserved PSR fields, IA-32 (br.ia
+ * and an rfi to PSR.is = 1 take the Disabled Instruction Set Transition fault), epc
+ * promotion (the software TLB keeps no EPC access rights: epc checks ar.pfs.ppl and stays at
+ * the current privilege), vmsw (no virtualization feature: Illegal Operation). */
 #include <stdio.h>
 
 #include "internal.h"
@@ -110,6 +114,14 @@ const ia64_opnd_kind ia64_opnds_br[] = {
 
 static inline unsigned cpl(const ia64_cpu *c) { return (unsigned)ia64_field(c->psr, 33, 32); }
 
+/* PSR bits that decide what the software TLB's entries mean (dt, pk, cpl, it): a change of
+ * any of them drops the entries, as tab_sys.c does for mov psr.l/ssm/rsm. */
+#define PSR_XLAT_BITS ((1ull << 17) | (1ull << 15) | MSK(33, 32) | (1ull << 36))
+static void set_psr(ia64_cpu *c, uint64_t psr) {
+  if ((c->psr ^ psr) & PSR_XLAT_BITS) ia64_stlb_flush(c);
+  c->psr = psr;
+}
+
 static inline int branch_to(ia64_cpu *c, uint64_t target) {
   c->ip = target & ~(uint64_t)15;
   c->ri = 0;
@@ -198,7 +210,7 @@ static int x_ret(ia64_cpu *c, const ia64_op *op) {
   }
   c->ar[IA64_AR_EC] = ia64_field(pfs, 57, 52);
   unsigned ppl = (unsigned)ia64_field(pfs, 63, 62);
-  if (cpl(c) < ppl) c->psr = (c->psr & ~MSK(33, 32)) | (uint64_t)ppl << 32;
+  if (cpl(c) < ppl) set_psr(c, (c->psr & ~MSK(33, 32)) | (uint64_t)ppl << 32);
   return branch_to(c, target);
 }
 
@@ -278,7 +290,8 @@ static int x_rfi(ia64_cpu *c, const ia64_op *op) {
   (void)op;
   if (cpl(c) != 0) return priv_op(c);
   uint64_t ipsr = c->cr[16], iip = c->cr[19], ifs = c->cr[23];
-  if (ipsr >> 34 & 1) return ia64_illegal_op(c);            /* psr.is: no IA-32 here */
+  if (ipsr >> 34 & 1)                                        /* psr.is: no IA-32 here */
+    return ia64_raise(c, IA64_VEC_GENERAL_EXCEPTION, IA64_GE_DISABLED_ISA, 0);
   unsigned ri = (unsigned)ia64_field(ipsr, 42, 41);
   if (ri == 3) ri = 0;
   if (ifs >> 63) {
@@ -288,7 +301,7 @@ static int x_rfi(ia64_cpu *c, const ia64_op *op) {
     else if (ia64_rse_return(c, sof, ifm) < 0) return IA64_FAULTED;
   }
   if ((c->psr ^ ipsr) >> 44 & 1) switch_bank(c);
-  c->psr = ipsr & ~MSK(42, 41);
+  set_psr(c, ipsr & ~MSK(42, 41));
   c->ip = iip & ~(uint64_t)15;
   c->ri = ri;
   return IA64_BRANCHED;
