@@ -310,13 +310,22 @@ static int read_plain(ia64_cpu *c, uint64_t va, unsigned size, unsigned f, uint6
   return ia64_io(c, va, size, false, v) < 0 ? -1 : RD_OK;
 }
 
+/* PSR.ed (set by an OS handler that chose to defer a speculative fault, before it returns to
+ * the load) forces the deferral, and lasts for that one instruction: the architecture clears
+ * it once the next instruction completes, which here is the load that uses it. */
+static inline bool take_ed(ia64_cpu *c) {
+  if (LIKELY(!(c->psr & PSR_ED))) return false;
+  c->psr &= ~PSR_ED;
+  return true;
+}
+
 /* The load proper, once the ALAT said it must happen. */
 static int load_to(ia64_cpu *c, unsigned r1, uint64_t va, unsigned nat3, unsigned size, unsigned f) {
   unsigned p1 = c->grmap[r1];
   uint64_t v = 0;
   uint8_t *h = NULL;
   int st;
-  if (f & LF_SPEC) st = (nat3 || (c->psr & PSR_ED)) ? RD_DEFER : read_spec(c, va, size, f, &v, &h);
+  if (f & LF_SPEC) st = (take_ed(c) | nat3) ? RD_DEFER : read_spec(c, va, size, f, &v, &h);
   else st = read_plain(c, va, size, f, &v, &h);
   if (st < 0) return -1;
   if (f & (LF_CLEAR | LF_ADV)) ia64_alat_invalidate_reg(c, p1, false);
@@ -633,12 +642,13 @@ static int x_lfetch(ia64_cpu *c, const ia64_op *op) {
 }
 
 /* lfetch.fault[.excl]: raises the faults a read of the line would, as a non-access
- * reference (ISR.na, code lfetch), then updates the base. */
+ * reference (ISR.na, code lfetch), then updates the base. With PSR.ed (the OS handler's way
+ * to make it go on) it is cancelled instead. */
 static int x_lfetch_fault(ia64_cpu *c, const ia64_op *op) {
   unsigned r3 = op->r[0];
   uint8_t *h;
   if (ia64_rnat(c, r3)) return nat_fault(c, IA64_ISR_NA | IA64_ISR_R | ISR_NA_LFETCH);
-  if (ia64_mem_ptr(c, ia64_rd(c, r3), 1, IA64_ACC_R, &h) < 0) {
+  if (!take_ed(c) && ia64_mem_ptr(c, ia64_rd(c, r3), 1, IA64_ACC_R, &h) < 0) {
     c->intr.isr |= IA64_ISR_NA | ISR_NA_LFETCH;
     return IA64_FAULTED;
   }

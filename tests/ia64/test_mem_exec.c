@@ -360,6 +360,36 @@ static void test_speculative_load_defers_as_psr_and_dcr_say(void **state) {
   machine_free(m);
 }
 
+/* What Linux does with a speculative fault it cannot resolve: set PSR.ed and return to the
+ * load, which then defers; PSR.ed lasts for that one instruction. lfetch.fault likewise. */
+static void test_os_handler_defers_with_psr_ed(void **state) {
+  (void)state;
+  machine *m = machine_new("ld8.s r8 = [r9] ;;\n ld8.s r10 = [r11] ;;\n break.i 0x100000 ;;", NULL);
+  m->cpu.psr = PSR_IC | PSR_IT;
+  gr(m, 9, UNMAPPED, false);
+  gr(m, 11, DATA, false);
+  memset(m->data, 0x22, 8);
+  expect_fault(m, IA64_VEC_DATA_TLB, IA64_ISR_SP | IA64_ISR_R, UNMAPPED);
+  assert_int_equal(m->cpu.ip, CODE);
+  assert_int_equal(m->cpu.ri, 0);
+  m->cpu.psr |= PSR_ED;                      /* the handler's answer, then rfi to the load */
+  expect_end(m);
+  assert_true(nat(m, 8));
+  assert_false(nat(m, 10));                  /* PSR.ed was for the first load only */
+  assert_int_equal(rd(m, 10), 0x2222222222222222ull);
+  assert_int_equal(m->cpu.psr & PSR_ED, 0);
+  machine_free(m);
+  m = machine_new("lfetch.fault [r9], 32 ;;\n break.i 0x100000 ;;", NULL);
+  m->cpu.psr = PSR_IC | PSR_IT;
+  gr(m, 9, UNMAPPED, false);
+  expect_fault(m, IA64_VEC_DATA_TLB, IA64_ISR_NA, UNMAPPED);
+  m->cpu.psr |= PSR_ED;
+  expect_end(m);
+  assert_int_equal(rd(m, 9), UNMAPPED + 32);
+  assert_int_equal(m->cpu.psr & PSR_ED, 0);
+  machine_free(m);
+}
+
 /* ---- Uncacheable (IO) pages ----------------------------------------------------------------------- */
 
 static void test_io_pages_take_plain_accesses_only(void **state) {
@@ -739,6 +769,7 @@ int main(void) {
     cmocka_unit_test(test_unmapped_access_raises_data_tlb_with_ifa),
     cmocka_unit_test(test_base_update_onto_itself_or_r0_is_illegal_operation),
     cmocka_unit_test(test_speculative_load_defers_as_psr_and_dcr_say),
+    cmocka_unit_test(test_os_handler_defers_with_psr_ed),
     cmocka_unit_test(test_io_pages_take_plain_accesses_only),
     cmocka_unit_test(test_chk_s_fr_branches_on_natval),
     cmocka_unit_test(test_chk_a_fr_asks_the_alat_and_f0_f1_always_fail),
