@@ -1,0 +1,158 @@
+/* main.c — hpvmapp: runs one IA-64 virtual machine in the foreground.
+ *
+ *   hpvmapp --kernel FILE [--memory SIZE] [--cpus N] [--args "CMDLINE"] [--disk FILE]...
+ *
+ * The guest's console is this process's stdin/stdout (a terminal is put in raw mode, with
+ * Ctrl-C still interrupting); hpvmapp exits with the code the guest passes to SSC EXIT, with
+ * 134 when the guest crashes (its registers go to stderr), 128+N when signal N stops it,
+ * and 2, after one line on stderr, when an argument, the kernel or a disk is unusable. The
+ * host daemon spawns this same binary for each VM it runs. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "hpvm_error.h"
+#include "vm.h"
+
+#define DEFAULT_MEMORY (256ull << 20)
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: hpvmapp --kernel FILE [--memory SIZE] [--cpus N] [--args \"CMDLINE\"] [--disk FILE]...\n"
+             "Boots an IA-64 guest kernel (a static ELF, docs/platform.md) with its console on stdin/stdout.\n"
+             "  --kernel FILE   the guest kernel\n"
+             "  --memory SIZE   guest RAM, e.g. 512M or 4G (suffixes K, M, G, T; default 256M)\n"
+             "  --cpus N        virtual CPUs, 1 to 64 (default 1)\n"
+             "  --args CMDLINE  the guest's command line\n"
+             "  --disk FILE     an avio_stor disk backed by FILE (repeatable)\n"
+             "Exit status: the guest's SSC EXIT code; 134 when the guest crashes; 128+N on signal N;\n"
+             "2 when an argument, the kernel or a disk is unusable.\n");
+}
+
+static int bad(const char *fmt, const char *arg) {
+  fprintf(stderr, "hpvmapp: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\n");
+  return 2;
+}
+
+/* "512M" -> bytes; false when it is not a size. */
+static bool parse_size(const char *s, uint64_t *out) {
+  char *end;
+  errno = 0;
+  unsigned long long n = strtoull(s, &end, 10);
+  if (end == s || errno || *s == '-') return false;
+  unsigned shift = 0;
+  switch (*end) {
+  case 0: break;
+  case 'k': case 'K': shift = 10; end++; break;
+  case 'm': case 'M': shift = 20; end++; break;
+  case 'g': case 'G': shift = 30; end++; break;
+  case 't': case 'T': shift = 40; end++; break;
+  default: return false;
+  }
+  if ((*end == 'i' || *end == 'I') && shift) end++;
+  if ((*end == 'b' || *end == 'B') && shift) end++;
+  if (*end || (shift && n > (~0ull >> shift))) return false;
+  *out = (uint64_t)n << shift;
+  return true;
+}
+
+/* ---- Terminal and signals ----------------------------------------------------------------------- */
+
+static struct termios saved_tio;
+static bool tio_saved;
+
+static void restore_tty(void) {
+  if (tio_saved) tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tio);
+}
+
+static void raw_tty(void) {
+  if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_tio) != 0) return;
+  struct termios t = saved_tio;
+  t.c_lflag &= ~(tcflag_t)(ICANON | ECHO | IEXTEN);
+  t.c_iflag &= ~(tcflag_t)(ICRNL | IXON);
+  t.c_cc[VMIN] = 1;
+  t.c_cc[VTIME] = 0;
+  if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &t) == 0) tio_saved = true;
+}
+
+typedef struct sig_ctx {
+  vm *v;
+  sigset_t set;
+} sig_ctx;
+
+/* SIGINT/SIGTERM/SIGHUP power the VM off with 128 + the signal (a thread, so vm_power_off
+ * runs outside signal context). */
+static void *signal_thread(void *arg) {
+  sig_ctx *s = arg;
+  int sig;
+  if (sigwait(&s->set, &sig) == 0) vm_power_off(s->v, 128 + sig);
+  return NULL;
+}
+
+int main(int argc, char **argv) {
+  const char *kernel = NULL, *cmdline = "";
+  const char *disks[VM_MAX_DISKS];
+  vm_config cfg = {.memory = DEFAULT_MEMORY, .ncpus = 1, .console_in = STDIN_FILENO, .console_out = STDOUT_FILENO};
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) return usage(stdout), 0;
+    bool takes = !strcmp(a, "--kernel") || !strcmp(a, "--memory") || !strcmp(a, "--cpus") || !strcmp(a, "--args") ||
+                 !strcmp(a, "--disk");
+    if (!takes) return bad("unknown argument %s; see hpvmapp --help", a);
+    if (i + 1 >= argc) return bad("%s needs a value; see hpvmapp --help", a);
+    const char *val = argv[++i];
+    if (!strcmp(a, "--kernel")) kernel = val;
+    else if (!strcmp(a, "--args")) cmdline = val;
+    else if (!strcmp(a, "--memory")) {
+      if (!parse_size(val, &cfg.memory)) return bad("--memory %s: not a size; give e.g. 512M or 4G", val);
+    } else if (!strcmp(a, "--cpus")) {
+      char *end;
+      long n = strtol(val, &end, 10);
+      if (*end || end == val || n < 1 || n > VM_MAX_CPUS) return bad("--cpus %s: give a number from 1 to 64", val);
+      cfg.ncpus = (unsigned)n;
+    } else {
+      if (cfg.ndisks == VM_MAX_DISKS) return bad("%s: at most 16 disks", "--disk");
+      disks[cfg.ndisks++] = val;
+    }
+  }
+  if (!kernel) return bad("%s", "no kernel; give --kernel FILE (see hpvmapp --help)");
+  if (cfg.memory < (1ull << 20) || cfg.memory % 4096)
+    return bad("--memory: %s", "give at least 1M, a multiple of 4K");
+  cfg.cmdline = cmdline;
+  cfg.disks = disks;
+
+  /* Signals go to the signal thread only: block them before any thread exists. */
+  static sig_ctx sc;
+  sigemptyset(&sc.set);
+  sigaddset(&sc.set, SIGINT);
+  sigaddset(&sc.set, SIGTERM);
+  sigaddset(&sc.set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &sc.set, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  char msg[600];
+  vm *v;
+  int rc = vm_create(&cfg, &v, msg, sizeof msg);
+  if (rc) return bad("%s", msg);
+  rc = vm_load_kernel(v, kernel, msg, sizeof msg);
+  if (rc) {
+    vm_destroy(v);
+    return bad("%s", msg);
+  }
+  sc.v = v;
+  pthread_t st;
+  pthread_create(&st, NULL, signal_thread, &sc);
+  pthread_detach(st);
+  raw_tty();
+  rc = vm_start(v);
+  int status = rc ? 1 : vm_wait(v);
+  restore_tty();
+  if (rc) fprintf(stderr, "hpvmapp: cannot start the VM: %s\n", hpvm_strerror(rc));
+  vm_destroy(v);
+  return status & 0xff;
+}

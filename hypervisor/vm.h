@@ -1,0 +1,134 @@
+/* vm.h — the VM platform (library hpvm_vm): one IA-64 virtual machine of docs/platform.md.
+ *
+ * A vm owns guest-physical memory (one lazily-populated host mapping), the vCPUs (an
+ * ia64_cpu each, run on its own host thread), the shadow TLB that maps guest addresses to
+ * host memory through the CPU's software TLB (with the dirty log and the coherence of
+ * pre-decoded code), the devices of the platform (console, avio_stor block devices, the
+ * processor interrupt block, the ITC timer) and the Ski-compatible hypercalls. hpvmapp runs
+ * one vm in the foreground; migration uses the dirty log and pause/resume; tests create
+ * several in one process (there is no global state).
+ *
+ * Lifecycle: vm_create (memory, vCPU structs, devices) -> vm_load_kernel (ELF + boot
+ * information + initial state) -> vm_start (vCPU threads) -> vm_wait (until the guest
+ * powers off or crashes) -> vm_destroy. Functions return 0 or a negative HPVM_E* code
+ * (include/hpvm_error.h); those taking msg fill it with one line saying what is wrong. */
+#ifndef HPVM_VM_H
+#define HPVM_VM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ia64.h"
+
+typedef struct vm vm;
+
+#define VM_MAX_CPUS 64
+#define VM_MAX_DISKS 16
+#define VM_FRAME_SHIFT 12                     /* the dirty log counts 4 KiB frames */
+#define VM_FRAME_SIZE (1ull << VM_FRAME_SHIFT)
+
+/* Guest-physical map (docs/platform.md). */
+#define VM_DEV_BASE 0xF0000000ull             /* device i's registers at VM_DEV_BASE + i*4K */
+#define VM_DEV_WINDOW 0x01000000ull
+#define VM_PIB_BASE 0xFEE00000ull             /* processor interrupt block (IPIs) */
+#define VM_PIB_SIZE 0x00100000ull
+#define VM_LOW_RAM_MAX 0xF0000000ull          /* RAM below the device window ... */
+#define VM_HIGH_RAM_BASE 0x100000000ull       /* ... continues here */
+#define VM_ITC_HZ 1000000000ull               /* ar.itc: one tick per guest nanosecond */
+
+/* Exit status of a guest that crashed (an interruption it cannot take: IVA unset, or a
+ * fault with interruption collection off that is not a nested data TLB miss). */
+#define VM_EXIT_CRASH 134
+
+typedef struct vm_config {
+  uint64_t memory;            /* bytes of RAM, a multiple of 4 KiB, >= 1 MiB */
+  unsigned ncpus;             /* 1..VM_MAX_CPUS */
+  const char *cmdline;        /* guest command line (boot information, SSC GET_ARGS); may be NULL */
+  const char *const *disks;   /* backing files of the avio_stor disks, in order */
+  unsigned ndisks;
+  int console_in;             /* fd the console reads (-1: no input) */
+  int console_out;            /* fd the console writes (-1: output dropped) */
+  FILE *log;                  /* crash dumps and platform messages (NULL: stderr) */
+} vm_config;
+
+/* ---- Lifecycle -------------------------------------------------------------------------- */
+
+int vm_create(const vm_config *cfg, vm **out, char *msg, size_t msglen);
+void vm_destroy(vm *v);   /* stops the vCPUs and devices first if they run */
+/* Load a static IA-64 ELF at its physical addresses, write the boot information block and
+ * set the boot vCPU's initial state (docs/platform.md "Boot"). */
+int vm_load_kernel(vm *v, const char *path, char *msg, size_t msglen);
+int vm_load_kernel_image(vm *v, const void *image, size_t len, char *msg, size_t msglen);
+int vm_start(vm *v);                  /* start the vCPU threads and the devices */
+int vm_wait(vm *v);                   /* block until power-off; returns the exit status */
+bool vm_stopped(const vm *v);
+void vm_power_off(vm *v, int status); /* as if the guest had called SSC EXIT(status) */
+
+/* ---- Pause and resume ---------------------------------------------------------------------
+ * vm_pause returns when no vCPU executes guest code (running ones reach the end of their
+ * current bundle; halted ones already are parked). Pauses nest; devices keep running. */
+void vm_pause(vm *v);
+void vm_resume(vm *v);
+
+/* ---- Guest memory -------------------------------------------------------------------------- */
+
+uint64_t vm_memory_size(const vm *v);        /* RAM bytes */
+uint64_t vm_phys_span(const vm *v);          /* highest RAM guest-physical address + 1 */
+bool vm_is_ram(const vm *v, uint64_t gpa, uint64_t len);
+/* Host address of [gpa, gpa+len) when it is all RAM, else NULL. Reading through it is fine;
+ * writes must be announced with vm_mem_written() (or use vm_mem_write). */
+uint8_t *vm_mem_ptr(vm *v, uint64_t gpa, uint64_t len);
+int vm_mem_read(vm *v, uint64_t gpa, void *buf, uint64_t len);
+/* A device (or the VMM) writes guest memory: copy, then vm_mem_written. HPVM_ERANGE when the
+ * range is not all RAM (nothing is written then). */
+int vm_mem_write(vm *v, uint64_t gpa, const void *buf, uint64_t len);
+/* The one place that accounts for a write not made by a vCPU store: marks the frames in the
+ * dirty log and drops pre-decoded code of them in every vCPU. Call after the data is there. */
+void vm_mem_written(vm *v, uint64_t gpa, uint64_t len);
+
+/* ---- Dirty log (migration) ------------------------------------------------------------------
+ * A bitmap of 4 KiB guest-physical frames (bit i = frame i = gpa >> 12, vm_dirty_log_words()
+ * 64-bit words) written by a vCPU or a device since the log was started or last harvested.
+ * Start and harvest pause the vCPUs for the moment they revoke write permission in every
+ * vCPU's software TLB: every store after that point takes the slow path once per frame. */
+size_t vm_dirty_log_words(const vm *v);
+int vm_dirty_log_start(vm *v);
+/* Copy the bitmap to `bitmap` and clear it, atomically with respect to vCPU stores (all vCPUs
+ * are paused across it) and device writes (each word is exchanged atomically). */
+int vm_dirty_log_harvest(vm *v, uint64_t *bitmap);
+void vm_dirty_log_stop(vm *v);
+bool vm_dirty_logging(const vm *v);
+
+/* ---- Interrupts -------------------------------------------------------------------------- */
+
+/* Pend external interrupt `vector` (16..255) on vCPU `cpu` and wake it if it halts. */
+int vm_interrupt(vm *v, unsigned cpu, unsigned vector);
+
+/* ---- vCPUs ------------------------------------------------------------------------------- */
+
+unsigned vm_ncpus(const vm *v);
+/* The vCPU's CPU state: only while the VM is paused (or not started). */
+ia64_cpu *vm_cpu(vm *v, unsigned cpu);
+/* Print the vCPU's registers (crash dumps, debugging) to f. */
+void vm_dump_cpu(vm *v, unsigned cpu, FILE *f);
+
+/* Counters for tests and benchmarks. */
+typedef struct vm_stats {
+  uint64_t retired;           /* instructions retired, all vCPUs */
+  uint64_t dirty_faults;      /* first stores to clean frames while logging */
+  uint64_t code_flushes;      /* frames whose decoded code a write dropped in another vCPU */
+  uint64_t halts;             /* times a vCPU went to sleep in HALT_LIGHT */
+  uint64_t pauses;
+} vm_stats;
+void vm_get_stats(vm *v, vm_stats *out);
+
+/* ---- Devices (for tests: an access as a vCPU would make it, uncacheable) ---------------------- */
+
+int vm_mmio_read(vm *v, uint64_t gpa, unsigned size, uint64_t *val);
+int vm_mmio_write(vm *v, uint64_t gpa, unsigned size, uint64_t val);
+/* Wait until every avio_stor request submitted so far has completed (migration drains). */
+void vm_devices_drain(vm *v);
+
+#endif
