@@ -14,19 +14,25 @@
  * privileged than PSR.cpl. */
 #include "internal.h"
 
-/* Fill n entries of map with physical stacked indices 32 + (first + i) mod IA64_NSTACKED. */
-static void map_run(uint16_t *map, unsigned first, unsigned n) {
-  unsigned p = first % IA64_NSTACKED;
-  for (unsigned i = 0; i < n; i++) {
-    map[i] = (uint16_t)(32 + p);
-    if (++p == IA64_NSTACKED) p = 0;
-  }
+/* 32 + k mod 96 for k in 0..191: any run of up to 96 consecutive stacked (or rotating FR)
+ * indices, wrapped, is one copy out of these. */
+#define W4(b) b, b + 1, b + 2, b + 3
+#define W16(b) W4(b), W4(b + 4), W4(b + 8), W4(b + 12)
+#define W96(b) W16(b), W16(b + 16), W16(b + 32), W16(b + 48), W16(b + 64), W16(b + 80)
+static const uint16_t gr_wrap[2 * IA64_NSTACKED] = {W96(32), W96(32)};
+static const uint8_t fr_wrap[2 * 96] = {W96(32), W96(32)};
+
+/* n (<= 96) entries of map: physical stacked indices 32 + (first + i) mod IA64_NSTACKED. */
+static inline void map_run(uint16_t *map, unsigned first, unsigned n) {
+  memcpy(map, &gr_wrap[first % IA64_NSTACKED], n * sizeof *map);
 }
 
-/* Called on every call, return, alloc and loop-branch rotation: no divisions per entry. */
+/* Called on every call, return, alloc and loop-branch rotation: a few block copies. */
 void ia64_remap_frame(ia64_cpu *c) {
-  if (UNLIKELY(c->grmap[31] != 31))
+  if (UNLIKELY(c->grmap[31] != 31 || c->frmap[31] != 31)) {
     for (unsigned r = 0; r < 32; r++) c->grmap[r] = (uint16_t)r;
+    for (unsigned f = 0; f < 32; f++) c->frmap[f] = (uint8_t)f;
+  }
   uint16_t *m = &c->grmap[32];
   unsigned sor = c->sor;
   if (sor) {
@@ -36,15 +42,7 @@ void ia64_remap_frame(ia64_cpu *c) {
     map_run(m + sor - rot, c->bof, rot);
   }
   map_run(m + sor, c->bof + sor, IA64_NGR - 32 - sor);
-  unsigned rf = c->rrb_fr % 96;
-  if (c->frmap[32] != 32 + rf || c->frmap[0] != 0) {
-    for (unsigned f = 0; f < 32; f++) c->frmap[f] = (uint8_t)f;
-    unsigned p = rf;
-    for (unsigned i = 0; i < IA64_NFR - 32; i++) {
-      c->frmap[32 + i] = (uint8_t)(32 + p);
-      if (++p == 96) p = 0;
-    }
-  }
+  memcpy(&c->frmap[32], &fr_wrap[c->rrb_fr % 96], 96);
 }
 
 uint64_t ia64_gr_read(const ia64_cpu *c, unsigned r, bool *nat) {
