@@ -6,9 +6,10 @@
  * completers below).
  *
  * How the pieces fit. Plain loads and stores, the hot ones, get an executor per size and
- * addressing form (a constant-size memcpy through the software TLB). The other load types
- * share x_ld, which follows the SDM's ld pseudo-code: speculative loads (ld.s, ld.sa) defer a
- * fault by writing a NaT instead of stopping (deferral policy in spec_defers()); advanced
+ * addressing form that only handles a software-TLB hit (a constant-size copy) and passes
+ * everything else to the general executors x_ld and x_st. x_ld follows the SDM's ld
+ * pseudo-code: speculative loads (ld.s, ld.sa) defer a fault by writing a NaT instead of
+ * stopping (deferral policy in spec_defers(), PSR.ed in take_ed()); advanced
  * loads (ld.a, ld.sa, and ld.c.nc when it reloads) record the access in the ALAT (alat.c)
  * against the target's physical register, which every store, semaphore and spill clears for
  * the bytes it writes; ld.c reloads only when its entry is gone. Semaphores use the host's
@@ -157,9 +158,10 @@ const ia64_opnd_kind ia64_opnds_mem[] = {
 static int nat_fault(ia64_cpu *c, uint64_t isr_bits) { return ia64_nat_consumption(c, ISR_NAT_REG | isr_bits); }
 
 /* Does a speculative load defer the fault just raised (SDM vol. 2, 5.5.5)? With PSR.ic = 0
- * everything is deferred (the always-defer model: ia64run runs that way, like Linux, which
- * defers for user code what it cannot map); NaT pages always; otherwise, with PSR.it (and
- * ITLB.ed, taken as 1), unaligned references and whatever cr.dcr asks for. */
+ * everything is deferred (the always-defer model); NaT pages always; otherwise, with PSR.it
+ * (and ITLB.ed, taken as 1), unaligned references and whatever cr.dcr asks for. A fault not
+ * deferred is raised with ISR.sp: the OS may then set PSR.ed and return to the load (Linux
+ * does so for an address it cannot map), which defers it. */
 static bool spec_defers(const ia64_cpu *c, int vector) {
   if (!(c->psr & PSR_IC)) return true;
   uint64_t dcr = c->cr[0];
