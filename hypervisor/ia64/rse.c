@@ -69,10 +69,15 @@ static int rse_load(ia64_cpu *c, uint64_t a, uint64_t *v) {
 }
 
 /* Spill the oldest dirty register to bspstore (and then ar.rnat if the next slot is a
- * collection slot). */
+ * collection slot). bspstore rests on a collection slot only if software put it there. */
 static int spill_one(ia64_cpu *c) {
   uint64_t a = c->ar[IA64_AR_BSPSTORE];
   unsigned p = oldest_dirty(c);
+  if (UNLIKELY(rse_slot(a) == 63)) {
+    if (rse_store(c, a, c->ar[IA64_AR_RNAT] & ~(1ull << 63)) < 0) return -1;
+    a += 8;
+    c->ar[IA64_AR_BSPSTORE] = a;
+  }
   if (rse_store(c, a, c->gr[p]) < 0) return -1;
   uint64_t bit = 1ull << rse_slot(a);
   c->ar[IA64_AR_RNAT] = c->nat[p] ? c->ar[IA64_AR_RNAT] | bit : c->ar[IA64_AR_RNAT] & ~bit;

@@ -397,6 +397,25 @@ static void test_big_endian_backing_store_with_rsc_be(void **state) {
   machine_free(m);
 }
 
+/* Software may leave bspstore on a collection slot: the next spill writes ar.rnat there
+ * first, and ar.bsp already counts that slot. */
+static void test_spill_from_a_bspstore_on_a_collection_slot(void **state) {
+  (void)state;
+  machine *m = machine_asm(loadrs_src);
+  ia64_cpu *c = &m->cpu;
+  assert_int_equal(run_to_break(m), 1);
+  for (unsigned r = 32; r < 36; r++) ia64_gr_write(c, r, r, r == 33);
+  assert_int_equal(ia64_ar_write(c, IA64_AR_BSPSTORE, RBS + 63 * 8), 0);
+  assert_int_equal(ia64_ar_write(c, IA64_AR_RNAT, 0x5a), 0);
+  assert_int_equal(run_to_break(m), 2);             /* the call made 4 dirty, flushrs spilled them */
+  assert_int_equal(mem64(m, RBS + 63 * 8), 0x5a);
+  for (unsigned i = 0; i < 4; i++) assert_int_equal(mem64(m, RBS + 64 * 8 + 8 * i), 32 + i);
+  assert_int_equal(c->ar[IA64_AR_BSPSTORE], RBS + 68 * 8);
+  assert_int_equal(ia64_ar_read(c, IA64_AR_BSP), RBS + 68 * 8);
+  assert_int_equal(c->ar[IA64_AR_RNAT] & 0xf, 2);   /* r33 at slot 1 */
+  machine_free(m);
+}
+
 static void test_loadrs_illegal_operation_cases(void **state) {
   (void)state;
   /* rsc.mode != 0 */
@@ -622,6 +641,7 @@ int main(void) {
     cmocka_unit_test(test_a_spill_that_faults_can_be_restarted),
     cmocka_unit_test(test_loadrs_reloads_the_registers_below_bsp),
     cmocka_unit_test(test_big_endian_backing_store_with_rsc_be),
+    cmocka_unit_test(test_spill_from_a_bspstore_on_a_collection_slot),
     cmocka_unit_test(test_loadrs_illegal_operation_cases),
     cmocka_unit_test(test_cover_makes_the_frame_dirty_and_sets_ifs_when_ic_is_off),
     cmocka_unit_test(test_privileged_b8_forms_fault_at_cpl_3),
