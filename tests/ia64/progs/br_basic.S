@@ -63,7 +63,9 @@ after_call1:
 	mov r8 = 0
 	movl r16 = leaf_b5 ;;
 	mov b4 = r16 ;;
-	br.call.dptk.few b5 = b4 ;;
+(p9)	br.call.dptk.few b5 = b4 ;;	// false: no call
+	CHECK r8, 0
+(p8)	br.call.dptk.few b5 = b4 ;;
 	CHECK r8, 0x5555
 // ---- br.ret with a false predicate does not return
 	br.call.sptk.many b0 = ret_pred ;;
