@@ -130,6 +130,16 @@ def gen_fma():
             r, _ = R.round_value(-prod, R.env(64, 17, rng.randrange(4)))
             c = r
         fma_case(p, rng, op, pcs, sf, sfpc, rc, wre, a, b, c)
+    # Exact ties at each precision, toward an even and an odd neighbour, both signs.
+    for rc in range(4):
+        for pcs, sfpc, prec in (('.s', 64, 24), ('.d', 64, 53), ('', 64, 64), ('', 24, 24), ('', 53, 53)):
+            for k in (0, 1):
+                for sgn in (0, 1):
+                    a = (sgn, R.BIAS, 1 << 63 | k << (64 - prec))            # 1 + k ulp
+                    c = (sgn, R.BIAS - prec, 1 << 63)                        # half an ulp
+                    fma_case(p, rng, 'fadd', pcs, rng.randrange(4), sfpc, rc, 0, a, a, c)
+            b = (0, R.BIAS, 1 << 63 | 1 << 63 - (prec + 1) // 2)
+            fma_case(p, rng, 'fmpy', pcs, 0, sfpc, rc, 0, b, b, b)            # (1 + 2^-m)^2
     # Overflow and underflow at each precision's range, in each rounding mode.
     for rc in range(4):
         for pcs, lim in (('.s', 127), ('.d', 1023), ('', 16383)):
@@ -267,7 +277,326 @@ def sqrt_round(x, e):
     return r
 
 
+# ---- fp_conv.S: conversions to and from integers, setf/getf --------------------------------------
+
+INDEF = 1 << 63
+
+
+def to_int_ref(reg, signed, rc, bits=64):
+    """fcvt.fx(u) of a finite register value: (integer bits, flags)."""
+    x = R.value(reg)
+    sign = 1 if x < 0 else 0
+    n, inexact = R.round_int(abs(x), rc, sign)
+    lim = 1 << (bits - 1)
+    if signed:
+        bad = n > lim if sign else n >= lim
+    else:
+        bad = n != 0 if sign else n >= 2 * lim
+    if bad:
+        return 1 << (bits - 1), R.V
+    v = (-n if sign else n) & ((1 << bits) - 1)
+    flags = R.I if inexact else 0
+    if R.unorm(reg):
+        flags |= R.D
+    return v, flags
+
+
+def from_int_ref(v):
+    if v == 0:
+        return (0, 0, 0)
+    sign = v >> 63
+    mag = ((1 << 64) - v) if sign else v
+    lz = 64 - mag.bit_length()
+    return (sign, 0x1003E - lz, mag << lz)
+
+
+def gen_conv():
+    rng = random.Random(4)
+    p = Prog("fp_conv.S", "fcvt.fx/fxu/.trunc in every rounding mode (ties, edges of the ranges, invalid "
+             "results), fcvt.xf, and setf/getf of every format on edge values.")
+    sfs = [(0, 0, 3, 0, 0, 0), (0, 1, 3, 0, 1, 0), (0, 0, 3, 0, 1, 0), (0, 0, 3, 0, 1, 0)]
+    vals = []
+    for k in (0, 1, 2, 3, 5, 1 << 40, (1 << 63) - 1, 1 << 63, (1 << 64) - 1):
+        for frac in (Fraction(0), Fraction(1, 2), Fraction(1, 4), Fraction(3, 4)):
+            x = Fraction(k) + frac
+            for sgn in (1, -1):
+                r, _ = R.round_value(sgn * x, R.env(64, 17, R.RN))
+                if R.value(r) == sgn * x:
+                    vals.append(r)
+    for _ in range(40):
+        vals.append((rng.getrandbits(1), R.BIAS + rng.randint(-3, 66), (1 << 63) | rng.getrandbits(63)))
+    vals.append((0, R.BIAS + 60, rng.getrandbits(50)))        # unnormal: D
+    vals.append((1, 0, 0))                                      # -0
+    for reg in vals:
+        for form, signed, trunc in (('fcvt.fx', True, False), ('fcvt.fxu', False, False),
+                                    ('fcvt.fx.trunc', True, True), ('fcvt.fxu.trunc', False, True)):
+            rc = R.RZ if trunc else rng.randrange(4)
+            sf = rng.randrange(4)
+            fs = list(sfs)
+            fs[sf] = (0, 0, 3, rng.randrange(4) if trunc else rc, 0 if sf == 0 else 1, 0)
+            w = R.fpsr_word(0x3F, fs)
+            v, flags = to_int_ref(reg, signed, R.RZ if trunc else fs[sf][3])
+            p.fpsr(w)
+            p.setfr(32, reg)
+            p.emit(f"\t{form}.s{sf} f40 = f32 ;;\n")
+            p.checkfr(40, (0, 0x1003E, v))
+            p.check_fpsr(w | flags << (13 + 13 * sf))
+            p.n += 1
+    # NaN and infinity: invalid, the integer indefinite
+    w = R.fpsr_word(0x3F, sfs)
+    for reg in ((0, 0x1FFFF, 1 << 63), (1, 0x1FFFF, 1 << 63), (0, 0x1FFFF, 0xC000000000000001)):
+        for form in ('fcvt.fx', 'fcvt.fxu.trunc'):
+            p.fpsr(w)
+            p.setfr(32, reg)
+            p.emit(f"\t{form}.s0 f40 = f32 ;;\n")
+            p.checkfr(40, (0, 0x1003E, INDEF))
+            p.check_fpsr(w | R.V << 13)
+            p.n += 1
+    # fcvt.xf: exact
+    for v in [0, 1, (1 << 64) - 1, 1 << 63, (1 << 63) - 1, 0x123456789ABCDEF0] + [rng.getrandbits(64) for _ in range(8)]:
+        p.emit(f"\tmovl r32 = {v:#x} ;;\n\tsetf.sig f32 = r32 ;;\n\tfcvt.xf f40 = f32 ;;\n")
+        p.checkfr(40, from_int_ref(v))
+        p.n += 1
+    # setf/getf of the memory formats
+    singles = [0, 1 << 31, 0x3F800000, 0xBF800000, 0x00000001, 0x807FFFFF, 0x7F7FFFFF, 0x7F800000, 0xFF800000,
+               0x7FC00000, 0x7F800001, 0x12345678]
+    for b in singles:
+        reg = R.from_single(b)
+        p.emit(f"\tmovl r32 = {b:#x} ;;\n\tsetf.s f40 = r32 ;;\n")
+        p.checkfr(40, reg)
+        p.emit("\tgetf.s r33 = f40 ;;\n")
+        p.emit(f"\tCHECK r33, {b:#x}\n")
+        p.n += 1
+    doubles = [0, 1 << 63, 0x3FF0000000000000, 0x0000000000000001, 0x800FFFFFFFFFFFFF, 0x7FEFFFFFFFFFFFFF,
+               0x7FF0000000000000, 0x7FF8000000000000, 0x7FF0000000000001, 0x0123456789ABCDEF]
+    for b in doubles:
+        reg = R.from_double(b)
+        p.emit(f"\tmovl r32 = {b:#x} ;;\n\tsetf.d f40 = r32 ;;\n")
+        p.checkfr(40, reg)
+        p.emit("\tgetf.d r33 = f40 ;;\n")
+        p.emit(f"\tCHECK r33, {b:#x}\n")
+        p.n += 1
+    for b in (0, 0x1FFFF, 0x3FFFF, 0x2FFFF, 0x12345, 0x3FFFFFF):      # setf.exp keeps bits 17:0
+        p.emit(f"\tmovl r32 = {b:#x} ;;\n\tsetf.exp f40 = r32 ;;\n")
+        p.checkfr(40, ((b >> 17) & 1, b & 0x1FFFF, 1 << 63))
+        p.n += 1
+    # getf.s/.d of register values take their bits (no rounding): 1.0, a double, 3 in register format
+    for reg in ((0, R.BIAS, 1 << 63), (1, R.BIAS + 2, 0xC000000000000000), (0, R.BIAS - 126, 1 << 62)):
+        p.setfr(32, reg)
+        p.emit("\tgetf.s r33 = f32\n\tgetf.d r34 = f32 ;;\n")
+        p.emit(f"\tCHECK r33, {R.to_single(reg):#x}\n\tCHECK r34, {R.to_double(reg):#x}\n")
+        p.n += 1
+    p.write()
+    return p.n
+
+
+# ---- fp_simd.S: the parallel single-precision forms and the bit moves ---------------------------
+
+RECIP = [round(Fraction(2 ** 11 * 512, 512 + 2 * i + 1)) - 1024 for i in range(256)]
+
+
+def rsqrt_entry(i):
+    from decimal import Decimal, getcontext, ROUND_FLOOR
+    getcontext().prec = 60
+    m = Decimal(1) + (Decimal(i & 127) + Decimal('0.5')) / 128
+    v = (Decimal(2) / m).sqrt() if i < 128 else Decimal(2) / m.sqrt()
+    return int((v * 1024 + Decimal('0.5')).to_integral_value(rounding=ROUND_FLOOR)) - 1024
+
+
+RSQRT = [rsqrt_entry(i) for i in range(256)]
+
+
+def norm_reg(reg):
+    """A finite non-zero register value normalized (its integer bit set)."""
+    sign, exp, sig = reg
+    lz = 64 - sig.bit_length()
+    return (sign, exp - lz, sig << lz)
+
+
+def recip_approx(den):
+    s, e, g = norm_reg(den)
+    return (s, 0x1FFFD - e, 1 << 63 | RECIP[(g >> 55) & 0xFF] << 53)
+
+
+def rsqrt_approx(root):
+    s, e, g = norm_reg(root)
+    half = (e - R.BIAS) >> 1
+    return (0, R.BIAS - 1 - half, 1 << 63 | RSQRT[(e & 1) << 7 | (g >> 56) & 0x7F] << 53)
+
+
+def rand_sgl(rng, elo=-20, ehi=20):
+    return rng.getrandbits(1) << 31 | (rng.randint(elo, ehi) + 127) << 23 | rng.getrandbits(23)
+
+
+def pair(h, l):
+    return (0, 0x1003E, h << 32 | l)
+
+
+def gen_simd():
+    rng = random.Random(5)
+    p = Prog("fp_simd.S", "the parallel single-precision forms (fpma/fpms/fpnma, fpmin/max, fpcmp, fpcvt, "
+             "fprcpa/fprsqrta, fpmerge), the bit moves (fmerge, fmix, fsxt, fpack, fswap, logic, fselect) "
+             "and xma.l/h/hu on edge values.")
+    base = [(0, 0, 3, 0, 0, 0), (0, 1, 3, 0, 1, 0), (0, 0, 3, 0, 1, 0), (0, 0, 3, 0, 1, 0)]
+
+    def sgl_fma(a, b, c, rc, neg_prod, neg_add, has_add):
+        e = R.env(24, 8, rc)
+        res, fl = R.fma(R.from_single(a), R.from_single(b), R.from_single(c), e, neg_prod, neg_add, has_add)
+        return R.to_single(res), fl
+
+    forms = (('fpma', False, False, True), ('fpms', False, True, True), ('fpnma', True, False, True),
+             ('fpmpy', False, False, False), ('fpnmpy', True, False, False))
+    for i in range(100):
+        m, np_, na, has = forms[i % len(forms)]
+        rc = rng.randrange(4)
+        sf = rng.randrange(4)
+        fs = list(base)
+        fs[sf] = (0, rng.randrange(2), 3, rc, 0 if sf == 0 else 1, 0)   # wre and pc do not apply
+        w = R.fpsr_word(0x3F, fs)
+        a, b, c = [(rand_sgl(rng), rand_sgl(rng)) for _ in range(3)]
+        if i % 7 == 0:
+            a = (a[0] & 0x807FFFFF | 0x7E800000, a[1] & 0x807FFFFF | 0x00800000)   # overflow hi, tiny lo
+        hi, fh = sgl_fma(a[0], b[0], c[0], rc, np_, na, has)
+        lo, fl = sgl_fma(a[1], b[1], c[1], rc, np_, na, has)
+        p.fpsr(w)
+        p.setfr(32, pair(*a))
+        p.setfr(33, pair(*b))
+        p.setfr(34, pair(*c))
+        ops = "f32, f33, f34" if has else "f32, f33"
+        p.emit(f"\t{m}.s{sf} f40 = {ops} ;;\n")
+        p.checkfr(40, pair(hi, lo))
+        p.check_fpsr(w | (fh | fl) << (13 + 13 * sf))
+        p.n += 1
+    w = R.fpsr_word(0x3F, base)
+
+    def sval(b):
+        return R.value(R.from_single(b))
+
+    for i in range(24):
+        a, b = (rand_sgl(rng), rand_sgl(rng)), (rand_sgl(rng), rand_sgl(rng))
+        if i % 4 == 0:
+            b = (a[0], b[1])
+        sel = {
+            'fpmin': lambda x, y: x if sval(x) < sval(y) else y,
+            'fpmax': lambda x, y: x if sval(y) < sval(x) else y,
+            'fpamin': lambda x, y: x if abs(sval(x)) < abs(sval(y)) else y,
+            'fpamax': lambda x, y: x if abs(sval(y)) < abs(sval(x)) else y,
+        }
+        rels = {
+            'eq': lambda x, y: x == y, 'lt': lambda x, y: x < y, 'le': lambda x, y: x <= y,
+            'unord': lambda x, y: False, 'neq': lambda x, y: x != y, 'nlt': lambda x, y: not x < y,
+            'nle': lambda x, y: not x <= y, 'ord': lambda x, y: True,
+        }
+        p.fpsr(w)
+        p.setfr(32, pair(*a))
+        p.setfr(33, pair(*b))
+        for m, f in sel.items():
+            p.emit(f"\t{m}.s0 f40 = f32, f33 ;;\n")
+            p.checkfr(40, pair(f(a[0], b[0]), f(a[1], b[1])))
+            p.n += 1
+        for r, f in rels.items():
+            p.emit(f"\tfpcmp.{r}.s0 f40 = f32, f33 ;;\n")
+            mh = 0xFFFFFFFF if f(sval(a[0]), sval(b[0])) else 0
+            ml = 0xFFFFFFFF if f(sval(a[1]), sval(b[1])) else 0
+            p.checkfr(40, pair(mh, ml))
+            p.n += 1
+        p.check_fpsr(w)
+    # fpcvt: each half to a 32-bit integer
+    for i in range(16):
+        a = (rand_sgl(rng, -2, 33), rand_sgl(rng, -2, 33))
+        rc = rng.randrange(4)
+        fs = list(base)
+        fs[0] = (0, 0, 3, rc, 0, 0)
+        w2 = R.fpsr_word(0x3F, fs)
+        for m, signed, trunc in (('fpcvt.fx', True, False), ('fpcvt.fxu.trunc', False, True)):
+            rr = R.RZ if trunc else rc
+            (vh, fh), (vl, fl) = [to_int_ref(R.from_single(x), signed, rr, 32) for x in a]
+            p.fpsr(w2)
+            p.setfr(32, pair(*a))
+            p.emit(f"\t{m}.s0 f40 = f32 ;;\n")
+            p.checkfr(40, pair(vh, vl))
+            p.check_fpsr(w2 | (fh | fl) << 13)
+            p.n += 1
+    # fprcpa / fprsqrta: the table approximations in each half, p2 = 1
+    for i in range(16):
+        a = (rand_sgl(rng, -10, 10), rand_sgl(rng, -10, 10))
+        b = (rand_sgl(rng, -10, 10), rand_sgl(rng, -10, 10))
+        p.fpsr(w)
+        p.setfr(32, pair(*a))
+        p.setfr(33, pair(*b))
+        p.emit("\tfprcpa.s0 f40, p8 = f32, f33 ;;\n")
+        p.checkfr(40, pair(*(R.to_single(recip_approx(R.from_single(x))) for x in b)))
+        p.emit("\tCHECKP p8, 1\n")
+        r = (a[0] & 0x7FFFFFFF, a[1] & 0x7FFFFFFF)
+        p.setfr(34, pair(*r))
+        p.emit("\tfprsqrta.s0 f41, p9 = f34 ;;\n")
+        p.checkfr(41, pair(*(R.to_single(rsqrt_approx(R.from_single(x))) for x in r)))
+        p.emit("\tCHECKP p9, 1\n")
+        p.n += 2
+    p.emit("\tfprcpa.s0 f40, p8 = f32, f0 ;;\n\tCHECKP p8, 0\n")          # x/0: p2 = 0
+    # The bit moves, on random register values.
+    M32 = 0xFFFFFFFF
+    for i in range(12):
+        x = rand_reg(rng, -200, 200)
+        y = rand_reg(rng, -200, 200)
+        z = (0, 0x1003E, rng.getrandbits(64))
+        p.setfr(32, x)
+        p.setfr(33, y)
+        p.setfr(34, z)
+        xs, ys, zs = x[2], y[2], z[2]
+        checks = [
+            ("fmerge.s f40 = f32, f33", (x[0], y[1], ys)),
+            ("fmerge.ns f40 = f32, f33", (1 - x[0], y[1], ys)),
+            ("fmerge.se f40 = f32, f33", (x[0], x[1], ys)),
+            ("fmix.l f40 = f32, f33", (0, 0x1003E, (xs >> 32) << 32 | ys >> 32)),
+            ("fmix.r f40 = f32, f33", (0, 0x1003E, (xs & M32) << 32 | ys & M32)),
+            ("fmix.lr f40 = f32, f33", (0, 0x1003E, (xs >> 32) << 32 | ys & M32)),
+            ("fsxt.l f40 = f32, f33", (0, 0x1003E, (M32 << 32 if xs >> 63 else 0) | ys >> 32)),
+            ("fsxt.r f40 = f32, f33", (0, 0x1003E, (M32 << 32 if (xs >> 31) & 1 else 0) | ys & M32)),
+            ("fpack f40 = f32, f33", (0, 0x1003E, R.to_single(x) << 32 | R.to_single(y))),
+            ("fswap f40 = f32, f33", (0, 0x1003E, (ys & M32) << 32 | xs >> 32)),
+            ("fswap.nl f40 = f32, f33", (0, 0x1003E, ((ys & M32) ^ 0x80000000) << 32 | xs >> 32)),
+            ("fswap.nr f40 = f32, f33", (0, 0x1003E, (ys & M32) << 32 | (xs >> 32) ^ 0x80000000)),
+            ("fand f40 = f32, f33", (0, 0x1003E, xs & ys)),
+            ("fandcm f40 = f32, f33", (0, 0x1003E, xs & ~ys & (2 ** 64 - 1))),
+            ("for f40 = f32, f33", (0, 0x1003E, xs | ys)),
+            ("fxor f40 = f32, f33", (0, 0x1003E, xs ^ ys)),
+            ("fselect f40 = f32, f33, f34", (0, 0x1003E, (xs & ys) | (zs & ~ys & (2 ** 64 - 1)))),
+            ("fpmerge.s f40 = f32, f33", (0, 0x1003E, (xs & 0x8000000080000000) | (ys & 0x7FFFFFFF7FFFFFFF))),
+            ("fpmerge.ns f40 = f32, f33", (0, 0x1003E, (~xs & 0x8000000080000000) | (ys & 0x7FFFFFFF7FFFFFFF))),
+            ("fpmerge.se f40 = f32, f33", (0, 0x1003E, (xs & 0xFF800000FF800000) | (ys & 0x007FFFFF007FFFFF))),
+            ("fneg f40 = f32", (1 - x[0], x[1], xs)),
+            ("fabs f40 = f32", (0, x[1], xs)),
+            ("fnegabs f40 = f32", (1, x[1], xs)),
+            ("mov f40 = f32", x),
+        ]
+        for asm, exp in checks:
+            p.emit(f"\t{asm} ;;\n")
+            p.checkfr(40, exp)
+            p.n += 1
+    # xma on edge values: the 128-bit products
+    M = (1 << 64) - 1
+    edges = [0, 1, 2, M, M - 1, 1 << 63, (1 << 63) - 1, 0x123456789ABCDEF0, 0xFEDCBA9876543210]
+    for a in edges:
+        for b in edges[::2]:
+            c = rng.choice(edges)
+            p.emit(f"\tmovl r32 = {a:#x}\n\tmovl r33 = {b:#x}\n\tmovl r34 = {c:#x} ;;\n")
+            p.emit("\tsetf.sig f32 = r32\n\tsetf.sig f33 = r33\n\tsetf.sig f34 = r34 ;;\n")
+            p.emit("\txma.l f40 = f32, f33, f34\n\txma.hu f41 = f32, f33, f34\n\txma.h f42 = f32, f33, f34 ;;\n")
+            p.emit("\txmpy.hu f43 = f32, f33 ;;\n")
+            sa, sb, sc = s64(a), s64(b), s64(c)
+            p.checkfr(40, (0, 0x1003E, (a * b + c) & M))
+            p.checkfr(41, (0, 0x1003E, ((a * b + c) >> 64) & M))
+            p.checkfr(42, (0, 0x1003E, ((sa * sb + sc) >> 64) & M))
+            p.checkfr(43, (0, 0x1003E, (a * b) >> 64))
+            p.n += 4
+    p.write()
+    return p.n
+
+
 if __name__ == "__main__":
     print("fp_fma.S", gen_fma(), "cases")
     print("fp_intdiv.S", gen_intdiv(), "checks")
     print("fp_divsqrt.S", gen_divsqrt(), "cases")
+    print("fp_conv.S", gen_conv(), "cases")
+    print("fp_simd.S", gen_simd(), "cases")
