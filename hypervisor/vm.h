@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "hpvm_error.h"
 #include "ia64.h"
 
 typedef struct vm vm;
