@@ -19,11 +19,12 @@
 #include "fp82.h"
 #include "internal.h"
 
-#define PSR_MFL (1ull << 4)
-#define PSR_MFH (1ull << 5)
+#define PSR_BE (1ull << 1)
+#define PSR_MFL (1ull << 4)     /* f2-f31 modified */
+#define PSR_MFH (1ull << 5)     /* f32-f127 modified */
 #define PSR_IC (1ull << 13)
-#define PSR_DFL (1ull << 18)
-#define PSR_DFH (1ull << 19)
+#define PSR_DFL (1ull << 18)    /* disabled FP registers: f2-f31 */
+#define PSR_DFH (1ull << 19)    /* f32-f127 */
 #define PSR_IT (1ull << 36)
 #define PSR_ED (1ull << 43)
 
@@ -633,6 +634,24 @@ static ia64_fr from_mem(unsigned x6, const uint8_t *m) {
 
 enum { RD_OK = 0, RD_DEFER = 1 };
 
+/* PSR.ed (set by an OS handler that chose to defer a speculative load's fault, before it
+ * returns to the load) forces the deferral, for that one load: it consumes it. */
+static inline bool take_ed(ia64_cpu *c) {
+  if (LIKELY(!(c->psr & PSR_ED))) return false;
+  c->psr &= ~PSR_ED;
+  return true;
+}
+
+/* With PSR.be each value is held most significant byte first. */
+static void be_swap(const ia64_cpu *c, uint8_t *m, unsigned n) {
+  if (LIKELY(!(c->psr & PSR_BE))) return;
+  for (unsigned i = 0; i < n / 2; i++) {
+    uint8_t t = m[i];
+    m[i] = m[n - 1 - i];
+    m[n - 1 - i] = t;
+  }
+}
+
 /* Read n bytes at va (aligned to asz) into m: RD_OK with *hp the host address (NULL for IO),
  * RD_DEFER, or -1 with the fault raised. Speculative and advanced loads do not read
  * non-speculative (IO) memory. */
@@ -672,7 +691,7 @@ static int load_regs(ia64_cpu *c, unsigned x6, unsigned f1, unsigned f2, uint64_
   unsigned lt = ld_type(x6), p1 = c->frmap[f1];
   unsigned total = f2 ? 2 * n : n;
   uint8_t m[32] = {0}, *h = NULL;
-  int st = (lt & LT_SPEC) && (nat3 || (c->psr & PSR_ED)) ? RD_DEFER : mem_read(c, va, total, lt, m, &h);
+  int st = (lt & LT_SPEC) && (take_ed(c) | nat3) ? RD_DEFER : mem_read(c, va, total, lt, m, &h);
   if (st < 0) return -1;
   if (lt & (LT_CLEAR | LT_ADV)) ia64_alat_invalidate_reg(c, p1, true);
   if (st == RD_DEFER) {
@@ -681,8 +700,12 @@ static int load_regs(ia64_cpu *c, unsigned x6, unsigned f1, unsigned f2, uint64_
     if (f2) fr_put(c, f2, v);
     return 0;
   }
+  be_swap(c, m, n);
   fr_put(c, f1, from_mem(x6, m));
-  if (f2) fr_put(c, f2, from_mem(x6, m + n));
+  if (f2) {
+    be_swap(c, m + n, n);
+    fr_put(c, f2, from_mem(x6, m + n));
+  }
   if ((lt & (LT_ADV | LT_NC)) && h) ia64_alat_insert(c, p1, true, (uintptr_t)h, total);
   return 0;
 }
@@ -754,6 +777,7 @@ static int do_stf(ia64_cpu *c, unsigned x6, unsigned r3, unsigned f2) {
     default: { uint64_t d = fp82_to_double(v); memcpy(m, &d, 8); break; }
     }
   }
+  be_swap(c, m, n);
   uint64_t va = ia64_rd(c, r3);
   uint8_t *h;
   int rc = ia64_mem_ptr(c, va, align_of(n), IA64_ACC_W, &h);
