@@ -11,9 +11,9 @@ for prog in alu_loop ldst_loop fib daxpy sort; do
   bin=$build/bench/interp_$prog
   best=""
   for _ in $(seq "$runs"); do
-    line=$("$build/bin/ia64run" --stats "$bin" 2>&1 >/dev/null | grep 'instructions in' || true)
+    line=$("$build/bin/ia64run" --stats "$bin" 2>&1 >/dev/null | grep -E 'instructions (retired )?in' || true)
     [ -n "$line" ] || { best="FAILED"; break; }
-    read -r insns secs mips < <(echo "$line" | sed -E 's/.*: ([0-9]+) instructions in ([0-9.]+) s: ([0-9.]+) M.*/\1 \2 \3/')
+    read -r insns secs mips < <(echo "$line" | sed -E 's/.*: ([0-9]+) instructions (retired )?in ([0-9.]+) s: ([0-9.]+) M.*/\1 \3 \4/')
     if [ -z "$best" ] || awk "BEGIN{exit !($mips > ${best##* })}"; then best="$insns $secs $mips"; fi
   done
   note=""

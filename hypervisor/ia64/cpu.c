@@ -252,24 +252,33 @@ static unsigned stop_at_slot(ia64_cpu *c, unsigned s, unsigned start, unsigned n
   return done;
 }
 
-/* Runs slots start..end-1 of bundle b. Returns IA64_NEXT when they all ran, IA64_BRANCHED
- * with *last = the branching slot, or IA64_FAULTED with *last = the faulting slot. */
+/* Runs the live slots from start to end-1 of bundle b, unrolled so that each slot's op is
+ * at a constant offset. Returns IA64_NEXT when they all ran, IA64_BRANCHED with *last = the
+ * branching slot, or IA64_FAULTED with *last = the faulting slot. Stacked registers beyond
+ * the frame are looked for only when the bundle names one, or when a slot of it changes the
+ * frame (an alloc may shrink it under the slots after it). */
 static inline __attribute__((always_inline)) int run_bundle(ia64_cpu *c, const ia64_dbundle *b,
                                                             unsigned start, unsigned end,
                                                             const bool traced, unsigned *last) {
-  unsigned todo = (traced ? 0x7u : b->live) & (~0u << start) & ((1u << end) - 1);
-  while (todo) {
-    unsigned s = (unsigned)__builtin_ctz(todo);
-    todo &= todo - 1;
-    const ia64_op *op = &b->op[s];
-    if (!((c->pr >> op->qp) & 1)) continue;
-    if (traced) c->trace(c->trace_ctx, c, c->ip, s);
-    /* Per op, not per bundle: an alloc may shrink the frame under the slots after it. */
-    int r = UNLIKELY(out_of_frame(c, op)) ? ia64_illegal_op(c) : op->exec(c, op);
-    if (LIKELY(r == IA64_NEXT)) continue;
-    *last = s;
-    return r;
+  unsigned todo = traced ? (1u << b->nslots) - 1 : b->live;
+  if (UNLIKELY(start | (end ^ b->nslots))) todo &= (~0u << start) & ((1u << end) - 1);
+  bool check_frame = b->frame_op || b->maxgr >= 32 + c->sof;
+#define RUN_SLOT(S)                                                                             \
+  if (todo & (1u << (S))) {                                                                     \
+    const ia64_op *op = &b->op[S];                                                              \
+    if ((c->pr >> op->qp) & 1) {                                                                \
+      if (traced) c->trace(c->trace_ctx, c, c->ip, S);                                          \
+      int r = UNLIKELY(check_frame && out_of_frame(c, op)) ? ia64_illegal_op(c) : op->exec(c, op); \
+      if (UNLIKELY(r != IA64_NEXT)) {                                                           \
+        *last = S;                                                                              \
+        return r;                                                                               \
+      }                                                                                         \
+    }                                                                                           \
   }
+  RUN_SLOT(0)
+  RUN_SLOT(1)
+  RUN_SLOT(2)
+#undef RUN_SLOT
   return IA64_NEXT;
 }
 

@@ -236,8 +236,11 @@ void ia64_decode_bundle(ia64_dbundle *db, const uint8_t bytes[16]) {
       db->op[s].exec = ia64_x_illegal;
   }
   db->maxgr = (uint8_t)maxgr;
-  for (unsigned s = 0; s < db->nslots; s++)
+  for (unsigned s = 0; s < db->nslots; s++) {
     if (db->op[s].exec != ia64_x_nop) db->live |= (uint8_t)(1u << s);
+    const ia64_insn_desc *d = db->op[s].id != UINT16_MAX ? index_.descs[db->op[s].id] : NULL;
+    if (d && (d->flags & IA64_DF_FRAME)) db->frame_op = 1;
+  }
 }
 
 int ia64_decode_slot_id(const uint8_t bundle[16], unsigned slot) {

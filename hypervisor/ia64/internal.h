@@ -49,6 +49,7 @@ typedef struct ia64_dbundle {
   uint8_t maxgr;      /* highest GR any slot names: frame check once per bundle */
   uint8_t tmpl;
   uint8_t live;       /* bit s: slot s does something (not nop/hint), so the loop calls it */
+  uint8_t frame_op;   /* a slot changes the frame (alloc, cover): check the frame per slot */
 } ia64_dbundle;
 
 /* ---- Instruction and operand tables ---------------------------------------------------- */
@@ -66,7 +67,13 @@ typedef struct ia64_insn_desc {
   ia64_exec_fn exec;
   int16_t arg;           /* passed to the executor in op->arg */
   uint64_t match, mask;  /* over the 41-bit slot */
+  uint8_t flags;         /* IA64_DF_* */
 } ia64_insn_desc;
+
+/* ia64_insn_desc.flags */
+enum {
+  IA64_DF_FRAME = 1,     /* changes the current frame without branching (alloc, cover) */
+};
 
 /* Where an operand's value goes in the decoded op. */
 enum ia64_opnd_dest {

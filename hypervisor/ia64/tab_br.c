@@ -328,7 +328,7 @@ static int x_epc(ia64_cpu *c, const ia64_op *op) {
 
 const ia64_insn_desc ia64_tab_br[] = {
   /* M34, M25 */
-  {"alloc%br_nopred", M, "%alloc_r1=ar.pfs,%alloc_sof,%alloc_sol,%alloc_sor", x_alloc, 0, MAJ(1) | ENC(35, 33, 6), MAJM | MSK(35, 33)},
+  {"alloc%br_nopred", M, "%alloc_r1=ar.pfs,%alloc_sof,%alloc_sol,%alloc_sor", x_alloc, 0, MAJ(1) | ENC(35, 33, 6), MAJM | MSK(35, 33), IA64_DF_FRAME},
   {"flushrs%br_nopred", M, "", x_flushrs, 0, MAJ(0) | ENC(32, 27, 0x0c), MAJM | MSK(35, 33) | MSK(32, 27)},
   {"loadrs%br_nopred", M, "", x_loadrs, 0, MAJ(0) | ENC(32, 27, 0x0a), MAJM | MSK(35, 33) | MSK(32, 27)},
 
@@ -354,7 +354,7 @@ const ia64_insn_desc ia64_tab_br[] = {
   {"brp%ipwh%ih%br_nopred", B, "%br_b2,%tag13", ia64_x_nop, 0, X6B(2, 0x10) | MSK(3, 3)},
   {"brp.ret%ipwh%ih%br_nopred", B, "%br_b2,%tag13", ia64_x_nop, 0, X6B(2, 0x11) | MSK(3, 3)},
   /* B8 */
-  {"cover%br_nopred", B, "", x_cover, 0, X6B(0, 0x02)},
+  {"cover%br_nopred", B, "", x_cover, 0, X6B(0, 0x02), IA64_DF_FRAME},
   {"clrrrb%br_nopred", B, "", x_clrrrb, 0, X6B(0, 0x04)},
   {"clrrrb.pr%br_nopred", B, "", x_clrrrb, 1, X6B(0, 0x05)},
   {"rfi%br_nopred", B, "", x_rfi, 0, X6B(0, 0x08)},
