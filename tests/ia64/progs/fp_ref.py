@@ -59,37 +59,72 @@ def env(prec, ebits, rc, ftz=False):
 
 
 def round_value(x, e, sign_of_zero=0):
-    """Round the exact Fraction x under env e (all traps disabled). Returns (reg, flags)."""
+    """Round the exact Fraction x under env e with all traps disabled: (reg, flags)."""
+    reg, flags, _, _ = round_traps(x, e, 0x3F, sign_of_zero)
+    return reg, flags
+
+
+def round_traps(x, e, disabled, sign_of_zero=0):
+    """Round x under env e with the traps of `disabled` (a V..I mask) disabled: (reg, flags,
+    traps, fpa). An enabled overflow or underflow delivers the result rounded with an
+    unbounded exponent, wrapped to 17 bits; fpa says the delivered magnitude exceeds |x|.
+    Tininess is decided after rounding; ftz (only with underflow disabled) flushes."""
     p, rc = e['prec'], e['rc']
     if x == 0:
-        return (sign_of_zero, 0, 0), 0
+        return (sign_of_zero, 0, 0), 0, 0, 0
     sign = 1 if x < 0 else 0
     a = abs(x)
     ex = ilog2(a)
-    n, inexact = round_int(a / Fraction(2) ** (ex - (p - 1)), rc, sign)
+    scaled = a / Fraction(2) ** (ex - (p - 1))
+    n, inexact = round_int(scaled, rc, sign)
+    inc = 1 if n > scaled else 0
     if n == 1 << p:
         n >>= 1
         ex += 1
+    wrapped = (sign, (ex + BIAS) & 0x1FFFF, n << (64 - p))
+    flags = traps = fpa = 0
     if ex > e['emax']:
-        flags = O | I
+        flags = O
+        if not disabled & O:
+            traps, fpa = O, inc
+            if inexact:
+                flags |= I
+                traps |= I
+            return wrapped, flags, traps, fpa
+        flags |= I
         inf = rc == RN or (rc == RM and sign) or (rc == RP and not sign)
-        if inf:
-            return (sign, 0x1FFFF, 1 << 63), flags
-        return (sign, e['emax'] + BIAS, ((1 << p) - 1) << (64 - p)), flags
+        reg = (sign, 0x1FFFF, 1 << 63) if inf else (sign, e['emax'] + BIAS, ((1 << p) - 1) << (64 - p))
+        if not disabled & I:
+            traps, fpa = I, 1 if inf else 0
+        return reg, flags, traps, fpa
     if ex < e['emin']:
-        n2, inexact2 = round_int(a / Fraction(2) ** (e['emin'] - (p - 1)), rc, sign)
+        if not disabled & U:
+            flags, traps, fpa = U, U, inc
+            if inexact:
+                flags |= I
+                traps |= I
+            return wrapped, flags, traps, fpa
+        scaled2 = a / Fraction(2) ** (e['emin'] - (p - 1))
+        n2, inexact2 = round_int(scaled2, rc, sign)
         inexact = inexact or inexact2
-        flags = (I | U) if inexact else 0
+        if inexact:
+            flags = I | U
         if e['ftz']:
-            return (sign, 0, 0), I | U
+            return (sign, 0, 0), I | U, (0 if disabled & I else I), 0
+        if inexact and not disabled & I:
+            traps, fpa = I, 1 if n2 > scaled2 else 0
         sig = n2 << (64 - p)
         if sig == 0:
-            return (sign, 0, 0), flags
+            return (sign, 0, 0), flags, traps, fpa
         exp = e['emin'] + BIAS
         if e['ebits'] == 15 and not sig >> 63:
             exp = 0
-        return (sign, exp, sig), flags
-    return (sign, ex + BIAS, n << (64 - p)), (I if inexact else 0)
+        return (sign, exp, sig), flags, traps, fpa
+    if inexact:
+        flags = I
+        if not disabled & I:
+            traps, fpa = I, inc
+    return (sign, ex + BIAS, n << (64 - p)), flags, traps, fpa
 
 
 def unorm(reg):
@@ -97,22 +132,28 @@ def unorm(reg):
     return (reg[1] not in (0, 0x1FFFF) and not reg[2] >> 63) or (reg[1] == 0 and reg[2] != 0)
 
 
-def fma(a, b, c, e, neg_prod=False, neg_add=False, has_add=True):
+def fma(a, b, c, e, neg_prod=False, neg_add=False, has_add=True, disabled=0x3F):
     """f3*f4+f2 for finite register operands (no NaN/inf), one rounding; D when an operand
-    is unnormalized (pass b = +1.0 for fadd, c = +0.0 for fmpy)."""
-    res, flags = _fma(a, b, c, e, neg_prod, neg_add, has_add)
-    if unorm(a) or unorm(b) or unorm(c):
-        flags |= D
+    is unnormalized (pass b = +1.0 for fadd, c = +0.0 for fmpy). With traps enabled in
+    `disabled`'s complement, fma_traps gives the traps and fpa too."""
+    res, flags, _, _ = fma_traps(a, b, c, e, neg_prod, neg_add, has_add, disabled)
     return res, flags
 
 
-def _fma(a, b, c, e, neg_prod, neg_add, has_add):
+def fma_traps(a, b, c, e, neg_prod=False, neg_add=False, has_add=True, disabled=0x3F):
+    res, flags, traps, fpa = _fma(a, b, c, e, neg_prod, neg_add, has_add, disabled)
+    if unorm(a) or unorm(b) or unorm(c):
+        flags |= D
+    return res, flags, traps, fpa
+
+
+def _fma(a, b, c, e, neg_prod, neg_add, has_add, disabled):
     psign = a[0] ^ b[0] ^ (1 if neg_prod else 0)
     prod = value(a) * value(b)
     if neg_prod:
         prod = -prod
     if not has_add:
-        return round_value(prod, e, psign)
+        return round_traps(prod, e, disabled, psign)
     cv = value(c)
     csign = c[0] ^ (1 if neg_add else 0)
     if neg_add:
@@ -123,8 +164,8 @@ def _fma(a, b, c, e, neg_prod, neg_add, has_add):
             zsign = psign
         else:
             zsign = 1 if e['rc'] == RM else 0
-        return round_value(s, e, zsign)
-    return round_value(s, e, 0)
+        return round_traps(s, e, disabled, zsign)
+    return round_traps(s, e, disabled, 0)
 
 
 def from_double(bits):
