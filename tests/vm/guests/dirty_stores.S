@@ -4,7 +4,7 @@
 // for an uncacheable one. r20 counts the stores done, and the store and the count's
 // increment share a bundle, so a paused vCPU's r20 is exactly the number of stores it made.
 // At the end each vCPU halts for good.
-	.include "guests/ssc.inc"
+	.include "../../tests/vm/guests/ssc.inc"   // from tests/vm and bench/vm alike
 	TABLES = 0x1000000
 
 	.text

@@ -1,7 +1,7 @@
 // smc.S — self-modifying code on one vCPU: runs the bundle at `target` (r8 = 5), copies the
 // bundle at `patch` (r8 = 7) over it with two 8-byte stores, runs it again and exits with
 // 10 * first + second: 57 when the rewritten bundle ran, 55 when stale decoded code did.
-	.include "guests/ssc.inc"
+	.include "../../tests/vm/guests/ssc.inc"   // from tests/vm and bench/vm alike
 	.text
 	.global _start
 _start:

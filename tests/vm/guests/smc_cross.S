@@ -4,7 +4,7 @@
 // With one vCPU, the host (a device write) does the copy. The boot vCPU exits with 9 once it
 // runs the new bundle; on stale decoded code it spins forever. Both bundles branch through
 // branch registers, so they mean the same wherever they lie.
-	.include "guests/ssc.inc"
+	.include "../../tests/vm/guests/ssc.inc"   // from tests/vm and bench/vm alike
 	.text
 	.global _start
 _start:	br.sptk.many init ;;

@@ -1,6 +1,6 @@
 // ssc_echo.S — echoes console input (SSC GETCHAR, polling) back with PUTCHAR until a newline,
 // then exits 0; exits 3 when GET_TOD or GET_RTC fail.
-	.include "guests/ssc.inc"
+	.include "../../tests/vm/guests/ssc.inc"   // from tests/vm and bench/vm alike
 	.text
 	.global _start
 _start:

@@ -1,6 +1,6 @@
 // ssc_hello.S — a Ski-style program: prints "hello ", its command line (SSC GET_ARGS) and a
 // newline with PUTCHAR, then powers off with EXIT 42.
-	.include "guests/ssc.inc"
+	.include "../../tests/vm/guests/ssc.inc"   // from tests/vm and bench/vm alike
 	.text
 	.global _start
 _start:
