@@ -1,0 +1,243 @@
+/* cpustate.c — an IA-64 vCPU to and from its saved-state section (message Ia64Cpu of
+ * vmstate.proto, section type WIRE_SEC_CPU).
+ *
+ * Why this lives in proto/ and not in hypervisor/ia64/: the CPU library is pure computation
+ * and depends on nothing (DESIGN.md §2); linking it with protobuf-c would impose the wire on
+ * every user of the interpreter. So this file reads and writes struct ia64_cpu from outside,
+ * through its public header, and is a CMake target of its own (hpvm_wire_ia64), which keeps
+ * the envelope (hpvm_wire) free of the CPU too. Its natural owner is the platform's VM
+ * save/load (hypervisor/, which depends on ia64 and proto); it can move there unchanged.
+ *
+ * Saved: every register file in physical order (GRs with NaT bits, the inactive bank, FRs,
+ * PRs, BRs, ARs raw, CRs, RR/PKR/DBR/IBR/PMC/PMD), the frame marker field by field, the RSE's
+ * bof and ndirty, ip/ri, psr, the valid ALAT entries with their slot, the retired count and
+ * the last interruption. Not saved, because they are caches or derived: the software TLB,
+ * the decode cache, grmap/frmap (from the CFM and bof), alat_live (from the valid entries),
+ * code_gen; nor the caller's memory callbacks and trace hook, which belong to the process.
+ *
+ * Loading checks the whole message before it touches the CPU — a state file is hostile
+ * input, and a CPU half loaded is worse than one refused — then re-creates the CPU empty
+ * (ia64_cpu_destroy + ia64_cpu_init, which is what drops every cached translation and
+ * decoded page of the memory it ran on before) and applies the registers. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ia64.h"
+#include "wire.h"
+
+/* The message and all the storage its pointers refer to, so saving allocates nothing but
+ * the packed bytes. */
+typedef struct cpu_msg {
+  Hpvm__Ia64Cpu m;
+  Hpvm__Ia64Cfm cfm;
+  Hpvm__Ia64Interruption intr;
+  uint64_t gr[IA64_NGR_PHYS], bank0[16], br[IA64_NBR], ar[IA64_NAR], cr[IA64_NCR], rr[8];
+  uint64_t pkr[IA64_NPKR], dbr[IA64_NDBR], ibr[IA64_NIBR], pmc[IA64_NPMC], pmd[IA64_NPMC];
+  protobuf_c_boolean gr_nat[IA64_NGR_PHYS], bank0_nat[16];
+  Hpvm__Ia64Fr fr[IA64_NFR], *frp[IA64_NFR];
+  Hpvm__Ia64AlatEntry alat[IA64_ALAT_SIZE], *alatp[IA64_ALAT_SIZE];
+} cpu_msg;
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Point the message's repeated field at the scratch copy of the CPU's array of the same name. */
+#define SAVE_ARRAY(cm, cpu, field)                                                             \
+  do {                                                                                         \
+    _Static_assert(sizeof (cm)->field == sizeof (cpu)->field, #field " sizes differ");         \
+    memcpy((cm)->field, (cpu)->field, sizeof (cm)->field);                                     \
+    (cm)->m.n_##field = NELEM((cm)->field);                                                    \
+    (cm)->m.field = (cm)->field;                                                               \
+  } while (0)
+
+static void save_alat(cpu_msg *cm, const ia64_cpu *c, const wire_addr_map *map) {
+  if (!map || !map->to_guest) return;
+  for (unsigned i = 0; i < IA64_ALAT_SIZE; i++) {
+    const ia64_alat_ent *e = &c->alat[i];
+    uint64_t ga;
+    if (!e->valid || map->to_guest(map->ctx, e->addr, &ga) != 0) continue;
+    Hpvm__Ia64AlatEntry *a = &cm->alat[cm->m.n_alat];
+    hpvm__ia64_alat_entry__init(a);
+    a->index = i, a->guest_addr = ga, a->size = e->size, a->reg = e->reg, a->is_fp = e->is_fp != 0;
+    cm->alatp[cm->m.n_alat++] = a;
+  }
+  cm->m.alat = cm->alatp;
+}
+
+static void cpu_to_msg(cpu_msg *cm, const ia64_cpu *c, uint32_t vcpu, const wire_addr_map *map) {
+  hpvm__ia64_cpu__init(&cm->m);
+  hpvm__ia64_cfm__init(&cm->cfm);
+  hpvm__ia64_interruption__init(&cm->intr);
+  cm->m.vcpu = vcpu;
+  SAVE_ARRAY(cm, c, gr);
+  SAVE_ARRAY(cm, c, bank0);
+  SAVE_ARRAY(cm, c, br);
+  SAVE_ARRAY(cm, c, ar);
+  SAVE_ARRAY(cm, c, cr);
+  SAVE_ARRAY(cm, c, rr);
+  SAVE_ARRAY(cm, c, pkr);
+  SAVE_ARRAY(cm, c, dbr);
+  SAVE_ARRAY(cm, c, ibr);
+  SAVE_ARRAY(cm, c, pmc);
+  SAVE_ARRAY(cm, c, pmd);
+  for (unsigned i = 0; i < IA64_NGR_PHYS; i++) cm->gr_nat[i] = c->nat[i] != 0;
+  for (unsigned i = 0; i < 16; i++) cm->bank0_nat[i] = c->bank0_nat[i] != 0;
+  cm->m.n_gr_nat = IA64_NGR_PHYS, cm->m.gr_nat = cm->gr_nat;
+  cm->m.n_bank0_nat = 16, cm->m.bank0_nat = cm->bank0_nat;
+  for (unsigned f = 0; f < IA64_NFR; f++) {
+    hpvm__ia64_fr__init(&cm->fr[f]);
+    cm->fr[f].significand = c->fr[f].sig;
+    cm->fr[f].exponent = c->fr[f].exp;
+    cm->fr[f].sign = c->fr[f].sign != 0;
+    cm->frp[f] = &cm->fr[f];
+  }
+  cm->m.n_fr = IA64_NFR, cm->m.fr = cm->frp;
+  cm->m.pr = c->pr;
+  cm->cfm.sof = c->sof, cm->cfm.sol = c->sol, cm->cfm.sor = c->sor;
+  cm->cfm.rrb_gr = c->rrb_gr, cm->cfm.rrb_fr = c->rrb_fr, cm->cfm.rrb_pr = c->rrb_pr;
+  cm->m.cfm = &cm->cfm;
+  cm->m.bof = c->bof, cm->m.ndirty = c->ndirty;
+  cm->m.ip = c->ip, cm->m.ri = c->ri, cm->m.psr = c->psr;
+  save_alat(cm, c, map);
+  cm->m.retired = c->retired;
+  cm->intr.vector = c->intr.vector, cm->intr.isr = c->intr.isr, cm->intr.ifa = c->intr.ifa;
+  cm->intr.iim = c->intr.iim, cm->intr.iip = c->intr.iip, cm->intr.ri = c->intr.ri;
+  cm->intr.trap = c->intr.trap;
+  cm->m.intr = &cm->intr;
+}
+
+int wire_cpu_save(wire_writer *w, const ia64_cpu *cpu, uint32_t vcpu, const wire_addr_map *map) {
+  cpu_msg *cm = malloc(sizeof *cm);
+  if (!cm) return w->err ? w->err : (w->err = HPVM_ENOMEM);
+  cpu_to_msg(cm, cpu, vcpu, map);
+  int rc = wire_write_msg(w, WIRE_SEC_CPU, &cm->m.base);
+  free(cm);
+  return rc;
+}
+
+/* ---- Loading ------------------------------------------------------------------------------ */
+
+/* Every register file must come whole: a short one would leave registers at values nobody
+ * saved, a long one means the writer's CPU is not ours. */
+static int check_lengths(wire_reader *r, const wire_section *s, const Hpvm__Ia64Cpu *m) {
+  const struct { const char *name; size_t have, want; } files[] = {
+    {"gr", m->n_gr, IA64_NGR_PHYS},   {"gr_nat", m->n_gr_nat, IA64_NGR_PHYS},
+    {"bank0", m->n_bank0, 16},        {"bank0_nat", m->n_bank0_nat, 16},
+    {"fr", m->n_fr, IA64_NFR},        {"br", m->n_br, IA64_NBR},
+    {"ar", m->n_ar, IA64_NAR},        {"cr", m->n_cr, IA64_NCR},
+    {"rr", m->n_rr, 8},               {"pkr", m->n_pkr, IA64_NPKR},
+    {"dbr", m->n_dbr, IA64_NDBR},     {"ibr", m->n_ibr, IA64_NIBR},
+    {"pmc", m->n_pmc, IA64_NPMC},     {"pmd", m->n_pmd, IA64_NPMC},
+  };
+  for (size_t i = 0; i < NELEM(files); i++)
+    if (files[i].have != files[i].want)
+      return wire_reader_fail(r, s, HPVM_ECORRUPT, "register file %s has %zu entries, this CPU has %zu",
+                              files[i].name, files[i].have, files[i].want);
+  if (m->n_alat > IA64_ALAT_SIZE)
+    return wire_reader_fail(r, s, HPVM_ECORRUPT, "%zu ALAT entries, the ALAT has %d", m->n_alat, IA64_ALAT_SIZE);
+  return 0;
+}
+
+/* What the interpreter relies on: the frame invariants the RSE keeps, the constant
+ * registers, the field widths. */
+static int check_values(wire_reader *r, const wire_section *s, const Hpvm__Ia64Cpu *m) {
+#define BAD(...) return wire_reader_fail(r, s, HPVM_ECORRUPT, __VA_ARGS__)
+  const Hpvm__Ia64Cfm *f = m->cfm;
+  if (!f) BAD("no frame marker (cfm)");
+  if (f->sof > IA64_NSTACKED) BAD("frame size sof %u > %d", f->sof, IA64_NSTACKED);
+  if (f->sol > f->sof) BAD("frame locals sol %u > sof %u", f->sol, f->sof);
+  if (f->sor > f->sof || f->sor % 8) BAD("rotating region sor %u: not a multiple of 8 <= sof %u", f->sor, f->sof);
+  if (f->rrb_gr > 127 || f->rrb_fr > 127 || f->rrb_pr > 63)
+    BAD("rename base rrb.gr %u / rrb.fr %u / rrb.pr %u wider than its CFM field", f->rrb_gr, f->rrb_fr, f->rrb_pr);
+  if (m->bof >= IA64_NSTACKED) BAD("bof %u >= %d", m->bof, IA64_NSTACKED);
+  if (m->ndirty + f->sof > IA64_NSTACKED) BAD("ndirty %u + sof %u > %d stacked registers", m->ndirty, f->sof, IA64_NSTACKED);
+  if (m->ri > 2) BAD("slot ri %u > 2", m->ri);
+  if (m->gr[0] != 0 || m->gr_nat[0]) BAD("r0 is not 0");
+  if (!(m->pr & 1)) BAD("p0 is not 1");
+  for (unsigned i = 0; i < IA64_NFR; i++) {
+    const Hpvm__Ia64Fr *fr = m->fr[i];
+    if (fr->exponent > 0x1ffff) BAD("f%u: exponent 0x%x wider than 17 bits", i, fr->exponent);
+  }
+  if (m->fr[0]->significand || m->fr[0]->exponent || m->fr[0]->sign) BAD("f0 is not +0.0");
+  if (m->fr[1]->significand != 1ull << 63 || m->fr[1]->exponent != 0xffff || m->fr[1]->sign) BAD("f1 is not +1.0");
+  uint32_t seen = 0;
+  for (size_t i = 0; i < m->n_alat; i++) {
+    const Hpvm__Ia64AlatEntry *a = m->alat[i];
+    if (a->index >= IA64_ALAT_SIZE) BAD("ALAT entry index %u >= %d", a->index, IA64_ALAT_SIZE);
+    if (seen >> a->index & 1) BAD("ALAT entry %u given twice", a->index);
+    seen |= 1u << a->index;
+    if (a->reg >= 128) BAD("ALAT entry %u: register %u >= 128", a->index, a->reg);
+    if (a->size < 1 || a->size > 16) BAD("ALAT entry %u: size %u not in 1..16", a->index, a->size);
+  }
+  if (m->intr && m->intr->ri > 2) BAD("interruption slot ri %u > 2", m->intr->ri);
+  return 0;
+#undef BAD
+}
+
+#define LOAD_ARRAY(cpu, m, field) memcpy((cpu)->field, (m)->field, sizeof (cpu)->field)
+
+static void msg_to_cpu(ia64_cpu *c, const Hpvm__Ia64Cpu *m, const wire_addr_map *map) {
+  LOAD_ARRAY(c, m, gr);
+  LOAD_ARRAY(c, m, bank0);
+  LOAD_ARRAY(c, m, br);
+  LOAD_ARRAY(c, m, ar);
+  LOAD_ARRAY(c, m, cr);
+  LOAD_ARRAY(c, m, rr);
+  LOAD_ARRAY(c, m, pkr);
+  LOAD_ARRAY(c, m, dbr);
+  LOAD_ARRAY(c, m, ibr);
+  LOAD_ARRAY(c, m, pmc);
+  LOAD_ARRAY(c, m, pmd);
+  for (unsigned i = 0; i < IA64_NGR_PHYS; i++) c->nat[i] = m->gr_nat[i] != 0;
+  for (unsigned i = 0; i < 16; i++) c->bank0_nat[i] = m->bank0_nat[i] != 0;
+  for (unsigned f = 0; f < IA64_NFR; f++)
+    c->fr[f] = (ia64_fr){.sig = m->fr[f]->significand, .exp = m->fr[f]->exponent, .sign = m->fr[f]->sign != 0};
+  c->pr = m->pr;
+  c->sof = m->cfm->sof, c->sol = m->cfm->sol, c->sor = m->cfm->sor;
+  c->rrb_gr = m->cfm->rrb_gr, c->rrb_fr = m->cfm->rrb_fr, c->rrb_pr = m->cfm->rrb_pr;
+  c->bof = m->bof, c->ndirty = m->ndirty;
+  c->ip = m->ip, c->ri = m->ri, c->psr = m->psr;
+  c->retired = m->retired;
+  if (m->intr)
+    c->intr = (ia64_intr){.vector = m->intr->vector, .isr = m->intr->isr, .ifa = m->intr->ifa,
+                          .iim = m->intr->iim, .iip = m->intr->iip, .ri = m->intr->ri, .trap = m->intr->trap};
+  memset(c->alat, 0, sizeof c->alat);
+  c->alat_live = 0;
+  for (size_t i = 0; map && map->to_host && i < m->n_alat; i++) {
+    const Hpvm__Ia64AlatEntry *a = m->alat[i];
+    uint64_t host;
+    if (map->to_host(map->ctx, a->guest_addr, &host) != 0) continue;  /* dropped: allowed */
+    c->alat[a->index] = (ia64_alat_ent){.addr = host, .size = (uint8_t)a->size, .reg = (uint8_t)a->reg,
+                                        .is_fp = a->is_fp != 0, .valid = 1};
+    c->alat_live |= 1u << a->index;
+  }
+  ia64_remap_frame(c);
+}
+
+int wire_cpu_load(wire_reader *r, const wire_section *s, ia64_cpu *const *cpus, uint32_t ncpus,
+                  const wire_addr_map *map) {
+  if (r->err) return r->err;
+  if (s->type != WIRE_SEC_CPU) return wire_reader_fail(r, s, HPVM_EINVAL, "not a CPU section");
+  ProtobufCMessage *pm;
+  if (wire_section_unpack(r, s, &hpvm__ia64_cpu__descriptor, &pm) < 0) return r->err;
+  Hpvm__Ia64Cpu *m = (Hpvm__Ia64Cpu *)pm;
+  int rc = 0;
+  if (m->vcpu >= ncpus || !cpus[m->vcpu])
+    rc = wire_reader_fail(r, s, HPVM_ECORRUPT, "vCPU %u, but the VM has %u", m->vcpu, ncpus);
+  if (!rc) rc = check_lengths(r, s, m);
+  if (!rc) rc = check_values(r, s, m);
+  if (!rc) {
+    ia64_cpu *c = cpus[m->vcpu];
+    const ia64_mem_ops *mem = c->mem;
+    void *mem_ctx = c->mem_ctx, *trace_ctx = c->trace_ctx;
+    void (*trace)(void *, ia64_cpu *, uint64_t, unsigned) = c->trace;
+    ia64_cpu_destroy(c);
+    if (ia64_cpu_init(c, mem, mem_ctx) < 0) {
+      rc = wire_reader_fail(r, s, HPVM_ENOMEM, "out of memory re-creating vCPU %u", m->vcpu);
+    } else {
+      c->trace = trace, c->trace_ctx = trace_ctx;
+      msg_to_cpu(c, m, map);
+    }
+  }
+  protobuf_c_message_free_unpacked(&m->base, NULL);
+  return rc;
+}
