@@ -175,7 +175,7 @@ static void report(ir_process *p, int sig) {
   char what[160], insn[200];
   describe(in, what, sizeof what);
   disasm(p, ip, slot, insn, sizeof insn);
-  uint64_t h = p->sigact[sig].handler;
+  uint64_t h = p->sigact[sig - 1].handler;
   fprintf(p->log, "ia64run: SIG%s (%s): %s, at ip 0x%016llx slot %u: %s%s\n", sigabbrev_np(sig) ? sigabbrev_np(sig) : "?",
           strsignal(sig), what, (unsigned long long)ip, slot, insn,
           h > 1 ? " [its handler is not run: ia64run does not deliver signals]" : "");

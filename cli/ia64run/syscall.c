@@ -804,11 +804,11 @@ static void set_result(ia64_cpu *c, int64_t v, bool force_ok) {
 }
 
 static void trace_call(ir_process *p, uint64_t nr, const sys_desc *d, const uint64_t *a, int64_t rv, bool force_ok,
-                       bool unknown) {
+                       const char *why) {
   const char *name = d ? d->name : ir_syscall_name(nr);
   unsigned nargs = d ? d->nargs : 6;
-  fprintf(p->log, "ia64run: syscall %s(", name ? name : "?");
-  if (!d) fprintf(p->log, "#%llu%s", (unsigned long long)nr, nargs ? ", " : "");
+  if (name) fprintf(p->log, "ia64run: syscall %s(", name);
+  else fprintf(p->log, "ia64run: syscall unknown_%llu(", (unsigned long long)nr);
   for (unsigned i = 0; i < nargs; i++) {
     char path[256];
     if (d && d->path_arg == i + 1 && get_path(p, a[i], path, sizeof path) == 0) fprintf(p->log, "\"%s\"", path);
@@ -818,10 +818,16 @@ static void trace_call(ir_process *p, uint64_t nr, const sys_desc *d, const uint
   }
   bool error = force_ok ? rv < 0 && rv >= -4095 : rv < 0;
   if (p->exited && d && (d->fn == sys_exit || d->fn == sys_exit_group)) fprintf(p->log, ") = ?\n");
-  else if (error) fprintf(p->log, ") = -1 %s (%s)%s\n", strerrorname_np((int)-rv) ? strerrorname_np((int)-rv) : "E?",
-                          strerror((int)-rv), unknown ? " [not implemented by ia64run]" : "");
+  else if (error) fprintf(p->log, ") = -1 %s (%s)", strerrorname_np((int)-rv) ? strerrorname_np((int)-rv) : "E?",
+                          strerror((int)-rv));
   else if (rv > 65535 || rv < -65535) fprintf(p->log, ") = 0x%llx\n", (unsigned long long)rv);
   else fprintf(p->log, ") = %lld\n", (long long)rv);
+  if (error && why) fprintf(p->log, " [system call %llu: %s]\n", (unsigned long long)nr, why);
+  else if (error && !d)
+    fprintf(p->log, " [system call %llu: %s]\n", (unsigned long long)nr,
+            name ? "not implemented by ia64run" : "not in Linux ia64's table");
+  else if (error && !(p->exited && d && (d->fn == sys_exit || d->fn == sys_exit_group)))
+    fprintf(p->log, "\n");
   fflush(p->log);
 }
 
@@ -834,9 +840,10 @@ void ir_syscall(ir_process *p) {
   if (++c->ri > 2) c->ri = 0, c->ip += 16;
   const sys_desc *d = lookup(nr);
   bool force_ok = d && (d->flags & SYS_FORCE_OK);
-  bool bad_frame = c->sof > c->sol + 8 || r15_nat;  /* EINVAL before any call is made */
-  int64_t rv = bad_frame ? -EINVAL : d ? d->fn(p, a) : -ENOSYS;
-  if (p->trace) trace_call(p, nr, d, a, rv, force_ok, !d && !bad_frame);
+  /* EINVAL before any call is made */
+  const char *bad = r15_nat ? "r15 is NaT" : c->sof > c->sol + 8 ? "more than 8 output registers" : NULL;
+  int64_t rv = bad ? -EINVAL : d ? d->fn(p, a) : -ENOSYS;
+  if (p->trace) trace_call(p, nr, d, a, rv, force_ok, bad);
   if (p->exited) return;
   set_result(c, rv, force_ok);
   leave_syscall(c);
