@@ -262,7 +262,7 @@ static inline __attribute__((always_inline)) int run_bundle(ia64_cpu *c, const i
                                                             const bool traced, unsigned *last) {
   unsigned todo = traced ? (1u << b->nslots) - 1 : b->live;
   if (UNLIKELY(start | (end ^ b->nslots))) todo &= (~0u << start) & ((1u << end) - 1);
-  bool check_frame = b->frame_op || b->maxgr >= 32 + c->sof;
+  bool check_frame = b->need_sof > c->sof;
 #define RUN_SLOT(S)                                                                             \
   if (todo & (1u << (S))) {                                                                     \
     const ia64_op *op = &b->op[S];                                                              \
@@ -289,7 +289,7 @@ static inline __attribute__((always_inline)) int run_bundle(ia64_cpu *c, const i
  * bundle's live mask but still count as retired. */
 static inline __attribute__((always_inline)) ia64_stop run_loop(ia64_cpu *c, uint64_t limit,
                                                                 const bool traced) {
-  uint64_t retired = c->retired;
+  uint64_t retired = c->retired, limit_less3 = limit < 3 ? 0 : limit - 3;
   ia64_stop why;
   for (;;) {
     if (UNLIKELY(c->stop_request)) { why = IA64_STOP_REQUEST; break; }
@@ -306,7 +306,7 @@ static inline __attribute__((always_inline)) ia64_stop run_loop(ia64_cpu *c, uin
     for (;;) {
       if (UNLIKELY(!b->decoded)) ia64_decode_bundle(b, dp->host + (c->ip & (IA64_PAGE_SIZE - 1)));
       unsigned start = c->ri, n = b->nslots, end = n, s = 0;
-      if (UNLIKELY(retired + (n - start) > limit)) {   /* the budget ends in this bundle */
+      if (UNLIKELY(retired > limit_less3 && retired + (n - start) > limit)) {  /* budget ends here */
         if (retired >= limit) { why = IA64_STOP_LIMIT; goto out; }
         end = start + (unsigned)(limit - retired);
       }

@@ -219,6 +219,7 @@ void ia64_decode_bundle(ia64_dbundle *db, const uint8_t bytes[16]) {
   if (ia64_template_units(tmpl, units, &stops) < 0) {
     for (int s = 0; s < 3; s++) db->op[s].exec = ia64_x_illegal, db->op[s].id = UINT16_MAX;
     db->live = 7;
+    db->need_sof = 255;
     return;
   }
   int maxgr = 0;
@@ -239,8 +240,9 @@ void ia64_decode_bundle(ia64_dbundle *db, const uint8_t bytes[16]) {
   for (unsigned s = 0; s < db->nslots; s++) {
     if (db->op[s].exec != ia64_x_nop) db->live |= (uint8_t)(1u << s);
     const ia64_insn_desc *d = db->op[s].id != UINT16_MAX ? index_.descs[db->op[s].id] : NULL;
-    if (d && (d->flags & IA64_DF_FRAME)) db->frame_op = 1;
+    if (d && (d->flags & IA64_DF_FRAME)) db->need_sof = 255;
   }
+  if (db->need_sof != 255 && db->maxgr >= 32) db->need_sof = (uint8_t)(db->maxgr - 31);
 }
 
 int ia64_decode_slot_id(const uint8_t bundle[16], unsigned slot) {

@@ -49,7 +49,8 @@ typedef struct ia64_dbundle {
   uint8_t maxgr;      /* highest GR any slot names: frame check once per bundle */
   uint8_t tmpl;
   uint8_t live;       /* bit s: slot s does something (not nop/hint), so the loop calls it */
-  uint8_t frame_op;   /* a slot changes the frame (alloc, cover): check the frame per slot */
+  uint8_t need_sof;   /* the frame size below which a slot must be checked: 32 + sof must
+                       * exceed its highest GR; 255 when a slot changes the frame (alloc) */
 } ia64_dbundle;
 
 /* ---- Instruction and operand tables ---------------------------------------------------- */
