@@ -101,6 +101,7 @@ void ia64_cpu_reset(ia64_cpu *c) {
   c->psr = 0;
   memset(c->cr, 0, sizeof c->cr);
   memset(c->alat, 0, sizeof c->alat);
+  ia64_sys_reset(c);
   ia64_remap_frame(c);
   ia64_stlb_flush(c);
 }
@@ -293,6 +294,12 @@ static inline __attribute__((always_inline)) ia64_stop run_loop(ia64_cpu *c, uin
   ia64_stop why;
   for (;;) {
     if (UNLIKELY(c->stop_request)) { why = IA64_STOP_REQUEST; break; }
+    if (UNLIKELY(c->sys.attn)) {   /* interrupts, halt, single-stepping (intr.c) */
+      c->retired = retired;
+      why = ia64_sys_attend(c, limit);
+      retired = c->retired;
+      if (why != IA64_STOP_INVALID) break;
+    }
     dpage *dp = fetch_page(c);
     if (!dp) {
       c->intr.iip = c->ip;
@@ -322,7 +329,7 @@ static inline __attribute__((always_inline)) ia64_stop run_loop(ia64_cpu *c, uin
       }
       if (r == IA64_BRANCHED) {
         retired += s - start + 1;
-        if (UNLIKELY(c->stop_request || gen != c->code_gen ||
+        if (UNLIKELY(c->stop_request || c->sys.attn || gen != c->code_gen ||
                      (c->ip & ~(uint64_t)(IA64_PAGE_SIZE - 1)) != page_va)) break;
         b = &dp->b[(c->ip >> 4) & (DPAGE_BUNDLES - 1)];
         continue;

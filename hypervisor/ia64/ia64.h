@@ -137,7 +137,82 @@ typedef enum ia64_stop {
   IA64_STOP_INTR,    /* an interruption is in cpu->intr; cpu->ip/ri point at it (fault) or past it (trap) */
   IA64_STOP_LIMIT,   /* the instruction budget ran out */
   IA64_STOP_REQUEST, /* cpu->stop_request was set by someone */
+  IA64_STOP_HALT,    /* halted (ia64_halt) with no interrupt to wake it: see ia64_wakeable() */
 } ia64_stop;
+
+/* ---- System architecture: guest TLB, interruptions, external interrupts ----------------
+ * tlb.c keeps the guest's translation registers and caches (itr/itc/ptc/ptr), region and
+ * protection-key checks and the VHPT walker; ia64_translate() is what a platform's
+ * ia64_mem_ops.translate calls to turn a guest address into a guest-physical one. intr.c
+ * delivers interruptions through the IVT (ia64_deliver), keeps the external interrupt
+ * controller (IRR, IVR, TPR, EOI, in-service vectors) and the ITC/ITM timer, and gives the
+ * platform its hooks: pend an interrupt from any thread, halt an idle vCPU, arm a timer. */
+
+#define IA64_NTR 8                     /* instruction and data translation registers */
+#define IA64_TC_SETS 128               /* translation cache, per side: sets x ways entries */
+#define IA64_TC_WAYS 4
+
+/* Memory attributes (pte.ma). */
+enum { IA64_MA_WB = 0, IA64_MA_UC = 4, IA64_MA_UCE = 5, IA64_MA_WC = 6, IA64_MA_NATPAGE = 7 };
+
+/* A guest translation: one TR or TC entry. */
+typedef struct ia64_tlb_ent {
+  uint64_t vpn;      /* va{60:0} of the page's first byte: region bits are not part of a match */
+  uint64_t pte;      /* as inserted: p, ma, a, d, pl, ar, ppn, ed */
+  uint32_t rid;      /* region id the entry matches */
+  uint32_t itir;     /* ps (7:2) and key (31:8) */
+  uint8_t valid;
+} ia64_tlb_ent;
+
+/* The instruction or the data TLB. */
+typedef struct ia64_tlb_side {
+  ia64_tlb_ent tr[IA64_NTR];
+  ia64_tlb_ent tc[IA64_TC_SETS * IA64_TC_WAYS];
+  uint64_t tc_sizes;             /* bit ps set: a TC entry of 2^ps bytes may be valid */
+  uint32_t tc_victim;            /* round-robin replacement within a set */
+} ia64_tlb_side;
+
+/* ia64_translate()'s answer. */
+typedef struct ia64_pxlat {
+  uint64_t pa;       /* guest-physical address (without physical mode's uncacheable bit 63) */
+  unsigned perms;    /* IA64_ACC_* the page grants now (access rights at PSR.cpl, keys, access
+                        and dirty bits): what a software TLB entry may keep */
+  unsigned ma;       /* IA64_MA_*; physical mode: WB, or UC when va bit 63 is set */
+  unsigned ps;       /* log2 of the translation's page size; 0 in physical mode */
+} ia64_pxlat;
+
+/* ia64_sys.attn: why the run loop must look at the system state at its next taken branch
+ * or page change (one load and branch there while it is 0). */
+enum { IA64_ATTN_IRQ = 1, IA64_ATTN_STEP = 2, IA64_ATTN_HALT = 4 };
+
+/* What the platform provides; every hook is optional and gets ia64_sys.hook_ctx. */
+typedef struct ia64_sys_hooks {
+  /* Guest time in ns (monotonic, 1 GHz ITC): ar.itc = clock() + itc_offset. Without it
+   * ar.itc is plain storage that never advances. */
+  uint64_t (*clock)(void *ctx);
+  /* ia64_pend_interrupt() or ia64_timer_kick() made the vCPU wakeable (any thread). */
+  void (*wake)(void *ctx, ia64_cpu *cpu);
+  /* The ITM match will happen when clock() reaches at: call ia64_timer_kick() then.
+   * UINT64_MAX: no match armed. Called on the vCPU's thread. */
+  void (*timer_arm)(void *ctx, ia64_cpu *cpu, uint64_t at);
+  /* ptc.g/ptc.ga: have every other vCPU run ia64_tlb_purge_remote(rid, va, ps) before it
+   * next runs guest code. */
+  void (*ptc_global)(void *ctx, ia64_cpu *cpu, uint32_t rid, uint64_t va, unsigned ps);
+} ia64_sys_hooks;
+
+/* The system state of a CPU besides its registers (cr[], rr[], pkr[] are in ia64_cpu). */
+typedef struct ia64_sys {
+  ia64_tlb_side itlb, dtlb;
+  uint64_t insvc[4];             /* external interrupt vectors in service (IRR is cr[68..71]) */
+  uint64_t pend[4];              /* vectors pended by other threads, not yet in IRR (atomic) */
+  volatile uint32_t attn;        /* IA64_ATTN_* (atomic: other threads set IA64_ATTN_IRQ) */
+  uint32_t flags;                /* tlb.c/intr.c private state bits */
+  int64_t itc_offset;            /* ar.itc - clock() */
+  uint64_t iipa;                 /* IIPA of the trap being raised (intr.c), when flagged */
+  uint64_t walk_pa;              /* guest-physical address the VHPT walker is reading */
+  ia64_sys_hooks hooks;
+  void *hook_ctx;
+} ia64_sys;
 
 struct ia64_cpu {
   /* General registers, physical: 0..31 static, 32.. the stacked file (circular). */
@@ -190,6 +265,8 @@ struct ia64_cpu {
   /* Optional: called before each instruction (slow path); for --trace. */
   void (*trace)(void *ctx, ia64_cpu *cpu, uint64_t ip, unsigned slot);
   void *trace_ctx;
+
+  ia64_sys sys;                 /* system architecture state (tlb.c, intr.c) */
 };
 
 /* Lifecycle. */
@@ -242,5 +319,41 @@ int ia64_disasm_slot(const uint8_t bundle[16], uint64_t ip, unsigned slot, char 
 size_t ia64_insn_count(void);                    /* instruction forms in the tables */
 const char *ia64_insn_name(size_t id);           /* mnemonic template of form id */
 int ia64_decode_slot_id(const uint8_t bundle[16], unsigned slot); /* form id, or -1 */
+
+/* System architecture: address translation (tlb.c). */
+/* Translate a guest address for access (one IA64_ACC_*) as the CPU's current PSR, region and
+ * protection key registers and guest TLB say, walking the VHPT on a miss (a walk that finds
+ * an entry inserts it in the TC). Returns 0 with *out filled, or -1 with the architectural
+ * fault in cpu->intr (TLB misses, VHPT Translation, Data Nested TLB when PSR.ic = 0, Page Not
+ * Present, NaT Page Consumption, Key Miss/Permission, Access Rights, Access/Dirty Bit,
+ * Unimplemented Data Address). A platform's translate() calls it, then maps out->pa. Every
+ * guest TLB, rr, pkr or PSR change keeps the software TLB consistent. */
+int ia64_translate(ia64_cpu *cpu, uint64_t va, unsigned access, ia64_pxlat *out);
+uint64_t ia64_thash(const ia64_cpu *cpu, uint64_t va);  /* VHPT entry address of va */
+uint64_t ia64_ttag(const ia64_cpu *cpu, uint64_t va);   /* long-format VHPT tag of va */
+/* Another vCPU's ptc.g/ptc.ga (ia64_sys_hooks.ptc_global): purge this CPU's TC entries of
+ * region id rid overlapping the 2^ps bytes at va. Call on this CPU's thread. */
+void ia64_tlb_purge_remote(ia64_cpu *cpu, uint32_t rid, uint64_t va, unsigned ps);
+
+/* System architecture: interruptions and external interrupts (intr.c). */
+/* Deliver cpu->intr through the IVT as the architecture's interruption sequence does
+ * (collection into IPSR/IIP/IFS/IIPA/ISR/IFA/ITIR/IHA/IIM when PSR.ic = 1, the new PSR,
+ * bank 0, IP = IVA + vector). Returns 0, or 1 when PSR.ic was 0 and the vector is not Data
+ * Nested TLB: the interrupted state was not collected (a guest in that state has crashed). */
+int ia64_deliver(ia64_cpu *cpu);
+/* Make external interrupt vector (16..255, or 0 ExtINT / 2 NMI) pending. Any thread: an
+ * atomic OR, then the run loop takes it at its next taken branch or page change, and the
+ * wake hook runs so that a halted vCPU's thread can return to ia64_run(). */
+void ia64_pend_interrupt(ia64_cpu *cpu, unsigned vector);
+/* The timer deadline given to ia64_sys_hooks.timer_arm has passed (any thread). */
+void ia64_timer_kick(ia64_cpu *cpu);
+/* Idle (the platform's HALT_LIGHT): from now ia64_run() returns IA64_STOP_HALT until an
+ * external interrupt that TPR and the in-service vectors do not mask is pending (whatever
+ * PSR.i says). The platform's vCPU thread then sleeps, e.g.
+ *   lock(m); while (!ia64_wakeable(cpu) && !stopping) wait(cond, m); unlock(m);
+ * with the wake hook doing lock(m); signal(cond); unlock(m). */
+void ia64_halt(ia64_cpu *cpu);
+bool ia64_wakeable(const ia64_cpu *cpu);  /* something was pended since the last look (any thread) */
+uint64_t ia64_itc(ia64_cpu *cpu);         /* ar.itc now */
 
 #endif

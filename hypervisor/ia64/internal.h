@@ -244,4 +244,90 @@ void ia64_alat_store(ia64_cpu *c, uint64_t addr, unsigned size);
 void ia64_alat_invalidate_reg(ia64_cpu *c, unsigned phys_reg, bool is_fp);
 void ia64_alat_invala(ia64_cpu *c);
 
+/* ---- System architecture (tlb.c, intr.c) ---------------------------------------------------- */
+
+/* PSR bits the system architecture acts on. */
+#define IA64_PSR_BE (1ull << 1)
+#define IA64_PSR_UP (1ull << 2)
+#define IA64_PSR_MFL (1ull << 4)
+#define IA64_PSR_MFH (1ull << 5)
+#define IA64_PSR_IC (1ull << 13)
+#define IA64_PSR_I (1ull << 14)
+#define IA64_PSR_PK (1ull << 15)
+#define IA64_PSR_DT (1ull << 17)
+#define IA64_PSR_PP (1ull << 21)
+#define IA64_PSR_LP (1ull << 25)
+#define IA64_PSR_TB (1ull << 26)
+#define IA64_PSR_RT (1ull << 27)
+#define IA64_PSR_CPL (3ull << 32)
+#define IA64_PSR_MC (1ull << 35)
+#define IA64_PSR_IT (1ull << 36)
+#define IA64_PSR_ID (1ull << 37)
+#define IA64_PSR_DA (1ull << 38)
+#define IA64_PSR_DD (1ull << 39)
+#define IA64_PSR_SS (1ull << 40)
+#define IA64_PSR_ED (1ull << 43)
+#define IA64_PSR_BN (1ull << 44)
+#define IA64_PSR_IA (1ull << 45)
+/* Fault suppression for one instruction (rfi sets them, the next instruction clears them). */
+#define IA64_PSR_SUPPRESS (IA64_PSR_ID | IA64_PSR_DA | IA64_PSR_DD | IA64_PSR_IA | IA64_PSR_ED)
+/* What makes the CPU execute one instruction at a time (intr.c's stepper). */
+#define IA64_PSR_STEP (IA64_PSR_SS | IA64_PSR_TB | IA64_PSR_LP | IA64_PSR_SUPPRESS)
+
+/* Control register numbers. */
+enum {
+  IA64_CR_DCR = 0, IA64_CR_ITM = 1, IA64_CR_IVA = 2, IA64_CR_PTA = 8, IA64_CR_IPSR = 16,
+  IA64_CR_ISR = 17, IA64_CR_IIP = 19, IA64_CR_IFA = 20, IA64_CR_ITIR = 21, IA64_CR_IIPA = 22,
+  IA64_CR_IFS = 23, IA64_CR_IIM = 24, IA64_CR_IHA = 25, IA64_CR_LID = 64, IA64_CR_IVR = 65,
+  IA64_CR_TPR = 66, IA64_CR_EOI = 67, IA64_CR_IRR0 = 68, IA64_CR_ITV = 72, IA64_CR_PMV = 73,
+  IA64_CR_CMCV = 74, IA64_CR_LRR0 = 80, IA64_CR_LRR1 = 81,
+};
+
+/* ia64_sys.flags */
+enum {
+  IA64_SYS_HALTED = 1,      /* ia64_halt() until an unmasked interrupt is pending */
+  IA64_SYS_ITM_ARMED = 2,   /* ITC has not reached ITM since ITM was written */
+  IA64_SYS_IIPA = 4,        /* ia64_sys.iipa holds the IIPA of the interruption in c->intr */
+  IA64_SYS_WALKING = 8,     /* the VHPT walker is reading through mem->translate */
+  IA64_SYS_STLB_CPL = 16,   /* the software TLB may hold rights that depend on PSR.cpl */
+  IA64_SYS_STLB_ONCE = 32,  /* ... or a grant only a PSR suppression bit allowed */
+};
+
+static inline void ia64_attn_set(ia64_cpu *c, uint32_t bits) {
+  __atomic_fetch_or(&c->sys.attn, bits, __ATOMIC_SEQ_CST);
+}
+static inline void ia64_attn_clear(ia64_cpu *c, uint32_t bits) {
+  __atomic_fetch_and(&c->sys.attn, ~bits, __ATOMIC_SEQ_CST);
+}
+
+void ia64_sys_reset(ia64_cpu *c);                /* TLB empty, interrupts idle, hooks kept */
+/* After any PSR write (rfi, ssm/rsm, mov psr.l, br.ret demotion, delivery): drops the
+ * software TLB when translation changed (dt, it, pk, cpl), looks for a deliverable
+ * interrupt when PSR.i became 1, and asks for single-stepping (ss, tb, lp, id/da/dd/ia/ed). */
+void ia64_psr_changed(ia64_cpu *c, uint64_t old_psr);
+/* The run loop's slow path while c->sys.attn != 0 (c->retired up to date): folds pended
+ * interrupts, fires the timer, delivers an External Interrupt, steps instructions one at a
+ * time while PSR asks for traps after each. 0 to go on, or why ia64_run must stop. */
+ia64_stop ia64_sys_attend(ia64_cpu *c, uint64_t limit);
+uint64_t ia64_itc_read(ia64_cpu *c);             /* ar.itc reads and writes (regs.c) */
+void ia64_itc_write(ia64_cpu *c, uint64_t v);
+
+/* The translation instructions (tab_sys.c). The int ones return 0 or -1 with a fault raised. */
+int ia64_tlb_insert(ia64_cpu *c, bool inst, int tr_slot, uint64_t ifa, uint64_t pte, uint64_t itir);
+enum { IA64_PURGE_TC = 1, IA64_PURGE_ITR = 2, IA64_PURGE_DTR = 4 };
+void ia64_tlb_purge(ia64_cpu *c, unsigned what, uint64_t va, unsigned ps);
+void ia64_tlb_purge_all_tc(ia64_cpu *c);
+int ia64_tlb_tpa(ia64_cpu *c, uint64_t va, uint64_t *pa);
+uint64_t ia64_tlb_tak(ia64_cpu *c, uint64_t va);
+/* probe: access IA64_ACC_R/W (or both) at privilege pl; fault = the .fault form. 0 with
+ * *ok set (non-fault form), or -1 with a fault raised. */
+int ia64_tlb_probe(ia64_cpu *c, uint64_t va, unsigned access, unsigned pl, bool fault, bool *ok);
+
+/* The interrupt controller's control registers (tab_sys.c's mov to/from cr). */
+uint64_t ia64_ivr_read(ia64_cpu *c);
+void ia64_irr_fold(ia64_cpu *c);                 /* pended vectors into IRR, timer match */
+void ia64_eoi(ia64_cpu *c);
+void ia64_irq_changed(ia64_cpu *c);              /* TPR/IRR/in-service changed: look again */
+void ia64_itm_changed(ia64_cpu *c);              /* ITM, ITV or ITC written: re-arm */
+
 #endif

@@ -126,6 +126,7 @@ static bool rse_lazy(const ia64_cpu *c) { return (c->ar[IA64_AR_RSC] & 3) == 0; 
 uint64_t ia64_ar_read(ia64_cpu *c, unsigned ar) {
   ar &= 127;
   if (ar == IA64_AR_BSP) return ia64_rse_bsp(c);
+  if (ar == IA64_AR_ITC) return ia64_itc_read(c);
   if (ar_class(ar) == AR_IGNORED) return 0;
   return c->ar[ar];
 }
@@ -161,6 +162,9 @@ int ia64_ar_write(ia64_cpu *c, unsigned ar, uint64_t v) {
     break;
   case IA64_AR_BSPSTORE:
     ia64_rse_set_bspstore(c, v);  /* ar.bsp follows; ar.rnat is architecturally undefined */
+    return 0;
+  case IA64_AR_ITC:
+    ia64_itc_write(c, v);         /* moves the guest clock's offset (intr.c) */
     return 0;
   default:
     break;

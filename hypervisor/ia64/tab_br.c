@@ -114,12 +114,12 @@ const ia64_opnd_kind ia64_opnds_br[] = {
 
 static inline unsigned cpl(const ia64_cpu *c) { return (unsigned)ia64_field(c->psr, 33, 32); }
 
-/* PSR bits that decide what the software TLB's entries mean (dt, pk, cpl, it): a change of
- * any of them drops the entries, as tab_sys.c does for mov psr.l/ssm/rsm. */
-#define PSR_XLAT_BITS ((1ull << 17) | (1ull << 15) | MSK(33, 32) | (1ull << 36))
+/* A new PSR: ia64_psr_changed (tlb.c) drops the software TLB when PSR bits that qualify it
+ * change (dt, it, pk, cpl), looks for interrupts PSR.i unmasks and starts single-stepping. */
 static void set_psr(ia64_cpu *c, uint64_t psr) {
-  if ((c->psr ^ psr) & PSR_XLAT_BITS) ia64_stlb_flush(c);
+  uint64_t old = c->psr;
   c->psr = psr;
+  ia64_psr_changed(c, old);
 }
 
 static inline int branch_to(ia64_cpu *c, uint64_t target) {

@@ -11,11 +11,14 @@
  * 0 when PSR.sp = 1 or the counter is privileged). At cpl 0 the moves to and from CRs, the
  * PSR and the indirect registers are done here, as plain register moves.
  *
- * Left to the next layer (the hypervisor's TLB and interruption delivery): the translation
- * instructions. itc/itr/ptc/ptr/tpa/tak make their privilege checks and then raise Illegal
- * Operation at cpl 0; probe/thash/ttag raise Illegal Operation at any cpl. Likewise the side
- * effects some CRs have beyond storage (IVR acknowledging an interrupt, EOI, ITM arming the
- * timer) belong to the platform's interrupt controller and timer. */
+ * The translation instructions (itc, itr, ptc.l/g/ga/e, ptr, probe, tpa, tak, thash, ttag)
+ * make their checks here in the SDM's order and act on the guest TLB of tlb.c. The control
+ * registers with side effects go to intr.c's interrupt controller and timer: reading IVR
+ * acknowledges the highest pending interrupt, reading IRR sees what other threads pended,
+ * writing EOI ends the interrupt in service, TPR may unmask one, ITM arms the timer. Every
+ * PSR write goes through ia64_psr_changed (the software TLB, interrupts, single-stepping).
+ * mov r1=dahr[r3] raises Illegal Operation: data access hint registers belong to a later
+ * processor generation. */
 #include "internal.h"
 
 /* ---- Operand kinds ---------------------------------------------------------------------- */
@@ -40,8 +43,6 @@ const ia64_opnd_kind ia64_opnds_sys[] = {
 
 #define PSR_UP (1ull << 2)
 #define PSR_IC (1ull << 13)
-#define PSR_PK (1ull << 15)
-#define PSR_DT (1ull << 17)
 #define PSR_SP (1ull << 20)
 /* User mask bits a program may change: be, up, ac, mfl, mfh (bit 0 is reserved). */
 #define PSR_UM_BITS MSK(5, 1)
@@ -103,10 +104,28 @@ static bool cr_illegal(const ia64_cpu *c, unsigned cr, bool write) {
 
 /* mov r1=cr3 */
 static int x_mov_from_cr(ia64_cpu *c, const ia64_op *op) {
-  if (cr_illegal(c, op->aux, false)) return ia64_illegal_op(c);
+  unsigned cr = op->aux & 127;
+  if (cr_illegal(c, cr, false)) return ia64_illegal_op(c);
   if (sys_cpl(c) != 0) return priv_op(c);
-  ia64_wr(c, op->r[0], c->cr[op->aux & 127], 0);
+  uint64_t v;
+  if (cr == IA64_CR_IVR) {
+    v = ia64_ivr_read(c);                     /* acknowledges: the vector goes in service */
+  } else {
+    if (cr >= IA64_CR_IRR0 && cr < IA64_CR_IRR0 + 4) ia64_irr_fold(c);
+    v = c->cr[cr];
+  }
+  ia64_wr(c, op->r[0], v, 0);
   return IA64_NEXT;
+}
+
+/* What a control register write sets off in the interrupt controller and timer. */
+static void cr_written(ia64_cpu *c, unsigned cr) {
+  switch (cr) {
+  case IA64_CR_ITM: ia64_itm_changed(c); break;
+  case IA64_CR_TPR: ia64_irq_changed(c); break;
+  case IA64_CR_EOI: ia64_eoi(c); break;
+  default: break;
+  }
 }
 
 /* mov cr3=r2 */
@@ -118,16 +137,18 @@ static int x_mov_to_cr(ia64_cpu *c, const ia64_op *op) {
   uint64_t v = ia64_rd(c, op->r[0]);
   if (v & cr_table[cr].rsv) return reserved_reg(c);
   c->cr[cr] = v & ~cr_table[cr].ign;
+  cr_written(c, cr);
   return IA64_NEXT;
 }
 
 /* ---- The PSR (M35, M36, M44) ------------------------------------------------------------------ */
 
-/* A new PSR{31:0} from mov psr.l, ssm or rsm. Data translation (dt) and protection key
- * checking (pk) decide what the software TLB's entries mean, so a change drops them. */
+/* A new PSR{31:0} from mov psr.l, ssm or rsm: data translation (dt) and protection keys (pk)
+ * qualify the software TLB's entries, PSR.i may unmask an interrupt, PSR.tb asks for traps. */
 static void psr_set_low(ia64_cpu *c, uint64_t psr) {
-  if ((c->psr ^ psr) & (PSR_DT | PSR_PK)) ia64_stlb_flush(c);
+  uint64_t old = c->psr;
   c->psr = psr;
+  ia64_psr_changed(c, old);
 }
 
 /* mov r1=psr: PSR{36:35} and PSR{31:0}; the rest reads as zero. */
@@ -303,26 +324,116 @@ static int x_mov_to_ireg(ia64_cpu *c, const ia64_op *op) {
 
 /* ---- Translation instructions (M38-M41, M45-M47) ---------------------------------------------- */
 
-/* What x_tlb_priv checks: a NaT in op->r[0] / op->r[1] (its GR sources), and PSR.ic = 0. */
-enum { TR_NAT0 = 1, TR_NAT1 = 2, TR_IC = 4 };
+/* What tlb_checks looks at: a NaT in op->r[0] / op->r[1] (its GR sources), PSR.ic = 0, and
+ * whether the instruction is privileged. */
+enum { TR_NAT0 = 1, TR_NAT1 = 2, TR_IC = 4, TR_PRIV = 8 };
 
-/* The architectural checks of a privileged translation instruction, in the SDM's order,
- * then Illegal Operation: inserting, purging and translating belong to the guest TLB that
- * the hypervisor layer implements (the next issue), not to this table. */
-static int x_tlb_priv(ia64_cpu *c, const ia64_op *op) {
-  if ((op->arg & TR_IC) && (c->psr & PSR_IC)) return ia64_illegal_op(c);
-  if (sys_cpl(c) != 0) return priv_op(c);
-  if (((op->arg & TR_NAT0) && ia64_rnat(c, op->r[0])) || ((op->arg & TR_NAT1) && ia64_rnat(c, op->r[1])))
-    return nat_reg(c);
-  return ia64_illegal_op(c); /* not yet: the hypervisor's TLB implements this */
+/* The checks of a translation instruction, in the SDM's order: Illegal Operation when it
+ * needs PSR.ic = 0, Privileged Operation, Register NaT Consumption. isr: the ISR bits of
+ * the NaT fault (non-access code and r/w for tpa, tak and probe). */
+static int tlb_checks(ia64_cpu *c, const ia64_op *op, unsigned what, uint64_t isr) {
+  if ((what & TR_IC) && (c->psr & IA64_PSR_IC)) return ia64_illegal_op(c);
+  if ((what & TR_PRIV) && sys_cpl(c) != 0) return priv_op(c);
+  if (((what & TR_NAT0) && ia64_rnat(c, op->r[0])) || ((what & TR_NAT1) && ia64_rnat(c, op->r[1])))
+    return ia64_nat_consumption(c, ISR_NAT_REGISTER | isr);
+  return 0;
 }
 
-/* probe, thash, ttag, and mov r1=dahr[r3]: not privileged, but they need the guest TLB
- * (the next layer) — or, for the data access hint registers, a processor generation this
- * one is not — so they raise Illegal Operation for now. */
-static int x_tlb_unimpl(ia64_cpu *c, const ia64_op *op) {
-  (void)op;
-  return ia64_illegal_op(c);
+/* ISR.code of non-access references (ISR.na): tpa 0, probe 2, tak 3, probe.fault 5. */
+enum { NA_TPA = 0, NA_PROBE = 2, NA_TAK = 3, NA_PROBE_FAULT = 5 };
+
+/* itc.d r2 (arg 0) / itc.i r2 (arg 1): insert cr.ifa -> r2 (with cr.itir) in the TC. */
+static int x_itc(ia64_cpu *c, const ia64_op *op) {
+  if (tlb_checks(c, op, TR_IC | TR_PRIV | TR_NAT0, 0)) return IA64_FAULTED;
+  return ia64_tlb_insert(c, op->arg, -1, c->cr[IA64_CR_IFA], ia64_rd(c, op->r[0]), c->cr[IA64_CR_ITIR]) < 0
+             ? IA64_FAULTED : IA64_NEXT;
+}
+
+/* itr.d dtr[r3]=r2 (arg 0) / itr.i itr[r3]=r2 (arg 1): the same into translation register
+ * r3{7:0}; a slot that does not exist is a Reserved Register/Field fault. */
+static int x_itr(ia64_cpu *c, const ia64_op *op) {
+  if (tlb_checks(c, op, TR_IC | TR_PRIV | TR_NAT0 | TR_NAT1, 0)) return IA64_FAULTED;
+  int slot = (int)(ia64_rd(c, op->r[0]) & 0xff);
+  return ia64_tlb_insert(c, op->arg, slot, c->cr[IA64_CR_IFA], ia64_rd(c, op->r[1]), c->cr[IA64_CR_ITIR]) < 0
+             ? IA64_FAULTED : IA64_NEXT;
+}
+
+enum { PTC_L, PTC_G, PTC_GA, PTR_D, PTR_I };
+
+/* ptc.l/ptc.g/ptc.ga/ptr.d/ptr.i r3,r2: purge the 2^r2{7:2} bytes at r3 (region id of r3's
+ * region). The global forms also ask the platform to purge the other vCPUs; ptc.ga drops
+ * the ALAT, whose entries the purged translations may back. */
+static int x_purge(ia64_cpu *c, const ia64_op *op) {
+  if (tlb_checks(c, op, TR_PRIV | TR_NAT0 | TR_NAT1, 0)) return IA64_FAULTED;
+  uint64_t va = ia64_rd(c, op->r[0]);
+  unsigned ps = (unsigned)ia64_field(ia64_rd(c, op->r[1]), 7, 2);
+  switch (op->arg) {
+  case PTR_D: ia64_tlb_purge(c, IA64_PURGE_DTR | IA64_PURGE_TC, va, ps); break;
+  case PTR_I: ia64_tlb_purge(c, IA64_PURGE_ITR | IA64_PURGE_TC, va, ps); break;
+  default:
+    ia64_tlb_purge(c, IA64_PURGE_TC, va, ps);
+    if (op->arg == PTC_GA) ia64_alat_invala(c);
+    if (op->arg != PTC_L && c->sys.hooks.ptc_global)
+      c->sys.hooks.ptc_global(c->sys.hook_ctx, c, (uint32_t)ia64_field(c->rr[va >> 61], 31, 8), va, ps);
+    break;
+  }
+  return IA64_NEXT;
+}
+
+/* ptc.e r3: this implementation purges the whole TC at once (the PAL loop that software
+ * runs over it purges it several times over). */
+static int x_ptc_e(ia64_cpu *c, const ia64_op *op) {
+  if (tlb_checks(c, op, TR_PRIV | TR_NAT0, 0)) return IA64_FAULTED;
+  ia64_tlb_purge_all_tc(c);
+  return IA64_NEXT;
+}
+
+/* tpa r1=r3: the physical address of r3 in the data TLB (or the VHPT). */
+static int x_tpa(ia64_cpu *c, const ia64_op *op) {
+  if (tlb_checks(c, op, TR_PRIV | TR_NAT1, IA64_ISR_NA | NA_TPA)) return IA64_FAULTED;
+  uint64_t pa;
+  if (ia64_tlb_tpa(c, ia64_rd(c, op->r[1]), &pa) < 0) return IA64_FAULTED;
+  ia64_wr(c, op->r[0], pa, 0);
+  return IA64_NEXT;
+}
+
+/* tak r1=r3: the protection key of r3's data translation (key << 8), or 1 without one. */
+static int x_tak(ia64_cpu *c, const ia64_op *op) {
+  if (tlb_checks(c, op, TR_PRIV | TR_NAT1, IA64_ISR_NA | NA_TAK)) return IA64_FAULTED;
+  ia64_wr(c, op->r[0], ia64_tlb_tak(c, ia64_rd(c, op->r[1])), 0);
+  return IA64_NEXT;
+}
+
+/* thash r1=r3 (arg 0) / ttag r1=r3 (arg 1): not privileged; a NaT address gives a NaT. */
+static int x_thash(ia64_cpu *c, const ia64_op *op) {
+  if (ia64_rnat(c, op->r[1])) {
+    ia64_wr(c, op->r[0], 0, 1);
+    return IA64_NEXT;
+  }
+  uint64_t va = ia64_rd(c, op->r[1]);
+  ia64_wr(c, op->r[0], op->arg ? ia64_ttag(c, va) : ia64_thash(c, va), 0);
+  return IA64_NEXT;
+}
+
+/* probe: arg = the access (IA64_ACC_R/W, both for .rw) | PROBE_REG (privilege level in r2,
+ * else the immediate) | PROBE_FAULT (the .fault form, which writes no register). The level
+ * checked is the less privileged of it and PSR.cpl. */
+enum { PROBE_REG = 8, PROBE_FAULT = 16 };
+
+static int x_probe(ia64_cpu *c, const ia64_op *op) {
+  unsigned acc = (unsigned)op->arg & (IA64_ACC_R | IA64_ACC_W);
+  bool fault = op->arg & PROBE_FAULT;
+  unsigned r3 = fault ? op->r[0] : op->r[1];
+  uint64_t isr = IA64_ISR_NA | (fault ? NA_PROBE_FAULT : NA_PROBE) | (acc & IA64_ACC_R ? IA64_ISR_R : 0) |
+                 (acc & IA64_ACC_W ? IA64_ISR_W : 0);
+  if (ia64_rnat(c, r3) || ((op->arg & PROBE_REG) && ia64_rnat(c, op->r[2])))
+    return ia64_nat_consumption(c, ISR_NAT_REGISTER | isr);
+  unsigned pl = (unsigned)((op->arg & PROBE_REG) ? ia64_rd(c, op->r[2]) : (uint64_t)op->imm) & 3;
+  if (pl < sys_cpl(c)) pl = sys_cpl(c);
+  bool ok;
+  if (ia64_tlb_probe(c, ia64_rd(c, r3), acc, pl, fault, &ok) < 0) return IA64_FAULTED;
+  if (!fault) ia64_wr(c, op->r[0], ok, 0);
+  return IA64_NEXT;
 }
 
 /* ---- Forms ---------------------------------------------------------------------------------- */
@@ -349,14 +460,14 @@ const ia64_insn_desc ia64_tab_sys[] = {
   {"mov", M, "pmc[%r3]=%r2", x_mov_to_ireg, IREG_PMC, M1X6(0x04), M1X6M},
   {"mov", M, "pmd[%r3]=%r2", x_mov_to_ireg, IREG_PMD, M1X6(0x05), M1X6M},
   {"mov", M, "msr[%r3]=%r2", x_mov_to_ireg, IREG_MSR, M1X6(0x06), M1X6M},
-  {"itr.d", M, "dtr[%r3]=%r2", x_tlb_priv, TR_IC | TR_NAT0 | TR_NAT1, M1X6(0x0e), M1X6M},
-  {"itr.i", M, "itr[%r3]=%r2", x_tlb_priv, TR_IC | TR_NAT0 | TR_NAT1, M1X6(0x0f), M1X6M},
+  {"itr.d", M, "dtr[%r3]=%r2", x_itr, 0, M1X6(0x0e), M1X6M},
+  {"itr.i", M, "itr[%r3]=%r2", x_itr, 1, M1X6(0x0f), M1X6M},
   /* M45: purge translations */
-  {"ptc.l", M, "%r3,%r2", x_tlb_priv, TR_NAT0 | TR_NAT1, M1X6(0x09), M1X6M},
-  {"ptc.g", M, "%r3,%r2", x_tlb_priv, TR_NAT0 | TR_NAT1, M1X6(0x0a), M1X6M},
-  {"ptc.ga", M, "%r3,%r2", x_tlb_priv, TR_NAT0 | TR_NAT1, M1X6(0x0b), M1X6M},
-  {"ptr.d", M, "%r3,%r2", x_tlb_priv, TR_NAT0 | TR_NAT1, M1X6(0x0c), M1X6M},
-  {"ptr.i", M, "%r3,%r2", x_tlb_priv, TR_NAT0 | TR_NAT1, M1X6(0x0d), M1X6M},
+  {"ptc.l", M, "%r3,%r2", x_purge, PTC_L, M1X6(0x09), M1X6M},
+  {"ptc.g", M, "%r3,%r2", x_purge, PTC_G, M1X6(0x0a), M1X6M},
+  {"ptc.ga", M, "%r3,%r2", x_purge, PTC_GA, M1X6(0x0b), M1X6M},
+  {"ptr.d", M, "%r3,%r2", x_purge, PTR_D, M1X6(0x0c), M1X6M},
+  {"ptr.i", M, "%r3,%r2", x_purge, PTR_I, M1X6(0x0d), M1X6M},
   /* M43: move from indirect register */
   {"mov", M, "%r1=rr[%r3]", x_mov_from_ireg, IREG_RR, M1X6(0x10), M1X6M},
   {"mov", M, "%r1=dbr[%r3]", x_mov_from_ireg, IREG_DBR, M1X6(0x11), M1X6M},
@@ -366,20 +477,20 @@ const ia64_insn_desc ia64_tab_sys[] = {
   {"mov", M, "%r1=pmd[%r3]", x_mov_from_ireg, IREG_PMD, M1X6(0x15), M1X6M},
   {"mov", M, "%r1=msr[%r3]", x_mov_from_ireg, IREG_MSR, M1X6(0x16), M1X6M},
   {"mov", M, "%r1=cpuid[%r3]", x_mov_from_ireg, IREG_CPUID, M1X6(0x17), M1X6M},
-  {"mov", M, "%r1=dahr[%r3]", x_tlb_unimpl, 0, M1X6(0x20), M1X6M},
+  {"mov", M, "%r1=dahr[%r3]", ia64_x_illegal, 0, M1X6(0x20), M1X6M},
   /* M38-M40: probe */
-  {"probe.r", M, "%r1=%r3,%sys_imm2", x_tlb_unimpl, 0, M1X6(0x18), M1X6M},
-  {"probe.w", M, "%r1=%r3,%sys_imm2", x_tlb_unimpl, 0, M1X6(0x19), M1X6M},
-  {"probe.r", M, "%r1=%r3,%r2", x_tlb_unimpl, 0, M1X6(0x38), M1X6M},
-  {"probe.w", M, "%r1=%r3,%r2", x_tlb_unimpl, 0, M1X6(0x39), M1X6M},
-  {"probe.rw.fault", M, "%r3,%sys_imm2", x_tlb_unimpl, 0, M1X6(0x31), M1X6M},
-  {"probe.r.fault", M, "%r3,%sys_imm2", x_tlb_unimpl, 0, M1X6(0x32), M1X6M},
-  {"probe.w.fault", M, "%r3,%sys_imm2", x_tlb_unimpl, 0, M1X6(0x33), M1X6M},
+  {"probe.r", M, "%r1=%r3,%sys_imm2", x_probe, IA64_ACC_R, M1X6(0x18), M1X6M},
+  {"probe.w", M, "%r1=%r3,%sys_imm2", x_probe, IA64_ACC_W, M1X6(0x19), M1X6M},
+  {"probe.r", M, "%r1=%r3,%r2", x_probe, IA64_ACC_R | PROBE_REG, M1X6(0x38), M1X6M},
+  {"probe.w", M, "%r1=%r3,%r2", x_probe, IA64_ACC_W | PROBE_REG, M1X6(0x39), M1X6M},
+  {"probe.rw.fault", M, "%r3,%sys_imm2", x_probe, IA64_ACC_R | IA64_ACC_W | PROBE_FAULT, M1X6(0x31), M1X6M},
+  {"probe.r.fault", M, "%r3,%sys_imm2", x_probe, IA64_ACC_R | PROBE_FAULT, M1X6(0x32), M1X6M},
+  {"probe.w.fault", M, "%r3,%sys_imm2", x_probe, IA64_ACC_W | PROBE_FAULT, M1X6(0x33), M1X6M},
   /* M46: translation hash, tag, physical address, key */
-  {"thash", M, "%r1=%r3", x_tlb_unimpl, 0, M1X6(0x1a), M1X6M},
-  {"ttag", M, "%r1=%r3", x_tlb_unimpl, 0, M1X6(0x1b), M1X6M},
-  {"tpa", M, "%r1=%r3", x_tlb_priv, TR_NAT1, M1X6(0x1e), M1X6M},
-  {"tak", M, "%r1=%r3", x_tlb_priv, TR_NAT1, M1X6(0x1f), M1X6M},
+  {"thash", M, "%r1=%r3", x_thash, 0, M1X6(0x1a), M1X6M},
+  {"ttag", M, "%r1=%r3", x_thash, 1, M1X6(0x1b), M1X6M},
+  {"tpa", M, "%r1=%r3", x_tpa, 0, M1X6(0x1e), M1X6M},
+  {"tak", M, "%r1=%r3", x_tak, 0, M1X6(0x1f), M1X6M},
   /* M36, M33, M35, M32: PSR and control registers */
   {"mov", M, "%r1=psr.um", x_mov_from_psrum, 0, M1X6(0x21), M1X6M},
   {"mov", M, "%r1=%sys_cr3", x_mov_from_cr, 0, M1X6(0x24), M1X6M},
@@ -388,9 +499,9 @@ const ia64_insn_desc ia64_tab_sys[] = {
   {"mov", M, "%sys_cr3=%r2", x_mov_to_cr, 0, M1X6(0x2c), M1X6M},
   {"mov", M, "psr.l=%r2", x_mov_to_psrl, 0, M1X6(0x2d), M1X6M},
   /* M41: insert translation cache */
-  {"itc.d", M, "%r2", x_tlb_priv, TR_IC | TR_NAT0, M1X6(0x2e), M1X6M},
-  {"itc.i", M, "%r2", x_tlb_priv, TR_IC | TR_NAT0, M1X6(0x2f), M1X6M},
+  {"itc.d", M, "%r2", x_itc, 0, M1X6(0x2e), M1X6M},
+  {"itc.i", M, "%r2", x_itc, 1, M1X6(0x2f), M1X6M},
   /* M47: purge translation cache entry */
-  {"ptc.e", M, "%r3", x_tlb_priv, TR_NAT0, M1X6(0x34), M1X6M},
+  {"ptc.e", M, "%r3", x_ptc_e, 0, M1X6(0x34), M1X6M},
 };
 IA64_TAB_LEN(sys);
