@@ -118,7 +118,8 @@ static void test_dirty_log_matches_stores_and_device_writes_every_round_four_vcp
 
 typedef struct racer {
   vm *v;
-  atomic_uint round;      /* harvests done */
+  atomic_uint started;    /* harvests begun */
+  atomic_uint finished;   /* harvests returned */
   atomic_bool stop;
   unsigned n;
   struct { uint64_t frame; unsigned r0, r1; } w[20000];
@@ -129,16 +130,17 @@ static void *device_writer(void *arg) {
   uint64_t seed = 12345;
   while (!atomic_load(&r->stop) && r->n < 20000) {
     uint64_t f = (AREA_LO >> 12) + rnd(&seed) % ((AREA_HI - AREA_LO) >> 12);
-    unsigned r0 = atomic_load(&r->round);
+    unsigned r0 = atomic_load(&r->finished);    /* no harvest before r0 can have it ... */
     uint64_t x = f;
     vm_mem_write(r->v, f << 12, &x, 8);
-    r->w[r->n].frame = f, r->w[r->n].r0 = r0, r->w[r->n].r1 = atomic_load(&r->round);
+    r->w[r->n].frame = f, r->w[r->n].r0 = r0, r->w[r->n].r1 = atomic_load(&r->started);  /* ... nor after r1 */
     r->n++;
   }
   return NULL;
 }
 
-/* A write made while harvest h ran is in harvest h or h+1, never lost, never in two. */
+/* A device write racing with harvests is in exactly one harvest: one of those that ran
+ * while it was being made (or the next one), never lost. */
 static void test_device_writes_racing_harvests_are_each_harvested_once(void **s) {
   (void)s;
   racer *r = calloc(1, sizeof *r);
@@ -151,8 +153,9 @@ static void test_device_writes_racing_harvests_are_each_harvested_once(void **s)
   pthread_create(&t, NULL, device_writer, r);
   for (unsigned k = 0; k < ROUNDS; k++) {
     usleep(200);
+    atomic_fetch_add(&r->started, 1);
     assert_int_equal(vm_dirty_log_harvest(r->v, h + (size_t)k * words), 0);
-    atomic_fetch_add(&r->round, 1);
+    atomic_fetch_add(&r->finished, 1);
   }
   atomic_store(&r->stop, true);
   pthread_join(t, NULL);
