@@ -16,9 +16,9 @@
  * code_gen; nor the caller's memory callbacks and trace hook, which belong to the process.
  *
  * Loading checks the whole message before it touches the CPU — a state file is hostile
- * input, and a CPU half loaded is worse than one refused — then re-creates the CPU empty
- * (ia64_cpu_destroy + ia64_cpu_init, which is what drops every cached translation and
- * decoded page of the memory it ran on before) and applies the registers. */
+ * input, and a CPU half loaded is worse than one refused — then gives the CPU an empty
+ * decode cache and software TLB (they cache the memory it ran on before) and applies the
+ * registers. Fields the state does not carry are left as the caller set them. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -197,6 +197,7 @@ static void msg_to_cpu(ia64_cpu *c, const Hpvm__Ia64Cpu *m, const wire_addr_map 
   c->bof = m->bof, c->ndirty = m->ndirty;
   c->ip = m->ip, c->ri = m->ri, c->psr = m->psr;
   c->retired = m->retired;
+  c->intr = (ia64_intr){.vector = IA64_VEC_NONE};
   if (m->intr)
     c->intr = (ia64_intr){.vector = m->intr->vector, .isr = m->intr->isr, .ifa = m->intr->ifa,
                           .iim = m->intr->iim, .iip = m->intr->iip, .ri = m->intr->ri, .trap = m->intr->trap};
@@ -213,6 +214,26 @@ static void msg_to_cpu(ia64_cpu *c, const Hpvm__Ia64Cpu *m, const wire_addr_map 
   ia64_remap_frame(c);
 }
 
+/* Give the CPU an empty decode cache and software TLB: both cache the memory it ran on
+ * before, whose contents the restore replaced behind its back. The new cache comes from a
+ * scratch CPU (ia64_cpu_init is the only constructor), so every field of the CPU that the
+ * state does not carry — the memory callbacks, the trace hook, whatever the platform keeps
+ * there — stays as the caller set it. */
+static int fresh_caches(wire_reader *r, const wire_section *s, ia64_cpu *c) {
+  ia64_cpu *scratch = malloc(sizeof *scratch);
+  if (!scratch || ia64_cpu_init(scratch, c->mem, c->mem_ctx) < 0) {
+    free(scratch);
+    return wire_reader_fail(r, s, HPVM_ENOMEM, "out of memory for a new decode cache");
+  }
+  ia64_dcache *old = c->dcache;
+  c->dcache = scratch->dcache;
+  scratch->dcache = old;
+  ia64_cpu_destroy(scratch);  /* frees the old decode cache */
+  free(scratch);
+  ia64_stlb_flush(c);
+  return 0;
+}
+
 int wire_cpu_load(wire_reader *r, const wire_section *s, ia64_cpu *const *cpus, uint32_t ncpus,
                   const wire_addr_map *map) {
   if (r->err) return r->err;
@@ -225,19 +246,8 @@ int wire_cpu_load(wire_reader *r, const wire_section *s, ia64_cpu *const *cpus, 
     rc = wire_reader_fail(r, s, HPVM_ECORRUPT, "vCPU %u, but the VM has %u", m->vcpu, ncpus);
   if (!rc) rc = check_lengths(r, s, m);
   if (!rc) rc = check_values(r, s, m);
-  if (!rc) {
-    ia64_cpu *c = cpus[m->vcpu];
-    const ia64_mem_ops *mem = c->mem;
-    void *mem_ctx = c->mem_ctx, *trace_ctx = c->trace_ctx;
-    void (*trace)(void *, ia64_cpu *, uint64_t, unsigned) = c->trace;
-    ia64_cpu_destroy(c);
-    if (ia64_cpu_init(c, mem, mem_ctx) < 0) {
-      rc = wire_reader_fail(r, s, HPVM_ENOMEM, "out of memory re-creating vCPU %u", m->vcpu);
-    } else {
-      c->trace = trace, c->trace_ctx = trace_ctx;
-      msg_to_cpu(c, m, map);
-    }
-  }
+  if (!rc) rc = fresh_caches(r, s, cpus[m->vcpu]);
+  if (!rc) msg_to_cpu(cpus[m->vcpu], m, map);
   protobuf_c_message_free_unpacked(&m->base, NULL);
   return rc;
 }

@@ -141,9 +141,9 @@ int wire_cpu_save(wire_writer *w, const ia64_cpu *cpu, uint32_t vcpu, const wire
  * The whole section is checked before the CPU is touched: register files of the wrong
  * length, an impossible frame (sof > 96, sol or sor > sof, ndirty + sof > 96, ...), r0, f0,
  * f1 or p0 not at their constant values, a bad ALAT entry: HPVM_ECORRUPT, CPU unchanged.
- * On success the CPU is as the saved one was: its software TLB and decode cache are emptied
- * (they cache the old memory), its memory callbacks and trace hook are kept. HPVM_ENOMEM if
- * the decode cache cannot be re-created (the CPU is then destroyed, as ia64_cpu_destroy). */
+ * On success the CPU's registers are the saved ones; its software TLB and decode cache are
+ * emptied (they cache the old memory); what the state does not carry (memory callbacks,
+ * trace hook, stop_request) is kept. HPVM_ENOMEM (CPU unchanged) if no new decode cache. */
 int wire_cpu_load(wire_reader *r, const wire_section *s, ia64_cpu *const *cpus, uint32_t ncpus,
                   const wire_addr_map *map);
 
