@@ -143,32 +143,44 @@ void vm_vcpu_revoke_writes(vm_vcpu *vc) {
   for (unsigned i = 0; i < IA64_STLB_SIZE; i++) vc->cpu.stlb[i].tag_w = NO_TAG;
 }
 
+/* Too many requests queued: do everything they could have asked for. Dropping every TC
+ * entry is a purge the architecture allows at any time (TRs stay). */
+static void do_all(vm_vcpu *vc) {
+  vm *v = vc->vm;
+  for (size_t w = 0; w < v->nwords; w++)
+    for (uint64_t bits = vc->xframes[w]; bits; bits &= bits - 1)
+      ia64_code_invalidate(&vc->cpu, v->ram + ((w * 64 + (unsigned)__builtin_ctzll(bits)) << VM_FRAME_SHIFT));
+  memset(vc->xframes, 0, v->nwords * 8);
+  ia64_tlb_side *sides[2] = {&vc->cpu.sys.itlb, &vc->cpu.sys.dtlb};
+  for (unsigned s = 0; s < 2; s++)
+    for (unsigned i = 0; i < IA64_TC_SETS * IA64_TC_WAYS; i++) sides[s]->tc[i].valid = 0;
+  ia64_stlb_flush(&vc->cpu);
+}
+
 void vm_vcpu_do_requests(vm_vcpu *vc) {
   vm *v = vc->vm;
-  if (vc->req_all) {
-    for (size_t w = 0; w < v->nwords; w++)
-      for (uint64_t bits = vc->xframes[w]; bits; bits &= bits - 1)
-        ia64_code_invalidate(&vc->cpu, v->ram + ((w * 64 + (unsigned)__builtin_ctzll(bits)) << VM_FRAME_SHIFT));
-    memset(vc->xframes, 0, v->nwords * 8);
-    ia64_stlb_flush(&vc->cpu);
-    vc->req_all = false;
-    vc->nreq = 0;
-    return;
-  }
-  for (unsigned i = 0; i < vc->nreq; i++) {
-    uint64_t f = vc->req[i] >> 1;
-    if ((vc->req[i] & 1) == VCPU_REQ_DROP_CODE) drop_code(vc, f);
-    else stlb_drop(&vc->cpu, v->ram + (f << VM_FRAME_SHIFT), IA64_ACC_W);
-  }
+  if (vc->req_all) do_all(vc);
+  else
+    for (unsigned i = 0; i < vc->nreq; i++) {
+      const vcpu_req *r = &vc->req[i];
+      if (r->kind == VCPU_REQ_DROP_CODE) drop_code(vc, r->arg);
+      else if (r->kind == VCPU_REQ_REVOKE_W) stlb_drop(&vc->cpu, v->ram + (r->arg << VM_FRAME_SHIFT), IA64_ACC_W);
+      else ia64_tlb_purge_remote(&vc->cpu, r->rid, r->arg, r->ps);
+    }
+  vc->req_all = false;
   vc->nreq = 0;
 }
 
-/* Ask every vCPU but `self` (NULL: all) to do `kind` for frame f. */
-static void broadcast(vm *v, vm_vcpu *self, uint64_t f, unsigned kind) {
+/* Ask every vCPU but `self` (NULL: all) to do r. */
+void vm_broadcast(vm *v, vm_vcpu *self, vcpu_req r) {
   pthread_mutex_lock(&v->lock);
   for (unsigned i = 0; i < v->ncpus; i++)
-    if (v->vcpu[i] != self) vm_vcpu_request(v->vcpu[i], f, kind);
+    if (v->vcpu[i] != self) vm_vcpu_request(v->vcpu[i], r);
   pthread_mutex_unlock(&v->lock);
+}
+
+static void broadcast(vm *v, vm_vcpu *self, uint64_t f, unsigned kind) {
+  vm_broadcast(v, self, (vcpu_req){.kind = (uint8_t)kind, .arg = f});
   if (kind == VCPU_REQ_DROP_CODE) atomic_fetch_add_explicit(&v->st_code_flushes, 1, memory_order_relaxed);
 }
 
@@ -214,37 +226,36 @@ static unsigned frame_perms(vm_vcpu *vc, uint64_t f, unsigned acc, unsigned righ
   return rights & R;
 }
 
-/* Guest address -> guest-physical address. Physical mode (psr.dt/it = 0): bit 63 selects
- * uncacheable, the rest is the address. */
-static int guest_translate(vm_vcpu *vc, uint64_t va, unsigned acc, uint64_t *pa, unsigned *rights) {
-  (void)vc, (void)acc;
-  *pa = va & ~(1ull << 63);
-  *rights = IA64_ACC_R | IA64_ACC_W | IA64_ACC_X;
-  return 0;
-}
-
+/* The guest's translation (ia64_translate: its TLB and VHPT, or physical mode) gives the
+ * guest-physical address and the rights; the memory attribute matters only for what is not
+ * RAM, which always goes to io(). */
 static int vm_translate(void *ctx, ia64_cpu *c, uint64_t va, unsigned acc, ia64_xlat *out) {
-  (void)c;
   vm_vcpu *vc = ctx;
   vm *v = vc->vm;
-  uint64_t pa;
-  unsigned rights;
-  int rc = guest_translate(vc, va, acc, &pa, &rights);
-  if (rc) return rc;
-  if (!ram_addr(v, pa)) return IA64_XLAT_IO;
-  uint64_t f = pa >> VM_FRAME_SHIFT;
+  ia64_pxlat px;
+  if (ia64_translate(c, va, acc, &px)) return -1;
+  if (!ram_addr(v, px.pa)) {
+    vc->io_page = va & ~(uint64_t)(IA64_PAGE_SIZE - 1);
+    vc->io_pa = px.pa & ~(uint64_t)(IA64_PAGE_SIZE - 1);
+    return IA64_XLAT_IO;
+  }
+  uint64_t f = px.pa >> VM_FRAME_SHIFT;
   out->host_page = v->ram + (f << VM_FRAME_SHIFT);
-  out->perms = frame_perms(vc, f, acc, rights);
+  out->perms = frame_perms(vc, f, acc, px.perms);
   return 0;
 }
 
+/* io() follows the translate() that answered IA64_XLAT_IO for the same page. */
 static int vm_io(void *ctx, ia64_cpu *c, uint64_t va, unsigned size, bool write, uint64_t *val) {
-  (void)c;
   vm_vcpu *vc = ctx;
   uint64_t pa;
-  unsigned rights;
-  int rc = guest_translate(vc, va, write ? IA64_ACC_W : IA64_ACC_R, &pa, &rights);
-  if (rc) return rc;
+  if ((va & ~(uint64_t)(IA64_PAGE_SIZE - 1)) == vc->io_page) {
+    pa = vc->io_pa | (va & (IA64_PAGE_SIZE - 1));
+  } else {
+    ia64_pxlat px;
+    if (ia64_translate(c, va, write ? IA64_ACC_W : IA64_ACC_R, &px)) return -1;
+    pa = px.pa;
+  }
   return vm_io_access(vc->vm, vc, pa, size, write, val);
 }
 

@@ -7,14 +7,19 @@
  * safe point by setting cpu.stop_request, always under vm->lock, which the safe point
  * clears under the same lock: a request can never be lost between the two.
  *
- * A vCPU that has nothing to run parks on its condition variable: halted (HALT_LIGHT) until
- * an interrupt, a secondary waiting for its start IPI, or paused. A parked vCPU costs no
- * host CPU and counts as stopped for vm_pause(), which therefore only waits for the vCPUs
- * that are actually running to finish their current bundle.
+ * A vCPU that has nothing to run parks on its condition variable: halted (HALT_LIGHT, and
+ * ia64_run() says IA64_STOP_HALT) until an interrupt, a secondary waiting for its start IPI,
+ * or paused. A parked vCPU costs no host CPU and counts as stopped for vm_pause(), which
+ * therefore only waits for the vCPUs that are actually running to finish their bundle.
+ *
+ * The CPU library owns the interrupt controller; the platform gives it its hooks: the
+ * guest clock (ns since power-on), wake (an interrupt was pended: unpark a halted vCPU),
+ * timer_arm (timer.c kicks the ITM match on time) and ptc_global (queue the purge for the
+ * other vCPUs, done at their next safe point).
  *
  * vCPU state machine (under vm->lock):
  *
- *     WAIT_BOOT --start IPI--> RUNNING --HALT_LIGHT--> HALTED --interrupt--> RUNNING
+ *     WAIT_BOOT --start IPI--> RUNNING --STOP_HALT--> HALTED --wake hook--> RUNNING
  *         any --power-off or crash--> STOPPED
  */
 #include <inttypes.h>
@@ -29,6 +34,30 @@ uint64_t vm_guest_time_ns(const vm *v) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec - v->t0_ns;
+}
+
+/* ---- The CPU's hooks --------------------------------------------------------------------------- */
+
+static uint64_t hook_clock(void *ctx) { return vm_guest_time_ns(((vm_vcpu *)ctx)->vm); }
+
+static void hook_wake(void *ctx, ia64_cpu *c) {
+  (void)c;
+  vm_vcpu *vc = ctx;
+  pthread_mutex_lock(&vc->vm->lock);
+  vc->kicked = true;
+  if (vc->parked) pthread_cond_signal(&vc->cond);
+  pthread_mutex_unlock(&vc->vm->lock);
+}
+
+static void hook_timer_arm(void *ctx, ia64_cpu *c, uint64_t at) {
+  (void)c;
+  vm_timer_arm(ctx, at);
+}
+
+static void hook_ptc_global(void *ctx, ia64_cpu *c, uint32_t rid, uint64_t va, unsigned ps) {
+  (void)c;
+  vm_vcpu *vc = ctx;
+  vm_broadcast(vc->vm, vc, (vcpu_req){.kind = VCPU_REQ_PTC, .rid = rid, .arg = va, .ps = (uint8_t)ps});
 }
 
 /* ---- Creation -------------------------------------------------------------------------------- */
@@ -50,6 +79,9 @@ int vm_vcpu_create(vm *v, unsigned id) {
     return HPVM_ENOMEM;
   }
   pthread_cond_init(&vc->cond, NULL);
+  vc->cpu.sys.hooks = (ia64_sys_hooks){hook_clock, hook_wake, hook_timer_arm, hook_ptc_global};
+  vc->cpu.sys.hook_ctx = vc;
+  vc->io_page = ~(uint64_t)0;
   vc->state = id == 0 ? VCPU_RUNNING : VCPU_WAIT_BOOT;
   vm_vcpu_boot_state(vc, 0, 0);
   v->vcpu[id] = vc;
@@ -87,26 +119,18 @@ void vm_vcpu_poke(vm_vcpu *vc) {
   if (vc->parked) pthread_cond_signal(&vc->cond);
 }
 
-void vm_vcpu_request(vm_vcpu *vc, uint64_t frame, unsigned kind) {
+void vm_vcpu_request(vm_vcpu *vc, vcpu_req r) {
   if (vc->state == VCPU_STOPPED) return;
-  if (vc->nreq < VCPU_REQ_MAX) vc->req[vc->nreq++] = frame << 1 | kind;
+  if (vc->nreq < VCPU_REQ_MAX) vc->req[vc->nreq++] = r;
   else vc->req_all = true;
   /* A parked vCPU runs no guest code: it does its requests before it runs again. */
   __atomic_store_n(&vc->cpu.stop_request, 1, __ATOMIC_SEQ_CST);
 }
 
-static bool irq_pending(const vm_vcpu *vc) {
-  return (vc->irq_pending[0] | vc->irq_pending[1] | vc->irq_pending[2] | vc->irq_pending[3]) != 0;
-}
-
+/* Any thread, vm->lock not held (the wake hook takes it). */
 int vm_interrupt(vm *v, unsigned cpu, unsigned vector) {
   if (cpu >= v->ncpus || vector > 255) return HPVM_EINVAL;
-  vm_vcpu *vc = v->vcpu[cpu];
-  pthread_mutex_lock(&v->lock);
-  vc->irq_pending[vector / 64] |= 1ull << (vector % 64);
-  vc->kicked = true;
-  vm_vcpu_poke(vc);
-  pthread_mutex_unlock(&v->lock);
+  ia64_pend_interrupt(&v->vcpu[cpu]->cpu, vector);
   return 0;
 }
 
@@ -225,11 +249,11 @@ static void interruption(vm_vcpu *vc) {
     return;
   }
   if (c->cr[VM_CR_IVA] == 0) return crash(vc, "interruption with no vector table (cr.iva = 0)");
-  if (!(c->psr & VM_PSR_IC) && in->vector != IA64_VEC_DATA_TLB && in->vector != IA64_VEC_VHPT_TRANSLATION &&
-      in->vector != IA64_VEC_ALT_DATA_TLB)
+  /* With collection off only a data TLB miss can be taken (as Data Nested TLB, which the
+   * CPU raises itself then): anything else would lose the interrupted state for good. */
+  if (!(c->psr & VM_PSR_IC) && in->vector != IA64_VEC_DATA_NESTED_TLB)
     return crash(vc, "interruption with interruption collection off (psr.ic = 0)");
-  /* Delivery through the guest's IVT arrives with the CPU's system architecture. */
-  crash(vc, "interruption the platform cannot deliver yet");
+  ia64_deliver(c);
 }
 
 /* ---- The thread ------------------------------------------------------------------------------ */
@@ -241,7 +265,10 @@ static bool safe_point(vm_vcpu *vc) {
     vc->cpu.stop_request = 0;
     if (vc->nreq || vc->req_all) vm_vcpu_do_requests(vc);
     if (v->stopping) return false;
-    if (vc->state == VCPU_HALTED && (vc->kicked || irq_pending(vc))) vc->state = VCPU_RUNNING;
+    if (vc->state == VCPU_HALTED && (vc->kicked || ia64_wakeable(&vc->cpu))) {
+      vc->state = VCPU_RUNNING;
+      vc->kicked = false;
+    }
     if (v->pause_depth == 0 && vc->state == VCPU_RUNNING) return true;
     vc->parked = true;
     v->nparked++;
@@ -252,15 +279,19 @@ static bool safe_point(vm_vcpu *vc) {
   }
 }
 
-/* HALT_LIGHT (ssc.c): sleep until the next interrupt. */
-void vm_vcpu_halt(vm_vcpu *vc) {
+/* HALT_LIGHT (ssc.c): from now ia64_run() answers IA64_STOP_HALT until an interrupt. */
+void vm_vcpu_halt(vm_vcpu *vc) { ia64_halt(&vc->cpu); }
+
+/* ia64_run() said IA64_STOP_HALT: park unless the wake hook ran meanwhile. */
+static void halted(vm_vcpu *vc) {
   vm *v = vc->vm;
   pthread_mutex_lock(&v->lock);
-  if (!vc->kicked && !irq_pending(vc)) {
+  if (vc->kicked || ia64_wakeable(&vc->cpu)) {
+    vc->kicked = false;
+  } else {
     vc->state = VCPU_HALTED;
     atomic_fetch_add_explicit(&v->st_halts, 1, memory_order_relaxed);
   }
-  vc->kicked = false;
   pthread_mutex_unlock(&v->lock);
 }
 
@@ -272,6 +303,7 @@ static void *vcpu_main(void *arg) {
     pthread_mutex_unlock(&v->lock);
     ia64_stop st = ia64_run(&vc->cpu, VM_RUN_BUDGET);
     if (st == IA64_STOP_INTR) interruption(vc);
+    else if (st == IA64_STOP_HALT) halted(vc);
     pthread_mutex_lock(&v->lock);
   }
   vc->state = VCPU_STOPPED;

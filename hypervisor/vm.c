@@ -70,7 +70,8 @@ int vm_load_kernel_image(vm *v, const void *image, size_t len, char *msg, size_t
 
 int vm_start(vm *v) {
   if (v->started) return HPVM_EBUSY;
-  int rc = vm_console_start(v);
+  int rc = vm_timer_start(v);
+  if (!rc) rc = vm_console_start(v);
   if (rc) return rc;
   pthread_mutex_lock(&v->lock);
   v->started = true;
@@ -112,6 +113,7 @@ static void join_all(vm *v) {
   v->joined = true;
   for (unsigned i = 0; i < v->ncpus; i++)
     if (v->vcpu[i]->thread_started) pthread_join(v->vcpu[i]->thread, NULL);
+  vm_timer_stop(v);
   vm_console_stop(v);
   vm_devices_drain(v);
   vm_console_flush(v);

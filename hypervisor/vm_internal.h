@@ -35,7 +35,7 @@ enum {
   VM_CR_IHA = 25, VM_CR_LID = 64, VM_CR_IVR = 65, VM_CR_TPR = 66, VM_CR_EOI = 67, VM_CR_IRR0 = 68,
   VM_CR_ITV = 72, VM_CR_PMV = 73, VM_CR_CMCV = 74, VM_CR_LRR0 = 80, VM_CR_LRR1 = 81,
 };
-#define VM_PSR_IC (1ull << 13)
+#define VM_PSR_IC (1ull << 13)  /* (ia64.h keeps its PSR bits in the CPU's internal.h) */
 #define VM_PSR_I (1ull << 14)
 #define VM_PSR_DT (1ull << 17)
 #define VM_PSR_IT (1ull << 36)
@@ -52,7 +52,13 @@ typedef enum vcpu_state {
 } vcpu_state;
 
 /* A request another thread leaves for a vCPU, done at its next safe point. */
-enum { VCPU_REQ_REVOKE_W = 0, VCPU_REQ_DROP_CODE = 1 };
+enum { VCPU_REQ_REVOKE_W = 1, VCPU_REQ_DROP_CODE, VCPU_REQ_PTC };
+typedef struct vcpu_req {
+  uint8_t kind;                 /* VCPU_REQ_* */
+  uint8_t ps;                   /* PTC: log2 of the purged size */
+  uint32_t rid;                 /* PTC: region id */
+  uint64_t arg;                 /* REVOKE_W, DROP_CODE: frame; PTC: virtual address */
+} vcpu_req;
 
 typedef struct vm_vcpu {
   ia64_cpu cpu;                 /* first: the CPU's callbacks get the vm_vcpu as context */
@@ -65,14 +71,14 @@ typedef struct vm_vcpu {
   /* Under vm->lock. */
   vcpu_state state;
   bool parked;                  /* blocked in vcpu_park(): not touching cpu */
-  bool kicked;                  /* an interrupt arrived (ends HALT_LIGHT) */
-  uint64_t irq_pending[4];      /* vectors pended and not yet handed to the CPU */
+  bool kicked;                  /* the CPU's wake hook ran: an interrupt may end the halt */
   unsigned nreq;
-  uint64_t req[VCPU_REQ_MAX];   /* (frame << 1) | VCPU_REQ_* */
-  bool req_all;                 /* too many: drop every decoded page and every write grant */
+  vcpu_req req[VCPU_REQ_MAX];
+  bool req_all;                 /* too many: drop every decoded page, TLB grant and TC entry */
 
   /* The vCPU's own thread only. */
   uint64_t *xframes;            /* frames this vCPU was granted execute on (may hold decoded code) */
+  uint64_t io_page, io_pa;      /* the last page translate() sent to io(), and its guest-physical page */
 } vm_vcpu;
 
 /* ---- Devices ------------------------------------------------------------------------------- */
@@ -142,6 +148,8 @@ struct vm {
   bool sal_set;
   uint64_t t0_ns;                        /* host monotonic time of guest ITC 0 */
 
+  struct vm_timer *timer;                /* timer.c */
+
   /* Ski disk SSCs (ssc.c), under ssc_lock. */
   pthread_mutex_t ssc_lock;
   struct vm_ssc_state *ssc;
@@ -155,6 +163,8 @@ struct vm {
 extern const ia64_mem_ops vm_mem_ops;  /* ctx: the vm_vcpu */
 int vm_mem_init(vm *v, uint64_t ram_size, char *msg, size_t msglen);
 void vm_mem_free(vm *v);
+/* Ask every vCPU but self (NULL: all) to do r at its next safe point. */
+void vm_broadcast(vm *v, vm_vcpu *self, vcpu_req r);
 /* Do queued requests of this vCPU (its own thread, or parked with vm->lock held). */
 void vm_vcpu_do_requests(vm_vcpu *vc);
 /* Revoke every write grant in a parked vCPU's software TLB (vm->lock held). */
@@ -170,12 +180,18 @@ void vm_vcpu_boot_state(vm_vcpu *vc, uint64_t entry, uint64_t gp);
 /* Make the vCPU leave ia64_run at its next bundle and look at its requests (vm->lock held). */
 void vm_vcpu_poke(vm_vcpu *vc);
 /* Leave a request for vc (vm->lock held). */
-void vm_vcpu_request(vm_vcpu *vc, uint64_t frame, unsigned kind);
+void vm_vcpu_request(vm_vcpu *vc, vcpu_req r);
 /* HALT_LIGHT: the vCPU sleeps at its next safe point until an interrupt. */
 void vm_vcpu_halt(vm_vcpu *vc);
 /* An IPI to the vCPU with this id/eid (dev.c's PIB). */
 void vm_ipi(vm *v, unsigned id, unsigned eid, unsigned vector);
 uint64_t vm_guest_time_ns(const vm *v);
+
+/* ---- timer.c: one thread per VM kicks each vCPU's ITM match on time ------------------------- */
+
+int vm_timer_start(vm *v);
+void vm_timer_stop(vm *v);
+void vm_timer_arm(vm_vcpu *vc, uint64_t at);   /* guest ns; UINT64_MAX: none */
 
 /* ---- boot.c ---------------------------------------------------------------------------------- */
 
