@@ -48,20 +48,13 @@ static inline uint64_t sig_of(ia64_cpu *c, unsigned f) { return ia64_frp(c, f)->
 static inline bool natval(ia64_cpu *c, unsigned f) { return fp82_is_natval(*ia64_frp(c, f)); }
 
 /* The ISR.code of a Disabled FP-Register fault for the registers named: bit 0 when PSR.dfl
- * covers one of them, bit 1 when PSR.dfh does. */
-static unsigned df_code(const ia64_cpu *c, unsigned a, unsigned b, unsigned d, unsigned e) {
-  const unsigned r[4] = {a, b, d, e};
-  unsigned code = 0;
-  for (int i = 0; i < 4; i++) {
-    if (r[i] >= 2 && r[i] < 32 && (c->psr & PSR_DFL)) code |= 1;
-    if (r[i] >= 32 && (c->psr & PSR_DFH)) code |= 2;
-  }
-  return code;
-}
+ * covers one of them (f2-f31), bit 1 when PSR.dfh does (f32-f127). Linux runs processes with
+ * PSR.dfh set until they touch f32-f127, so this is on the common path: no loops. */
+static inline unsigned df_half(unsigned r) { return r < 2 ? 0 : r < 32 ? 1 : 2; }
 #define FP_ENABLED(c, a, b, d, e, isr)                                                             \
   do {                                                                                             \
     if (UNLIKELY((c)->psr & (PSR_DFL | PSR_DFH))) {                                                \
-      unsigned dc_ = df_code(c, a, b, d, e);                                                       \
+      unsigned dc_ = (df_half(a) | df_half(b) | df_half(d) | df_half(e)) & (unsigned)((c)->psr >> 18) & 3; \
       if (dc_) return ia64_raise(c, IA64_VEC_DISABLED_FP, dc_ | (isr), 0);                         \
     }                                                                                              \
   } while (0)
@@ -710,6 +703,33 @@ static int load_regs(ia64_cpu *c, unsigned x6, unsigned f1, unsigned f2, uint64_
   return 0;
 }
 
+/* The host address of an aligned access the software TLB already grants, or NULL: no side
+ * effect, so the general path can follow. */
+static inline uint8_t *tlb_hit(const ia64_cpu *c, uint64_t va, unsigned size, unsigned acc) {
+  const ia64_stlb_ent *e = &c->stlb[(va >> IA64_PAGE_SHIFT) & (IA64_STLB_SIZE - 1)];
+  uint64_t tag = acc == IA64_ACC_W ? e->tag_w : e->tag_r;
+  uint64_t key = va & (~(uint64_t)(IA64_PAGE_SIZE - 1) | (size - 1));
+  return LIKELY(tag == key) ? (uint8_t *)(uintptr_t)(va + e->addend) : NULL;
+}
+
+/* Plain ldfs, ldfd, ldf8 (x6 1-3) that hit the software TLB: true when done. */
+static inline bool ldf_fast(ia64_cpu *c, unsigned x6, unsigned f1, unsigned r3) {
+  if (x6 - 1 > 2 || ia64_rnat(c, r3) || (c->psr & PSR_BE)) return false;
+  unsigned n = x6 == 2 ? 4 : 8;
+  const uint8_t *h = tlb_hit(c, ia64_rd(c, r3), n, IA64_ACC_R);
+  if (!h) return false;
+  uint64_t v = 0;
+  if (n == 4) {
+    uint32_t w;
+    memcpy(&w, h, 4);
+    fr_put(c, f1, fp82_from_single(w));
+    return true;
+  }
+  memcpy(&v, h, 8);
+  fr_put(c, f1, x6 == 1 ? fp82_int(v) : fp82_from_double(v));
+  return true;
+}
+
 /* ldf (all types and formats): 0 or -1. */
 static int do_ldf(ia64_cpu *c, unsigned x6, unsigned f1, unsigned f2, unsigned r3, unsigned n) {
   unsigned lt = ld_type(x6), nat3 = ia64_rnat(c, r3);
@@ -721,6 +741,7 @@ static int do_ldf(ia64_cpu *c, unsigned x6, unsigned f1, unsigned f2, unsigned r
 int ia64_xm_ldf(ia64_cpu *c, const ia64_op *op) {
   unsigned f1 = op->r[0], r3 = op->r[1], x6 = (unsigned)op->arg;
   FP_ENABLED(c, f1, 0, 0, 0, IA64_ISR_R);
+  if (ldf_fast(c, x6, f1, r3)) return IA64_NEXT;
   return do_ldf(c, x6, f1, 0, r3, fmt_bytes(x6)) < 0 ? IA64_FAULTED : IA64_NEXT;
 }
 
@@ -729,7 +750,7 @@ int ia64_xm_ldf_reg(ia64_cpu *c, const ia64_op *op) {
   FP_ENABLED(c, f1, 0, 0, 0, IA64_ISR_R);
   uint64_t va = ia64_rd(c, r3), inc = ia64_rd(c, r2);
   unsigned nat = ia64_rnat(c, r3) | ia64_rnat(c, r2);
-  if (do_ldf(c, x6, f1, 0, r3, fmt_bytes(x6)) < 0) return IA64_FAULTED;
+  if (!ldf_fast(c, x6, f1, r3) && do_ldf(c, x6, f1, 0, r3, fmt_bytes(x6)) < 0) return IA64_FAULTED;
   ia64_wr(c, r3, va + inc, nat);
   return IA64_NEXT;
 }
@@ -739,7 +760,7 @@ int ia64_xm_ldf_imm(ia64_cpu *c, const ia64_op *op) {
   FP_ENABLED(c, f1, 0, 0, 0, IA64_ISR_R);
   uint64_t va = ia64_rd(c, r3);
   unsigned nat = ia64_rnat(c, r3);
-  if (do_ldf(c, x6, f1, 0, r3, fmt_bytes(x6)) < 0) return IA64_FAULTED;
+  if (!ldf_fast(c, x6, f1, r3) && do_ldf(c, x6, f1, 0, r3, fmt_bytes(x6)) < 0) return IA64_FAULTED;
   ia64_wr(c, r3, va + (uint64_t)op->imm, nat);
   return IA64_NEXT;
 }
@@ -758,6 +779,23 @@ static int do_ldfp(ia64_cpu *c, const ia64_op *op, bool inc) {
 }
 int ia64_xm_ldfp(ia64_cpu *c, const ia64_op *op) { return do_ldfp(c, op, false); }
 int ia64_xm_ldfp_inc(ia64_cpu *c, const ia64_op *op) { return do_ldfp(c, op, true); }
+
+/* Plain stfs, stfd, stf8 (x6 0x31-0x33) of a non-NaTVal that hit the software TLB. */
+static inline bool stf_fast(ia64_cpu *c, unsigned x6, unsigned r3, unsigned f2) {
+  if (x6 - 0x31 > 2 || ia64_rnat(c, r3) || (c->psr & PSR_BE) || UNLIKELY(c->alat_live)) return false;
+  const ia64_fr *f = ia64_frp(c, f2);
+  unsigned n = x6 == 0x32 ? 4 : 8;
+  uint8_t *h = tlb_hit(c, ia64_rd(c, r3), n, IA64_ACC_W);
+  if (!h || fp82_is_natval(*f)) return false;
+  if (n == 4) {
+    uint32_t w = fp82_to_single(*f);
+    memcpy(h, &w, 4);
+  } else {
+    uint64_t v = x6 == 0x31 ? f->sig : fp82_to_double(*f);
+    memcpy(h, &v, 8);
+  }
+  return true;
+}
 
 /* stf (arg: x6 0x30-0x33, 0x3b): 0 or -1. */
 static int do_stf(ia64_cpu *c, unsigned x6, unsigned r3, unsigned f2) {
@@ -800,6 +838,7 @@ static int do_stf(ia64_cpu *c, unsigned x6, unsigned r3, unsigned f2) {
 int ia64_xm_stf(ia64_cpu *c, const ia64_op *op) {
   unsigned r3 = op->r[0], f2 = op->r[1];
   FP_ENABLED(c, f2, 0, 0, 0, IA64_ISR_W);
+  if (stf_fast(c, (unsigned)op->arg, r3, f2)) return IA64_NEXT;
   return do_stf(c, (unsigned)op->arg, r3, f2) < 0 ? IA64_FAULTED : IA64_NEXT;
 }
 
@@ -807,7 +846,7 @@ int ia64_xm_stf_imm(ia64_cpu *c, const ia64_op *op) {
   unsigned r3 = op->r[0], f2 = op->r[1];
   FP_ENABLED(c, f2, 0, 0, 0, IA64_ISR_W);
   uint64_t va = ia64_rd(c, r3);
-  if (do_stf(c, (unsigned)op->arg, r3, f2) < 0) return IA64_FAULTED;
+  if (!stf_fast(c, (unsigned)op->arg, r3, f2) && do_stf(c, (unsigned)op->arg, r3, f2) < 0) return IA64_FAULTED;
   ia64_wr(c, r3, va + (uint64_t)op->imm, 0);
   return IA64_NEXT;
 }

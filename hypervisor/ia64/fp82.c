@@ -237,12 +237,16 @@ static wide add_special(wide a, wide b, unsigned rc) {
 /* ---- Rounding ------------------------------------------------------------------------------ */
 
 /* Round the top prec bits of sig (the rest, and sticky, below); returns the kept bits and
- * whether they were incremented, and sets *inexact. */
-static u128 round_sig(u128 sig, bool sticky, unsigned prec, unsigned rc, unsigned sign, bool *inc, bool *inexact) {
-  unsigned shift = 128 - prec;
-  u128 keep = sig >> shift;
-  bool rbit = (sig >> (shift - 1)) & 1;
-  bool sbit = sticky || (sig & (((u128)1 << (shift - 1)) - 1)) != 0;
+ * whether they were incremented, and sets *inexact. prec <= 64, so the kept bits and the
+ * round bit lie in the high word and the low word only adds to the sticky bit. */
+static inline uint64_t round_sig(u128 sig, bool sticky, unsigned prec, unsigned rc, unsigned sign, bool *inc,
+                                 bool *inexact) {
+  uint64_t hi = (uint64_t)(sig >> 64), lo = (uint64_t)sig;
+  uint64_t keep, rest;    /* rest: the dropped bits of hi, left-aligned */
+  if (prec == 64) keep = hi, rest = lo, lo = 0;
+  else keep = hi >> (64 - prec), rest = hi << prec;
+  bool rbit = rest >> 63;
+  bool sbit = sticky || (rest << 1) != 0 || lo != 0;
   bool up;
   switch (rc) {
   case FP82_RN: up = rbit && (sbit || (keep & 1)); break;
@@ -252,7 +256,7 @@ static u128 round_sig(u128 sig, bool sticky, unsigned prec, unsigned rc, unsigne
   }
   *inc = up;
   *inexact = rbit || sbit;
-  return keep + up;
+  return keep + up;     /* may reach 2^prec (2^64 wraps to 0 for prec 64: see callers) */
 }
 
 static ia64_fr max_or_inf(unsigned sign, const fp82_env *e) {
@@ -268,7 +272,7 @@ static ia64_fr wrapped(unsigned sign, int32_t exp, uint64_t sig) {
   return fp82_make(sign, (uint32_t)(exp + FP82_BIAS) & 0x1ffff, sig);
 }
 
-static ia64_fr round_tiny(wide x, fp82_env *e, bool inexact1, bool inc1, u128 keep1, int32_t exp1);
+static ia64_fr round_tiny(wide x, fp82_env *e, bool inexact1, bool inc1, uint64_t keep1, int32_t exp1);
 
 /* fp_ieee_round: the wide x to a register value under e. */
 static ia64_fr round_wide(wide x, fp82_env *e) {
@@ -276,13 +280,13 @@ static ia64_fr round_wide(wide x, fp82_env *e) {
   if (x.kind == W_INF) return fp82_make(x.sign, FP82_EXP_MAX, FP82_INT_BIT);
   unsigned p = e->prec;
   bool inc, inexact;
-  u128 keep = round_sig(x.sig, x.sticky, p, e->rc, x.sign, &inc, &inexact);
+  uint64_t keep = round_sig(x.sig, x.sticky, p, e->rc, x.sign, &inc, &inexact);
   int32_t exp = x.exp;
-  if (keep >> p) {
-    keep >>= 1;
+  if (p == 64 ? keep == 0 : keep >> p) {        /* carried out of the precision */
+    keep = p == 64 ? FP82_INT_BIT : keep >> 1;
     exp++;
   }
-  uint64_t sig = (uint64_t)(keep << (64 - p));
+  uint64_t sig = keep << (64 - p);
   if (exp > e->emax) {                      /* huge */
     e->flags |= FP82_O;
     if (!(e->disabled & FP82_O)) {
@@ -305,14 +309,14 @@ static ia64_fr round_wide(wide x, fp82_env *e) {
 }
 
 /* Tiny results: the second rounding, of x denormalized to the minimum exponent. */
-static ia64_fr round_tiny(wide x, fp82_env *e, bool inexact1, bool inc1, u128 keep1, int32_t exp1) {
+static ia64_fr round_tiny(wide x, fp82_env *e, bool inexact1, bool inc1, uint64_t keep1, int32_t exp1) {
   unsigned p = e->prec;
   if (!(e->disabled & FP82_U)) {            /* trap: the unbounded result, wrapped */
     e->flags |= FP82_U;
     e->traps |= FP82_U;
     e->fpa = inc1;
     if (inexact1) e->flags |= FP82_I, e->traps |= FP82_I;
-    return wrapped(x.sign, exp1, (uint64_t)(keep1 << (64 - p)));
+    return wrapped(x.sign, exp1, keep1 << (64 - p));
   }
   int32_t shift = e->emin - x.exp;
   bool sticky = x.sticky;
@@ -325,7 +329,7 @@ static ia64_fr round_tiny(wide x, fp82_env *e, bool inexact1, bool inc1, u128 ke
     sig = x.sig >> shift;
   }
   bool inc, inexact;
-  u128 keep = round_sig(sig, sticky, p, e->rc, x.sign, &inc, &inexact);
+  uint64_t keep = round_sig(sig, sticky, p, e->rc, x.sign, &inc, &inexact);   /* < 2^prec: sig < 2^127 */
   inexact |= inexact1;
   if (inexact) e->flags |= FP82_I | FP82_U;
   if (e->ftz) {
@@ -335,7 +339,7 @@ static ia64_fr round_tiny(wide x, fp82_env *e, bool inexact1, bool inc1, u128 ke
     return fp82_make(x.sign, 0, 0);
   }
   if (inexact && !(e->disabled & FP82_I)) e->traps |= FP82_I, e->fpa = inc;
-  uint64_t s64 = (uint64_t)(keep << (64 - p));
+  uint64_t s64 = keep << (64 - p);
   if (s64 == 0) return fp82_make(x.sign, 0, 0);
   uint32_t exp = (uint32_t)(e->emin + FP82_BIAS);
   /* A double-extended denormal is held canonically with exponent 0. */
@@ -385,10 +389,13 @@ static wide product(ia64_fr a, ia64_fr b, unsigned psign) {
   return p;
 }
 
+/* Normal (finite, integer bit set) or a true zero: no check can fire. */
+static inline bool plain(ia64_fr f) { return (f.exp - 1u < FP82_EXP_MAX - 1u && (f.sig >> 63)) || (f.exp | f.sig) == 0; }
+
 ia64_fr fp82_fma(ia64_fr a, ia64_fr b, ia64_fr c, bool neg_prod, bool neg_add, bool has_add, fp82_env *e) {
   unsigned psign = (a.sign ^ b.sign ^ neg_prod) & 1, csign = (c.sign ^ neg_add) & 1;
   ia64_fr def;
-  if (__builtin_expect(fma_check(a, b, c, psign, csign, e, &def), 0)) return def;
+  if (!(plain(a) && plain(b) && plain(c)) && fma_check(a, b, c, psign, csign, e, &def)) return def;
   wide r = product(a, b, psign);
   if (has_add) {
     wide wc = unpack(c);
