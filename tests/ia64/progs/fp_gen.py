@@ -225,7 +225,7 @@ def rand_single(rng, elo=-30, ehi=30):
 
 def gen_divsqrt():
     rng = random.Random(3)
-    p = Prog("fp_divsqrt.S", "double and single division and double square root by frcpa/frsqrta and the "
+    p = Prog("fp_divsqrt.S", "double and single division and square root by frcpa/frsqrta and the "
              "Newton-Raphson sequences: correctly rounded (round to nearest) on random inputs.")
     d = R.env(53, 11, R.RN)
     s = R.env(24, 8, R.RN)
@@ -253,6 +253,13 @@ def gen_divsqrt():
         p.emit(f"\tmovl r32 = {a:#x} ;;\n\tsetf.d f32 = r32 ;;\n")
         p.emit("\tSQRTD f40, f32\n")
         p.emit(f"\tgetf.d r34 = f40 ;;\n\tCHECK r34, {R.to_double(r):#x}\n")
+        p.n += 1
+    for i in range(120):
+        a = rand_single(rng) & ~(1 << 31)
+        r = sqrt_round(R.value(R.from_single(a)), s)
+        p.emit(f"\tmovl r32 = {a:#x} ;;\n\tsetf.s f32 = r32 ;;\n")
+        p.emit("\tSQRTSGL f40, f32\n")
+        p.emit(f"\tgetf.s r34 = f40 ;;\n\tCHECK r34, {R.to_single(r):#x}\n")
         p.n += 1
     p.write()
     return p.n
