@@ -55,8 +55,8 @@ static void expect_equal(const uint64_t *got, const refmap *ref, unsigned round)
   assert_int_equal(bad, 0);
 }
 
-static void rounds_match_reference(unsigned ncpus, bool device_writes) {
-  vm *v = vm_with_guest(MEM, ncpus, "dirty_stores", "", -1);
+static void rounds_match_reference(const char *guest, unsigned ncpus, bool device_writes) {
+  vm *v = vm_with_guest(MEM, ncpus, guest, "", -1);
   uint64_t seed = 0x9e3779b97f4a7c15ull * (ncpus + 1);
   uint64_t(*entries)[NSTORES] = calloc(ncpus, sizeof *entries);
   for (unsigned i = 0; i < ncpus; i++) fill_table(v, i, entries[i], NSTORES, &seed);
@@ -97,6 +97,8 @@ static void rounds_match_reference(unsigned ncpus, bool device_writes) {
   assert_int_equal(vm_dirty_log_harvest(v, got), 0);
   expect_equal(got, &ref, round);
   assert_true(busy_rounds >= 2);            /* the rounds did cut through the stores */
+  bool virtual_mode = !strcmp(guest, "vmode_stores");
+  for (unsigned i = 0; i < ncpus; i++) assert_int_equal((vm_cpu(v, i)->psr >> 17) & 1, virtual_mode);  /* psr.dt */
   vm_dirty_log_stop(v);
   vm_power_off(v, 0);
   assert_int_equal(vm_wait(v), 0);
@@ -106,12 +108,18 @@ static void rounds_match_reference(unsigned ncpus, bool device_writes) {
 
 static void test_dirty_log_matches_vcpu_stores_every_round_one_vcpu(void **s) {
   (void)s;
-  rounds_match_reference(1, false);
+  rounds_match_reference("dirty_stores", 1, false);
 }
 
 static void test_dirty_log_matches_stores_and_device_writes_every_round_four_vcpus(void **s) {
   (void)s;
-  rounds_match_reference(4, true);
+  rounds_match_reference("dirty_stores", 4, true);
+}
+
+/* A store through a 256 MiB guest translation marks only the 4 KiB frame it touched. */
+static void test_dirty_log_counts_4k_frames_through_a_256m_guest_page(void **s) {
+  (void)s;
+  rounds_match_reference("vmode_stores", 2, true);
 }
 
 /* ---- Device writes racing with harvests ------------------------------------------------------ */
@@ -201,6 +209,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_dirty_log_matches_vcpu_stores_every_round_one_vcpu),
     cmocka_unit_test(test_dirty_log_matches_stores_and_device_writes_every_round_four_vcpus),
+    cmocka_unit_test(test_dirty_log_counts_4k_frames_through_a_256m_guest_page),
     cmocka_unit_test(test_device_writes_racing_harvests_are_each_harvested_once),
     cmocka_unit_test(test_harvest_without_logging_is_refused),
   };
