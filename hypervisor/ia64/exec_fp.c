@@ -12,10 +12,15 @@
  * bits 4/5/6); for traps o/u/i/fpa in bits 11/12/13/14 (the low half in 7/8/9/10).
  *
  * Loads and stores move the memory formats (single, double, double-extended in 16-byte
- * aligned slots, 8-byte integer, 16-byte spill) through the software TLB. Speculative loads
- * defer a fault to a NaTVal under the same policy as the integer loads of tab_mem.c;
- * advanced loads and checks use the ALAT with is_fp set; storing a NaTVal is a Register NaT
- * Consumption fault, except by stf.spill. */
+ * aligned slots, 8-byte integer, 16-byte spill) through the software TLB; each access must
+ * be aligned to its slot (ldfe/stfe move 10 bytes of a 16-byte slot, the pairs need the
+ * pair's alignment), else Unaligned Data Reference. Speculative loads defer a fault to a
+ * NaTVal under the same policy as the integer loads of tab_mem.c, consuming PSR.ed; they
+ * and advanced loads never touch uncacheable memory. Advanced loads and checks use the ALAT
+ * with is_fp set, keyed by f1's physical register (for a pair too); storing a NaTVal is a
+ * Register NaT Consumption fault, except by stf.spill. With PSR.be every value is
+ * byte-reversed within itself (the pair's two halves keep their addresses). Plain
+ * ldfs/ldfd/ldf8 and stfs/stfd/stf8 that hit the software TLB take a short path. */
 #include "fp82.h"
 #include "internal.h"
 
