@@ -161,7 +161,14 @@ static inline void sa_st8(sa_env *e, uint64_t pa, uint64_t v) { memcpy(e->ram + 
  * number of bytes placed. */
 static inline size_t sa_asm(sa_env *e, uint64_t pa, const char *src) {
   sys_listing l = {0};
-  if (sys_assemble(src, &l) != 0) fail_msg("cannot assemble:\n%s", src);
+  size_t len = strlen(src);
+  char *text = malloc(len + 2);
+  assert_non_null(text);
+  memcpy(text, src, len);
+  memcpy(text + len, "\n", 2);                    /* as wants the last line ended */
+  int rc = sys_assemble(text, &l);
+  free(text);
+  if (rc != 0) fail_msg("cannot assemble:\n%s", src);
   assert_true(pa + l.n * 16 <= SA_RAM);
   memcpy(e->ram + pa, l.bundles, l.n * 16);
   for (uint64_t p = pa & ~(uint64_t)(IA64_PAGE_SIZE - 1); p < pa + l.n * 16; p += IA64_PAGE_SIZE)
