@@ -228,12 +228,9 @@ static int map_segment(ir_process *p, const uint8_t *d, size_t len, const Elf64_
 
 /* ---- Loading ----------------------------------------------------------------------------------- */
 
-static int load(ir_process *p, const uint8_t *d, size_t len, char *msg, size_t n) {
-  int rc = check_ident(d, len, msg, n);
-  if (rc) return rc;
-  const Elf64_Ehdr *eh = (const Elf64_Ehdr *)d;
-  if ((rc = check_header(eh, len, msg, n)) != 0) return rc;
-  const Elf64_Phdr *ph = (const Elf64_Phdr *)(d + eh->e_phoff);
+static int load_phdrs(ir_process *p, const uint8_t *d, size_t len, const Elf64_Ehdr *eh, const Elf64_Phdr *ph,
+                      char *msg, size_t n) {
+  int rc;
   const Elf64_Phdr *gnu_stack = NULL;
   uint64_t min_vaddr = UINT64_MAX;
   for (unsigned i = 0; i < eh->e_phnum; i++) {
@@ -261,6 +258,20 @@ static int load(ir_process *p, const uint8_t *d, size_t len, char *msg, size_t n
   }
   img->brk = IR_PAGE_ALIGN(brk);
   return 0;
+}
+
+static int load(ir_process *p, const uint8_t *d, size_t len, char *msg, size_t n) {
+  int rc = check_ident(d, len, msg, n);
+  if (rc) return rc;
+  const Elf64_Ehdr *eh = (const Elf64_Ehdr *)d;
+  if ((rc = check_header(eh, len, msg, n)) != 0) return rc;
+  /* A copy, so that an e_phoff of any alignment is fine. */
+  Elf64_Phdr *ph = malloc((size_t)eh->e_phnum * sizeof *ph);
+  if (!ph) return fail(msg, n, HPVM_ENOMEM, "out of memory reading the program headers");
+  memcpy(ph, d + eh->e_phoff, (size_t)eh->e_phnum * sizeof *ph);
+  rc = load_phdrs(p, d, len, eh, ph, msg, n);
+  free(ph);
+  return rc;
 }
 
 int ir_load_elf(ir_process *p, const char *path, char *msg, size_t msglen) {

@@ -23,7 +23,13 @@
  * The calls are rows of one table (number, name, argument count, flags, handler); anything
  * not in it returns ENOSYS, and with --trace every call is logged with its arguments and
  * result. Guest file descriptors are the host's; guest memory is reached through the
- * address space (aspace.c), with the permissions the program sees (EFAULT otherwise). */
+ * address space (aspace.c), with the permissions the program sees (EFAULT otherwise).
+ * Choices where a user-mode runner cannot be the kernel: no descriptor is a terminal
+ * (ioctl says ENOTTY); signal actions and the mask are recorded but never delivered (a
+ * signal the program sends itself ends it unless ignored or blocked; SIGPIPE follows the
+ * program's SIG_DFL/SIG_IGN on the host); MAP_SHARED file mappings are read-only snapshots
+ * (writable ones are refused with ENODEV); there is one thread (gettid = getpid, no clone);
+ * resource limits cannot be changed (prlimit64 with new limits: EPERM). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -673,6 +679,9 @@ static int64_t sys_rt_sigaction(ir_process *p, const uint64_t *a) {
   if (a[1] && (sig == SIGKILL || sig == SIGSTOP)) return -EINVAL;
   if (a[2] && copy_out(p, a[2], &p->sigact[sig - 1], sizeof act)) return -EFAULT;
   if (a[1]) p->sigact[sig - 1] = act;
+  /* A write to a broken pipe: the host's SIGPIPE ends ia64run as it would end the program,
+   * unless the program ignores it (or has a handler, which is not run): then EPIPE. */
+  if (a[1] && sig == SIGPIPE) signal(SIGPIPE, act.handler == 0 ? SIG_DFL : SIG_IGN);
   return 0;
 }
 
