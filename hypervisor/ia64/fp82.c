@@ -25,6 +25,8 @@
 
 #include "fp82.h"
 
+#define LIKELY_FP(x) __builtin_expect(!!(x), 1)
+
 __extension__ typedef unsigned __int128 u128;
 __extension__ typedef __int128 s128;
 
@@ -392,10 +394,63 @@ static wide product(ia64_fr a, ia64_fr b, unsigned psign) {
 /* Normal (finite, integer bit set) or a true zero: no check can fire. */
 static inline bool plain(ia64_fr f) { return (f.exp - 1u < FP82_EXP_MAX - 1u && (f.sig >> 63)) || (f.exp | f.sig) == 0; }
 
+/* The common case in a 128-bit window: a and b normal, c normal. The product's 128 bits are
+ * exact; the addend's 64 lose bits only when the product is more than 64 binades above it,
+ * and the product loses its low bits only when it is below the addend: then a jammed sticky
+ * bit is exact enough, except for a subtraction with the product exactly one binade below,
+ * where cancellation can bring its last bit into play. That case returns false. */
+static bool fma_window(ia64_fr a, ia64_fr b, ia64_fr c, unsigned psign, unsigned csign, wide *out) {
+  u128 p = (u128)a.sig * b.sig, x = (u128)c.sig << 64;
+  int32_t ep = (int32_t)a.exp + (int32_t)b.exp - 2 * FP82_BIAS + 1, ec = (int32_t)c.exp - FP82_BIAS;
+  if (!(p >> 127)) p <<= 1, ep--;
+  int32_t d = ep - ec;
+  bool sub = psign != csign, sticky = false;
+  if (sub && d == -1) return false;
+  wide r = {.kind = W_FINITE};
+  u128 big = p, small = x;
+  unsigned sbig = psign;
+  int32_t shift = d;
+  if (d < 0 || (d == 0 && x > p)) big = x, small = p, sbig = csign, shift = -d, r.exp = ec;
+  else r.exp = ep;
+  if (shift >= 128) sticky = small != 0, small = 0;
+  else if (shift) sticky = (small << (128 - shift)) != 0, small >>= shift;
+  u128 s;
+  if (!sub) {
+    s = big + small;
+    if (s < big) {                       /* carry: 129 bits */
+      sticky |= s & 1;
+      s = s >> 1 | (u128)1 << 127;
+      r.exp++;
+    }
+  } else {
+    s = big - small - sticky;            /* the jammed sticky borrows below the window */
+    if (s == 0 && !sticky) {
+      *out = wide_zero(2);               /* an exact zero: the caller signs it */
+      return true;
+    }
+    int lz = clz128(s);
+    s <<= lz;
+    r.exp -= lz;
+  }
+  r.sig = s;
+  r.sticky = sticky;
+  r.sign = sbig;
+  *out = r;
+  return true;
+}
+
 ia64_fr fp82_fma(ia64_fr a, ia64_fr b, ia64_fr c, bool neg_prod, bool neg_add, bool has_add, fp82_env *e) {
   unsigned psign = (a.sign ^ b.sign ^ neg_prod) & 1, csign = (c.sign ^ neg_add) & 1;
   ia64_fr def;
-  if (!(plain(a) && plain(b) && plain(c)) && fma_check(a, b, c, psign, csign, e, &def)) return def;
+  if (LIKELY_FP(plain(a) && plain(b) && plain(c))) {
+    wide r;
+    if (has_add && a.sig && b.sig && c.sig && fma_window(a, b, c, psign, csign, &r)) {
+      if (r.kind == W_ZERO) r.sign = e->rc == FP82_RM;
+      return round_wide(r, e);
+    }
+  } else if (fma_check(a, b, c, psign, csign, e, &def)) {
+    return def;
+  }
   wide r = product(a, b, psign);
   if (has_add) {
     wide wc = unpack(c);
