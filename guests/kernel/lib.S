@@ -10,7 +10,7 @@
 	.global wl_names
 wl_names:	data8 .Lwn_disk, .Lwn_memv, .Lwn_mems, .Lwn_hb, .Lwn_idle, 0
 param_names:	data8 .Lpn_size, .Lpn_rate, .Lpn_time, .Lpn_wss, .Lpn_count, .Lpn_blocks
-	data8 .Lpn_passes, .Lpn_corrupt, .Lpn_disk, 0
+	data8 .Lpn_passes, .Lpn_corrupt, .Lpn_disk, .Lpn_fault, 0
 .Lwn_disk:	.asciz "diskverify"
 .Lwn_memv:	.asciz "memverify"
 .Lwn_mems:	.asciz "memstress"
@@ -25,6 +25,7 @@ param_names:	data8 .Lpn_size, .Lpn_rate, .Lpn_time, .Lpn_wss, .Lpn_count, .Lpn_b
 .Lpn_passes:	.asciz "passes"
 .Lpn_corrupt:	.asciz "corrupt"
 .Lpn_disk:	.asciz "disk"
+.Lpn_fault:	.asciz "fault"
 
 	.data
 	.align 8
@@ -287,7 +288,9 @@ ENTRY parse_cmdline, 1, 8, 3
 (p6)	br.cond.dpnt .Lerr
 	mov loc2 = r9
 	LA r2, k_params
-	shladd r3 = loc3, 3, loc3	// row * NPARAM (9)
+	shladd r3 = loc3, 3, loc3	// row * NPARAM (10)
+	;;
+	add r3 = r3, loc3
 	;;
 	add r3 = r3, loc5
 	;;
@@ -307,8 +310,10 @@ END parse_cmdline
 // param(wl, key, default) -> r8: the workload's own option, else the global one, else default.
 ENTRY param, 3, 2, 0
 	LA r2, k_params
-	shladd r3 = in0, 3, in0
+	shladd r3 = in0, 3, in0		// wl * NPARAM (10)
 	movl r9 = WL_GLOBAL * NPARAM
+	;;
+	add r3 = r3, in0
 	;;
 	add r3 = r3, in1
 	add r9 = r9, in1

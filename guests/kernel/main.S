@@ -135,7 +135,16 @@ ENTRY bsp_main, 0, 8, 8
 	PRINTF "FAIL kernel: cannot understand the command line at '%s'\n", loc2
 	br.sptk.few .Lusage
 	;;
-1:	LA r2, k_enabled
+1:	mov out0 = WL_GLOBAL
+	mov out1 = P_FAULT
+	mov out2 = 0
+	;;
+	CALL param
+	cmp.ne p6, p0 = 0, r8
+	mov out0 = r8
+(p6)	br.call.sptk.many b0 = test_fault
+	;;
+	LA r2, k_enabled
 	;;
 	ld8 r3 = [r2], 8
 	;;
@@ -167,6 +176,19 @@ ENTRY bsp_main, 0, 8, 8
 	st8.rel [r2] = r3
 	CALL cpu_loop
 END bsp_main
+
+// test_fault(kind): fault=1 loads from region 3, which the kernel never maps (Alternate Data
+// TLB, reported as fatal); fault=2 executes a break that is not a hypercall (Break vector).
+ENTRY test_fault, 1, 2, 0
+	cmp.eq p6, p7 = 1, in0
+	movl r2 = 0x6000000000001000
+	;;
+(p6)	ld8 r3 = [r2]
+	;;
+(p7)	break.m 0x1234
+	;;
+	RET
+END test_fault
 
 // ap_main(): a secondary vCPU in virtual mode: report online, wait for the plan, run.
 ENTRY ap_main, 0, 2, 1
@@ -611,7 +633,7 @@ ENTRY slot_pace, 1, 2, 0
 	;;
 (p7)	mov r8 = 0
 (p7)	br.cond.dptk 1f
-	cmp.ltu p8, p0 = r10, r11
+	cmp.lt p8, p0 = r10, r11	// signed: now - 100 ms is negative early on
 	;;
 (p8)	mov r10 = r11
 	;;

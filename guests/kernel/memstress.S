@@ -153,7 +153,9 @@ ENTRY mems_step, 1, 8, 4
 	mov loc7 = r8			// pages/s
 	ld8 loc2 = [r13]
 	;;
-	shr.u loc3 = loc7, 8		// MiB/s
+	adds loc3 = 128, loc7
+	;;
+	shr.u loc3 = loc3, 8		// MiB/s, rounded
 	PRINTF "memstress: cpu %u: %u pages/s dirtied (%u MiB/s)\n", loc2, loc7, loc3
 .Lworked:
 	mov r8 = 1
