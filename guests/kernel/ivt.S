@@ -117,7 +117,6 @@ tlb_miss_region0:
 	mov r19 = cr.iha
 	;;
 	ld8 r17 = [r17]
-	cmp.ne p7, p0 = r18, r19
 	cmp.eq p10, p0 = 1, r28
 	movl r20 = PTE_KERNEL
 	;;

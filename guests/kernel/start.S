@@ -178,7 +178,19 @@ ENTRY boot_info, 0, 8, 8
 	PRINTF "FAIL kernel: no boot information block at r28 (0x%x)\n", loc2
 	mov out0 = 1
 	CALL kexit
-1:	adds r2 = BI_RAM, loc2
+1:	adds r2 = BI_VERSION, loc2
+	adds r3 = BI_ITCHZ, loc2
+	movl r9 = 1000000000
+	;;
+	ld4 loc3 = [r2]
+	ld8 loc4 = [r3]
+	;;
+	cmp.ne p6, p0 = 1, loc3
+	cmp.ne p7, p0 = loc4, r9
+	;;
+(p6)	br.cond.dpnt .Lversion
+(p7)	br.cond.dpnt .Litc
+	adds r2 = BI_RAM, loc2
 	adds r3 = BI_NCPUS, loc2
 	;;
 	ld8 r8 = [r2]
@@ -308,4 +320,12 @@ ENTRY boot_info, 0, 8, 8
 	;;
 8:	st1 [loc5] = r0
 	RET
+.Lversion:
+	PRINTF "FAIL kernel: boot information version %u; hpvmk knows version 1\n", loc3
+	mov out0 = 1
+	CALL kexit
+.Litc:
+	PRINTF "FAIL kernel: ar.itc runs at %u Hz; hpvmk counts time at 1 GHz (docs/platform.md)\n", loc4
+	mov out0 = 1
+	CALL kexit
 END boot_info
