@@ -24,14 +24,8 @@
 #include "fp82.h"
 #include "internal.h"
 
-#define PSR_BE (1ull << 1)
-#define PSR_MFL (1ull << 4)     /* f2-f31 modified */
-#define PSR_MFH (1ull << 5)     /* f32-f127 modified */
-#define PSR_IC (1ull << 13)
 #define PSR_DFL (1ull << 18)    /* disabled FP registers: f2-f31 */
 #define PSR_DFH (1ull << 19)    /* f32-f127 */
-#define PSR_IT (1ull << 36)
-#define PSR_ED (1ull << 43)
 
 #define DCR_DM (1ull << 8)
 #define DCR_DP (1ull << 9)
@@ -47,7 +41,7 @@
 static inline ia64_fr fr_get(ia64_cpu *c, unsigned f) { return *ia64_frp(c, f); }
 static inline void fr_put(ia64_cpu *c, unsigned f, ia64_fr v) {
   *ia64_frp(c, f) = v;
-  c->psr |= f < 32 ? PSR_MFL : PSR_MFH;
+  c->psr |= f < 32 ? IA64_PSR_MFL : IA64_PSR_MFH;
 }
 static inline uint64_t sig_of(ia64_cpu *c, unsigned f) { return ia64_frp(c, f)->sig; }
 static inline bool natval(ia64_cpu *c, unsigned f) { return fp82_is_natval(*ia64_frp(c, f)); }
@@ -587,9 +581,9 @@ int ia64_xf_fchkf(ia64_cpu *c, const ia64_op *op) {
 /* Speculative loads defer a fault when the deferral policy says so (the same as the integer
  * loads': everything with PSR.ic = 0, NaT pages always, else with PSR.it what cr.dcr asks). */
 static bool spec_defers(const ia64_cpu *c, int vector) {
-  if (!(c->psr & PSR_IC)) return true;
+  if (!(c->psr & IA64_PSR_IC)) return true;
   uint64_t dcr = c->cr[0];
-  bool it = (c->psr & PSR_IT) != 0;
+  bool it = (c->psr & IA64_PSR_IT) != 0;
   switch (vector) {
   case IA64_VEC_NAT_CONSUMPTION: return true;
   case IA64_VEC_UNALIGNED: return it;
@@ -635,14 +629,14 @@ enum { RD_OK = 0, RD_DEFER = 1 };
 /* PSR.ed (set by an OS handler that chose to defer a speculative load's fault, before it
  * returns to the load) forces the deferral, for that one load: it consumes it. */
 static inline bool take_ed(ia64_cpu *c) {
-  if (LIKELY(!(c->psr & PSR_ED))) return false;
-  c->psr &= ~PSR_ED;
+  if (LIKELY(!(c->psr & IA64_PSR_ED))) return false;
+  c->psr &= ~IA64_PSR_ED;
   return true;
 }
 
 /* With PSR.be each value is held most significant byte first. */
 static void be_swap(const ia64_cpu *c, uint8_t *m, unsigned n) {
-  if (LIKELY(!(c->psr & PSR_BE))) return;
+  if (LIKELY(!(c->psr & IA64_PSR_BE))) return;
   for (unsigned i = 0; i < n / 2; i++) {
     uint8_t t = m[i];
     m[i] = m[n - 1 - i];
@@ -719,7 +713,7 @@ static inline uint8_t *tlb_hit(const ia64_cpu *c, uint64_t va, unsigned size, un
 
 /* Plain ldfs, ldfd, ldf8 (x6 1-3) that hit the software TLB: true when done. */
 static inline bool ldf_fast(ia64_cpu *c, unsigned x6, unsigned f1, unsigned r3) {
-  if (x6 - 1 > 2 || ia64_rnat(c, r3) || (c->psr & PSR_BE)) return false;
+  if (x6 - 1 > 2 || ia64_rnat(c, r3) || (c->psr & IA64_PSR_BE)) return false;
   unsigned n = x6 == 2 ? 4 : 8;
   const uint8_t *h = tlb_hit(c, ia64_rd(c, r3), n, IA64_ACC_R);
   if (!h) return false;
@@ -787,7 +781,7 @@ int ia64_xm_ldfp_inc(ia64_cpu *c, const ia64_op *op) { return do_ldfp(c, op, tru
 
 /* Plain stfs, stfd, stf8 (x6 0x31-0x33) of a non-NaTVal that hit the software TLB. */
 static inline bool stf_fast(ia64_cpu *c, unsigned x6, unsigned r3, unsigned f2) {
-  if (x6 - 0x31 > 2 || ia64_rnat(c, r3) || (c->psr & PSR_BE) || UNLIKELY(c->alat_live)) return false;
+  if (x6 - 0x31 > 2 || ia64_rnat(c, r3) || (c->psr & IA64_PSR_BE) || UNLIKELY(c->alat_live)) return false;
   const ia64_fr *f = ia64_frp(c, f2);
   unsigned n = x6 == 0x32 ? 4 : 8;
   uint8_t *h = tlb_hit(c, ia64_rd(c, r3), n, IA64_ACC_W);
