@@ -48,7 +48,7 @@
 /* The families whose forms are known to agree with objdump: ctest's verdict covers these.
  * Add a family here once its whole table passes under HPVM_FUZZ_FAMILIES=<family>.
  * (core is left out while its hint.m disagrees: objdump has a 19-bit hint.m and mov dahr.) */
-#define DEFAULT_FAMILIES "core,alu,mm,mem,br,sys"
+#define DEFAULT_FAMILIES "core,alu,mm,mem,br,fp,sys"
 
 #define BASE_VMA UINT64_C(0x4000000000000000)
 #define MAX_GROUPS 4096
