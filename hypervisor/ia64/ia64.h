@@ -355,5 +355,11 @@ void ia64_timer_kick(ia64_cpu *cpu);
 void ia64_halt(ia64_cpu *cpu);
 bool ia64_wakeable(const ia64_cpu *cpu);  /* something was pended since the last look (any thread) */
 uint64_t ia64_itc(ia64_cpu *cpu);         /* ar.itc now */
+/* After loading saved state into a CPU (its registers, psr, cr[], rr[], pkr[] and ia64_sys
+ * but its hooks, which belong to the running platform): drops the software TLB and derives
+ * again what the run loop must look at (pending interrupts, halt, single-stepping). Every
+ * field of ia64_sys is state except hooks, hook_ctx and attn; itc_offset is relative to the
+ * platform's clock, so a restore elsewhere sets it to (saved ar.itc - clock()). */
+void ia64_sys_resync(ia64_cpu *cpu);
 
 #endif

@@ -205,6 +205,14 @@ bool ia64_wakeable(const ia64_cpu *c) {
   return (__atomic_load_n(&c->sys.attn, __ATOMIC_ACQUIRE) & IA64_ATTN_IRQ) != 0;
 }
 
+void ia64_sys_resync(ia64_cpu *c) {
+  ia64_stlb_flush(c);
+  uint32_t a = IA64_ATTN_IRQ;            /* look at IRR, pended vectors and the timer once */
+  if (c->sys.flags & IA64_SYS_HALTED) a |= IA64_ATTN_HALT;
+  if (c->psr & IA64_PSR_STEP) a |= IA64_ATTN_STEP;
+  __atomic_store_n(&c->sys.attn, a, __ATOMIC_SEQ_CST);
+}
+
 /* ---- Time ---------------------------------------------------------------------------------------- */
 
 uint64_t ia64_itc_read(ia64_cpu *c) {

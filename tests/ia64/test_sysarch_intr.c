@@ -223,6 +223,54 @@ static void test_bsw_swaps_r16_to_r31_with_their_nat_bits(void **state) {
   assert_int_equal(c->intr.isr & 0xff, IA64_GE_PRIV_OP);
 }
 
+static void test_a_tlb_miss_handler_inserts_the_translation_and_the_load_is_retried(void **state) {
+  sa_env *e = *state;
+  ia64_cpu *c = &e->cpu;
+  c->cr[CR_IVA] = IVA;
+  c->rr[1] = sa_rr(5, 14, false);
+  /* Alternate Data TLB handler: identity-map the 16K page of cr.ifa (region bits dropped):
+   * ppn = ifa{49:14}, p, a, d, ar 2 (0x461); cr.itir as the hardware left it (rr1's ps). */
+  sa_asm(e, IVA + 0x1000,
+         "mov r16=cr.ifa ;; movl r17=0x3ffffffffc000 ;; and r18=r16,r17 ;; mov r19=0x461 ;;\n"
+         "or r18=r18,r19 ;; itc.d r18 ;; srlz.d ;; rfi ;;");
+  sa_st8(e, 0x300008, 0x1234);
+  sa_st8(e, 0x304010, 0x5678);
+  sa_setgr(e, 2, R1 | 0x300008);
+  sa_setgr(e, 3, R1 | 0x304010);
+  sa_code(e, CODE, "{ .mmi\n ld8 r8=[r2]\n ld8 r9=[r3]\n nop.i 0 ;; }\n ld8 r10=[r2]");
+  sa_psr(e, P_IC | P_DT);
+  unsigned misses = 0;
+  ia64_stop st = sa_run(e, CODE, 200);
+  while (st == IA64_STOP_INTR && c->intr.vector == IA64_VEC_ALT_DATA_TLB) {
+    misses++;
+    ia64_deliver(c);
+    st = ia64_run(c, 200);
+  }
+  sa_expect_done(e, st);
+  assert_int_equal(misses, 2);                       /* one per page; the third load hits */
+  assert_int_equal(sa_gr(e, 8), 0x1234);
+  assert_int_equal(sa_gr(e, 9), 0x5678);
+  assert_int_equal(sa_gr(e, 10), 0x1234);
+  assert_int_equal(c->cr[CR_ITIR], 5 << 8 | 14 << 2);
+  assert_int_equal(c->cr[CR_IPSR] & MSK(42, 41), P_RI(1)); /* the second miss was in slot 1 */
+}
+
+static void test_resync_after_a_restore_resumes_halt_and_stepping(void **state) {
+  sa_env *e = *state;
+  ia64_cpu *c = &e->cpu;
+  sa_code(e, CODE, "{ .mii\n mov r8=1\n mov r9=2\n nop.i 0 ;; }");
+  c->ip = CODE, c->ri = 0;
+  c->psr = P_IC | P_SS;                              /* as a restore writes it */
+  c->sys.flags |= IA64_SYS_HALTED;
+  c->sys.attn = 0;
+  ia64_sys_resync(c);
+  assert_int_equal(ia64_run(c, 100), IA64_STOP_HALT);
+  c->sys.flags &= ~(uint32_t)IA64_SYS_HALTED;
+  ia64_sys_resync(c);
+  sa_expect_stop(e, ia64_run(c, 100), IA64_VEC_SINGLE_STEP);
+  assert_int_equal(c->intr.ri, 1);
+}
+
 /* ---- Traps after an instruction ---------------------------------------------------------------- */
 
 static void test_single_step_traps_after_each_instruction(void **state) {
@@ -565,6 +613,8 @@ int main(void) {
     T(test_a_break_goes_through_the_ivt_and_rfi_resumes_at_the_next_slot),
     T(test_cover_saves_the_frame_in_ifs_and_rfi_restores_it),
     T(test_bsw_swaps_r16_to_r31_with_their_nat_bits),
+    T(test_a_tlb_miss_handler_inserts_the_translation_and_the_load_is_retried),
+    T(test_resync_after_a_restore_resumes_halt_and_stepping),
     T(test_single_step_traps_after_each_instruction),
     T(test_taken_branch_traps_with_iip_at_the_target),
     T(test_a_branch_demoting_privilege_traps_when_psr_lp),
