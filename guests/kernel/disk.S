@@ -23,7 +23,7 @@
 	ST_OK = 1
 	BLK_MAGIC = 0x314b4c424d565048	// "HPVMBLK1"
 	PAYLOAD_SALT = 0x6a09e667f3bcc908
-	DISK_TIMEOUT = 10000000000	// 10 s for a batch
+	DISK_TIMEOUT = 60000000000	// 60 s for a batch (a paused or migrating VM keeps its ar.itc running)
 
 	DV_STATE = SL_S + 0
 	DV_PASS = SL_S + 8
@@ -491,7 +491,7 @@ ENTRY disk_step, 1, 10, 7
 	cmp.ltu p6, p0 = r3, r9
 (p6)	br.cond.dptk .Lwait
 	mov loc3 = r8
-	PRINTF "FAIL diskverify: %u requests still not complete after 10 s\n", loc3
+	PRINTF "FAIL diskverify: %u requests still not complete after 60 s\n", loc3
 	mov out0 = 1
 	CALL kexit
 .Lwrite:
