@@ -15,7 +15,8 @@
   X(NOTSUP,   "not supported by this version of hpvm")                                \
   X(FAULT,    "the guest took an interruption")                                        \
   X(BUSY,     "resource busy; try again later")                                       \
-  X(CORRUPT,  "data is corrupted (bad magic, version or checksum)")
+  X(CORRUPT,  "data is corrupted (bad magic, version or checksum)")                 \
+  X(EXIST,    "already exists; choose another name or remove the existing one")
 
 enum hpvm_error {
   HPVM_OK = 0,
