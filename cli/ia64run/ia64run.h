@@ -2,8 +2,8 @@
  * share. main.c parses options and runs the loop; elf.c checks and loads the program;
  * start.c builds the process as Linux ia64's execve leaves it (stack, auxv, registers);
  * aspace.c owns the guest address space and answers the CPU's TLB misses; syscall.c is the
- * Linux ia64 system call layer; fault.c turns interruptions into signals the way
- * arch/ia64/kernel/traps.c does.
+ * Linux ia64 system call layer (sysnames.c names every ia64 system call for --trace);
+ * fault.c turns interruptions into signals the way arch/ia64/kernel/traps.c does.
  *
  * The process model follows Linux ia64 with 16 KiB pages (its usual configuration): every
  * mapping, brk, AT_PAGESZ and the layout constants below are 16 KiB granular; the CPU's

@@ -80,8 +80,10 @@ int main(int argc, char **argv) {
   char msg[512];
   int rc = ir_load_elf(p, argv[i], msg, sizeof msg);
   if (rc) return fprintf(stderr, "ia64run: %s: %s\n", argv[i], msg), 2;
-  if ((rc = ir_start(p, argc - i, argv + i, environ)) != 0)
-    return fprintf(stderr, "ia64run: cannot set up the process's stack: %s\n", hpvm_strerror(rc)), 1;
+  if ((rc = ir_start(p, argc - i, argv + i, environ)) == HPVM_ERANGE)
+    return fprintf(stderr, "ia64run: %s: the arguments and environment do not fit on the stack; "
+                           "raise RLIMIT_STACK (ulimit -s) or pass less\n", argv[i]), 2;
+  if (rc) return fprintf(stderr, "ia64run: cannot set up the process: %s\n", hpvm_strerror(rc)), 1;
   if (trace) p->cpu.trace = trace_insn, p->cpu.trace_ctx = p, p->trace = true;
   struct timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
