@@ -717,9 +717,12 @@ static int64_t self_signal(ir_process *p, int sig) {
   return 0;
 }
 
+/* kill(): the program itself (pid 0, its own group, counts as itself) or another process;
+ * process groups and "everyone" (pid < 0) are refused rather than passed to the host. */
 static int64_t sys_kill(ir_process *p, const uint64_t *a) {
   pid_t pid = (pid_t)a[0];
   if (pid == 0 || pid == getpid()) return self_signal(p, (int)a[1]);
+  if (pid < 0) return -EPERM;
   return err(kill(pid, (int)a[1]));
 }
 
