@@ -1,7 +1,8 @@
 // sys_user.S — what a user program (cpl 3) may do with the system instructions: the user
 // mask through sum, rum and mov psr.um (be, up, ac, mfl, mfh), the cpuid registers, and a
 // performance data register while PSR.sp is 0. Expected values worked by hand from the SDM:
-// ia64run starts the program with PSR.um = 0; CPUID[0] holds "hpvm" little-endian
+// ia64run starts the program as Linux does, with PSR.um = 0 and PSR.sp = 1 (so sum/rum and
+// mov psr.um leave PSR.up alone); CPUID[0] holds "hpvm" little-endian
 // (0x6d767068), CPUID[3].number (bits 7:0) is 4, CPUID[4].lb (bit 0) is 1; no counter runs,
 // so pmd4 reads 0. No memory is touched while PSR.be is set.
 	.include "check.inc"
@@ -12,16 +13,16 @@
 _start:
 	mov r8 = psr.um ;;
 	CHECK r8, 0
-	sum 0x3e ;;			// be up ac mfl mfh
+	sum 0x3e ;;			// be up ac mfl mfh: up stays 0 (psr.sp)
 	mov r8 = psr.um ;;
-	CHECK r8, 0x3e
+	CHECK r8, 0x3a
 	rum 0x22 ;;			// clear be and mfh
 	mov r8 = psr.um ;;
-	CHECK r8, 0x1c
-	mov r9 = 0x6 ;;			// be up
+	CHECK r8, 0x18
+	mov r9 = 0x6 ;;			// be up: up stays 0
 	mov psr.um = r9 ;;
 	mov r8 = psr.um ;;
-	CHECK r8, 0x6
+	CHECK r8, 0x2
 	mov psr.um = r0 ;;
 	mov r8 = psr.um ;;
 	CHECK r8, 0
