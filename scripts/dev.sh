@@ -56,7 +56,7 @@ install_deps
 case "$cmd" in
   demo) demo ;;
   test) run_tests build ;;
-  test-asan) run_tests build-asan -DHPVM_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug ;;
+  test-asan) run_tests build-asan -DHPVM_SANITIZE=address,undefined ;;
   bench) build build && bash bench/interp.sh build ;;
   *) echo "dev.sh: unknown command '$cmd'; use demo, test, test-asan or bench" >&2; exit 2 ;;
 esac
