@@ -74,7 +74,7 @@ static void bank_switch(ia64_cpu *c) {
  * bundle (the one before IIP when IIP is at slot 0); for a fault or an interrupt we take
  * the bundle of IIP itself, not tracking what ran before it. */
 static uint64_t iipa_of(const ia64_cpu *c, const ia64_intr *in) {
-  if (c->sys.flags & IA64_SYS_IIPA) return c->sys.iipa;
+  if ((c->sys.flags & IA64_SYS_IIPA) && in->trap) return c->sys.iipa;   /* the stepper's trap */
   return in->trap && in->ri == 0 ? in->iip - 16 : in->iip;
 }
 
@@ -260,6 +260,7 @@ static ia64_stop step_one(ia64_cpu *c) {
   uint64_t ip = c->ip, old = c->psr;
   unsigned s = c->ri;
   uint8_t *h;
+  c->sys.flags &= ~(uint32_t)IA64_SYS_IIPA;       /* a trap not delivered leaves nothing behind */
   int rc = ia64_mem_ptr(c, ip, 16, IA64_ACC_X, &h);
   if (rc == IA64_XLAT_IO) ia64_raise(c, IA64_VEC_GENERAL_EXCEPTION, IA64_GE_ILLEGAL_OP | IA64_ISR_X, ip);
   if (rc != 0) {
