@@ -16,7 +16,10 @@
   X(FAULT,    "the guest took an interruption")                                        \
   X(BUSY,     "resource busy; try again later")                                       \
   X(CORRUPT,  "data is corrupted (bad magic, version or checksum)")                 \
-  X(EXIST,    "already exists; choose another name or remove the existing one")
+  X(EXIST,    "already exists; choose another name or remove the existing one")          \
+  X(STATE,    "not possible in the VM's current state; see hpvmstatus")               \
+  X(PERM,     "permission denied; run as root or as a member of hpvmd's group")        \
+  X(UNAVAIL,  "hpvmd is not running; start it (systemctl start hpvmd)")
 
 enum hpvm_error {
   HPVM_OK = 0,
