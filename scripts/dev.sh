@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # dev.sh — install what is missing, build, and run the demo or the test suite.
-#   bash scripts/dev.sh demo        the main job: assemble the sample guests, run one
+#   bash scripts/dev.sh demo        the main job: sample programs under ia64run, a guest kernel under hpvmapp
 #   bash scripts/dev.sh test        the whole test suite (ctest)
 #   bash scripts/dev.sh test-asan   the suite under AddressSanitizer + UBSan
 #   bash scripts/dev.sh bench       the benchmarks (tables)
@@ -34,15 +34,19 @@ build() {  # build DIR [cmake args...]
 demo() {
   build build
   echo
-  echo "== guests/user/hello.S under ia64run --stats"
-  ./build/bin/ia64run --stats build/guests/guest_hello
-  for g in primes; do
-    if [ -x "build/guests/guest_$g" ]; then
-      echo
-      echo "== guests/user/$g.S under ia64run --stats"
-      ./build/bin/ia64run --stats "build/guests/guest_$g"
-    fi
-  done
+  echo "== ia64run: guests/user/hello_glibc.S (glibc's static start-up, by hand) under --stats"
+  ./build/bin/ia64run --stats build/guests/guest_hello_glibc
+  echo
+  echo "== ia64run: the interpreter on a 300 M-instruction integer loop"
+  ./build/bin/ia64run --stats build/bench/interp_alu_loop
+  echo
+  echo "== hpvmapp: the hpvmk guest kernel on 2 vCPUs, memverify + heartbeat + diskverify for 3 s"
+  local disk
+  disk=$(mktemp /tmp/hpvm-demo-disk.XXXXXX)
+  truncate -s 16M "$disk"
+  ./build/bin/hpvmapp --kernel build/guests/hpvmk --cpus 2 --memory 512M --disk "$disk" \
+      --args "time=3 memverify size=64M heartbeat diskverify blocks=256"
+  rm -f "$disk"
 }
 
 run_tests() {  # run_tests DIR [cmake args...]
