@@ -15,6 +15,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "hpvm_error.h"
 #include "vm.h"
 
@@ -28,6 +29,9 @@ static void usage(FILE *f) {
              "  --cpus N        virtual CPUs, 1 to 64 (default 1)\n"
              "  --args CMDLINE  the guest's command line\n"
              "  --disk FILE     an avio_stor disk backed by FILE (repeatable)\n"
+             "  --control-fd N --name VM --run-dir DIR\n"
+             "                  supervised by hpvmd: commands on socket N, console to DIR/console.log\n"
+             "                  (cli/hpvmapp/control.h); hpvmd passes these, people need not\n"
              "Exit status: the guest's SSC EXIT code; 134 when the guest crashes; 128+N on signal N;\n"
              "2 when an argument, the kernel or a disk is unusable.\n");
 }
@@ -98,9 +102,15 @@ int main(int argc, char **argv) {
   const char *kernel = NULL, *cmdline = "";
   const char *disks[VM_MAX_DISKS];
   vm_config cfg = {.memory = DEFAULT_MEMORY, .ncpus = 1, .console_in = STDIN_FILENO, .console_out = STDOUT_FILENO};
+  app_ctl_opts ctlo = {.fd = -1};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) return usage(stdout), 0;
+    int ctl_opt = app_ctl_parse(&ctlo, argc, argv, &i);
+    if (ctl_opt) {
+      if (ctl_opt < 0) return 2;
+      continue;
+    }
     bool takes = !strcmp(a, "--kernel") || !strcmp(a, "--memory") || !strcmp(a, "--cpus") || !strcmp(a, "--args") ||
                  !strcmp(a, "--disk");
     if (!takes) return bad("unknown argument %s; see hpvmapp --help", a);
@@ -135,6 +145,9 @@ int main(int argc, char **argv) {
   pthread_sigmask(SIG_BLOCK, &sc.set, NULL);
   signal(SIGPIPE, SIG_IGN);
 
+  app_ctl *ctl;
+  if (app_ctl_prepare(&ctlo, &cfg, &ctl)) return 2;
+
   char msg[600];
   vm *v;
   int rc = vm_create(&cfg, &v, msg, sizeof msg);
@@ -150,7 +163,9 @@ int main(int argc, char **argv) {
   pthread_detach(st);
   raw_tty();
   rc = vm_start(v);
+  if (!rc) rc = app_ctl_start(ctl, v);
   int status = rc ? 1 : vm_wait(v);
+  app_ctl_finish(ctl, status);
   restore_tty();
   if (rc) fprintf(stderr, "hpvmapp: cannot start the VM: %s\n", hpvm_strerror(rc));
   vm_destroy(v);

@@ -1,0 +1,483 @@
+/* control.c — hpvmapp under hpvmd (see control.h): the supervisor connection, the console
+ * pump and the files in the VM's run directory.
+ *
+ * Two threads besides the VM's own. The control thread polls the supervisor connection (the
+ * socketpair from the spawn, later whatever connected to app.sock) and the listening socket;
+ * it says hello on every new connection, answers status queries, and does what commands ask
+ * (power off, pause, resume, console input). A newer connection replaces an older one: a
+ * restarted hpvmd must always be able to take over, even from one that hangs. The console
+ * pump reads what the guest prints, appends it to console.log and forwards it while a
+ * supervisor is there. Sends are serialized by send_lock and time out after a few seconds,
+ * so a supervisor that stops reading costs the guest its viewers, never its progress.
+ *
+ * Nothing here may end the VM because the supervisor went away: hpvmd restarts (or
+ * crashes) while guests run, and the next one re-attaches through app.sock. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "control.pb-c.h"
+#include "rpc.h"
+
+#define CONSOLE_LOG_ROTATE (1u << 20)
+#define SEND_TIMEOUT_S 3
+#define CMD_MAX (1u << 20)   /* the largest AppCommand accepted (console input is small) */
+
+struct app_ctl {
+  char *name, *run_dir;
+  vm *v;
+  int listen_fd;
+  int wake[2];                 /* finish -> control thread */
+  int con_in[2], con_out[2];   /* guest console: [0] read end, [1] write end */
+  pthread_t ctl_thread, pump_thread;
+  bool ctl_running, pump_running;
+  /* The supervisor connection: replaced only by the control thread, under send_lock. */
+  pthread_mutex_t send_lock;
+  int fd;
+  bool restarted;              /* the current connection is not the spawn's socketpair */
+  wire_framer in;              /* owned by the control thread */
+  atomic_int state;            /* HPVM__VM_RUN_STATE__* */
+  atomic_bool poweroff_asked;
+  int64_t started_ns;
+  /* Console log, owned by the pump. */
+  int log_fd;
+  uint64_t log_size;
+};
+
+static int64_t wall_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_REALTIME, &t);
+  return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static int fail(const char *fmt, const char *a, const char *b) {
+  fprintf(stderr, "hpvmapp: ");
+  fprintf(stderr, fmt, a, b);
+  fprintf(stderr, "\n");
+  return -1;
+}
+
+/* ---- Options ---------------------------------------------------------------------------------- */
+
+int app_ctl_parse(app_ctl_opts *o, int argc, char **argv, int *i) {
+  const char *a = argv[*i];
+  if (strcmp(a, "--control-fd") && strcmp(a, "--name") && strcmp(a, "--run-dir")) return 0;
+  if (*i + 1 >= argc) return fail("%s needs a value; see hpvmapp --help%s", a, "");
+  const char *val = argv[++*i];
+  if (!strcmp(a, "--name")) o->name = val;
+  else if (!strcmp(a, "--run-dir")) o->run_dir = val;
+  else {
+    char *end;
+    long n = strtol(val, &end, 10);
+    struct stat st;
+    if (*end || end == val || n < 0 || n > 65535 || fstat((int)n, &st) || !S_ISSOCK(st.st_mode))
+      return fail("--control-fd %s: not an open socket%s", val, "");
+    o->fd = (int)n;
+  }
+  return 1;
+}
+
+/* ---- Files in the run directory --------------------------------------------------------------- */
+
+/* A Unix socket address for DIR/file; a DIR too long for sun_path is reached through
+ * /proc/self/fd of an open directory fd (*dirfd, closed by the caller after bind). */
+static int sock_addr(const char *dir, const char *file, struct sockaddr_un *a, int *dirfd) {
+  memset(a, 0, sizeof *a);
+  a->sun_family = AF_UNIX;
+  *dirfd = -1;
+  if ((size_t)snprintf(a->sun_path, sizeof a->sun_path, "%s/%s", dir, file) < sizeof a->sun_path) return 0;
+  *dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (*dirfd < 0) return -1;
+  snprintf(a->sun_path, sizeof a->sun_path, "/proc/self/fd/%d/%s", *dirfd, file);
+  return 0;
+}
+
+/* Write DIR/file atomically (temporary + rename): a reader sees the old or the new text. */
+static int write_file(const char *dir, const char *file, const char *text) {
+  char tmp[4200], path[4200];
+  snprintf(path, sizeof path, "%s/%s", dir, file);
+  snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, file);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return -1;
+  int rc = wire_write_all(fd, text, strlen(text));
+  if (close(fd) || rc || rename(tmp, path)) {
+    unlink(tmp);
+    return -1;
+  }
+  return 0;
+}
+
+static void unlink_in(const char *dir, const char *file) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/%s", dir, file);
+  unlink(path);
+}
+
+static int open_console_log(app_ctl *c) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/console.log", c->run_dir);
+  c->log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  struct stat st;
+  c->log_size = c->log_fd >= 0 && fstat(c->log_fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+  return c->log_fd < 0 ? -1 : 0;
+}
+
+static void log_console(app_ctl *c, const void *buf, size_t len) {
+  if (c->log_fd < 0) return;
+  if (c->log_size + len > CONSOLE_LOG_ROTATE) {
+    char from[4200], to[4200];
+    snprintf(from, sizeof from, "%s/console.log", c->run_dir);
+    snprintf(to, sizeof to, "%s/console.log.1", c->run_dir);
+    close(c->log_fd);
+    rename(from, to);
+    if (open_console_log(c)) return;
+  }
+  if (wire_write_all(c->log_fd, buf, len) == 0) c->log_size += len;
+}
+
+/* ---- Talking to the supervisor ---------------------------------------------------------------- */
+
+static void send_locked(app_ctl *c, const Hpvm__AppEvent *e) {
+  if (c->fd < 0) return;
+  /* A supervisor that does not read within the timeout is treated as gone: shutdown() makes
+   * the control thread see the end of the connection and wait for the next one. */
+  if (wire_send_msg(c->fd, &e->base, WIRE_RPC_MAX_FRAME)) shutdown(c->fd, SHUT_RDWR);
+}
+
+static void send_event(app_ctl *c, const Hpvm__AppEvent *e) {
+  pthread_mutex_lock(&c->send_lock);
+  send_locked(c, e);
+  pthread_mutex_unlock(&c->send_lock);
+}
+
+static uint64_t rss_bytes(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  unsigned long size = 0, res = 0;
+  if (f) {
+    if (fscanf(f, "%lu %lu", &size, &res) != 2) res = 0;
+    fclose(f);
+  }
+  return (uint64_t)res * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static void fill_status(app_ctl *c, Hpvm__AppStatus *s) {
+  vm_stats st;
+  vm_get_stats(c->v, &st);
+  s->state = atomic_load(&c->state);
+  s->retired = st.retired;
+  s->halts = st.halts;
+  s->rss_bytes = rss_bytes();
+  s->started_ns = c->started_ns;
+}
+
+static void send_status(app_ctl *c) {
+  Hpvm__AppStatus s = HPVM__APP_STATUS__INIT;
+  Hpvm__AppEvent e = HPVM__APP_EVENT__INIT;
+  fill_status(c, &s);
+  e.body_case = HPVM__APP_EVENT__BODY_STATUS;
+  e.status = &s;
+  send_event(c, &e);
+}
+
+static void send_error(app_ctl *c, const char *msg) {
+  Hpvm__AppEvent e = HPVM__APP_EVENT__INIT;
+  e.body_case = HPVM__APP_EVENT__BODY_ERROR;
+  e.error = (char *)msg;
+  send_event(c, &e);
+}
+
+/* A new supervisor connection (the control thread only): it replaces the current one. */
+static void take_connection(app_ctl *c, int fd, bool restarted) {
+  struct timeval tv = {.tv_sec = SEND_TIMEOUT_S};
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  pthread_mutex_lock(&c->send_lock);
+  if (c->fd >= 0) close(c->fd);
+  c->fd = fd;
+  c->restarted = restarted;
+  wire_framer_free(&c->in);
+  wire_framer_init(&c->in, WIRE_MAGIC_APP, WIRE_RPC_VERSION, CMD_MAX);
+  Hpvm__AppStatus s = HPVM__APP_STATUS__INIT;
+  Hpvm__AppHello h = HPVM__APP_HELLO__INIT;
+  Hpvm__AppEvent e = HPVM__APP_EVENT__INIT;
+  fill_status(c, &s);
+  h.name = c->name;
+  h.pid = (int32_t)getpid();
+  h.status = &s;
+  h.restarted_supervisor = restarted;
+  e.body_case = HPVM__APP_EVENT__BODY_HELLO;
+  e.hello = &h;
+  if (wire_send_preface(fd, WIRE_MAGIC_APP, WIRE_RPC_VERSION)) shutdown(fd, SHUT_RDWR);
+  else send_locked(c, &e);
+  pthread_mutex_unlock(&c->send_lock);
+}
+
+static void drop_connection(app_ctl *c) {
+  pthread_mutex_lock(&c->send_lock);
+  if (c->fd >= 0) close(c->fd);
+  c->fd = -1;
+  pthread_mutex_unlock(&c->send_lock);
+  wire_framer_free(&c->in);
+}
+
+static void do_command(app_ctl *c, const Hpvm__AppCommand *cmd) {
+  switch (cmd->body_case) {
+  case HPVM__APP_COMMAND__BODY_STATUS_QUERY:
+    send_status(c);
+    break;
+  case HPVM__APP_COMMAND__BODY_SHUTDOWN:
+    if (!cmd->shutdown->graceful) {
+      atomic_store(&c->poweroff_asked, true);
+      vm_power_off(c->v, cmd->shutdown->status & 0xff);
+      break;
+    }
+    /* The platform has no way yet to ask a guest to shut down (docs/platform.md): the VM
+     * shows STOPPING and hpvmd powers it off when its timeout runs out. */
+    atomic_store(&c->state, HPVM__VM_RUN_STATE__VM_RUN_STATE_STOPPING);
+    send_status(c);
+    break;
+  case HPVM__APP_COMMAND__BODY_CONSOLE_INPUT: {
+    /* Non-blocking: input beyond what the pipe holds is dropped, like keys typed into a
+     * serial line nobody reads. */
+    ssize_t r = write(c->con_in[1], cmd->console_input.data, cmd->console_input.len);
+    (void)r;
+    break;
+  }
+  case HPVM__APP_COMMAND__BODY_PAUSE: {
+    int st = atomic_load(&c->state);
+    if (cmd->pause && st == HPVM__VM_RUN_STATE__VM_RUN_STATE_ON) {
+      vm_pause(c->v);
+      atomic_store(&c->state, HPVM__VM_RUN_STATE__VM_RUN_STATE_PAUSED);
+    } else if (!cmd->pause && st == HPVM__VM_RUN_STATE__VM_RUN_STATE_PAUSED) {
+      vm_resume(c->v);
+      atomic_store(&c->state, HPVM__VM_RUN_STATE__VM_RUN_STATE_ON);
+    } else if (st != (cmd->pause ? HPVM__VM_RUN_STATE__VM_RUN_STATE_PAUSED : HPVM__VM_RUN_STATE__VM_RUN_STATE_ON)) {
+      send_error(c, cmd->pause ? "the VM is not running, so it cannot be paused" : "the VM is not paused");
+      break;
+    }
+    send_status(c);
+    break;
+  }
+  default:
+    send_error(c, "unknown command (a newer hpvmd?)");
+  }
+}
+
+/* Bytes arrived on the supervisor connection: 0, or -1 when it must be dropped. */
+static int read_commands(app_ctl *c) {
+  uint8_t buf[16384];
+  ssize_t r = read(c->fd, buf, sizeof buf);
+  if (r < 0 && (errno == EINTR || errno == EAGAIN)) return 0;
+  if (r <= 0 || wire_framer_feed(&c->in, buf, (size_t)r)) return -1;
+  const uint8_t *p;
+  uint32_t n;
+  int rc;
+  while ((rc = wire_framer_next(&c->in, &p, &n)) == 1) {
+    Hpvm__AppCommand *cmd = hpvm__app_command__unpack(NULL, n, p);
+    if (!cmd) return -1;      /* not our protocol: a supervisor we cannot trust */
+    do_command(c, cmd);
+    hpvm__app_command__free_unpacked(cmd, NULL);
+  }
+  if (rc < 0) fprintf(stderr, "hpvmapp: dropping the supervisor connection: %s\n", c->in.msg);
+  return rc < 0 ? -1 : 0;
+}
+
+static void *ctl_thread(void *arg) {
+  app_ctl *c = arg;
+  for (;;) {
+    struct pollfd p[3] = {{c->wake[0], POLLIN, 0}, {c->listen_fd, POLLIN, 0}, {c->fd, POLLIN, 0}};
+    int n = poll(p, c->fd >= 0 ? 3 : 2, -1);
+    if (n < 0 && errno != EINTR) break;
+    if (n <= 0) continue;
+    if (p[0].revents) break;
+    if (p[1].revents & POLLIN) {
+      int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+      if (fd >= 0) {
+        fprintf(stderr, "hpvmapp: a new supervisor connected\n");
+        take_connection(c, fd, true);
+        continue;
+      }
+    }
+    if (c->fd >= 0 && p[2].revents && read_commands(c)) {
+      fprintf(stderr, "hpvmapp: supervisor gone; the VM keeps running and waits for hpvmd on app.sock\n");
+      drop_connection(c);
+    }
+  }
+  return NULL;
+}
+
+static void *pump_thread(void *arg) {
+  app_ctl *c = arg;
+  uint8_t buf[4096];
+  for (;;) {
+    ssize_t r = read(c->con_out[0], buf, sizeof buf);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;        /* finish closed the write end: the console is drained */
+    log_console(c, buf, (size_t)r);
+    Hpvm__AppEvent e = HPVM__APP_EVENT__INIT;
+    e.body_case = HPVM__APP_EVENT__BODY_CONSOLE;
+    e.console.data = buf;
+    e.console.len = (size_t)r;
+    send_event(c, &e);
+  }
+  return NULL;
+}
+
+/* ---- Lifecycle -------------------------------------------------------------------------------- */
+
+static void ctl_free(app_ctl *c) {
+  int fds[] = {c->listen_fd, c->wake[0], c->wake[1], c->con_in[0], c->con_in[1], c->con_out[0], c->con_out[1],
+               c->fd, c->log_fd};
+  for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+    if (fds[i] >= 0) close(fds[i]);
+  wire_framer_free(&c->in);
+  pthread_mutex_destroy(&c->send_lock);
+  free(c->name);
+  free(c->run_dir);
+  free(c);
+}
+
+int app_ctl_prepare(const app_ctl_opts *o, vm_config *cfg, app_ctl **out) {
+  *out = NULL;
+  if (o->fd < 0) {
+    if (o->name || o->run_dir) return fail("--name and --run-dir go with --control-fd (hpvmd's options)%s%s", "", "");
+    return 0;
+  }
+  if (!o->name || !o->run_dir) return fail("--control-fd needs --name and --run-dir%s%s", "", "");
+  app_ctl *c = calloc(1, sizeof *c);
+  if (!c) return fail("out of memory%s%s", "", "");
+  c->listen_fd = c->wake[0] = c->wake[1] = c->con_in[0] = c->con_in[1] = c->con_out[0] = c->con_out[1] = -1;
+  c->log_fd = -1;
+  c->fd = -1;
+  pthread_mutex_init(&c->send_lock, NULL);
+  wire_framer_init(&c->in, WIRE_MAGIC_APP, WIRE_RPC_VERSION, CMD_MAX);
+  c->name = strdup(o->name);
+  c->run_dir = strdup(o->run_dir);
+  atomic_init(&c->state, HPVM__VM_RUN_STATE__VM_RUN_STATE_BOOTING);
+  struct stat st;
+  if (!c->name || !c->run_dir || stat(o->run_dir, &st) || !S_ISDIR(st.st_mode)) {
+    ctl_free(c);
+    return fail("--run-dir %s: not a directory%s", o->run_dir, "");
+  }
+  if (pipe2(c->wake, O_CLOEXEC) || pipe2(c->con_in, O_CLOEXEC) || pipe2(c->con_out, O_CLOEXEC) ||
+      fcntl(c->con_in[1], F_SETFL, O_NONBLOCK)) {
+    ctl_free(c);
+    return fail("cannot create pipes: %s%s", strerror(errno), "");
+  }
+  if (open_console_log(c)) {
+    ctl_free(c);
+    return fail("cannot open %s/console.log: %s", o->run_dir, strerror(errno));
+  }
+  /* The per-VM socket a restarted hpvmd connects to (a stale one from an earlier run that
+   * died is replaced: nothing can be listening on it, hpvmd only starts one hpvmapp). */
+  struct sockaddr_un a;
+  int dirfd;
+  c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (c->listen_fd < 0 || sock_addr(o->run_dir, "app.sock", &a, &dirfd)) {
+    ctl_free(c);
+    return fail("cannot create the VM's socket in %s: %s", o->run_dir, strerror(errno));
+  }
+  unlink(a.sun_path);
+  mode_t old = umask(0177);
+  int rc = bind(c->listen_fd, (struct sockaddr *)&a, sizeof a);
+  umask(old);
+  if (rc == 0) rc = listen(c->listen_fd, 4);
+  int e = errno;
+  if (dirfd >= 0) close(dirfd);
+  if (rc) {
+    ctl_free(c);
+    return fail("cannot listen on %s/app.sock: %s", o->run_dir, strerror(e));
+  }
+  char pid[32];
+  snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+  unlink_in(c->run_dir, "exit");
+  if (write_file(c->run_dir, "app.pid", pid)) {
+    ctl_free(c);
+    return fail("cannot write %s/app.pid: %s", o->run_dir, strerror(errno));
+  }
+  c->fd = o->fd;
+  cfg->console_in = c->con_in[0];
+  cfg->console_out = c->con_out[1];
+  *out = c;
+  return 0;
+}
+
+int app_ctl_start(app_ctl *c, vm *v) {
+  if (!c) return 0;
+  c->v = v;
+  c->started_ns = wall_ns();
+  atomic_store(&c->state, HPVM__VM_RUN_STATE__VM_RUN_STATE_ON);
+  int fd = c->fd;
+  c->fd = -1;
+  take_connection(c, fd, false);
+  if (pthread_create(&c->pump_thread, NULL, pump_thread, c)) return HPVM_ENOMEM;
+  c->pump_running = true;
+  if (pthread_create(&c->ctl_thread, NULL, ctl_thread, c)) return HPVM_ENOMEM;
+  c->ctl_running = true;
+  return 0;
+}
+
+/* The last "guest crashed" line hpvm_vm wrote to our stderr (the run directory's app.log,
+ * where hpvmd sends it), or "" when there is none. */
+static void crash_line(const app_ctl *c, char *out, size_t len) {
+  char path[4200], line[512];
+  snprintf(path, sizeof path, "%s/app.log", c->run_dir);
+  out[0] = 0;
+  FILE *f = fopen(path, "r");
+  if (!f) return;
+  while (fgets(line, sizeof line, f))
+    if (!strncmp(line, "hpvm: guest crashed", 19)) {
+      line[strcspn(line, "\n")] = 0;
+      snprintf(out, len, "%s", line + 6);
+    }
+  fclose(f);
+}
+
+static void exit_reason(const app_ctl *c, int status, char *out, size_t len) {
+  char crash[512];
+  if (atomic_load(&c->poweroff_asked)) snprintf(out, len, "powered off by hpvmd (exit %d)", status);
+  else if (status == VM_EXIT_CRASH) {
+    crash_line(c, crash, sizeof crash);
+    snprintf(out, len, "%s", crash[0] ? crash : "guest crashed (its registers are in app.log)");
+  } else if (status > 128 && status < 128 + 65) {
+    snprintf(out, len, "hpvmapp stopped by signal %d (%s)", status - 128, strsignal(status - 128));
+  } else snprintf(out, len, "the guest powered off (exit %d)", status);
+}
+
+void app_ctl_finish(app_ctl *c, int status) {
+  if (!c) return;
+  if (c->ctl_running) {
+    ssize_t r = write(c->wake[1], "x", 1);
+    (void)r;
+    pthread_join(c->ctl_thread, NULL);
+  }
+  close(c->con_out[1]);
+  c->con_out[1] = -1;
+  if (c->pump_running) pthread_join(c->pump_thread, NULL);
+  char reason[600], text[640];
+  exit_reason(c, status, reason, sizeof reason);
+  snprintf(text, sizeof text, "%d\n%s\n", status, reason);
+  /* exit first, then the message: an hpvmd that dies in between still finds out. */
+  write_file(c->run_dir, "exit", text);
+  Hpvm__AppExit x = HPVM__APP_EXIT__INIT;
+  Hpvm__AppEvent e = HPVM__APP_EVENT__INIT;
+  x.status = status;
+  x.reason = reason;
+  e.body_case = HPVM__APP_EVENT__BODY_EXIT;
+  e.exit = &x;
+  send_event(c, &e);
+  unlink_in(c->run_dir, "app.sock");
+  unlink_in(c->run_dir, "app.pid");
+  ctl_free(c);
+}
