@@ -104,6 +104,7 @@ int vm_io_access(vm *v, vm_vcpu *from, uint64_t gpa, unsigned size, bool write, 
 /* ---- Console ------------------------------------------------------------------------------------- */
 
 #define CON_IN_SIZE 4096
+_Static_assert(CON_IN_SIZE == VM_CONSOLE_IN_MAX, "vm_console_state holds the whole input ring");
 #define CON_OUT_SIZE 4096
 #define CON_TX 0x20
 #define CON_RX 0x28
@@ -219,6 +220,25 @@ static void *con_thread(void *arg) {
     pthread_mutex_unlock(&k->dev->lock);
   }
   return NULL;
+}
+
+void vm_console_get_state(vm *v, vm_console_state *out) {
+  vm_console *k = v->console;
+  pthread_mutex_lock(&k->dev->lock);
+  out->control = k->control;
+  out->nin = k->in_n;
+  for (unsigned i = 0; i < k->in_n; i++) out->in[i] = k->in[(k->in_head + i) % CON_IN_SIZE];
+  pthread_mutex_unlock(&k->dev->lock);
+}
+
+void vm_console_set_state(vm *v, const vm_console_state *st) {
+  vm_console *k = v->console;
+  pthread_mutex_lock(&k->dev->lock);
+  k->control = st->control & 1;
+  k->in_head = 0;
+  k->in_n = st->nin <= CON_IN_SIZE ? st->nin : CON_IN_SIZE;
+  memcpy(k->in, st->in, k->in_n);
+  pthread_mutex_unlock(&k->dev->lock);
 }
 
 int vm_console_create(vm *v, int in_fd, int out_fd) {

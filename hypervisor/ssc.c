@@ -23,8 +23,8 @@ enum {
   SSC_SAL_SET_VECTORS = 120, SSC_HALT_LIGHT = 201,
 };
 
-#define SSC_MAX_FILES 16
-#define SSC_MAX_COMPLETIONS 256
+#define SSC_MAX_FILES VM_SSC_MAX_FILES
+#define SSC_MAX_COMPLETIONS VM_SSC_MAX_COMPLETIONS
 #define SSC_MAX_DESCS 1024
 #define SSC_MAX_PATH 4096
 
@@ -42,6 +42,37 @@ int vm_ssc_init(vm *v) {
 void vm_ssc_free(vm *v) {
   free(v->ssc);
   v->ssc = NULL;
+}
+
+void vm_ssc_get_state(vm *v, vm_ssc_saved *out) {
+  pthread_mutex_lock(&v->ssc_lock);
+  struct vm_ssc_state *s = v->ssc;
+  for (unsigned f = 0; f < SSC_MAX_FILES; f++) {
+    out->file[f].disk = s->file[f].disk;
+    out->file[f].mode = s->file[f].mode;
+    out->file[f].used = s->file[f].used;
+  }
+  out->ncomp = s->ncomp;
+  for (unsigned i = 0; i < s->ncomp; i++) {
+    unsigned at = (s->comp_head + i) % SSC_MAX_COMPLETIONS;
+    out->comp[i].fd = s->comp[at].fd;
+    out->comp[i].count = s->comp[at].count;
+  }
+  pthread_mutex_unlock(&v->ssc_lock);
+}
+
+void vm_ssc_set_state(vm *v, const vm_ssc_saved *st) {
+  pthread_mutex_lock(&v->ssc_lock);
+  struct vm_ssc_state *s = v->ssc;
+  for (unsigned f = 0; f < SSC_MAX_FILES; f++) {
+    s->file[f].disk = st->file[f].disk;
+    s->file[f].mode = st->file[f].mode;
+    s->file[f].used = st->file[f].used;
+  }
+  s->comp_head = 0;
+  s->ncomp = st->ncomp <= SSC_MAX_COMPLETIONS ? st->ncomp : SSC_MAX_COMPLETIONS;
+  for (unsigned i = 0; i < s->ncomp; i++) s->comp[i].fd = st->comp[i].fd, s->comp[i].count = st->comp[i].count;
+  pthread_mutex_unlock(&v->ssc_lock);
 }
 
 /* ---- Disk calls -------------------------------------------------------------------------------- */

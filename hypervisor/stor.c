@@ -290,5 +290,25 @@ void vm_stor_free(vm *v) {
   v->ndisks = 0;
 }
 
+void vm_stor_get_state(vm *v, unsigned disk, vm_stor_state *out) {
+  vm_stor *s = v->stor[disk];
+  pthread_mutex_lock(&s->dev->lock);
+  *out = (vm_stor_state){.ring_base = s->ring_base, .ring_size = s->ring_size, .prod = s->prod, .comp = s->comp,
+                         .inflight = s->inflight};
+  pthread_mutex_unlock(&s->dev->lock);
+}
+
+int vm_stor_set_state(vm *v, unsigned disk, const vm_stor_state *st) {
+  vm_stor *s = v->stor[disk];
+  if (st->comp != st->prod || st->inflight || st->ring_size > RING_MAX) return HPVM_EINVAL;
+  pthread_mutex_lock(&s->dev->lock);
+  s->ring_base = st->ring_base;
+  s->ring_size = st->ring_size;
+  ring_setup(s);
+  if (s->ring_ok) s->prod = s->cons = s->comp = st->prod;
+  pthread_mutex_unlock(&s->dev->lock);
+  return s->ring_ok || st->prod == 0 ? 0 : HPVM_EINVAL;
+}
+
 int vm_stor_fd(vm *v, unsigned i) { return i < v->ndisks ? v->stor[i]->fd : -1; }
 const char *vm_stor_path(vm *v, unsigned i) { return i < v->ndisks ? v->stor[i]->path : ""; }

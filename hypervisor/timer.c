@@ -72,6 +72,14 @@ int vm_timer_start(vm *v) {
   v->timer = t;
   if (pthread_create(&t->thread, NULL, timer_thread, v) != 0) return HPVM_ENOMEM;
   t->running = true;
+  /* A restored VM (vmstate.c) has ITM matches armed from before there was a timer to tell:
+   * arm every ITM ahead of ar.itc (one the CPU does not count as armed costs a kick that
+   * finds nothing due); one already passed is noticed by the vCPU's first look. */
+  for (unsigned i = 0; i < v->ncpus; i++) {
+    ia64_cpu *c = &v->vcpu[i]->cpu;
+    uint64_t itm = c->cr[VM_CR_ITM];
+    if ((int64_t)(itm - ia64_itc(c)) >= 0) vm_timer_arm(v->vcpu[i], itm - (uint64_t)c->sys.itc_offset);
+  }
   return 0;
 }
 

@@ -318,3 +318,27 @@ int vm_vcpu_start_thread(vm_vcpu *vc) {
   vc->thread_started = true;
   return 0;
 }
+
+/* ---- Running a vCPU on the caller's thread ----------------------------------------------------- */
+
+/* The thread's loop without the thread, for instruction-exact runs (save/restore equivalence,
+ * debugging): the budget is ia64_run's, which stops after exactly that many instructions. */
+int vm_run_cpu(vm *v, unsigned cpu, uint64_t insns) {
+  if (cpu >= v->ncpus) return HPVM_EINVAL;
+  if (v->started) return HPVM_EBUSY;
+  vm_vcpu *vc = v->vcpu[cpu];
+  ia64_cpu *c = &vc->cpu;
+  uint64_t end = c->retired + insns;
+  while (c->retired < end) {
+    pthread_mutex_lock(&v->lock);
+    c->stop_request = 0;
+    if (vc->nreq || vc->req_all) vm_vcpu_do_requests(vc);
+    bool go = !v->stopping && vc->state == VCPU_RUNNING;
+    pthread_mutex_unlock(&v->lock);
+    if (!go) return 1;
+    ia64_stop st = ia64_run(c, end - c->retired);
+    if (st == IA64_STOP_INTR) interruption(vc);
+    else if (st == IA64_STOP_HALT) return 1;
+  }
+  return v->stopping ? 1 : 0;
+}

@@ -70,6 +70,7 @@ int vm_load_kernel_image(vm *v, const void *image, size_t len, char *msg, size_t
 
 int vm_start(vm *v) {
   if (v->started) return HPVM_EBUSY;
+  if (v->restore_failed) return HPVM_EINVAL;   /* half-restored: destroy it */
   int rc = vm_timer_start(v);
   if (!rc) rc = vm_console_start(v);
   if (rc) return rc;

@@ -9,9 +9,10 @@
  * several in one process (there is no global state).
  *
  * Lifecycle: vm_create (memory, vCPU structs, devices) -> vm_load_kernel (ELF + boot
- * information + initial state) -> vm_start (vCPU threads) -> vm_wait (until the guest
- * powers off or crashes) -> vm_destroy. Functions return 0 or a negative HPVM_E* code
- * (include/hpvm_error.h); those taking msg fill it with one line saying what is wrong. */
+ * information + initial state) or vm_restore (a saved state) -> vm_start (vCPU threads) ->
+ * vm_wait (until the guest powers off or crashes) -> vm_destroy. Functions return 0 or a
+ * negative HPVM_E* code (include/hpvm_error.h); those taking msg fill it with one line saying
+ * what is wrong. */
 #ifndef HPVM_VM_H
 #define HPVM_VM_H
 
@@ -114,6 +115,12 @@ unsigned vm_ncpus(const vm *v);
 ia64_cpu *vm_cpu(vm *v, unsigned cpu);
 /* Print the vCPU's registers (crash dumps, debugging) to f. */
 void vm_dump_cpu(vm *v, unsigned cpu, FILE *f);
+/* Run vCPU cpu of a VM that is not started on the calling thread until it has retired
+ * exactly `insns` more instructions, handling interruptions and hypercalls as its thread
+ * would (for instruction-exact runs: save/restore equivalence, debugging). 0 when the budget
+ * is used up; 1 when the vCPU stopped first (it halted with nothing to wake it, waits for
+ * its start IPI, or the VM powered off); HPVM_EBUSY once the VM is started. */
+int vm_run_cpu(vm *v, unsigned cpu, uint64_t insns);
 
 /* Counters for tests and benchmarks. */
 typedef struct vm_stats {
@@ -131,5 +138,42 @@ int vm_mmio_read(vm *v, uint64_t gpa, unsigned size, uint64_t *val);
 int vm_mmio_write(vm *v, uint64_t gpa, unsigned size, uint64_t val);
 /* Wait until every avio_stor request submitted so far has completed (migration drains). */
 void vm_devices_drain(vm *v);
+
+/* ---- State (vmstate.c; the format is docs/wire/vmstate.md) --------------------------------
+ * A saved VM is one HPVMSTAT stream: its configuration (memory size, vCPU count, devices),
+ * the platform's state (vCPU run states, boot rendezvous, hypercall files and completions,
+ * command line), each device, each vCPU (registers and interrupt state, guest TLB, timer)
+ * and the non-zero 4 KiB frames of RAM. Disk contents are not part of it: the restoring VM
+ * attaches the same images.
+ *
+ * vm_save takes a paused VM (vm_pause) or one not started. It first waits for every avio_stor
+ * request in flight to complete (quiesce: the format carries no in-flight request, and with
+ * the vCPUs paused no new one can start) and flushes console output; the VM stays paused.
+ * vm_restore takes a VM just created (vm_create, no kernel needed) with the same memory size,
+ * vCPU count and devices, not started; vm_start then continues the guest where it was saved,
+ * and each vCPU's ar.itc continues from its saved value (guest time never steps back).
+ * Malformed, foreign or mismatching input is refused with one line in msg (HPVM_ECORRUPT,
+ * HPVM_ETRUNC, HPVM_ENOTSUP, HPVM_ERANGE for the stream; HPVM_EINVAL for a VM that does not
+ * match). A restore refused after it began changing the VM leaves it unusable: vm_start
+ * refuses it; destroy it. */
+struct wire_writer;
+struct wire_reader;
+int vm_save(vm *v, struct wire_writer *w, char *msg, size_t msglen);
+/* Save to a file: written as PATH.tmp, synced, then renamed over path. */
+int vm_save_file(vm *v, const char *path, char *msg, size_t msglen);
+int vm_restore(vm *v, struct wire_reader *r, char *msg, size_t msglen);
+/* Restore from a file (which must end with the stream) or a buffer. */
+int vm_restore_file(vm *v, const char *path, char *msg, size_t msglen);
+int vm_restore_mem(vm *v, const void *buf, size_t len, char *msg, size_t msglen);
+
+/* The configuration a state file was saved with (its VM section), to create a VM it can be
+ * restored into. */
+typedef struct vm_state_info {
+  uint64_t memory;
+  unsigned ncpus;
+  unsigned ndisks;
+  uint64_t disk_bytes[VM_MAX_DISKS];
+} vm_state_info;
+int vm_state_peek(const char *path, vm_state_info *out, char *msg, size_t msglen);
 
 #endif

@@ -154,6 +154,8 @@ struct vm {
   pthread_mutex_t ssc_lock;
   struct vm_ssc_state *ssc;
 
+  bool restore_failed;                   /* vmstate.c: a restore stopped half way; never start */
+
   /* Statistics. */
   atomic_uint_fast64_t st_dirty_faults, st_code_flushes, st_halts, st_pauses, st_retired;
 };
@@ -226,5 +228,39 @@ void vm_stor_free(vm *v);
 /* The backing file of disk i (SSC OPEN), or -1. */
 int vm_stor_fd(vm *v, unsigned i);
 const char *vm_stor_path(vm *v, unsigned i);
+
+/* ---- Saved state of the devices and hypercalls (vmstate.c) -------------------------------------
+ * Each model converts its own private state to and from these plain structs; vmstate.c puts
+ * them on the wire. Getters take the model's lock; setters are for a VM not yet started. */
+
+#define VM_CONSOLE_IN_MAX 4096
+typedef struct vm_console_state {
+  uint64_t control;
+  unsigned nin;                          /* input received, not yet read by the guest */
+  uint8_t in[VM_CONSOLE_IN_MAX];         /* oldest first */
+} vm_console_state;
+void vm_console_get_state(vm *v, vm_console_state *out);
+void vm_console_set_state(vm *v, const vm_console_state *st);   /* nin <= VM_CONSOLE_IN_MAX */
+
+typedef struct vm_stor_state {
+  uint64_t ring_base;
+  uint32_t ring_size, prod, comp;
+  unsigned inflight;                     /* accepted, not completed (0 after vm_devices_drain) */
+} vm_stor_state;
+void vm_stor_get_state(vm *v, unsigned disk, vm_stor_state *out);
+/* Programs the ring as the guest's register writes would, then sets the indices. HPVM_EINVAL
+ * (the VM is then unusable) when comp is not prod (requests in flight), or the indices are
+ * not 0 on a ring the device refuses (not RAM, not a power of two up to 1024 entries). */
+int vm_stor_set_state(vm *v, unsigned disk, const vm_stor_state *st);
+
+#define VM_SSC_MAX_FILES 16
+#define VM_SSC_MAX_COMPLETIONS 256
+typedef struct vm_ssc_saved {
+  struct { int disk; unsigned mode; bool used; } file[VM_SSC_MAX_FILES];
+  struct { uint32_t fd, count; } comp[VM_SSC_MAX_COMPLETIONS];   /* oldest first */
+  unsigned ncomp;
+} vm_ssc_saved;
+void vm_ssc_get_state(vm *v, vm_ssc_saved *out);
+void vm_ssc_set_state(vm *v, const vm_ssc_saved *st);            /* disks, modes, ncomp checked by the caller */
 
 #endif

@@ -1,5 +1,6 @@
-/* cpustate.c — an IA-64 vCPU to and from its saved-state section (message Ia64Cpu of
- * vmstate.proto, section type WIRE_SEC_CPU).
+/* cpustate.c — an IA-64 vCPU to and from its saved-state sections: its registers and
+ * interrupt state (message Ia64Cpu of vmstate.proto, section type WIRE_SEC_CPU), its guest
+ * TLB (GuestTlb, WIRE_SEC_GUEST_TLB) and its interval timer (Timers, WIRE_SEC_TIMERS).
  *
  * Why this lives in proto/ and not in hypervisor/ia64/: the CPU library is pure computation
  * and depends on nothing (DESIGN.md §2); linking it with protobuf-c would impose the wire on
@@ -11,9 +12,18 @@
  * Saved: every register file in physical order (GRs with NaT bits, the inactive bank, FRs,
  * PRs, BRs, ARs raw, CRs, RR/PKR/DBR/IBR/PMC/PMD), the frame marker field by field, the RSE's
  * bof and ndirty, ip/ri, psr, the valid ALAT entries with their slot, the retired count and
- * the last interruption. Not saved, because they are caches or derived: the software TLB,
- * the decode cache, grmap/frmap (from the CFM and bof), alat_live (from the valid entries),
- * code_gen; nor the caller's memory callbacks and trace hook, which belong to the process.
+ * the last interruption; from ia64_sys, the vectors in service and pended, the halt and the
+ * trap's IIPA (CPU section), every valid TR and TC entry with its slot and the replacement
+ * cursors (guest TLB section), ar.itc as a value and whether the ITM match is armed (timers
+ * section). Not saved, because they are caches or derived: the software TLB, the decode
+ * cache, grmap/frmap (from the CFM and bof), alat_live (from the valid entries), code_gen,
+ * tc_sizes (from the TC entries), attn (ia64_sys_resync derives it); nor the caller's memory
+ * callbacks, trace hook and system hooks, which belong to the process.
+ *
+ * Time: ar.itc runs with the platform's clock (ia64_sys_hooks.clock + itc_offset), and
+ * clocks of two processes have nothing in common, so the timers section carries the value
+ * ar.itc had when saved; loading makes the CPU's ar.itc continue from exactly that value on
+ * the loading side's clock, so guest time never steps back across a restore.
  *
  * Loading checks the whole message before it touches the CPU — a state file is hostile
  * input, and a CPU half loaded is worse than one refused — then gives the CPU an empty
@@ -25,6 +35,15 @@
 #include "ia64.h"
 #include "wire.h"
 
+/* The ia64_sys.flags bits this file carries. They are the CPU library's private IA64_SYS_*
+ * values (its internal.h, which nothing outside hypervisor/ia64 includes);
+ * tests/vm/test_vmstate_cpu.c checks that the two agree. On the wire each is a named field. */
+enum { SYS_HALTED = 1, SYS_ITM_ARMED = 2, SYS_IIPA = 4 };
+#define ITC_HZ 1000000000ull     /* ar.itc counts guest nanoseconds (ia64_sys_hooks.clock) */
+#define CR_ITV 72
+#define CR_IRR0 68
+#define CR_ITM 1
+
 /* The message and all the storage its pointers refer to, so saving allocates nothing but
  * the packed bytes. */
 typedef struct cpu_msg {
@@ -33,6 +52,7 @@ typedef struct cpu_msg {
   Hpvm__Ia64Interruption intr;
   uint64_t gr[IA64_NGR_PHYS], bank0[16], br[IA64_NBR], ar[IA64_NAR], cr[IA64_NCR], rr[8];
   uint64_t pkr[IA64_NPKR], dbr[IA64_NDBR], ibr[IA64_NIBR], pmc[IA64_NPMC], pmd[IA64_NPMC];
+  uint64_t insvc[4], pend[4];
   protobuf_c_boolean gr_nat[IA64_NGR_PHYS], bank0_nat[16];
   Hpvm__Ia64Fr fr[IA64_NFR], *frp[IA64_NFR];
   Hpvm__Ia64AlatEntry alat[IA64_ALAT_SIZE], *alatp[IA64_ALAT_SIZE];
@@ -103,6 +123,15 @@ static void cpu_to_msg(cpu_msg *cm, const ia64_cpu *c, uint32_t vcpu, const wire
   cm->intr.iim = c->intr.iim, cm->intr.iip = c->intr.iip, cm->intr.ri = c->intr.ri;
   cm->intr.trap = c->intr.trap;
   cm->m.intr = &cm->intr;
+  for (unsigned i = 0; i < 4; i++) {
+    cm->insvc[i] = c->sys.insvc[i];
+    cm->pend[i] = __atomic_load_n(&c->sys.pend[i], __ATOMIC_ACQUIRE);   /* devices pend any time */
+  }
+  cm->m.n_insvc = 4, cm->m.insvc = cm->insvc;
+  cm->m.n_pend = 4, cm->m.pend = cm->pend;
+  cm->m.halted = (c->sys.flags & SYS_HALTED) != 0;
+  cm->m.iipa_valid = (c->sys.flags & SYS_IIPA) != 0;
+  cm->m.iipa = c->sys.iipa;
 }
 
 int wire_cpu_save(wire_writer *w, const ia64_cpu *cpu, uint32_t vcpu, const wire_addr_map *map) {
@@ -132,6 +161,10 @@ static int check_lengths(wire_reader *r, const wire_section *s, const Hpvm__Ia64
     if (files[i].have != files[i].want)
       return wire_reader_fail(r, s, HPVM_ECORRUPT, "register file %s has %zu entries, this CPU has %zu",
                               files[i].name, files[i].have, files[i].want);
+  /* Absent in a version 1.0 section: nothing in service or pended. */
+  if ((m->n_insvc != 0 && m->n_insvc != 4) || (m->n_pend != 0 && m->n_pend != 4))
+    return wire_reader_fail(r, s, HPVM_ECORRUPT, "interrupt words: %zu in service and %zu pended, this CPU has 4 each",
+                            m->n_insvc, m->n_pend);
   if (m->n_alat > IA64_ALAT_SIZE)
     return wire_reader_fail(r, s, HPVM_ECORRUPT, "%zu ALAT entries, the ALAT has %d", m->n_alat, IA64_ALAT_SIZE);
   return 0;
@@ -212,6 +245,15 @@ static void msg_to_cpu(ia64_cpu *c, const Hpvm__Ia64Cpu *m, const wire_addr_map 
     c->alat_live |= 1u << a->index;
   }
   ia64_remap_frame(c);
+  for (unsigned i = 0; i < 4; i++) {
+    c->sys.insvc[i] = m->n_insvc ? m->insvc[i] : 0;
+    __atomic_store_n(&c->sys.pend[i], m->n_pend ? m->pend[i] : 0, __ATOMIC_RELEASE);
+  }
+  /* The ITM bit is the timers section's; the others are caches the flush below empties or
+   * the VHPT walker's, which is never inside a walk between two instructions. */
+  c->sys.flags = (c->sys.flags & SYS_ITM_ARMED) | (m->halted ? SYS_HALTED : 0) | (m->iipa_valid ? SYS_IIPA : 0);
+  c->sys.iipa = m->iipa;
+  ia64_sys_resync(c);
 }
 
 /* Give the CPU an empty decode cache and software TLB: both cache the memory it ran on
@@ -248,6 +290,147 @@ int wire_cpu_load(wire_reader *r, const wire_section *s, ia64_cpu *const *cpus, 
   if (!rc) rc = check_values(r, s, m);
   if (!rc) rc = fresh_caches(r, s, cpus[m->vcpu]);
   if (!rc) msg_to_cpu(cpus[m->vcpu], m, map);
+  protobuf_c_message_free_unpacked(&m->base, NULL);
+  return rc;
+}
+
+/* ---- Guest TLB ------------------------------------------------------------------------------ */
+
+#define TC_ENTRIES (IA64_TC_SETS * IA64_TC_WAYS)
+#define TLB_MAX_ENTRIES (2 * (IA64_NTR + TC_ENTRIES))
+#define VA_MASK ((1ull << 61) - 1)           /* va{60:0}: the region bits are not in a vpn */
+#define RID_MASK 0xffffffu                    /* 24 implemented region id bits */
+/* What ia64_tlb_insert accepts (tlb.c): page sizes 4K..4G, reserved itir/pte bits clear,
+ * memory attributes 1..3 reserved in a present entry. A loaded entry must be one the CPU
+ * could have inserted, so the translation code meets only what it expects. */
+#define PAGE_SIZES (1ull << 12 | 1ull << 13 | 1ull << 14 | 1ull << 16 | 1ull << 18 | 1ull << 20 | \
+                    1ull << 22 | 1ull << 24 | 1ull << 26 | 1ull << 28 | 1ull << 30 | 1ull << 32)
+#define PTE_RSV (1ull << 1 | 3ull << 50)
+
+typedef struct tlb_msg {
+  Hpvm__GuestTlb m;
+  Hpvm__TlbEntry e[TLB_MAX_ENTRIES], *ep[TLB_MAX_ENTRIES];
+} tlb_msg;
+
+static void save_side(tlb_msg *tm, const ia64_tlb_side *t, Hpvm__TlbKind tr_kind, Hpvm__TlbKind tc_kind) {
+  for (unsigned i = 0; i < IA64_NTR + TC_ENTRIES; i++) {
+    const ia64_tlb_ent *src = i < IA64_NTR ? &t->tr[i] : &t->tc[i - IA64_NTR];
+    if (!src->valid) continue;
+    Hpvm__TlbEntry *e = &tm->e[tm->m.n_entries];
+    hpvm__tlb_entry__init(e);
+    e->kind = i < IA64_NTR ? tr_kind : tc_kind;
+    e->slot = i < IA64_NTR ? i : i - IA64_NTR;
+    e->vpn = src->vpn, e->pte = src->pte, e->itir = src->itir, e->rid = src->rid;
+    tm->ep[tm->m.n_entries++] = e;
+  }
+}
+
+int wire_tlb_save(wire_writer *w, const ia64_cpu *cpu, uint32_t vcpu) {
+  tlb_msg *tm = malloc(sizeof *tm);
+  if (!tm) return w->err ? w->err : (w->err = HPVM_ENOMEM);
+  hpvm__guest_tlb__init(&tm->m);
+  tm->m.vcpu = vcpu;
+  tm->m.entries = tm->ep;
+  save_side(tm, &cpu->sys.itlb, HPVM__TLB_KIND__TLB_KIND_ITR, HPVM__TLB_KIND__TLB_KIND_ITC);
+  save_side(tm, &cpu->sys.dtlb, HPVM__TLB_KIND__TLB_KIND_DTR, HPVM__TLB_KIND__TLB_KIND_DTC);
+  tm->m.itc_victim = cpu->sys.itlb.tc_victim;
+  tm->m.dtc_victim = cpu->sys.dtlb.tc_victim;
+  int rc = wire_write_msg(w, WIRE_SEC_GUEST_TLB, &tm->m.base);
+  free(tm);
+  return rc;
+}
+
+/* Check one entry and put it in its slot of the new TLB (itlb, dtlb). */
+static int place_entry(wire_reader *r, const wire_section *s, const Hpvm__TlbEntry *e, ia64_tlb_side side[2]) {
+#define BAD(...) return wire_reader_fail(r, s, HPVM_ECORRUPT, __VA_ARGS__)
+  bool tr = e->kind == HPVM__TLB_KIND__TLB_KIND_ITR || e->kind == HPVM__TLB_KIND__TLB_KIND_DTR;
+  bool tc = e->kind == HPVM__TLB_KIND__TLB_KIND_ITC || e->kind == HPVM__TLB_KIND__TLB_KIND_DTC;
+  if (!tr && !tc) BAD("TLB entry of unknown kind %d", (int)e->kind);
+  const char *kn = e->kind == HPVM__TLB_KIND__TLB_KIND_ITR ? "ITR" : e->kind == HPVM__TLB_KIND__TLB_KIND_DTR ? "DTR"
+                 : e->kind == HPVM__TLB_KIND__TLB_KIND_ITC ? "ITC" : "DTC";
+  if (e->slot >= (tr ? IA64_NTR : TC_ENTRIES)) BAD("%s slot %u: there are %d", kn, e->slot, tr ? IA64_NTR : TC_ENTRIES);
+  unsigned ps = (e->itir >> 2) & 63;
+  if ((e->itir & 3) || !(PAGE_SIZES >> ps & 1)) BAD("%s slot %u: itir 0x%x has no valid page size", kn, e->slot, e->itir);
+  if ((e->vpn & ~VA_MASK) || (e->vpn & ((1ull << ps) - 1)))
+    BAD("%s slot %u: vpn 0x%llx is not a 2^%u-aligned address within a region", kn, e->slot, (unsigned long long)e->vpn, ps);
+  if (e->rid > RID_MASK) BAD("%s slot %u: region id 0x%x wider than 24 bits", kn, e->slot, e->rid);
+  unsigned ma = (unsigned)(e->pte >> 2) & 7;
+  if ((e->pte & 1) && ((e->pte & PTE_RSV) || (ma >= 1 && ma <= 3)))
+    BAD("%s slot %u: pte 0x%llx has reserved fields set", kn, e->slot, (unsigned long long)e->pte);
+  bool inst = e->kind == HPVM__TLB_KIND__TLB_KIND_ITR || e->kind == HPVM__TLB_KIND__TLB_KIND_ITC;
+  ia64_tlb_side *t = &side[inst ? 0 : 1];
+  ia64_tlb_ent *dst = tr ? &t->tr[e->slot] : &t->tc[e->slot];
+  if (dst->valid) BAD("%s slot %u given twice", kn, e->slot);
+  *dst = (ia64_tlb_ent){.vpn = e->vpn, .pte = e->pte, .rid = e->rid, .itir = e->itir, .valid = 1};
+  if (tc) t->tc_sizes |= 1ull << ps;
+  return 0;
+#undef BAD
+}
+
+int wire_tlb_load(wire_reader *r, const wire_section *s, ia64_cpu *const *cpus, uint32_t ncpus) {
+  if (r->err) return r->err;
+  if (s->type != WIRE_SEC_GUEST_TLB) return wire_reader_fail(r, s, HPVM_EINVAL, "not a guest TLB section");
+  ProtobufCMessage *pm;
+  if (wire_section_unpack(r, s, &hpvm__guest_tlb__descriptor, &pm) < 0) return r->err;
+  Hpvm__GuestTlb *m = (Hpvm__GuestTlb *)pm;
+  ia64_tlb_side *side = calloc(2, sizeof *side);
+  int rc = 0;
+  if (!side) rc = wire_reader_fail(r, s, HPVM_ENOMEM, "out of memory for a guest TLB");
+  else if (m->vcpu >= ncpus || !cpus[m->vcpu])
+    rc = wire_reader_fail(r, s, HPVM_ECORRUPT, "vCPU %u, but the VM has %u", m->vcpu, ncpus);
+  else if (m->n_entries > TLB_MAX_ENTRIES)
+    rc = wire_reader_fail(r, s, HPVM_ECORRUPT, "%zu TLB entries, the TLB has %d", m->n_entries, TLB_MAX_ENTRIES);
+  for (size_t i = 0; !rc && i < m->n_entries; i++) rc = place_entry(r, s, m->entries[i], side);
+  if (!rc) {
+    ia64_cpu *c = cpus[m->vcpu];
+    side[0].tc_victim = m->itc_victim;
+    side[1].tc_victim = m->dtc_victim;
+    c->sys.itlb = side[0];
+    c->sys.dtlb = side[1];
+    ia64_stlb_flush(c);          /* it caches pieces of the old translations */
+  }
+  free(side);
+  protobuf_c_message_free_unpacked(&m->base, NULL);
+  return rc;
+}
+
+/* ---- Timers --------------------------------------------------------------------------------- */
+
+int wire_timers_save(wire_writer *w, ia64_cpu *cpu, uint32_t vcpu) {
+  Hpvm__Timers m;
+  hpvm__timers__init(&m);
+  m.vcpu = vcpu;
+  m.itc_at_pause = ia64_itc(cpu);
+  m.itc_hz = ITC_HZ;
+  m.itm_armed = (cpu->sys.flags & SYS_ITM_ARMED) != 0;
+  unsigned v = (unsigned)(cpu->cr[CR_ITV] & 0xff);
+  m.interval_pending = (cpu->cr[CR_IRR0 + v / 64] >> (v % 64)) & 1;
+  return wire_write_msg(w, WIRE_SEC_TIMERS, &m.base);
+}
+
+int wire_timers_load(wire_reader *r, const wire_section *s, ia64_cpu *const *cpus, uint32_t ncpus) {
+  if (r->err) return r->err;
+  if (s->type != WIRE_SEC_TIMERS) return wire_reader_fail(r, s, HPVM_EINVAL, "not a timers section");
+  ProtobufCMessage *pm;
+  if (wire_section_unpack(r, s, &hpvm__timers__descriptor, &pm) < 0) return r->err;
+  Hpvm__Timers *m = (Hpvm__Timers *)pm;
+  int rc = 0;
+  if (m->vcpu >= ncpus || !cpus[m->vcpu])
+    rc = wire_reader_fail(r, s, HPVM_ECORRUPT, "vCPU %u, but the VM has %u", m->vcpu, ncpus);
+  else if (m->itc_hz != ITC_HZ)
+    rc = wire_reader_fail(r, s, HPVM_ECORRUPT, "ar.itc counts at %llu Hz; this CPU's counts at %llu Hz",
+                          (unsigned long long)m->itc_hz, ITC_HZ);
+  if (!rc) {
+    ia64_cpu *c = cpus[m->vcpu];
+    ia64_sys *y = &c->sys;
+    if (y->hooks.clock) y->itc_offset = (int64_t)(m->itc_at_pause - y->hooks.clock(y->hook_ctx));
+    else c->ar[IA64_AR_ITC] = m->itc_at_pause;
+    y->flags = (y->flags & ~(uint32_t)SYS_ITM_ARMED) | (m->itm_armed ? SYS_ITM_ARMED : 0);
+    /* Tell the platform when the match is due, as a write of cr.itm would. */
+    if (y->hooks.timer_arm && y->hooks.clock)
+      y->hooks.timer_arm(y->hook_ctx, c, m->itm_armed ? c->cr[CR_ITM] - (uint64_t)y->itc_offset : UINT64_MAX);
+    __atomic_fetch_or(&y->attn, IA64_ATTN_IRQ, __ATOMIC_SEQ_CST);   /* look at the match once */
+  }
   protobuf_c_message_free_unpacked(&m->base, NULL);
   return rc;
 }

@@ -31,7 +31,7 @@ typedef struct ia64_cpu ia64_cpu;
 #define WIRE_HEADER_LEN 16                 /* magic, version, CRC32C of the 12 bytes before */
 #define WIRE_SECTION_HEADER_LEN 8          /* type, length; the payload and a CRC32C follow */
 #define WIRE_VERSION_MAJOR 1u
-#define WIRE_VERSION_MINOR 0u
+#define WIRE_VERSION_MINOR 1u  /* 1.1: guest memory, platform, system state (vmstate.md) */
 #define WIRE_VERSION (WIRE_VERSION_MAJOR << 16 | WIRE_VERSION_MINOR)
 #define WIRE_SECTION_MAX (16u << 20)       /* default limit on one payload, in bytes */
 
@@ -43,6 +43,8 @@ enum {
   WIRE_SEC_GUEST_TLB = HPVM__SECTION_TYPE__SECTION_TYPE_GUEST_TLB,
   WIRE_SEC_DEVICE = HPVM__SECTION_TYPE__SECTION_TYPE_DEVICE,
   WIRE_SEC_TIMERS = HPVM__SECTION_TYPE__SECTION_TYPE_TIMERS,
+  WIRE_SEC_MEMORY = HPVM__SECTION_TYPE__SECTION_TYPE_MEMORY,
+  WIRE_SEC_PLATFORM = HPVM__SECTION_TYPE__SECTION_TYPE_PLATFORM,
 };
 
 /* CRC32C (Castagnoli), as iSCSI and ext4 use it: start with crc 0, chain calls. */
@@ -134,8 +136,10 @@ typedef struct wire_addr_map {
   void *ctx;
 } wire_addr_map;
 
-/* Append the CPU section of vCPU number vcpu: every architectural register and what the
- * interpreter needs to continue exactly (see Ia64Cpu in vmstate.proto). map may be NULL. */
+/* Append the CPU section of vCPU number vcpu: every architectural register, the interrupt
+ * state beside them (in service, pended, halted) and what the interpreter needs to continue
+ * exactly (see Ia64Cpu in vmstate.proto). map may be NULL. A whole vCPU is this section, its
+ * guest TLB section and its timers section (below). */
 int wire_cpu_save(wire_writer *w, const ia64_cpu *cpu, uint32_t vcpu, const wire_addr_map *map);
 /* Load a CPU section into cpus[vcpu] (its vCPU number is in the section; ncpus bounds it).
  * The whole section is checked before the CPU is touched: register files of the wrong
@@ -143,8 +147,29 @@ int wire_cpu_save(wire_writer *w, const ia64_cpu *cpu, uint32_t vcpu, const wire
  * f1 or p0 not at their constant values, a bad ALAT entry: HPVM_ECORRUPT, CPU unchanged.
  * On success the CPU's registers are the saved ones; its software TLB and decode cache are
  * emptied (they cache the old memory); what the state does not carry (memory callbacks,
- * trace hook, stop_request) is kept. HPVM_ENOMEM (CPU unchanged) if no new decode cache. */
+ * trace hook, stop_request, the system hooks, the guest TLB and ar.itc, which have sections
+ * of their own) is kept; ia64_sys_resync then derives what the run loop must look at.
+ * HPVM_ENOMEM (CPU unchanged) if no new decode cache. */
 int wire_cpu_load(wire_reader *r, const wire_section *s, ia64_cpu *const *cpus, uint32_t ncpus,
                   const wire_addr_map *map);
+
+/* The guest TLB section of vCPU vcpu: every valid TR and TC entry in its slot (placement is
+ * state: it decides what a later insert replaces) and the TC replacement cursors. */
+int wire_tlb_save(wire_writer *w, const ia64_cpu *cpu, uint32_t vcpu);
+/* Load a guest TLB section into cpus[vcpu]: the whole TLB is replaced, the software TLB
+ * emptied. Refused before the CPU is touched (HPVM_ECORRUPT): a vCPU the VM does not have,
+ * an unknown kind, a slot out of range or given twice, a page size the CPU does not
+ * implement, a vpn not aligned to it or beyond va{60:0}, a region id wider than 24 bits, a
+ * present entry with reserved pte fields. */
+int wire_tlb_load(wire_reader *r, const wire_section *s, ia64_cpu *const *cpus, uint32_t ncpus);
+/* The timers section of vCPU vcpu: ar.itc now (on the CPU's clock), its rate, whether the
+ * ITM match is armed. */
+int wire_timers_save(wire_writer *w, ia64_cpu *cpu, uint32_t vcpu);
+/* Load a timers section into cpus[vcpu]: ar.itc continues from the saved value on this
+ * CPU's clock (itc_offset = saved - clock(); without a clock hook ar.itc is set), the ITM
+ * match is armed or not as saved, and the timer_arm hook is told the deadline (load the CPU
+ * section first: the deadline is its cr.itm). HPVM_ECORRUPT for a vCPU the VM does not have
+ * or an ITC rate other than 1 GHz. */
+int wire_timers_load(wire_reader *r, const wire_section *s, ia64_cpu *const *cpus, uint32_t ncpus);
 
 #endif

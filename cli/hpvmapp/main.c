@@ -1,6 +1,11 @@
 /* main.c — hpvmapp: runs one IA-64 virtual machine in the foreground.
  *
  *   hpvmapp --kernel FILE [--memory SIZE] [--cpus N] [--args "CMDLINE"] [--disk FILE]...
+ *           [--state-file FILE]
+ *   hpvmapp --restore FILE [--disk FILE]... [--state-file FILE]
+ *
+ * With --state-file, SIGUSR1 pauses the VM, saves it to that file (hypervisor/vmstate.c) and
+ * exits 0; --restore continues a VM from such a file (memory size and vCPU count come from it).
  *
  * The guest's console is this process's stdin/stdout (a terminal is put in raw mode, with
  * Ctrl-C still interrupting); hpvmapp exits with the code the guest passes to SSC EXIT, with
@@ -23,17 +28,25 @@
 
 static void usage(FILE *f) {
   fprintf(f, "usage: hpvmapp --kernel FILE [--memory SIZE] [--cpus N] [--args \"CMDLINE\"] [--disk FILE]...\n"
+             "               [--state-file FILE]\n"
+             "       hpvmapp --restore FILE [--disk FILE]... [--state-file FILE]\n"
              "Boots an IA-64 guest kernel (a static ELF, docs/platform.md) with its console on stdin/stdout.\n"
              "  --kernel FILE   the guest kernel\n"
              "  --memory SIZE   guest RAM, e.g. 512M or 4G (suffixes K, M, G, T; default 256M)\n"
              "  --cpus N        virtual CPUs, 1 to 64 (default 1)\n"
              "  --args CMDLINE  the guest's command line\n"
              "  --disk FILE     an avio_stor disk backed by FILE (repeatable)\n"
+             "  --state-file FILE\n"
+             "                  on SIGUSR1 (kill -USR1 PID): pause the VM, save its state to FILE and\n"
+             "                  exit 0; if the save fails, say why and let the VM run on\n"
+             "  --restore FILE  continue a VM saved with --state-file instead of booting a kernel:\n"
+             "                  memory and vCPUs come from FILE; give the same --disk images in the\n"
+             "                  same order (disk contents are not part of the state)\n"
              "  --control-fd N --name VM --run-dir DIR\n"
              "                  supervised by hpvmd: commands on socket N, console to DIR/console.log\n"
              "                  (cli/hpvmapp/control.h); hpvmd passes these, people need not\n"
-             "Exit status: the guest's SSC EXIT code; 134 when the guest crashes; 128+N on signal N;\n"
-             "2 when an argument, the kernel or a disk is unusable.\n");
+             "Exit status: the guest's SSC EXIT code; 0 after a SIGUSR1 save; 134 when the guest crashes;\n"
+             "128+N on signal N; 2 when an argument, the kernel, a disk or the state file is unusable.\n");
 }
 
 static int bad(const char *fmt, const char *arg) {
@@ -87,19 +100,46 @@ static void raw_tty(void) {
 typedef struct sig_ctx {
   vm *v;
   sigset_t set;
+  const char *state_file;   /* --state-file, or NULL */
 } sig_ctx;
 
-/* SIGINT/SIGTERM/SIGHUP power the VM off with 128 + the signal (a thread, so vm_power_off
- * runs outside signal context). */
+/* SIGUSR1: pause, save, power off with 0, so the guest never runs past the state it was
+ * saved in (its disks stay as the state expects). A failed save resumes the guest. */
+static bool save_and_stop(sig_ctx *s) {
+  if (!s->state_file) {
+    fprintf(stderr, "hpvmapp: SIGUSR1 ignored: no --state-file to save to\n");
+    return false;
+  }
+  char msg[600];
+  vm_pause(s->v);
+  if (vm_save_file(s->v, s->state_file, msg, sizeof msg)) {
+    fprintf(stderr, "hpvmapp: cannot save the VM: %s; it runs on\n", msg);
+    vm_resume(s->v);
+    return false;
+  }
+  fprintf(stderr, "hpvmapp: VM saved to %s\n", s->state_file);
+  vm_power_off(s->v, 0);
+  return true;
+}
+
+/* SIGINT/SIGTERM/SIGHUP power the VM off with 128 + the signal; SIGUSR1 saves it (a thread,
+ * so vm_power_off and the save run outside signal context). */
 static void *signal_thread(void *arg) {
   sig_ctx *s = arg;
   int sig;
-  if (sigwait(&s->set, &sig) == 0) vm_power_off(s->v, 128 + sig);
+  while (sigwait(&s->set, &sig) == 0) {
+    if (sig != SIGUSR1) {
+      vm_power_off(s->v, 128 + sig);
+      break;
+    }
+    if (save_and_stop(s)) break;
+  }
   return NULL;
 }
 
 int main(int argc, char **argv) {
-  const char *kernel = NULL, *cmdline = "";
+  const char *kernel = NULL, *cmdline = NULL, *restore = NULL, *state_file = NULL;
+  bool memory_given = false, cpus_given = false;
   const char *disks[VM_MAX_DISKS];
   vm_config cfg = {.memory = DEFAULT_MEMORY, .ncpus = 1, .console_in = STDIN_FILENO, .console_out = STDOUT_FILENO};
   app_ctl_opts ctlo = {.fd = -1};
@@ -112,28 +152,42 @@ int main(int argc, char **argv) {
       continue;
     }
     bool takes = !strcmp(a, "--kernel") || !strcmp(a, "--memory") || !strcmp(a, "--cpus") || !strcmp(a, "--args") ||
-                 !strcmp(a, "--disk");
+                 !strcmp(a, "--disk") || !strcmp(a, "--restore") || !strcmp(a, "--state-file");
     if (!takes) return bad("unknown argument %s; see hpvmapp --help", a);
     if (i + 1 >= argc) return bad("%s needs a value; see hpvmapp --help", a);
     const char *val = argv[++i];
     if (!strcmp(a, "--kernel")) kernel = val;
     else if (!strcmp(a, "--args")) cmdline = val;
+    else if (!strcmp(a, "--restore")) restore = val;
+    else if (!strcmp(a, "--state-file")) state_file = val;
     else if (!strcmp(a, "--memory")) {
       if (!parse_size(val, &cfg.memory)) return bad("--memory %s: not a size; give e.g. 512M or 4G", val);
+      memory_given = true;
     } else if (!strcmp(a, "--cpus")) {
       char *end;
       long n = strtol(val, &end, 10);
       if (*end || end == val || n < 1 || n > VM_MAX_CPUS) return bad("--cpus %s: give a number from 1 to 64", val);
       cfg.ncpus = (unsigned)n;
+      cpus_given = true;
     } else {
       if (cfg.ndisks == VM_MAX_DISKS) return bad("%s: at most 16 disks", "--disk");
       disks[cfg.ndisks++] = val;
     }
   }
-  if (!kernel) return bad("%s", "no kernel; give --kernel FILE (see hpvmapp --help)");
+  if (kernel && restore) return bad("%s", "give --kernel FILE or --restore FILE, not both");
+  if (!kernel && !restore) return bad("%s", "no kernel; give --kernel FILE (see hpvmapp --help)");
+  if (restore && cmdline) return bad("%s", "--args: a restored guest keeps the command line it was saved with");
+  char msg[600];
+  if (restore) {
+    /* A VM of the saved one's size; explicit values must agree (vm_restore says what differs). */
+    vm_state_info info;
+    if (vm_state_peek(restore, &info, msg, sizeof msg)) return bad("%s", msg);
+    if (!memory_given) cfg.memory = info.memory;
+    if (!cpus_given && info.ncpus >= 1 && info.ncpus <= VM_MAX_CPUS) cfg.ncpus = info.ncpus;
+  }
   if (cfg.memory < (1ull << 20) || cfg.memory % 4096)
     return bad("--memory: %s", "give at least 1M, a multiple of 4K");
-  cfg.cmdline = cmdline;
+  cfg.cmdline = cmdline ? cmdline : "";
   cfg.disks = disks;
 
   /* Signals go to the signal thread only: block them before any thread exists. */
@@ -142,17 +196,18 @@ int main(int argc, char **argv) {
   sigaddset(&sc.set, SIGINT);
   sigaddset(&sc.set, SIGTERM);
   sigaddset(&sc.set, SIGHUP);
+  sigaddset(&sc.set, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &sc.set, NULL);
+  sc.state_file = state_file;
   signal(SIGPIPE, SIG_IGN);
 
   app_ctl *ctl;
   if (app_ctl_prepare(&ctlo, &cfg, &ctl)) return 2;
 
-  char msg[600];
   vm *v;
   int rc = vm_create(&cfg, &v, msg, sizeof msg);
   if (rc) return bad("%s", msg);
-  rc = vm_load_kernel(v, kernel, msg, sizeof msg);
+  rc = restore ? vm_restore_file(v, restore, msg, sizeof msg) : vm_load_kernel(v, kernel, msg, sizeof msg);
   if (rc) {
     vm_destroy(v);
     return bad("%s", msg);
