@@ -188,6 +188,27 @@ static void vmnum_release(sto_store *s, const char *name, uint32_t n) {
   if (r >= 0 && (size_t)r == strlen(name) && !memcmp(held, name, (size_t)r)) s->io.unlink(s->io.ctx, path);
 }
 
+/* The VM # of a VM whose config cannot be read: find it by the name in the claim. */
+static uint32_t vmnum_find(sto_store *s, const char *name) {
+  char dir[PATH_MAX];
+  if (sto__abs(s, "vms/.vmnum", dir)) return 0;
+  DIR *d = opendir(dir);
+  if (!d) return 0;
+  uint32_t found = 0;
+  struct dirent *e;
+  while (!found && (e = readdir(d))) {
+    char path[PATH_MAX], held[STO_NAME_MAX + 2] = "";
+    if (e->d_name[0] == '.' || !sto__pathf(path, "%s/%s", dir, e->d_name)) continue;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    ssize_t r = read(fd, held, sizeof held - 1);
+    close(fd);
+    if (r >= 0 && (size_t)r == strlen(name) && !memcmp(held, name, (size_t)r)) found = (uint32_t)strtoul(e->d_name, NULL, 10);
+  }
+  closedir(d);
+  return found;
+}
+
 /* ---- Create, load, update ---------------------------------------------------------------------- */
 
 int sto_vm_create(sto_store *s, const Hpvm__VmConfig *cfg, Hpvm__VmConfig **created) {
@@ -315,7 +336,7 @@ int sto_vm_remove(sto_store *s, const char *name, uint64_t expected_gen, unsigne
   Hpvm__VmConfig *cur = NULL;
   r = sto_vm_load(s, name, &cur);
   if (r == HPVM_ENOENT || (r && !(flags & STO_FORCE))) goto out;
-  uint32_t num = cur ? cur->vm_number : 0;
+  uint32_t num = cur ? cur->vm_number : vmnum_find(s, name);
   sto_vm_free(cur);
   sto_lease lease;
   int lr = sto_lease_read(s, name, &lease);
