@@ -12,11 +12,13 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
-#include "internal.h"
-#include "test_alu_asm.h"
+#include "harness.h"
 
 /* ---- Instances ------------------------------------------------------------------------------ */
 
@@ -33,34 +35,12 @@ static const unsigned qps[] = {0, 0, 63, 1, 5};
 static const char *const ars[] = {"ar.pfs", "ar.lc", "ar.ec"};
 #define NR 5
 
-static int list_len(const char *l) {
-  int n = 0;
-  for (const char *p = l; p && *p; p += strcspn(p, " "), p += strspn(p, " ")) n++;
-  return n;
-}
-static void list_nth(const char *l, int i, char *out, size_t n) {
-  const char *p = l;
-  while (i-- > 0) p += strcspn(p, " "), p += strspn(p, " ");
-  snprintf(out, n, "%.*s", (int)strcspn(p, " "), p);
-}
-
-typedef struct sbuf { char *p; size_t len, cap; } sbuf;
-static void sb_add(sbuf *b, const char *s) {
-  size_t l = strlen(s);
-  if (b->len + l + 1 > b->cap) {
-    b->cap = (b->cap + l + 1) * 2;
-    b->p = realloc(b->p, b->cap);
-  }
-  memcpy(b->p + b->len, s, l + 1);
-  b->len += l;
-}
-
 /* Instance k of form f, as one explicitly bundled line (A forms alternate M and I slots). */
-static void expand(sbuf *b, const alu_form *f, unsigned k) {
+static void expand(ia64t_text *b, const alu_form *f, unsigned k) {
   char line[200], imm[48] = "", imm2[48] = "";
   size_t l = 0;
-  if (f->imms) list_nth(f->imms, (int)(k % (unsigned)list_len(f->imms)), imm, sizeof imm);
-  if (f->imms2) list_nth(f->imms2, (int)(k % (unsigned)list_len(f->imms2)), imm2, sizeof imm2);
+  if (f->imms) ia64t_list_nth(f->imms, k % ia64t_list_len(f->imms), imm, sizeof imm);
+  if (f->imms2) ia64t_list_nth(f->imms2, k % ia64t_list_len(f->imms2), imm2, sizeof imm2);
   if (qps[k % NR]) l += (size_t)snprintf(line + l, sizeof line - l, "(p%u) ", qps[k % NR]);
   for (const char *p = f->text; *p && l < sizeof line - 48; p++) {
     if (*p != '$') {
@@ -84,13 +64,13 @@ static void expand(sbuf *b, const alu_form *f, unsigned k) {
   if (!f->a_unit) snprintf(out, sizeof out, "{ .mii\n\tnop.m 0\n\t%s\n\tnop.i 0 ;;\n}\n", line);
   else if (k & 1) snprintf(out, sizeof out, "{ .mii\n\t%s\n\tnop.i 0\n\tnop.i 0 ;;\n}\n", line);
   else snprintf(out, sizeof out, "{ .mmi\n\tnop.m 0\n\tnop.m 0\n\t%s ;;\n}\n", line);
-  sb_add(b, out);
+  ia64t_text_add(b, out);
 }
 
-static void expand_all(sbuf *b, const alu_form *f) {
+static void expand_all(ia64t_text *b, const alu_form *f) {
   unsigned n = NR;
-  if (f->imms && (unsigned)list_len(f->imms) > n) n = (unsigned)list_len(f->imms);
-  if (f->imms2 && (unsigned)list_len(f->imms2) > n) n = (unsigned)list_len(f->imms2);
+  if (f->imms && ia64t_list_len(f->imms) > n) n = ia64t_list_len(f->imms);
+  if (f->imms2 && ia64t_list_len(f->imms2) > n) n = ia64t_list_len(f->imms2);
   for (unsigned k = 0; k < n; k++) expand(b, f, k);
 }
 
@@ -140,7 +120,7 @@ static const alu_form fixed_forms[] = {
 
 /* The generated ones: compares of every relation and type, tbit/tnat/tf of every type,
  * mov b with every hint. */
-static void add_generated(sbuf *b) {
+static void add_generated(ia64t_text *b) {
   static const char *const rels[] = {"eq", "ne", "lt", "le", "gt", "ge", "ltu", "leu", "gtu", "geu"};
   static const char *const ineq[] = {"gt", "le", "ge", "lt"};
   static const char *const ptypes[] = {"and", "or", "or.andcm", "andcm", "orcm", "and.orcm"};
@@ -193,44 +173,26 @@ static void add_generated(sbuf *b) {
 
 /* ---- The comparison ------------------------------------------------------------------------- */
 
-static bool in_alu(const ia64_insn_desc *d) { return d && d >= ia64_tab_alu && d < ia64_tab_alu + ia64_tab_alu_len; }
-
 static void test_every_alu_form_disassembles_as_objdump_does(void **state) {
   (void)state;
-  sbuf src = {0};
+  ia64t_text src = {0};
   for (size_t f = 0; f < NFIXED; f++) expand_all(&src, &fixed_forms[f]);
   add_generated(&src);
   if (getenv("HPVM_ALU_DUMP")) fputs(src.p, stderr);  /* the source, for debugging */
-  alu_listing l;
-  int rc = alu_assemble(src.p, &l);
+  ia64t_listing l;
+  int rc = ia64t_listing_of(src.p, NULL, &l);
   free(src.p);
   assert_int_equal(rc, 0);
   bool *hit = calloc(ia64_tab_alu_len, sizeof *hit);
-  unsigned lines = 0, agree = 0, alu_lines = 0;
-  for (size_t b = 0; b < l.n; b++) {
-    ia64_disasm_line ours[3];
-    int n = ia64_disasm_bundle(l.bundle[b], b * 16, ours);
-    assert_int_equal((unsigned)n, l.nlines[b]);
-    for (int s = 0; s < n; s++) {
-      lines++;
-      if (strcmp(ours[s].text, l.text[b][s]) == 0) agree++;
-      else printf("MISMATCH bundle %zu slot %d\n  objdump: %s\n  ours:    %s\n", b, s, l.text[b][s], ours[s].text);
-      int id = ia64_decode_slot_id(l.bundle[b], n == 2 && s == 1 ? 2 : (unsigned)s);
-      const ia64_insn_desc *d = id >= 0 ? ia64_desc((unsigned)id) : NULL;
-      if (in_alu(d)) hit[d - ia64_tab_alu] = true, alu_lines++;
-    }
-  }
-  unsigned tested = 0;
-  for (size_t i = 0; i < ia64_tab_alu_len; i++) {
-    if (hit[i]) tested++;
-    else printf("form not tested: %s %s\n", ia64_tab_alu[i].mnem, ia64_tab_alu[i].opnds);
-  }
-  printf("alu: %u/%u lines agree with objdump (%u of them alu forms); forms tested %u/%zu\n", agree, lines,
-         alu_lines, tested, ia64_tab_alu_len);
+  ia64t_tally t = {0};
+  ia64t_compare(&l, ia64_tab_alu, ia64_tab_alu_len, hit, 40, &t);
+  unsigned tested = ia64t_forms_tested(ia64_tab_alu, ia64_tab_alu_len, hit);
+  printf("alu: %u/%u lines agree with objdump (%u of them alu forms); forms tested %u/%zu\n", t.agree, t.lines,
+         t.family, tested, ia64_tab_alu_len);
   fflush(stdout);
   free(hit);
-  alu_listing_free(&l);
-  assert_int_equal(agree, lines);
+  ia64t_listing_free(&l);
+  assert_int_equal(t.agree, t.lines);
   assert_int_equal(tested, ia64_tab_alu_len);
 }
 

@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "internal.h"
+#include "harness.h"
 
 /* ---- The forms ------------------------------------------------------------------------------ */
 
@@ -84,22 +84,13 @@ static const unsigned psets[][3] = {{0, 1, 2}, {63, 6, 7}, {1, 0, 63}, {17, 62, 
 
 /* ---- Source generation ------------------------------------------------------------------------ */
 
-typedef struct sbuf { char *p; size_t len, cap; } sbuf;
-static void sb_add(sbuf *b, const char *s, size_t n) {
-  if (b->len + n + 1 > b->cap) {
-    b->cap = (b->len + n + 1) * 2;
-    b->p = realloc(b->p, b->cap);
-    assert_non_null(b->p);
-  }
-  memcpy(b->p + b->len, s, n);
-  b->len += n;
-  b->p[b->len] = 0;
-}
+/* The source: the instances, and how many there have been (it picks registers, predicate
+ * and the rest). */
+typedef struct source { ia64t_text text; unsigned instance; } source;
 
-static unsigned instance;
-
-static void emit(sbuf *out, const char *text) {
-  unsigned k = instance++;
+static void emit(void *ctx, const char *text) {
+  source *out = ctx;
+  unsigned k = out->instance++;
   const unsigned *f = fsets[k % NF], *g = gsets[k % NG], *p = psets[k % NP];
   char line[256];
   size_t l = 0;
@@ -125,112 +116,16 @@ static void emit(sbuf *out, const char *text) {
     }
     l += (size_t)snprintf(line + l, sizeof line - l, "%c%u", kind, v);
   }
-  l += (size_t)snprintf(line + l, sizeof line - l, " ;;\n");
-  sb_add(out, line, l);
-}
-
-/* Brace expansion: the first {a,b,...} group is replaced by each alternative in turn. */
-static void expand(sbuf *out, const char *pat) {
-  const char *open = strchr(pat, '{');
-  if (!open) {
-    emit(out, pat);
-    return;
-  }
-  const char *close = strchr(open, '}');
-  assert_non_null(close);
-  for (const char *alt = open + 1; alt <= close;) {
-    size_t n = strcspn(alt, ",}");
-    char buf[512];
-    snprintf(buf, sizeof buf, "%.*s%.*s%s", (int)(open - pat), pat, (int)n, alt, close + 1);
-    expand(out, buf);
-    alt += n + 1;
-  }
+  snprintf(line + l, sizeof line - l, " ;;\n");
+  ia64t_text_add(&out->text, line);
 }
 
 static char *make_source(void) {
-  sbuf b = {0};
-  instance = 0;
-  sb_add(&b, "\t.text\nback:\n", 13);
-  for (size_t i = 0; i < NPATTERNS; i++) expand(&b, patterns[i]);
-  sb_add(&b, "fwd:\n\tnop.m 0\n", 14);
-  return b.p;
-}
-
-/* ---- Assembling and reading objdump's listing ---------------------------------------------------- */
-
-typedef struct listing {
-  uint8_t (*bundles)[16];
-  char (*text)[3][160];
-  unsigned *nlines;
-  size_t n;
-} listing;
-
-static const char *tool(const char *env, const char *fallback) {
-  const char *t = getenv(env);
-  return t && *t ? t : fallback;
-}
-
-/* One line of objdump -D: "  a6:\t00 00 ... \t[MFI]  text". Bytes accumulate into a bundle
- * (16 over two or three lines), the text of each slot into its lines. */
-static void parse_line(listing *out, size_t *cap, unsigned *nbytes, char *line) {
-  char *colon = strchr(line, ':'), *tab1 = strchr(line, '\t');
-  if (!colon || !tab1 || colon > tab1) return;
-  char *tab2 = strchr(tab1 + 1, '\t');
-  if (*nbytes == 0) {
-    if (out->n == *cap) {
-      *cap = *cap ? 2 * *cap : 256;
-      out->bundles = realloc(out->bundles, *cap * sizeof *out->bundles);
-      out->text = realloc(out->text, *cap * sizeof *out->text);
-      out->nlines = realloc(out->nlines, *cap * sizeof *out->nlines);
-      assert_true(out->bundles && out->text && out->nlines);
-    }
-    out->nlines[out->n] = 0;
-  }
-  char *p = tab1 + 1;
-  while (*nbytes < 16) {
-    while (*p == ' ') p++;
-    if (!*p || *p == '\t') break;
-    out->bundles[out->n][(*nbytes)++] = (uint8_t)strtoul(p, &p, 16);
-  }
-  if (tab2 && out->nlines[out->n] < 3) {
-    char *t = out->text[out->n][out->nlines[out->n]++];
-    snprintf(t, 160, "%s", tab2 + 1);
-    size_t l = strlen(t);
-    while (l && t[l - 1] == ' ') t[--l] = 0;
-  }
-  if (*nbytes == 16) *nbytes = 0, out->n++;
-}
-
-/* Assemble src (no dependency checking: instances reuse registers on purpose) and read back
- * objdump's disassembly of the raw .text (at address 0, so targets print as numbers). */
-static int assemble(const char *src, listing *out) {
-  memset(out, 0, sizeof *out);
-  char dir[] = "/tmp/hpvm_fpdis_XXXXXX";
-  if (!mkdtemp(dir)) return -1;
-  char path[128], cmd[2048];
-  snprintf(path, sizeof path, "%s/a.s", dir);
-  FILE *f = fopen(path, "w");
-  if (!f) return -1;
-  fputs(src, f);
-  fclose(f);
-  snprintf(cmd, sizeof cmd, "%s -xnone -o %s/a.o %s 2>&1 | grep -v Warning | grep -v 'Assembler messages' >&2; "
-           "%s -O binary -j .text %s/a.o %s/a.bin && %s -D -z -b binary -m ia64 %s/a.bin > %s/a.lst",
-           tool("IA64_AS", "ia64-linux-gnu-as"), dir, path, tool("IA64_OBJCOPY", "ia64-linux-gnu-objcopy"),
-           dir, dir, tool("IA64_OBJDUMP", "ia64-linux-gnu-objdump"), dir, dir);
-  int rc = system(cmd);
-  snprintf(path, sizeof path, "%s/a.lst", dir);
-  f = rc == 0 ? fopen(path, "r") : NULL;
-  size_t cap = 0;
-  unsigned nbytes = 0;
-  char line[512];
-  while (f && fgets(line, sizeof line, f)) {
-    line[strcspn(line, "\n")] = 0;
-    parse_line(out, &cap, &nbytes, line);
-  }
-  if (f) fclose(f);
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  if (system(cmd) != 0) return -1;
-  return rc == 0 && out->n ? 0 : -1;
+  source b = {{0}, 0};
+  ia64t_text_add(&b.text, "back:\n");
+  for (size_t i = 0; i < NPATTERNS; i++) ia64t_expand_braces(patterns[i], emit, &b);
+  ia64t_text_add(&b.text, "fwd:\n\tnop.m 0\n");
+  return b.text.p;
 }
 
 /* ---- The test -------------------------------------------------------------------------------- */
@@ -238,38 +133,18 @@ static int assemble(const char *src, listing *out) {
 static void test_every_fp_form_disassembles_as_objdump_does(void **state) {
   (void)state;
   char *src = make_source();
-  listing l;
-  assert_int_equal(assemble(src, &l), 0);
+  ia64t_listing l;
+  assert_int_equal(ia64t_listing_of(src, NULL, &l), 0);
   free(src);
   bool *hit = calloc(ia64_tab_fp_len, sizeof *hit);
-  unsigned lines = 0, agree = 0, shown = 0;
-  for (size_t b = 0; b < l.n; b++) {
-    ia64_disasm_line ours[3];
-    int n = ia64_disasm_bundle(l.bundles[b], b * 16, ours);
-    assert_int_equal((unsigned)n, l.nlines[b]);
-    for (int s = 0; s < n; s++) {
-      lines++;
-      if (strcmp(ours[s].text, l.text[b][s]) == 0) agree++;
-      else if (shown++ < 40)
-        printf("MISMATCH bundle %zu slot %d\n  objdump: %s\n  ours:    %s\n", b, s, l.text[b][s], ours[s].text);
-      int id = ia64_decode_slot_id(l.bundles[b], (unsigned)(n == 2 && s == 1 ? 2 : s));
-      const ia64_insn_desc *d = id >= 0 ? ia64_desc((unsigned)id) : NULL;
-      if (d && d >= ia64_tab_fp && d < ia64_tab_fp + ia64_tab_fp_len) hit[d - ia64_tab_fp] = true;
-    }
-  }
-  unsigned tested = 0, total = 0;
-  for (size_t i = 0; i < ia64_tab_fp_len; i++) {
-    total++;
-    if (hit[i]) tested++;
-    else printf("form not tested: %s %s\n", ia64_tab_fp[i].mnem, ia64_tab_fp[i].opnds);
-  }
-  printf("fp: %u/%u lines agree with objdump; forms tested %u/%u\n", agree, lines, tested, total);
+  ia64t_tally t = {0};
+  ia64t_compare(&l, ia64_tab_fp, ia64_tab_fp_len, hit, 40, &t);
+  unsigned tested = ia64t_forms_tested(ia64_tab_fp, ia64_tab_fp_len, hit);
+  printf("fp: %u/%u lines agree with objdump; forms tested %u/%zu\n", t.agree, t.lines, tested, ia64_tab_fp_len);
   free(hit);
-  free(l.bundles);
-  free(l.text);
-  free(l.nlines);
-  assert_int_equal(agree, lines);
-  assert_int_equal(tested, total);
+  ia64t_listing_free(&l);
+  assert_int_equal(t.agree, t.lines);
+  assert_int_equal(tested, ia64_tab_fp_len);
 }
 
 int main(void) {

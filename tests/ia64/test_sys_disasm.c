@@ -10,11 +10,13 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
-#include "internal.h"
-#include "test_sys_asm.h"
+#include "harness.h"
 
 /* $d: destination GR; $s: source GR (the r2 field); $x: the r3 field; $i: an immediate
  * from imms in turn; $c: a control register name from crs in turn. */
@@ -62,25 +64,13 @@ static const unsigned regs[][3] = {{1, 0, 127}, {127, 127, 0}, {31, 32, 33}, {8,
 static const unsigned preds[] = {0, 63, 1};
 #define NREGS (sizeof regs / sizeof regs[0])
 
-static int imm_count(const char *imms) {
-  int n = 0;
-  for (const char *p = imms; p && *p; p += strcspn(p, " "), p += strspn(p, " ")) n++;
-  return n;
-}
-static void imm_nth(const char *imms, int i, char *out, size_t n) {
-  const char *p = imms;
-  while (i-- > 0) p += strcspn(p, " "), p += strspn(p, " ");
-  snprintf(out, n, "%.*s", (int)strcspn(p, " "), p);
-}
-
 /* Write instance k of a form: predicate, then the text with its $ fields filled. */
-static void expand(char **buf, size_t *len, size_t *cap, const char *text, const char *imms, const char *cr,
-                   unsigned k) {
+static void expand(ia64t_text *out, const char *text, const char *imms, const char *cr, unsigned k) {
   const unsigned *r = regs[k % NREGS];
   unsigned qp = preds[k % (sizeof preds / sizeof preds[0])];
   char line[160], imm[24] = "";
   size_t l = 0;
-  if (imms) imm_nth(imms, (int)(k % (unsigned)imm_count(imms)), imm, sizeof imm);
+  if (imms) ia64t_list_nth(imms, k % ia64t_list_len(imms), imm, sizeof imm);
   if (qp) l += (size_t)snprintf(line + l, sizeof line - l, "(p%u) ", qp);
   for (const char *p = text; *p && l < sizeof line - 16; p++) {
     if (*p != '$') {
@@ -95,63 +85,40 @@ static void expand(char **buf, size_t *len, size_t *cap, const char *text, const
     case 'c': l += (size_t)snprintf(line + l, sizeof line - l, "%s", cr); break;
     }
   }
-  l += (size_t)snprintf(line + l, sizeof line - l, " ;;\n");
-  if (*len + l + 1 > *cap) {
-    *cap = (*cap + l + 1) * 2;
-    *buf = realloc(*buf, *cap);
-  }
-  memcpy(*buf + *len, line, l + 1);
-  *len += l;
+  snprintf(line + l, sizeof line - l, " ;;\n");
+  ia64t_text_add(out, line);
 }
 
 static char *make_source(void) {
-  char *buf = NULL;
-  size_t len = 0, cap = 0;
+  ia64t_text t = {0};
   for (size_t f = 0; f < NFORMS; f++) {
-    unsigned n = forms[f].imms ? (unsigned)imm_count(forms[f].imms) : 0;
+    unsigned n = forms[f].imms ? ia64t_list_len(forms[f].imms) : 0;
     if (n < NREGS) n = NREGS;
-    for (unsigned k = 0; k < n; k++) expand(&buf, &len, &cap, forms[f].text, forms[f].imms, NULL, k);
+    for (unsigned k = 0; k < n; k++) expand(&t, forms[f].text, forms[f].imms, NULL, k);
   }
   for (size_t c = 0; c < NCRS; c++) {
-    expand(&buf, &len, &cap, "mov $d=$c", NULL, crs[c], (unsigned)c);
-    expand(&buf, &len, &cap, "mov $c=$s", NULL, crs[c], (unsigned)c);
+    expand(&t, "mov $d=$c", NULL, crs[c], (unsigned)c);
+    expand(&t, "mov $c=$s", NULL, crs[c], (unsigned)c);
   }
-  return buf;
+  return t.p;
 }
 
 static void test_every_sys_form_disassembles_as_objdump_does(void **state) {
   (void)state;
   char *src = make_source();
-  sys_listing l = {0};
-  assert_int_equal(sys_assemble(src, &l), 0);
+  ia64t_listing l;
+  assert_int_equal(ia64t_listing_of(src, NULL, &l), 0);
   free(src);
   bool hit[256] = {false};
-  unsigned lines = 0, agree = 0;
-  for (size_t b = 0; b < l.n; b++) {
-    ia64_disasm_line ours[3];
-    int n = ia64_disasm_bundle(l.bundles[b], b * 16, ours);
-    assert_int_equal((unsigned)n, l.nlines[b]);
-    for (int s = 0; s < n; s++) {
-      lines++;
-      if (strcmp(ours[s].text, l.text[b][s]) == 0) agree++;
-      else printf("MISMATCH bundle %zu slot %d\n  objdump: %s\n  ours:    %s\n", b, s, l.text[b][s], ours[s].text);
-      int id = ia64_decode_slot_id(l.bundles[b], (unsigned)s);
-      const ia64_insn_desc *d = id >= 0 ? ia64_desc((unsigned)id) : NULL;
-      if (d && d >= ia64_tab_sys && d < ia64_tab_sys + ia64_tab_sys_len) hit[d - ia64_tab_sys] = true;
-    }
-  }
-  unsigned tested = 0, total = 0;
-  for (size_t i = 0; i < ia64_tab_sys_len; i++) {
-    if (!ia64_tab_sys[i].mnem) continue;
-    total++;
-    if (hit[i]) tested++;
-    else printf("form not tested: %s %s\n", ia64_tab_sys[i].mnem, ia64_tab_sys[i].opnds);
-  }
-  printf("sys: %u/%u lines agree with objdump; forms tested %u/%u\n", agree, lines, tested, total);
+  assert_true(ia64_tab_sys_len <= sizeof hit / sizeof hit[0]);
+  ia64t_tally t = {0};
+  ia64t_compare(&l, ia64_tab_sys, ia64_tab_sys_len, hit, 40, &t);
+  unsigned tested = ia64t_forms_tested(ia64_tab_sys, ia64_tab_sys_len, hit);
+  printf("sys: %u/%u lines agree with objdump; forms tested %u/%zu\n", t.agree, t.lines, tested, ia64_tab_sys_len);
   fflush(stdout);
-  sys_listing_free(&l);
-  assert_int_equal(agree, lines);
-  assert_int_equal(tested, total);
+  ia64t_listing_free(&l);
+  assert_int_equal(t.agree, t.lines);
+  assert_int_equal(tested, ia64_tab_sys_len);
 }
 
 int main(void) {

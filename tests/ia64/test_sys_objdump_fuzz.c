@@ -43,7 +43,7 @@
 
 #include <cmocka.h>
 
-#include "internal.h"
+#include "harness.h"
 
 /* The families whose forms are known to agree with objdump: ctest's verdict covers these.
  * Add a family here once its whole table passes under HPVM_FUZZ_FAMILIES=<family>.
@@ -64,14 +64,7 @@ static uint64_t rng_next(rng *r) {
 }
 static unsigned rng_below(rng *r, unsigned n) { return (unsigned)(rng_next(r) % n); }
 
-/* ---- Bundles --------------------------------------------------------------------------------- */
-
-static void bundle_pack(uint8_t out[16], unsigned tmpl, const uint64_t slot[3]) {
-  uint64_t lo = (tmpl & 31) | (slot[0] & MSK(40, 0)) << 5 | slot[1] << 46;
-  uint64_t hi = (slot[1] & MSK(40, 0)) >> 18 | (slot[2] & MSK(40, 0)) << 23;
-  memcpy(out, &lo, 8);
-  memcpy(out + 8, &hi, 8);
-}
+/* ---- Units ---------------------------------------------------------------------------------- */
 
 static char unit_letter(unsigned u) {
   switch (u) {
@@ -281,7 +274,7 @@ static void sample_add(sample *s, unsigned tmpl, const uint64_t slot[3]) {
     s->bundles = realloc(s->bundles, s->cap * sizeof *s->bundles);
     assert_non_null(s->bundles);
   }
-  bundle_pack(s->bundles[s->n++], tmpl, slot);
+  ia64t_bundle(s->bundles[s->n++], tmpl, slot[0], slot[1], slot[2]);
 }
 
 /* Forms of our tables for unit u and major m (A forms count for M and I). */
@@ -354,8 +347,7 @@ static char **objdump_texts(const sample *s) {
   assert_non_null(f);
   assert_int_equal(fwrite(s->bundles, 16, s->n, f), s->n);
   fclose(f);
-  const char *od = getenv("IA64_OBJDUMP");
-  if (!od || !*od) od = "ia64-linux-gnu-objdump";
+  const char *od = ia64t_tool("IA64_OBJDUMP", "ia64-linux-gnu-objdump");
   char cmd[1024];
   snprintf(cmd, sizeof cmd, "%s -D -z -b binary -m ia64 --adjust-vma=0x%llx %s", od,
            (unsigned long long)BASE_VMA, path);
