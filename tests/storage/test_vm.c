@@ -324,6 +324,7 @@ static void test_remove_waits_for_the_lease_and_leaves_foreign_files(void **stat
   fixture *f = *state;
   Hpvm__VmConfig *made;
   assert_int_equal(sto_vm_create(f->s, &f->cfg, &made), 0);
+  sto_vm_free(made);
   sto_observer obs = {0};
   sto_lease l;
   assert_int_equal(sto_lease_acquire(f->s, "web1", 5000, 1, &obs, &l), 0);
