@@ -1,0 +1,229 @@
+/* internal.h — what the files of hpvmd share: the daemon, its VMs, its clients.
+ *
+ *   main.c     options and config file, daemonizing, the loop, signals, startup/shutdown
+ *   server.c   the control socket: accept (SO_PEERCRED), framing, dispatch, responses,
+ *              the command log
+ *   vmcmd.c    commands on configurations: create, modify, remove, clone, status, list, info
+ *   super.c    running VMs: spawn and supervise hpvmapp, start/stop/pause, crash handling,
+ *              re-attach after a restart, leases
+ *   console.c  console viewers
+ *   log.c      logging to stderr or syslog
+ *
+ * One hd_daemon per process, passed by pointer; everything runs on its libuv loop thread,
+ * so nothing here is locked. An hd_vm exists for every VM this hpvmd has run (or re-attached
+ * to, or that has viewers) since it started; VMs that only exist as configuration records
+ * are read from shared storage when asked for. */
+#ifndef HPVMD_INTERNAL_H
+#define HPVMD_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "control.pb-c.h"
+#include "hpvm_error.h"
+#include "rpc.h"
+#include "storage.h"
+
+#define HD_VERSION "0.1.0"
+#define HD_DEFAULT_STOP_TIMEOUT_MS 30000
+#define HD_LEASE_TIMEOUT_MS 30000
+#define HD_LEASE_FENCE_MS 20000
+#define HD_LEASE_RENEW_MS 5000
+#define HD_KILL_GRACE_MS 5000          /* power-off asked, no exit after this: SIGKILL */
+#define HD_VIEWER_BACKLOG (1u << 20)   /* bytes queued to a slow viewer before output is dropped */
+#define HD_REQUEST_MAX (1u << 20)
+
+typedef struct hd_daemon hd_daemon;
+typedef struct hd_vm hd_vm;
+typedef struct hd_client hd_client;
+
+typedef struct hd_options {
+  char *shared_dir;
+  char *state_dir;
+  char *host;
+  char *listen;
+  char *group;          /* may use the control socket besides root */
+  char *hpvmapp;        /* the hpvmapp binary */
+  char *log;            /* "stderr" or "syslog" */
+  bool foreground;
+  uint32_t stop_timeout_ms;
+  uint32_t lease_timeout_ms;
+} hd_options;
+
+/* A request waiting for a VM to change state (start: hello or exit; stop/remove: exit;
+ * pause: the next status). */
+enum hd_wait_kind { HD_WAIT_START = 1, HD_WAIT_STOP, HD_WAIT_REMOVE, HD_WAIT_PAUSE };
+typedef struct hd_waiter {
+  enum hd_wait_kind kind;
+  hd_client *client;    /* NULL once the client has gone: the result is only logged */
+  uint64_t id;
+  char *user, *cmdline; /* for the command log */
+  bool force;           /* remove -F */
+  struct hd_waiter *next;
+} hd_waiter;
+
+typedef struct hd_viewer {
+  hd_client *client;
+  bool read_only;
+  struct hd_viewer *next;
+} hd_viewer;
+
+struct hd_vm {
+  hd_daemon *d;
+  char *name;
+  char *run_dir;                /* STATE/vms/<name> */
+  char *console_log;            /* STATE/vms/<name>/console.log (hpvmapp writes it) */
+  int state;                    /* HPVM__VM_RUN_STATE__* (OFF, BOOTING, ON, STOPPING, PAUSED, CRASH) */
+  char *reason;
+  int exit_status;              /* of the last run; -1 unknown */
+  int64_t started_ns;
+  pid_t pid;
+  /* The hpvmapp process: a child we spawned (proc set) or one re-attached after a restart
+   * (only its pid and its connection). Handles are malloc'd per run and freed by their
+   * close callbacks, so a new run never waits for the last one's handles to close. */
+  uv_process_t *proc;
+  bool is_child, proc_alive, adopted_gone;
+  int child_exit;               /* child: exit status, or 128+signal */
+  bool child_signaled;
+  /* The connection to hpvmapp. */
+  uv_pipe_t *app;
+  bool hello_seen;
+  wire_framer in;
+  Hpvm__AppExit *app_exit;      /* its last words, when it said them */
+  Hpvm__AppStatus status;       /* the last status it reported */
+  /* Stopping. */
+  uv_timer_t timer;             /* graceful timeout, kill grace, or adopted-exit polling */
+  bool timer_init;
+  int stop_phase;               /* 0 none, 1 graceful asked, 2 power-off asked, 3 killed */
+  char *stop_note;              /* why hpvmd stopped it: the reason an OFF shows */
+  int adopt_polls;              /* re-attached hpvmapp closed its socket: checks of its pid */
+  /* Lease. */
+  bool have_lease;
+  sto_lease lease;
+  uint64_t lease_ok_mono_ns;    /* start of the last successful acquire/renew */
+  hd_waiter *waiters;
+  hd_viewer *viewers;
+  hd_vm *next;
+};
+
+struct hd_client {
+  hd_daemon *d;
+  uv_pipe_t pipe;
+  wire_framer in;
+  uid_t uid;
+  gid_t gid;
+  pid_t pid;
+  char user[64];
+  bool closing;
+  bool busy;                    /* a request waits on a VM: further input waits */
+  bool dispatching;             /* inside dispatch: an answer must not re-enter the loop */
+  hd_vm *console;               /* attached as a viewer */
+  hd_client *next;
+};
+
+struct hd_daemon {
+  hd_options o;
+  uv_loop_t *loop;
+  sto_store *sto;
+  uv_pipe_t server;
+  bool server_open;
+  char socket_path[4096];
+  uv_timer_t tick;              /* leases and liveness */
+  uv_signal_t sig_term, sig_int, sig_hup;
+  hd_vm *vms;
+  hd_client *clients;
+  int lock_fd;
+  gid_t gid;                    /* of o.group */
+  bool has_group;
+  int64_t started_ns;
+  sto_liveness live;
+  bool have_live;
+  bool use_syslog;
+  bool stopping;
+  char *hpvmapp;                /* resolved path */
+};
+
+/* ---- log.c ---------------------------------------------------------------------------------- */
+enum { HD_ERR = 3, HD_WARN = 4, HD_INFO = 6, HD_DEBUG = 7 };
+void hd_log(hd_daemon *d, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- main.c --------------------------------------------------------------------------------- */
+int64_t hd_wall_ns(void);
+uint64_t hd_mono_ns(void);
+const char *hd_state_name(int state);   /* "On", "Off", "Crash", ... (hpvmstatus words) */
+
+/* ---- server.c -------------------------------------------------------------------------------- */
+int hd_server_start(hd_daemon *d, char *msg, size_t msglen);
+void hd_server_stop(hd_daemon *d);
+/* Send one message (a Response or ConsoleData) to a client; 0 or a negative code. */
+int hd_client_send(hd_client *c, const ProtobufCMessage *m);
+size_t hd_client_backlog(hd_client *c);
+void hd_client_close(hd_client *c);
+/* Answer a request: the response (error, message) is sent, the command logged (when
+ * cmdline is not NULL) and the client may send its next request. */
+void hd_answer(hd_client *c, Hpvm__Response *r, const char *user, const char *cmdline);
+/* Shorthand for an error answer with a printf message. */
+void hd_answer_error(hd_client *c, uint64_t id, const char *user, const char *cmdline, int err,
+                     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+void hd_cmdlog(hd_daemon *d, const char *user, const char *cmdline, int err, const char *msg);
+
+/* ---- vmcmd.c -------------------------------------------------------------------------------- */
+/* Each handles one request and answers it (now, or later through a waiter). */
+typedef struct hd_req {
+  hd_client *c;
+  const Hpvm__Request *r;
+  const char *user;
+  const char *cmdline;
+} hd_req;
+void hd_cmd_create(hd_daemon *d, const hd_req *q);
+void hd_cmd_modify(hd_daemon *d, const hd_req *q);
+void hd_cmd_remove(hd_daemon *d, const hd_req *q);
+void hd_cmd_clone(hd_daemon *d, const hd_req *q);
+void hd_cmd_status(hd_daemon *d, const hd_req *q);
+void hd_cmd_list(hd_daemon *d, const hd_req *q);
+void hd_cmd_info(hd_daemon *d, const hd_req *q);
+/* Fill st for the VM named name, whose configuration is cfg (st->config = cfg). Strings
+ * point into cfg, the hd_vm, or owner (a buffer for the name of a host running it). */
+void hd_fill_status(hd_daemon *d, Hpvm__VmConfig *cfg, const char *name, Hpvm__VmStatus *st,
+                    char owner[STO_NAME_MAX + 1]);
+/* What only this host can check: kernel and backing files exist here, memory fits. */
+int hd_host_check(hd_daemon *d, const Hpvm__VmConfig *c, char *why, size_t len);
+/* Finish a removal (after the VM stopped, or at once when it was off). */
+void hd_remove_now(hd_daemon *d, const char *name, bool force, hd_client *c, uint64_t id, const char *user,
+                   const char *cmdline);
+
+/* ---- super.c -------------------------------------------------------------------------------- */
+hd_vm *hd_vm_find(hd_daemon *d, const char *name);
+hd_vm *hd_vm_get(hd_daemon *d, const char *name);   /* find or create (state OFF) */
+bool hd_vm_running(const hd_vm *v);                  /* BOOTING, ON, STOPPING, PAUSED */
+void hd_vm_forget(hd_vm *v);                         /* the VM was removed */
+void hd_cmd_start(hd_daemon *d, const hd_req *q);
+void hd_cmd_stop(hd_daemon *d, const hd_req *q);
+void hd_cmd_pause(hd_daemon *d, const hd_req *q);
+/* Ask hpvmapp to power off now (remove -F, lease lost, fencing). */
+void hd_vm_power_off(hd_vm *v, const char *why);
+int hd_vm_send(hd_vm *v, const Hpvm__AppCommand *cmd);
+/* Re-attach to the hpvmapps a previous hpvmd left running; load the last state of others. */
+void hd_reattach_all(hd_daemon *d);
+/* Start the VMs whose boot mode is AUTO and that nobody runs. */
+void hd_autostart(hd_daemon *d);
+void hd_tick(hd_daemon *d);                          /* renew leases and liveness */
+void hd_waiter_add(hd_vm *v, enum hd_wait_kind kind, const hd_req *q, bool force);
+/* A client went away: its waiters answer nobody; it stops viewing. */
+void hd_forget_client(hd_daemon *d, hd_client *c);
+/* hpvmd exits: close every hpvmapp connection (the VMs keep running). */
+void hd_detach_all(hd_daemon *d);
+
+/* ---- console.c ------------------------------------------------------------------------------ */
+void hd_cmd_console(hd_daemon *d, const hd_req *q);
+/* Bytes the guest printed: to every viewer. */
+void hd_console_output(hd_vm *v, const uint8_t *data, size_t len);
+/* A line about the VM for its viewers ("VM started", "VM stopped: ..."). */
+void hd_console_event(hd_vm *v, const char *event);
+/* A viewer's frame (keyboard input). */
+void hd_console_input(hd_client *c, const uint8_t *payload, uint32_t len);
+void hd_console_detach(hd_client *c);
+
+#endif

@@ -1,0 +1,210 @@
+/* test_lifecycle.c — a guest's life under a real hpvmd: create, start, status, stop (power-off
+ * and graceful), the guest powering itself off, a guest crash, pause and resume, clone and
+ * remove, and the one-line errors for what cannot be done. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hpvmd_test.h"
+
+#define ON HPVM__VM_RUN_STATE__VM_RUN_STATE_ON
+#define OFF HPVM__VM_RUN_STATE__VM_RUN_STATE_OFF
+#define CRASH HPVM__VM_RUN_STATE__VM_RUN_STATE_CRASH
+#define PAUSED HPVM__VM_RUN_STATE__VM_RUN_STATE_PAUSED
+#define POWER_OFF HPVM__STOP_MODE__STOP_MODE_POWER_OFF
+#define GRACEFUL HPVM__STOP_MODE__STOP_MODE_GRACEFUL
+
+static void test_create_start_status_stop(void **state) {
+  ht_env *e = *state;
+  char msg[1200];
+  assert_int_equal(ht_create(e, "web1", 32, "idle", msg, sizeof msg), 0);
+  assert_int_equal(ht_state(e, "web1", NULL, NULL, 0), OFF);
+  assert_int_equal(ht_start(e, "web1", msg, sizeof msg), 0);
+  int pid = 0;
+  assert_int_equal(ht_state(e, "web1", &pid, NULL, 0), ON);
+  assert_true(pid > 0);
+  assert_int_equal(kill(pid, 0), 0);
+  assert_int_equal(ht_stop(e, "web1", POWER_OFF, 0, msg, sizeof msg), 0);
+  char reason[600];
+  assert_int_equal(ht_state(e, "web1", &pid, reason, sizeof reason), OFF);
+  assert_string_equal(reason, "powered off (hpvmstop)");
+  assert_int_equal(pid, 0);
+  /* Every command is in the command log, with its user and result. */
+  char path[400];
+  snprintf(path, sizeof path, "%s/log/command.log", e->shared);
+  char *log = ht_read_file(path);
+  assert_non_null(log);
+  assert_non_null(strstr(log, "hpvmcreate -P web1"));
+  assert_non_null(strstr(log, "hpvmstart -P web1"));
+  assert_non_null(strstr(log, "hpvmstop -P web1"));
+  assert_non_null(strstr(log, "\troot\t"));
+  free(log);
+}
+
+static void test_guest_power_off_is_off_with_its_exit_code(void **state) {
+  ht_env *e = *state;
+  char msg[1200], reason[600];
+  assert_int_equal(ht_create(e, "short", 32, "idle time=300ms", msg, sizeof msg), 0);
+  assert_int_equal(ht_start(e, "short", msg, sizeof msg), 0);
+  assert_true(ht_wait_state(e, "short", OFF, 10000));
+  assert_int_equal(ht_state(e, "short", NULL, reason, sizeof reason), OFF);
+  assert_string_equal(reason, "the guest powered off (exit 0)");
+}
+
+static void test_guest_crash_is_crash_with_the_reason(void **state) {
+  ht_env *e = *state;
+  char msg[1200], reason[600];
+  /* fault=2: a stray break; hpvmk reports it and exits 1 — a failed guest, not a crash ... */
+  assert_int_equal(ht_create(e, "failing", 32, "fault=2 idle", msg, sizeof msg), 0);
+  assert_int_equal(ht_start(e, "failing", msg, sizeof msg), 0);
+  assert_true(ht_wait_state(e, "failing", OFF, 10000));
+  assert_int_equal(ht_state(e, "failing", NULL, reason, sizeof reason), OFF);
+  assert_string_equal(reason, "the guest powered off (exit 1)");
+  /* ... while a kernel that cannot take an interruption at all crashes the VM. */
+  assert_int_equal(ht_create(e, "crasher", 32, "", msg, sizeof msg), 0);
+  Hpvm__VmConfig c = HPVM__VM_CONFIG__INIT;
+  c.kernel = VM_GUEST_DIR "/vmguest_crash";
+  char *fields[] = {"kernel"};
+  Hpvm__ModifyVmRequest m = HPVM__MODIFY_VM_REQUEST__INIT;
+  m.name = "crasher";
+  m.config = &c;
+  m.n_fields = 1;
+  m.fields = fields;
+  Hpvm__Request req = HPVM__REQUEST__INIT;
+  req.body_case = HPVM__REQUEST__BODY_MODIFY;
+  req.modify = &m;
+  assert_int_equal(ht_call(e, &req, NULL), 0);
+  assert_int_equal(ht_start(e, "crasher", msg, sizeof msg), 0);
+  assert_true(ht_wait_state(e, "crasher", CRASH, 10000));
+  ht_state(e, "crasher", NULL, reason, sizeof reason);
+  assert_non_null(strstr(reason, "guest crashed"));
+}
+
+static void test_graceful_stop_powers_off_after_the_timeout(void **state) {
+  ht_env *e = *state;
+  char msg[1200], reason[600];
+  assert_int_equal(ht_create(e, "g1", 32, "idle", msg, sizeof msg), 0);
+  assert_int_equal(ht_start(e, "g1", msg, sizeof msg), 0);
+  uint64_t t0 = ht_ms();
+  assert_int_equal(ht_stop(e, "g1", GRACEFUL, 400, msg, sizeof msg), 0);
+  uint64_t took = ht_ms() - t0;
+  assert_true(took >= 400 && took < 5000);
+  assert_int_equal(ht_state(e, "g1", NULL, reason, sizeof reason), OFF);
+  assert_string_equal(reason, "graceful stop timed out; powered off");
+}
+
+static int pause_req(ht_env *e, const char *name, bool resume) {
+  Hpvm__PauseVmRequest p = HPVM__PAUSE_VM_REQUEST__INIT;
+  p.name = (char *)name;
+  p.resume = resume;
+  Hpvm__Request req = HPVM__REQUEST__INIT;
+  req.body_case = HPVM__REQUEST__BODY_PAUSE;
+  req.pause = &p;
+  return ht_call(e, &req, NULL);
+}
+
+static void test_pause_and_resume(void **state) {
+  ht_env *e = *state;
+  char msg[1200];
+  assert_int_equal(ht_create(e, "p1", 32, "heartbeat", msg, sizeof msg), 0);
+  assert_int_equal(ht_start(e, "p1", msg, sizeof msg), 0);
+  assert_int_equal(pause_req(e, "p1", false), 0);
+  assert_int_equal(ht_state(e, "p1", NULL, NULL, 0), PAUSED);
+  assert_int_equal(pause_req(e, "p1", false), HPVM_ESTATE);
+  assert_int_equal(pause_req(e, "p1", true), 0);
+  assert_int_equal(ht_state(e, "p1", NULL, NULL, 0), ON);
+  assert_int_equal(ht_stop(e, "p1", POWER_OFF, 0, msg, sizeof msg), 0);
+}
+
+static void test_errors_are_one_clear_line(void **state) {
+  ht_env *e = *state;
+  char msg[1200];
+  assert_int_equal(ht_start(e, "nosuch", msg, sizeof msg), HPVM_ENOENT);
+  assert_non_null(strstr(msg, "nosuch"));
+  assert_int_equal(ht_state(e, "nosuch", NULL, msg, sizeof msg), HPVM_ENOENT);
+  assert_string_equal(msg, "no VM named nosuch; hpvmstatus lists them");
+  assert_int_equal(ht_create(e, "dup", 32, "idle", msg, sizeof msg), 0);
+  assert_int_equal(ht_create(e, "dup", 32, "idle", msg, sizeof msg), HPVM_EEXIST);
+  assert_non_null(strstr(msg, "dup"));
+  assert_int_equal(ht_stop(e, "dup", POWER_OFF, 0, msg, sizeof msg), HPVM_ESTATE);
+  assert_string_equal(msg, "VM dup is Off; there is nothing to stop");
+  assert_int_equal(ht_start(e, "dup", msg, sizeof msg), 0);
+  assert_int_equal(ht_start(e, "dup", msg, sizeof msg), HPVM_ESTATE);
+  assert_non_null(strstr(msg, "VM dup is already On"));
+  assert_int_equal(ht_remove(e, "dup", false, msg, sizeof msg), HPVM_ESTATE);
+  assert_non_null(strstr(msg, "stop it first"));
+  assert_int_equal(ht_create(e, "bad name!", 32, "idle", msg, sizeof msg), HPVM_EINVAL);
+  assert_non_null(strchr(msg, '!'));
+  /* A missing kernel file is refused at create, by path. */
+  Hpvm__VmConfig c = HPVM__VM_CONFIG__INIT;
+  c.name = "nokernel";
+  c.kernel = "/nonexistent/vmlinux";
+  Hpvm__CreateVmRequest cr = HPVM__CREATE_VM_REQUEST__INIT;
+  cr.config = &c;
+  Hpvm__Request req = HPVM__REQUEST__INIT;
+  req.body_case = HPVM__REQUEST__BODY_CREATE;
+  req.create = &cr;
+  Hpvm__Response *r;
+  assert_int_equal(ht_call(e, &req, &r), HPVM_ENOENT);
+  assert_string_equal(r->message, "cannot create VM nokernel: guest kernel /nonexistent/vmlinux: no such file");
+  hpvmd_response_free(r);
+  /* Nothing half done: the refused VMs do not exist. */
+  assert_int_equal(ht_state(e, "nokernel", NULL, NULL, 0), HPVM_ENOENT);
+  /* And with hpvmd gone, the client says so. */
+  assert_int_equal(ht_stop(e, "dup", POWER_OFF, 0, msg, sizeof msg), 0);
+  ht_hpvmd_stop(e, SIGTERM);
+  assert_int_equal(ht_start(e, "dup", msg, sizeof msg), HPVM_EUNAVAIL);
+  assert_non_null(strstr(msg, "hpvmd is not running"));
+}
+
+static void test_remove_force_stops_a_running_guest(void **state) {
+  ht_env *e = *state;
+  char msg[1200];
+  int pid;
+  assert_int_equal(ht_create(e, "r1", 32, "idle", msg, sizeof msg), 0);
+  assert_int_equal(ht_start(e, "r1", msg, sizeof msg), 0);
+  assert_int_equal(ht_state(e, "r1", &pid, NULL, 0), ON);
+  assert_int_equal(ht_remove(e, "r1", true, msg, sizeof msg), 0);
+  assert_int_equal(ht_state(e, "r1", NULL, NULL, 0), HPVM_ENOENT);
+  usleep(100000);
+  assert_int_not_equal(kill(pid, 0), 0);
+}
+
+static void test_clone_copies_the_configuration_under_a_new_name(void **state) {
+  ht_env *e = *state;
+  char msg[1200];
+  assert_int_equal(ht_create(e, "src", 48, "heartbeat", msg, sizeof msg), 0);
+  Hpvm__CloneVmRequest c = HPVM__CLONE_VM_REQUEST__INIT;
+  c.source = "src";
+  c.name = "copy";
+  Hpvm__Request req = HPVM__REQUEST__INIT;
+  req.body_case = HPVM__REQUEST__BODY_CLONE;
+  req.clone = &c;
+  Hpvm__Response *r;
+  assert_int_equal(ht_call(e, &req, &r), 0);
+  assert_string_equal(r->vm->config->name, "copy");
+  assert_int_equal(r->vm->config->memory_bytes, 48u << 20);
+  assert_string_equal(r->vm->config->cmdline, "heartbeat");
+  assert_int_not_equal(r->vm->config->vm_number, 0);
+  hpvmd_response_free(r);
+  assert_int_equal(ht_call(e, &req, &r), HPVM_EEXIST);
+  hpvmd_response_free(r);
+  assert_int_equal(ht_start(e, "copy", msg, sizeof msg), 0);
+  assert_int_equal(ht_stop(e, "copy", POWER_OFF, 0, msg, sizeof msg), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(test_create_start_status_stop, ht_setup, ht_teardown),
+    cmocka_unit_test_setup_teardown(test_guest_power_off_is_off_with_its_exit_code, ht_setup, ht_teardown),
+    cmocka_unit_test_setup_teardown(test_guest_crash_is_crash_with_the_reason, ht_setup, ht_teardown),
+    cmocka_unit_test_setup_teardown(test_graceful_stop_powers_off_after_the_timeout, ht_setup, ht_teardown),
+    cmocka_unit_test_setup_teardown(test_pause_and_resume, ht_setup, ht_teardown),
+    cmocka_unit_test_setup_teardown(test_errors_are_one_clear_line, ht_setup, ht_teardown),
+    cmocka_unit_test_setup_teardown(test_remove_force_stops_a_running_guest, ht_setup, ht_teardown),
+    cmocka_unit_test_setup_teardown(test_clone_copies_the_configuration_under_a_new_name, ht_setup, ht_teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
