@@ -71,12 +71,12 @@ static void show_as_messages(const char *dir) {
   fclose(f);
 }
 
-/* dir/a.s -> dir/a.o: 0 or the failed status. */
+/* dir/a.s -> dir/a.o: 0 or the failed status. as runs in dir, so that a relative .include
+ * finds nothing but what the include directory offers. */
 static int run_as(const char *dir, const char *include) {
   char inc[1024] = "";
   if (include) snprintf(inc, sizeof inc, "-I%s ", include);
-  int rc = ia64t_sh("%s -xnone %s-o %s/a.o %s/a.s 2>%s/as.err", ia64t_tool("IA64_AS", "ia64-linux-gnu-as"), inc,
-                    dir, dir, dir);
+  int rc = ia64t_sh("cd %s && %s -xnone %s-o a.o a.s 2>as.err", dir, ia64t_tool("IA64_AS", "ia64-linux-gnu-as"), inc);
   show_as_messages(dir);
   return rc;
 }
@@ -246,6 +246,24 @@ unsigned ia64t_forms_tested(const ia64_insn_desc *tab, size_t tab_len, const boo
   return tested;
 }
 
+void ia64t_check_family(const char *family, const char *src, const ia64t_asm *o, const ia64_insn_desc *tab,
+                        size_t tab_len) {
+  ia64t_listing l;
+  assert_int_equal(ia64t_listing_of(src, o, &l), 0);
+  bool *hit = calloc(tab_len, sizeof *hit);
+  assert_non_null(hit);
+  ia64t_tally t = {0};
+  ia64t_compare(&l, tab, tab_len, hit, 40, &t);
+  unsigned tested = ia64t_forms_tested(tab, tab_len, hit);
+  printf("%s: %u/%u lines agree with objdump (%u of them %s forms); forms tested %u/%zu\n", family, t.agree,
+         t.lines, t.family, family, tested, tab_len);
+  fflush(stdout);
+  free(hit);
+  ia64t_listing_free(&l);
+  assert_int_equal(t.agree, t.lines);
+  assert_int_equal(tested, tab_len);
+}
+
 /* ---- Writing instances ------------------------------------------------------------------- */
 
 static void text_add_n(ia64t_text *t, const char *s, size_t n) {
@@ -366,7 +384,7 @@ ia64t_machine *ia64t_machine_new(uint64_t base, size_t size, const void *code, s
   assert_non_null(m);
   assert_true(len <= size);
   m->mem = ia64t_map(m, base, size, IA64_ACC_R | IA64_ACC_W | IA64_ACC_X, NULL);
-  memcpy(m->mem, code, len);
+  if (len) memcpy(m->mem, code, len);
   assert_int_equal(ia64_cpu_init(&m->cpu, &m_ops, m), 0);
   m->cpu.ip = base;
   return m;
@@ -386,6 +404,11 @@ void ia64t_machine_free(ia64t_machine *m) {
   for (unsigned i = 0; i < m->nregions; i++)
     if (!m->region[i].borrowed) free(m->region[i].host);
   free(m);
+}
+
+uint8_t *ia64t_host(ia64t_machine *m, uint64_t va) {
+  const ia64t_region *r = region_of(m, va);
+  return r ? r->host + (va - r->va) : NULL;
 }
 
 int ia64t_run(ia64t_machine *m, uint64_t limit) {

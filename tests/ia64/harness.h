@@ -35,7 +35,8 @@ int ia64t_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 typedef struct ia64t_asm {
   uint64_t base;          /* link .text at this address (entry there too); 0: the object's
                            * .text as is, which suits position-independent snippets */
-  const char *include;    /* a directory for as -I, or NULL */
+  const char *include;    /* an absolute directory for as -I, or NULL; as runs in a fresh
+                           * directory, so a relative .include finds nothing else */
 } ia64t_asm;
 
 /* The .text of src (assembled after a ".text" line; NULL o: the defaults above): a malloc'd
@@ -78,6 +79,12 @@ void ia64t_compare(const ia64t_listing *l, const ia64_insn_desc *tab, size_t tab
                    unsigned max_shown, ia64t_tally *t);
 /* How many forms of tab hit[] marks; the others are listed on stdout as "form not tested". */
 unsigned ia64t_forms_tested(const ia64_insn_desc *tab, size_t tab_len, const bool *hit);
+/* A family's whole disassembler check: src assembled (o as in ia64t_assemble), every slot
+ * compared with objdump, the forms of tab counted; prints "<family>: agreeing/compared lines
+ * ...; forms tested n/len" and fails the test unless every line agrees and every form of
+ * tab was among the slots. */
+void ia64t_check_family(const char *family, const char *src, const ia64t_asm *o, const ia64_insn_desc *tab,
+                        size_t tab_len);
 
 /* ---- Writing instances ------------------------------------------------------------------- */
 
@@ -140,6 +147,8 @@ ia64t_machine *ia64t_machine_asm(uint64_t base, size_t size, const char *src, co
  * own). Returns the host memory. */
 uint8_t *ia64t_map(ia64t_machine *m, uint64_t va, size_t size, unsigned perms, uint8_t *shared);
 void ia64t_machine_free(ia64t_machine *m);
+/* The host memory behind va, or NULL where no region maps it. */
+uint8_t *ia64t_host(ia64t_machine *m, uint64_t va);
 
 /* Run for at most limit instructions, which must end in an interruption: its vector. */
 int ia64t_run(ia64t_machine *m, uint64_t limit);

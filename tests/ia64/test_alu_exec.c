@@ -23,52 +23,16 @@
 
 #include <cmocka.h>
 
-#include "internal.h"
+#include "harness.h"
 
 #define BASE UINT64_C(0x4000000000000000)
 
 /* ---- A CPU over one flat page of code --------------------------------------------------------- */
 
-typedef struct box {
-  ia64_cpu cpu;
-  uint8_t *mem;
-} box;
+typedef ia64t_machine box;
 
-static int box_translate(void *ctx, ia64_cpu *cpu, uint64_t va, unsigned access, ia64_xlat *out) {
-  box *b = ctx;
-  if (va - BASE >= IA64_PAGE_SIZE) {
-    uint64_t isr = access == IA64_ACC_X ? IA64_ISR_X : access == IA64_ACC_W ? IA64_ISR_W : IA64_ISR_R;
-    return ia64_raise(cpu, access == IA64_ACC_X ? IA64_VEC_INST_TLB : IA64_VEC_DATA_TLB, isr, va);
-  }
-  out->host_page = b->mem;
-  out->perms = IA64_ACC_R | IA64_ACC_X;
-  return 0;
-}
-static const ia64_mem_ops box_ops = {box_translate, NULL};
-
-static box *box_new(void) {
-  box *b = calloc(1, sizeof *b);
-  assert_non_null(b);
-  b->mem = aligned_alloc(IA64_PAGE_SIZE, IA64_PAGE_SIZE);
-  assert_non_null(b->mem);
-  memset(b->mem, 0, IA64_PAGE_SIZE);
-  assert_int_equal(ia64_cpu_init(&b->cpu, &box_ops, b), 0);
-  b->cpu.ip = BASE;
-  return b;
-}
-
-static void box_free(box *b) {
-  ia64_cpu_destroy(&b->cpu);
-  free(b->mem);
-  free(b);
-}
-
-static void pack(uint8_t out[16], unsigned tmpl, uint64_t s0, uint64_t s1, uint64_t s2) {
-  uint64_t lo = (tmpl & 31) | (s0 & MSK(40, 0)) << 5 | s1 << 46;
-  uint64_t hi = (s1 & MSK(40, 0)) >> 18 | (s2 & MSK(40, 0)) << 23;
-  memcpy(out, &lo, 8);
-  memcpy(out + 8, &hi, 8);
-}
+static box *box_new(void) { return ia64t_machine_new(BASE, IA64_PAGE_SIZE, NULL, 0); }
+static void box_free(box *b) { ia64t_machine_free(b); }
 
 #define NOP ENC(32, 27, 1)        /* nop.m 0 / nop.i 0 */
 #define BRK ENC(26, 6, 0x77)      /* break.i 0x77 */
@@ -77,14 +41,11 @@ static void pack(uint8_t out[16], unsigned tmpl, uint64_t s0, uint64_t s1, uint6
 
 /* Put slot s in slot `at` (0 = M, 1 = I) of bundle 0, break.i 0x77 in slot 2. */
 static void load(box *b, uint64_t s, unsigned at) {
-  pack(b->mem, MII_STOP, at == 0 ? s : NOP, at == 1 ? s : NOP, BRK);
+  ia64t_bundle(b->mem, MII_STOP, at == 0 ? s : NOP, at == 1 ? s : NOP, BRK);
 }
 
 /* Run to the next interruption; returns its vector. */
-static int run(box *b) {
-  assert_int_equal(ia64_run(&b->cpu, 1000), IA64_STOP_INTR);
-  return b->cpu.intr.vector;
-}
+static int run(box *b) { return ia64t_run(b, 1000); }
 
 static bool is_general(const box *b, unsigned code) {
   return b->cpu.intr.vector == IA64_VEC_GENERAL_EXCEPTION && (b->cpu.intr.isr & 0xf0) == code;
@@ -354,8 +315,8 @@ static void test_ignored_ars_read_zero_and_drop_writes(void **state) {
   static const unsigned ignored[] = {48, 55, 63, 112, 127};
   for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++) {
     box *b = box_new();
-    pack(b->mem, MII_STOP, NOP, MOV_TO_AR(ignored[i], 2), MOV_FROM_AR(8, ignored[i]));
-    pack(b->mem + 16, MII_STOP, NOP, NOP, BRK);
+    ia64t_bundle(b->mem, MII_STOP, NOP, MOV_TO_AR(ignored[i], 2), MOV_FROM_AR(8, ignored[i]));
+    ia64t_bundle(b->mem + 16, MII_STOP, NOP, NOP, BRK);
     set_sources(b, false, false);
     assert_int_equal(run(b), IA64_VEC_BREAK);
     assert_int_equal(ia64_rd(&b->cpu, 8), 0);
@@ -392,10 +353,10 @@ static void test_chk_s_i_branches_to_recovery_only_for_a_nat(void **state) {
   for (int nat = 0; nat < 2; nat++) {
     box *b = box_new();
     b->cpu.ip = BASE + 0x100;
-    pack(b->mem + 0x100, MII_STOP, NOP, chk_s_i(2, 5), BRK);             /* recovery at +0x50 */
-    pack(b->mem + 0x150, MII_STOP, NOP, NOP, ENC(26, 6, 0x99));
-    pack(b->mem + 0x80, MII_STOP, NOP, chk_s_i(2, -8), BRK);             /* back to 0x00 */
-    pack(b->mem, MII_STOP, NOP, NOP, ENC(26, 6, 0x98));
+    ia64t_bundle(b->mem + 0x100, MII_STOP, NOP, chk_s_i(2, 5), BRK);             /* recovery at +0x50 */
+    ia64t_bundle(b->mem + 0x150, MII_STOP, NOP, NOP, ENC(26, 6, 0x99));
+    ia64t_bundle(b->mem + 0x80, MII_STOP, NOP, chk_s_i(2, -8), BRK);             /* back to 0x00 */
+    ia64t_bundle(b->mem, MII_STOP, NOP, NOP, ENC(26, 6, 0x98));
     ia64_gr_write(&b->cpu, 2, 0, nat);
     assert_int_equal(run(b), IA64_VEC_BREAK);
     assert_int_equal(b->cpu.ip, BASE + (nat ? 0x150 : 0x100));

@@ -16,11 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
-#include "internal.h"
+#include "harness.h"
 
 #define BASE UINT64_C(0x4000000000000000)
 #define MEM_SIZE (4u << 20)
@@ -29,42 +28,16 @@
 
 /* ---- A CPU over one flat region of memory ------------------------------------------------- */
 
-typedef struct machine {
-  ia64_cpu cpu;
-  uint8_t *mem;
-} machine;
-
-static int flat_translate(void *ctx, ia64_cpu *cpu, uint64_t va, unsigned access, ia64_xlat *out) {
-  machine *m = ctx;
-  if (va < BASE || va - BASE >= MEM_SIZE) {
-    uint64_t isr = access == IA64_ACC_X ? IA64_ISR_X : access == IA64_ACC_W ? IA64_ISR_W : IA64_ISR_R;
-    return ia64_raise(cpu, access == IA64_ACC_X ? IA64_VEC_INST_TLB : IA64_VEC_DATA_TLB, isr, va);
-  }
-  out->host_page = m->mem + ((va - BASE) & ~(uint64_t)(IA64_PAGE_SIZE - 1));
-  out->perms = IA64_ACC_R | IA64_ACC_W | IA64_ACC_X;
-  return 0;
-}
-static const ia64_mem_ops flat_ops = {flat_translate, NULL};
+typedef ia64t_machine machine;
 
 static machine *machine_new(const void *code, size_t len) {
-  machine *m = calloc(1, sizeof *m);
-  assert_non_null(m);
-  m->mem = aligned_alloc(IA64_PAGE_SIZE, MEM_SIZE);
-  assert_non_null(m->mem);
-  memset(m->mem, 0, MEM_SIZE);
   assert_true(len < RBS - BASE);
-  memcpy(m->mem, code, len);
-  assert_int_equal(ia64_cpu_init(&m->cpu, &flat_ops, m), 0);
-  m->cpu.ip = BASE;
+  machine *m = ia64t_machine_new(BASE, MEM_SIZE, code, len);
   assert_int_equal(ia64_ar_write(&m->cpu, IA64_AR_BSPSTORE, RBS), 0);   /* rsc.mode is 0 */
   return m;
 }
 
-static void machine_free(machine *m) {
-  ia64_cpu_destroy(&m->cpu);
-  free(m->mem);
-  free(m);
-}
+static void machine_free(machine *m) { ia64t_machine_free(m); }
 
 static uint64_t mem64(machine *m, uint64_t va) {
   uint64_t v;
@@ -74,20 +47,15 @@ static uint64_t mem64(machine *m, uint64_t va) {
 static void set_mem64(machine *m, uint64_t va, uint64_t v) { memcpy(m->mem + (va - BASE), &v, 8); }
 
 /* Run to the next interruption; return its vector. */
-static int run(machine *m) {
-  assert_int_equal(ia64_run(&m->cpu, 10000000), IA64_STOP_INTR);
-  return m->cpu.intr.vector;
-}
+static int run(machine *m) { return ia64t_run(m, 10000000); }
 
 /* Run to the next break.i; return its immediate and step past it. */
 static uint64_t run_to_break(machine *m) {
   int v = run(m);
   if (v != IA64_VEC_BREAK)
     fail_msg("vector 0x%x isr 0x%" PRIx64 " at 0x%" PRIx64 " slot %u", v, m->cpu.intr.isr, m->cpu.intr.iip, m->cpu.intr.ri);
-  ia64_cpu *c = &m->cpu;
-  if (c->ri < 2) c->ri++;
-  else c->ip += 16, c->ri = 0;
-  return c->intr.iim;
+  ia64t_skip_slot(&m->cpu);
+  return m->cpu.intr.iim;
 }
 
 /* The next interruption must be this General Exception (code) in this slot (-1: any). */
@@ -100,45 +68,16 @@ static void expect_ge(machine *m, uint64_t code, int slot) {
 
 /* ---- Assembling -------------------------------------------------------------------------------- */
 
-static const char *tool(const char *env, const char *fallback) {
-  const char *t = getenv(env);
-  return t && *t ? t : fallback;
-}
-
 static machine *machine_asm(const char *src) {
-  char dir[] = "/tmp/hpvm_brx_XXXXXX", path[256], objcopy[1024], cmd[4096];
-  assert_non_null(mkdtemp(dir));
-  const char *od = tool("IA64_OBJDUMP", "ia64-linux-gnu-objdump"), *p = strstr(od, "objdump");
-  if (p) snprintf(objcopy, sizeof objcopy, "%.*sobjcopy%s", (int)(p - od), od, p + 7);
-  else snprintf(objcopy, sizeof objcopy, "ia64-linux-gnu-objcopy");
-  snprintf(path, sizeof path, "%s/a.s", dir);
-  FILE *f = fopen(path, "w");
-  assert_non_null(f);
-  fprintf(f, "\t.text\n\t.global _start\n_start:\n%s\n", src);
-  fclose(f);
-  snprintf(cmd, sizeof cmd,
-           "cd %s && %s -xnone -o a.o a.s && %s -static -Ttext=0x%" PRIx64 " -e _start -o a a.o && %s -O binary -j .text a a.bin",
-           dir, tool("IA64_AS", "ia64-linux-gnu-as"), tool("IA64_LD", "ia64-linux-gnu-ld"), BASE, objcopy);
-  assert_int_equal(system(cmd), 0);
-  snprintf(path, sizeof path, "%s/a.bin", dir);
-  f = fopen(path, "rb");
-  assert_non_null(f);
-  static uint8_t code[1 << 16];
-  size_t n = fread(code, 1, sizeof code, f);
-  fclose(f);
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  assert_int_equal(system(cmd), 0);
-  return machine_new(code, n);
+  size_t len;
+  uint8_t *code = ia64t_assemble(src, &(ia64t_asm){.base = BASE}, &len);
+  if (!code) fail_msg("cannot assemble:\n%s", src);
+  machine *m = machine_new(code, len);
+  free(code);
+  return m;
 }
 
 /* ---- Packing bundles by hand --------------------------------------------------------------------- */
-
-static void bundle_pack(uint8_t out[16], unsigned tmpl, uint64_t s0, uint64_t s1, uint64_t s2) {
-  uint64_t lo = (tmpl & 31) | (s0 & MSK(40, 0)) << 5 | s1 << 46;
-  uint64_t hi = (s1 & MSK(40, 0)) >> 18 | (s2 & MSK(40, 0)) << 23;
-  memcpy(out, &lo, 8);
-  memcpy(out + 8, &hi, 8);
-}
 
 #define TMPL_MII_S 0x01                /* M I I ;; */
 #define TMPL_BBB_S 0x17                /* B B B ;; */
@@ -155,7 +94,7 @@ static uint64_t alloc_slot(unsigned r1, unsigned sof, unsigned sol, unsigned sor
 /* One bundle: alloc, then break.i 1 (reached only when alloc did not fault). */
 static machine *run_alloc(unsigned r1, unsigned sof, unsigned sol, unsigned sor8, unsigned qp) {
   uint8_t b[16];
-  bundle_pack(b, TMPL_MII_S, alloc_slot(r1, sof, sol, sor8, qp), NOP_MI, BREAK_I(1));
+  ia64t_bundle(b, TMPL_MII_S, alloc_slot(r1, sof, sol, sor8, qp), NOP_MI, BREAK_I(1));
   return machine_new(b, sizeof b);
 }
 
@@ -231,8 +170,8 @@ static void test_loop_branches_outside_slot_2_are_illegal(void **state) {
     uint64_t br = ENC(40, 37, 4) | ENC(8, 6, btypes[i]) | ENC(32, 13, 1);   /* target: +16 */
     for (unsigned slot = 0; slot < 3; slot++) {
       uint8_t b[32];
-      bundle_pack(b, TMPL_BBB_S, slot == 0 ? br : NOP_B, slot == 1 ? br : NOP_B, slot == 2 ? br : NOP_B);
-      bundle_pack(b + 16, TMPL_BBB_S, BREAK_B(1), NOP_B, NOP_B);
+      ia64t_bundle(b, TMPL_BBB_S, slot == 0 ? br : NOP_B, slot == 1 ? br : NOP_B, slot == 2 ? br : NOP_B);
+      ia64t_bundle(b + 16, TMPL_BBB_S, BREAK_B(1), NOP_B, NOP_B);
       machine *m = machine_new(b, sizeof b);
       if (slot == 2) {
         assert_int_equal(run_to_break(m), 1);

@@ -17,12 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "fp82.h"
-#include "internal.h"
+#include "harness.h"
 
 #define CODE UINT64_C(0x4000000000000000)
 #define DATA UINT64_C(0x6000000000000000)
@@ -52,97 +51,22 @@
 
 /* ---- A machine ---------------------------------------------------------------------------------- */
 
-static const char *tool(const char *env, const char *fallback) {
-  const char *t = getenv(env);
-  return t && *t ? t : fallback;
-}
+/* The IO page's reads give this; its recorder counts the accesses and their sizes. */
+#define IO_VALUE 0x1122334455667788ull
 
-static uint8_t *assemble(const char *src, size_t *len) {
-  char dir[] = "/tmp/hpvm_fpx_XXXXXX";
-  assert_non_null(mkdtemp(dir));
-  char path[128], cmd[1024];
-  snprintf(path, sizeof path, "%s/a.s", dir);
-  FILE *f = fopen(path, "w");
-  assert_non_null(f);
-  fprintf(f, "\t.text\n%s\n", src);
-  fclose(f);
-  snprintf(cmd, sizeof cmd, "%s -xnone -o %s/a.o %s 2>/dev/null && %s -O binary -j .text %s/a.o %s/a.bin",
-           tool("IA64_AS", "ia64-linux-gnu-as"), dir, path, tool("IA64_OBJCOPY", "ia64-linux-gnu-objcopy"), dir, dir);
-  if (system(cmd) != 0) fail_msg("cannot assemble:\n%s", src);
-  snprintf(path, sizeof path, "%s/a.bin", dir);
-  f = fopen(path, "rb");
-  assert_non_null(f);
-  uint8_t *buf = malloc(CODE_SIZE);
-  *len = fread(buf, 1, CODE_SIZE, f);
-  fclose(f);
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  assert_int_equal(system(cmd), 0);
-  return buf;
-}
-
-typedef struct machine {
-  ia64_cpu cpu;
-  uint8_t *code, *data;
-  unsigned io_count, io_sizes;   /* the IO page: accesses seen, their sizes as decimal digits */
-} machine;
-
-static int m_translate(void *ctx, ia64_cpu *cpu, uint64_t va, unsigned access, ia64_xlat *out) {
-  machine *m = ctx;
-  uint64_t isr = access == IA64_ACC_X ? IA64_ISR_X : access == IA64_ACC_W ? IA64_ISR_W : IA64_ISR_R;
-  uint64_t page = va & ~(uint64_t)(IA64_PAGE_SIZE - 1);
-  if (page == IO) return IA64_XLAT_IO;
-  if (page >= CODE && page - CODE < CODE_SIZE) {
-    out->host_page = m->code + (page - CODE);
-    out->perms = IA64_ACC_R | IA64_ACC_W | IA64_ACC_X;
-    return 0;
-  }
-  if (page >= DATA && page - DATA < DATA_SIZE) {
-    out->host_page = m->data + (page - DATA);
-    out->perms = IA64_ACC_R | IA64_ACC_W;
-    return 0;
-  }
-  return ia64_raise(cpu, access == IA64_ACC_X ? IA64_VEC_INST_TLB : IA64_VEC_DATA_TLB, isr, va);
-}
-
-static int m_io(void *ctx, ia64_cpu *cpu, uint64_t va, unsigned size, bool write, uint64_t *val) {
-  machine *m = ctx;
-  (void)cpu, (void)va;
-  m->io_count++;
-  m->io_sizes = m->io_sizes * 10 + size;
-  if (!write) *val = 0x1122334455667788ull;
-  return 0;
-}
-
-static const ia64_mem_ops m_ops = {m_translate, m_io};
+typedef ia64t_machine machine;
 
 static machine *machine_new(const char *src) {
-  machine *m = calloc(1, sizeof *m);
-  assert_non_null(m);
-  m->code = aligned_alloc(IA64_PAGE_SIZE, CODE_SIZE);
-  m->data = aligned_alloc(IA64_PAGE_SIZE, DATA_SIZE);
-  assert_true(m->code && m->data);
-  memset(m->code, 0, CODE_SIZE);
-  memset(m->data, 0, DATA_SIZE);
-  size_t len;
-  uint8_t *bin = assemble(src, &len);
-  memcpy(m->code, bin, len);
-  free(bin);
-  assert_int_equal(ia64_cpu_init(&m->cpu, &m_ops, m), 0);
-  m->cpu.ip = CODE;
+  machine *m = ia64t_machine_asm(CODE, CODE_SIZE, src, NULL);
+  ia64t_map(m, DATA, DATA_SIZE, IA64_ACC_R | IA64_ACC_W, NULL);
+  m->io_page = IO;
+  m->io_read_value = IO_VALUE;
   return m;
 }
 
-static void machine_free(machine *m) {
-  ia64_cpu_destroy(&m->cpu);
-  free(m->code);
-  free(m->data);
-  free(m);
-}
+static void machine_free(machine *m) { ia64t_machine_free(m); }
 
-static bool run(machine *m) {
-  assert_int_equal(ia64_run(&m->cpu, 1000000), IA64_STOP_INTR);
-  return m->cpu.intr.vector == IA64_VEC_BREAK && m->cpu.intr.iim == END;
-}
+static bool run(machine *m) { return ia64t_run(m, 1000000) == IA64_VEC_BREAK && m->cpu.intr.iim == END; }
 
 static void expect_end(machine *m) {
   if (!run(m))

@@ -23,7 +23,7 @@
 
 #include <cmocka.h>
 
-#include "internal.h"
+#include "harness.h"
 
 #define CODE UINT64_C(0x4000000000000000)
 #define DATA UINT64_C(0x6000000000000000)
@@ -40,115 +40,24 @@
 #define DCR_DM (1ull << 8)
 #define ISR_CODE(isr) ((isr) & 0xffff)
 
-/* ---- Assembling ------------------------------------------------------------------------------ */
-
-static const char *tool(const char *env, const char *fallback) {
-  const char *t = getenv(env);
-  return t && *t ? t : fallback;
-}
-
-/* The raw .text of src; *len its size. */
-static uint8_t *assemble(const char *src, size_t *len) {
-  char dir[] = "/tmp/hpvm_memx_XXXXXX";
-  assert_non_null(mkdtemp(dir));
-  char path[128], cmd[1024];
-  snprintf(path, sizeof path, "%s/a.s", dir);
-  FILE *f = fopen(path, "w");
-  assert_non_null(f);
-  fprintf(f, "\t.text\n%s\n", src);
-  fclose(f);
-  snprintf(cmd, sizeof cmd, "%s -xnone -o %s/a.o %s 2>/dev/null && %s -O binary -j .text %s/a.o %s/a.bin",
-           tool("IA64_AS", "ia64-linux-gnu-as"), dir, path, tool("IA64_OBJCOPY", "ia64-linux-gnu-objcopy"), dir, dir);
-  if (system(cmd) != 0) fail_msg("cannot assemble:\n%s", src);
-  snprintf(path, sizeof path, "%s/a.bin", dir);
-  f = fopen(path, "rb");
-  assert_non_null(f);
-  uint8_t *buf = malloc(CODE_SIZE);
-  *len = fread(buf, 1, CODE_SIZE, f);
-  fclose(f);
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  assert_int_equal(system(cmd), 0);
-  return buf;
-}
-
 /* ---- A machine -------------------------------------------------------------------------------- */
 
-typedef struct machine {
-  ia64_cpu cpu;
-  uint8_t *code, *data, *ro;
-  bool shared_data;
-  /* The IO page: the last access and the value reads return. */
-  unsigned io_count, io_size;
-  bool io_write;
-  uint64_t io_va, io_val, io_read_value;
-} machine;
+typedef ia64t_machine machine;
 
-static uint8_t *host_of(machine *m, uint64_t va, unsigned *perms) {
-  if (va >= CODE && va - CODE < CODE_SIZE) return *perms = IA64_ACC_R | IA64_ACC_W | IA64_ACC_X, m->code + (va - CODE);
-  if (va >= DATA && va - DATA < DATA_SIZE) return *perms = IA64_ACC_R | IA64_ACC_W, m->data + (va - DATA);
-  if (va >= RO && va - RO < IA64_PAGE_SIZE) return *perms = IA64_ACC_R, m->ro + (va - RO);
-  return NULL;
-}
-
-static int m_translate(void *ctx, ia64_cpu *cpu, uint64_t va, unsigned access, ia64_xlat *out) {
-  machine *m = ctx;
-  uint64_t isr = access == IA64_ACC_X ? IA64_ISR_X : access == IA64_ACC_W ? IA64_ISR_W : IA64_ISR_R;
-  if (va >= IO && va - IO < IA64_PAGE_SIZE) return IA64_XLAT_IO;
-  unsigned perms = 0;
-  uint8_t *h = host_of(m, va & ~(uint64_t)(IA64_PAGE_SIZE - 1), &perms);
-  if (!h) return ia64_raise(cpu, access == IA64_ACC_X ? IA64_VEC_INST_TLB : IA64_VEC_DATA_TLB, isr, va);
-  if (!(perms & access)) return ia64_raise(cpu, IA64_VEC_DATA_ACCESS_RIGHTS, isr, va);
-  out->host_page = h;
-  out->perms = perms;
-  return 0;
-}
-
-static int m_io(void *ctx, ia64_cpu *cpu, uint64_t va, unsigned size, bool write, uint64_t *val) {
-  machine *m = ctx;
-  (void)cpu;
-  m->io_count++;
-  m->io_va = va, m->io_size = size, m->io_write = write;
-  if (write) m->io_val = *val;
-  else *val = m->io_read_value;
-  return 0;
-}
-
-static const ia64_mem_ops m_ops = {m_translate, m_io};
-
+/* The machine for src: CODE, DATA (its own, or shared_data), RO filled with 0x77, IO. */
 static machine *machine_new(const char *src, uint8_t *shared_data) {
-  machine *m = calloc(1, sizeof *m);
-  assert_non_null(m);
-  m->code = aligned_alloc(IA64_PAGE_SIZE, CODE_SIZE);
-  m->ro = aligned_alloc(IA64_PAGE_SIZE, IA64_PAGE_SIZE);
-  m->shared_data = shared_data != NULL;
-  m->data = shared_data ? shared_data : aligned_alloc(IA64_PAGE_SIZE, DATA_SIZE);
-  assert_true(m->code && m->data && m->ro);
-  memset(m->code, 0, CODE_SIZE);
-  memset(m->ro, 0x77, IA64_PAGE_SIZE);
-  if (!shared_data) memset(m->data, 0, DATA_SIZE);
-  size_t len;
-  uint8_t *bin = assemble(src, &len);
-  memcpy(m->code, bin, len);
-  free(bin);
-  assert_int_equal(ia64_cpu_init(&m->cpu, &m_ops, m), 0);
-  m->cpu.ip = CODE;
+  machine *m = ia64t_machine_asm(CODE, CODE_SIZE, src, NULL);
+  ia64t_map(m, DATA, DATA_SIZE, IA64_ACC_R | IA64_ACC_W, shared_data);
+  memset(ia64t_map(m, RO, IA64_PAGE_SIZE, IA64_ACC_R, NULL), 0x77, IA64_PAGE_SIZE);
+  m->io_page = IO;
   m->io_read_value = 0x5a5a5a5a5a5a5a5aull;
   return m;
 }
 
-static void machine_free(machine *m) {
-  ia64_cpu_destroy(&m->cpu);
-  free(m->code);
-  free(m->ro);
-  if (!m->shared_data) free(m->data);
-  free(m);
-}
+static void machine_free(machine *m) { ia64t_machine_free(m); }
 
 /* Run until an interruption; true when it is the snippet's end. */
-static bool run(machine *m) {
-  assert_int_equal(ia64_run(&m->cpu, 10000000), IA64_STOP_INTR);
-  return m->cpu.intr.vector == IA64_VEC_BREAK && m->cpu.intr.iim == END;
-}
+static bool run(machine *m) { return ia64t_run(m, 10000000) == IA64_VEC_BREAK && m->cpu.intr.iim == END; }
 
 static void expect_end(machine *m) {
   if (!run(m))
@@ -223,7 +132,7 @@ static void test_semaphores_are_unaligned_and_need_both_rights(void **state) {
     m = machine_new(srcs[i], NULL);
     gr(m, 9, RO, false);
     expect_fault(m, IA64_VEC_DATA_ACCESS_RIGHTS, IA64_ISR_R | IA64_ISR_W, RO);
-    assert_int_equal(m->ro[0], 0x77);
+    assert_int_equal(ia64t_host(m, RO)[0], 0x77);
     machine_free(m);
   }
 }
@@ -495,12 +404,13 @@ static void test_fc_drops_code_changed_behind_the_tlb(void **state) {
   machine *m = machine_new("fc r9 ;;\n sync.i ;;\n srlz.i ;;\n break.i 0x100000 ;;\n"
                            ".org 0x1000\n mov r8 = 1 ;;\n break.i 0x100000 ;;", NULL);
   size_t len;
-  uint8_t *two = assemble("mov r8 = 2 ;;\n break.i 0x100000 ;;", &len);
+  uint8_t *two = ia64t_assemble("mov r8 = 2 ;;\n break.i 0x100000 ;;", NULL, &len);
+  assert_non_null(two);
   gr(m, 9, CODE + 0x1000, false);
   m->cpu.ip = CODE + 0x1000;
   expect_end(m);
   assert_int_equal(rd(m, 8), 1);
-  memcpy(m->code + 0x1000, two, len);       /* another vCPU or a device writes the code */
+  memcpy(m->mem + 0x1000, two, len);       /* another vCPU or a device writes the code */
   free(two);
   m->cpu.ip = CODE + 0x1000, m->cpu.ri = 0;
   expect_end(m);
@@ -556,12 +466,8 @@ static void test_lfetch_faults_only_in_its_fault_form(void **state) {
 /* One M slot (then break.i END in the I slots) as a machine. */
 static machine *slot_machine(uint64_t slot) {
   machine *m = machine_new("nop.m 0\n nop.i 0\n nop.i 0 ;;", NULL);
-  uint64_t lo, hi, brk = ENC(40, 37, 0) | ENC(36, 36, END >> 20) | ENC(25, 6, END & 0xfffff);
-  uint64_t s[3] = {slot, brk, brk};
-  lo = 0x01 | (s[0] & MSK(40, 0)) << 5 | s[1] << 46;       /* MII with a stop at the end */
-  hi = (s[1] & MSK(40, 0)) >> 18 | (s[2] & MSK(40, 0)) << 23;
-  memcpy(m->code, &lo, 8);
-  memcpy(m->code + 8, &hi, 8);
+  uint64_t brk = ENC(40, 37, 0) | ENC(36, 36, END >> 20) | ENC(25, 6, END & 0xfffff);
+  ia64t_bundle(m->mem, 0x01, slot, brk, brk);   /* MII with a stop at the end */
   return m;
 }
 #define MOV_TO_AR(ar, r2) (ENC(40, 37, 1) | ENC(32, 27, 0x2a) | ENC(26, 20, ar) | ENC(19, 13, r2))
@@ -730,25 +636,15 @@ static void test_semaphores_are_atomic_between_two_vcpus(void **state) {
 
 /* Assemble and link a program, run it under the ia64run next to this test; its exit status. */
 static int ia64run_status(const char *body) {
-  char exe[512];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 16);
-  assert_true(n > 0);
-  exe[n] = 0;
-  strcpy(strrchr(exe, '/') + 1, "ia64run");
-  if (access(exe, X_OK) != 0) return -1;
-  char dir[] = "/tmp/hpvm_memr_XXXXXX";
+  char run[512], dir[] = "/tmp/hpvm_memr_XXXXXX", src[1024], cmd[2048];
+  if (!ia64t_ia64run_path(run, sizeof run)) return -1;
   assert_non_null(mkdtemp(dir));
-  char path[128], cmd[2048];
-  snprintf(path, sizeof path, "%s/a.s", dir);
-  FILE *f = fopen(path, "w");
-  assert_non_null(f);
-  fprintf(f, "\t.text\n\t.global _start\n_start:\n%s\n", body);
-  fclose(f);
-  snprintf(cmd, sizeof cmd, "%s -xnone -o %s/a.o %s 2>/dev/null && %s -static -e _start -o %s/a %s/a.o && %s %s/a 2>/dev/null",
-           tool("IA64_AS", "ia64-linux-gnu-as"), dir, path, tool("IA64_LD", "ia64-linux-gnu-ld"), dir, dir, exe, dir);
+  snprintf(src, sizeof src, "\t.global _start\n_start:\n%s", body);
+  snprintf(cmd, sizeof cmd, "%s/a", dir);
+  assert_int_equal(ia64t_link_program(src, cmd), 0);
+  snprintf(cmd, sizeof cmd, "%s %s/a 2>/dev/null", run, dir);
   int st = system(cmd);
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  assert_int_equal(system(cmd), 0);
+  assert_int_equal(ia64t_sh("rm -rf %s", dir), 0);
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 

@@ -22,63 +22,18 @@
 
 #include <cmocka.h>
 
-#include "internal.h"
+#include "harness.h"
 
 #define BASE UINT64_C(0x4000000000000000)
 
 /* ---- A CPU over one flat region of memory ------------------------------------------------- */
 
-typedef struct machine {
-  ia64_cpu cpu;
-  uint8_t *mem;
-  size_t size;
-} machine;
+typedef ia64t_machine machine;
 
-static int flat_translate(void *ctx, ia64_cpu *cpu, uint64_t va, unsigned access, ia64_xlat *out) {
-  machine *m = ctx;
-  if (va < BASE || va - BASE >= m->size) {
-    uint64_t isr = access == IA64_ACC_X ? IA64_ISR_X : access == IA64_ACC_W ? IA64_ISR_W : IA64_ISR_R;
-    return ia64_raise(cpu, access == IA64_ACC_X ? IA64_VEC_INST_TLB : IA64_VEC_DATA_TLB, isr, va);
-  }
-  out->host_page = m->mem + ((va - BASE) & ~(uint64_t)(IA64_PAGE_SIZE - 1));
-  out->perms = IA64_ACC_R | IA64_ACC_W | IA64_ACC_X;
-  return 0;
-}
-static const ia64_mem_ops flat_ops = {flat_translate, NULL};
-
-static machine *machine_new(const void *code, size_t len) {
-  machine *m = calloc(1, sizeof *m);
-  assert_non_null(m);
-  m->size = (len + IA64_PAGE_SIZE) & ~(size_t)(IA64_PAGE_SIZE - 1);
-  m->mem = aligned_alloc(IA64_PAGE_SIZE, m->size);
-  assert_non_null(m->mem);
-  memset(m->mem, 0, m->size);
-  memcpy(m->mem, code, len);
-  assert_int_equal(ia64_cpu_init(&m->cpu, &flat_ops, m), 0);
-  m->cpu.ip = BASE;
-  return m;
-}
-
-static void machine_free(machine *m) {
-  ia64_cpu_destroy(&m->cpu);
-  free(m->mem);
-  free(m);
-}
-
-/* Past a break fault (ip/ri name the break itself). */
-static void skip_slot(ia64_cpu *c) {
-  if (c->ri < 2) c->ri++;
-  else c->ip += 16, c->ri = 0;
-}
+static machine *machine_new(const void *code, size_t len) { return ia64t_machine_new(BASE, len, code, len); }
+static void machine_free(machine *m) { ia64t_machine_free(m); }
 
 /* ---- Bundles ------------------------------------------------------------------------------- */
-
-static void bundle_pack(uint8_t out[16], unsigned tmpl, uint64_t s0, uint64_t s1, uint64_t s2) {
-  uint64_t lo = (tmpl & 31) | (s0 & MSK(40, 0)) << 5 | s1 << 46;
-  uint64_t hi = (s1 & MSK(40, 0)) >> 18 | (s2 & MSK(40, 0)) << 23;
-  memcpy(out, &lo, 8);
-  memcpy(out + 8, &hi, 8);
-}
 
 #define NOP ENC(32, 27, 1)     /* nop.m 0 / nop.i 0 */
 #define BREAK0 0               /* break.i 0 */
@@ -101,7 +56,7 @@ static bool is_reserved(const ia64_insn_desc *d) { return d->exec == ia64_x_ille
 static machine *run_form(const ia64_insn_desc *d, unsigned dst, unsigned qp, unsigned at) {
   uint8_t b[16];
   uint64_t s = form_slot(d, dst, qp);
-  bundle_pack(b, TMPL_MII_STOP, at == 0 ? s : NOP, at == 1 ? s : NOP, BREAK0);
+  ia64t_bundle(b, TMPL_MII_STOP, at == 0 ? s : NOP, at == 1 ? s : NOP, BREAK0);
   /* The decoder must pick this very form. */
   int id = ia64_decode_slot_id(b, at);
   assert_true(id >= 0);
@@ -129,7 +84,7 @@ static void test_result_nat_is_the_or_of_the_source_nats(void **state) {
     for (unsigned combo = 0; combo < 4; combo++) {
       unsigned nat2 = combo & 1, nat3 = combo >> 1;
       uint8_t b[16];
-      bundle_pack(b, TMPL_MII_STOP, NOP, form_slot(d, 8, 0), BREAK0);
+      ia64t_bundle(b, TMPL_MII_STOP, NOP, form_slot(d, 8, 0), BREAK0);
       machine *m = machine_new(b, sizeof b);
       set_sources(&m->cpu, nat2, nat3);
       assert_int_equal(ia64_run(&m->cpu, 100), IA64_STOP_INTR);
@@ -151,7 +106,7 @@ static void test_r0_target_is_illegal_operation(void **state) {
   for (size_t i = 0; i < ia64_tab_mm_len; i++) {
     const ia64_insn_desc *d = &ia64_tab_mm[i];
     uint8_t b[16];
-    bundle_pack(b, TMPL_MII_STOP, NOP, form_slot(d, 0, 0), BREAK0);
+    ia64t_bundle(b, TMPL_MII_STOP, NOP, form_slot(d, 0, 0), BREAK0);
     machine *m = machine_new(b, sizeof b);
     assert_int_equal(ia64_run(&m->cpu, 100), IA64_STOP_INTR);
     if (m->cpu.intr.vector != IA64_VEC_GENERAL_EXCEPTION || (m->cpu.intr.isr & 0xf0) != IA64_GE_ILLEGAL_OP)
@@ -167,7 +122,7 @@ static void test_r0_target_is_illegal_operation(void **state) {
 /* Run slot s in slot 1 of an MII bundle with r8 preset; true if it stopped at the break. */
 static bool runs_to_break(uint64_t s) {
   uint8_t b[16];
-  bundle_pack(b, TMPL_MII_STOP, NOP, s, BREAK0);
+  ia64t_bundle(b, TMPL_MII_STOP, NOP, s, BREAK0);
   machine *m = machine_new(b, sizeof b);
   set_sources(&m->cpu, 0, 0);
   assert_int_equal(ia64_run(&m->cpu, 100), IA64_STOP_INTR);
@@ -208,7 +163,7 @@ static void test_false_predicate_leaves_target_unchanged(void **state) {
   for (size_t i = 0; i < ia64_tab_mm_len; i++) {
     const ia64_insn_desc *d = &ia64_tab_mm[i];
     uint8_t b[16];
-    bundle_pack(b, TMPL_MII_STOP, NOP, form_slot(d, 8, 6), BREAK0);
+    ia64t_bundle(b, TMPL_MII_STOP, NOP, form_slot(d, 8, 6), BREAK0);
     machine *m = machine_new(b, sizeof b);
     set_sources(&m->cpu, 1, 1);
     ia64_pwr(&m->cpu, 6, 0);
@@ -230,7 +185,7 @@ static void test_a_unit_forms_give_the_same_result_in_m_and_i_slots(void **state
     for (unsigned at = 0; at < 2; at++) {
       uint8_t b[16];
       uint64_t s = form_slot(d, 8, 0);
-      bundle_pack(b, TMPL_MII_STOP, at == 0 ? s : NOP, at == 1 ? s : NOP, BREAK0);
+      ia64t_bundle(b, TMPL_MII_STOP, at == 0 ? s : NOP, at == 1 ? s : NOP, BREAK0);
       machine *m = machine_new(b, sizeof b);
       set_sources(&m->cpu, 0, 0);
       ia64_wr(&m->cpu, 3, 0x7f80017fff8000ffull, 0);
@@ -258,30 +213,6 @@ static void test_each_form_decodes_to_itself(void **state) {
 
 static char tmpdir[64];
 
-static const char *tool(const char *env, const char *fallback) {
-  const char *t = getenv(env);
-  return t && *t ? t : fallback;
-}
-
-static int run(const char *fmt, ...) {
-  char cmd[4096];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(cmd, sizeof cmd, fmt, ap);
-  va_end(ap);
-  int rc = system(cmd);
-  if (rc != 0) fprintf(stderr, "command failed (%d): %s\n", rc, cmd);
-  return rc;
-}
-
-/* objcopy sits next to objdump. */
-static void objcopy_path(char *out, size_t n) {
-  const char *od = tool("IA64_OBJDUMP", "ia64-linux-gnu-objdump");
-  const char *p = strstr(od, "objdump");
-  if (p) snprintf(out, n, "%.*sobjcopy%s", (int)(p - od), od, p + 7);
-  else snprintf(out, n, "ia64-linux-gnu-objcopy");
-}
-
 static const char check_inc[] =
   "// check.inc for test_mm_exec: CHECK hands the value and the expectation to the harness.\n"
   "\t.macro CHECK reg, val\n"
@@ -308,7 +239,7 @@ static int setup(void **state) {
 }
 static int teardown(void **state) {
   (void)state;
-  return run("rm -rf %s", tmpdir);
+  return ia64t_sh("rm -rf %s", tmpdir);
 }
 
 /* The directory of this source file's progs/. */
@@ -318,26 +249,15 @@ static void progs_dir(char *out, size_t n) {
 }
 
 static void run_program(const char *name) {
-  char dir[1024], obj[256], bin[256], objcopy[1024];
+  char dir[1024], src[1200];
   progs_dir(dir, sizeof dir);
-  snprintf(obj, sizeof obj, "%s/%s.o", tmpdir, name);
-  snprintf(bin, sizeof bin, "%s/%s.bin", tmpdir, name);
-  objcopy_path(objcopy, sizeof objcopy);
+  snprintf(src, sizeof src, "\t.include \"%s/%s\"", dir, name);
   /* Only tmpdir is on the include path, so .include "check.inc" finds ours. */
-  assert_int_equal(run("cd %s && %s -x -I%s -o %s %s/%s", tmpdir, tool("IA64_AS", "ia64-linux-gnu-as"),
-                       tmpdir, obj, dir, name), 0);
-  assert_int_equal(run("%s -O binary -j .text %s %s", objcopy, obj, bin), 0);
-  FILE *f = fopen(bin, "rb");
-  assert_non_null(f);
-  fseek(f, 0, SEEK_END);
-  long len = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  assert_true(len > 0);
-  uint8_t *code = malloc((size_t)len);
+  size_t len;
+  uint8_t *code = ia64t_assemble(src, &(ia64t_asm){.include = tmpdir}, &len);
   assert_non_null(code);
-  assert_int_equal(fread(code, 1, (size_t)len, f), (size_t)len);
-  fclose(f);
-  machine *m = machine_new(code, (size_t)len);
+  assert_true(len > 0);
+  machine *m = machine_new(code, len);
   free(code);
   ia64_cpu *c = &m->cpu;
   unsigned checks = 0, failures = 0;
@@ -362,7 +282,7 @@ static void run_program(const char *name) {
         fprintf(stderr, "%s: check %u at %#" PRIx64 ": got %#018" PRIx64 "%s, want %#018" PRIx64 "\n", name,
                 checks, c->ip, got, nat ? " (NaT)" : "", want);
     }
-    skip_slot(c);
+    ia64t_skip_slot(c);
   }
   printf("%s: %u checks, %u failed\n", name, checks, failures);
   machine_free(m);

@@ -11,12 +11,15 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
-#include "internal.h"
-#include "test_sys_asm.h"
+#include "harness.h"
 
 #define CODE_VA 0x4000000000000000ull
 #define MEM_SIZE (64u << 10)
@@ -28,34 +31,14 @@
 #define PSR_I (1ull << 14)
 #define PSR_SP (1ull << 20)
 
-typedef struct env {
-  ia64_cpu cpu;
-  uint8_t *mem;
-} env;
-
-static int translate(void *ctx, ia64_cpu *cpu, uint64_t va, unsigned access, ia64_xlat *out) {
-  env *e = ctx;
-  if (va - CODE_VA >= MEM_SIZE)
-    return ia64_raise(cpu, access == IA64_ACC_X ? IA64_VEC_INST_TLB : IA64_VEC_DATA_TLB, 0, va);
-  out->host_page = e->mem + ((va - CODE_VA) & ~(uint64_t)(IA64_PAGE_SIZE - 1));
-  out->perms = IA64_ACC_R | IA64_ACC_W | IA64_ACC_X;
-  return 0;
-}
-static const ia64_mem_ops mem_ops = {translate, NULL};
+typedef ia64t_machine env;
 
 static int setup(void **state) {
-  env *e = calloc(1, sizeof *e);
-  if (!e) return -1;
-  e->mem = calloc(1, MEM_SIZE);
-  if (!e->mem || ia64_cpu_init(&e->cpu, &mem_ops, e) != 0) return -1;
-  *state = e;
+  *state = ia64t_machine_new(CODE_VA, MEM_SIZE, NULL, 0);
   return 0;
 }
 static int teardown(void **state) {
-  env *e = *state;
-  ia64_cpu_destroy(&e->cpu);
-  free(e->mem);
-  free(e);
+  ia64t_machine_free(*state);
   return 0;
 }
 
@@ -64,12 +47,13 @@ static int teardown(void **state) {
 static int run_src(env *e, uint64_t psr, const char *src) {
   char full[4096];
   snprintf(full, sizeof full, "%s\n;;\nbreak.i %d\n;;\n", src, DONE_IMM);
-  sys_listing l = {0};
-  assert_int_equal(sys_assemble(full, &l), 0);
-  assert_true(l.n * 16 <= MEM_SIZE);
-  memcpy(e->mem, l.bundles, l.n * 16);
+  size_t len;
+  uint8_t *code = ia64t_assemble(full, NULL, &len);
+  assert_non_null(code);
+  assert_true(len <= MEM_SIZE);
+  memcpy(e->mem, code, len);
   ia64_code_invalidate(&e->cpu, e->mem);
-  sys_listing_free(&l);
+  free(code);
   e->cpu.psr = psr;
   e->cpu.ip = CODE_VA;
   e->cpu.ri = 0;
@@ -359,27 +343,13 @@ static void test_purge_with_a_nat_operand_is_nat_consumption(void **state) {
 
 /* ---- Under ia64run ------------------------------------------------------------------------------ */
 
-/* ia64run lives next to this test in the build's bin directory. */
-static void ia64run_path(char *out, size_t n) {
-  char self[512];
-  ssize_t l = readlink("/proc/self/exe", self, sizeof self - 1);
-  assert_true(l > 0);
-  self[l] = 0;
-  char *slash = strrchr(self, '/');
-  *slash = 0;
-  snprintf(out, n, "%s/ia64run", self);
-}
-
 static void test_privileged_instruction_at_cpl3_ends_ia64run_with_sigill(void **state) {
   (void)state;
   char dir[] = "/tmp/hpvm_sys_run_XXXXXX", run[600], cmd[2048], line[512];
   assert_non_null(mkdtemp(dir));
-  ia64run_path(run, sizeof run);
-  snprintf(cmd, sizeof cmd,
-           "cd %s && printf '\\t.global _start\\n_start:\\n\\tnop.m 0\\n\\tmov r8=psr\\n\\tbreak.i 0x100000\\n;;\\n' > p.s && "
-           "%s -xnone -o p.o p.s && %s -static -e _start -o p p.o",
-           dir, sys_tool("IA64_AS", "ia64-linux-gnu-as"), sys_tool("IA64_LD", "ia64-linux-gnu-ld"));
-  assert_int_equal(system(cmd), 0);
+  assert_true(ia64t_ia64run_path(run, sizeof run));
+  snprintf(cmd, sizeof cmd, "%s/p", dir);
+  assert_int_equal(ia64t_link_program("\t.global _start\n_start:\n\tnop.m 0\n\tmov r8=psr\n\tbreak.i 0x100000\n;;", cmd), 0);
   snprintf(cmd, sizeof cmd, "%s %s/p 2>%s/err", run, dir, dir);
   int st = system(cmd);
   assert_true(WIFEXITED(st));

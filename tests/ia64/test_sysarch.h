@@ -2,8 +2,8 @@
  * guest-physical memory, with a platform translate() that goes through ia64_translate() the
  * way hypervisor/ does (guest TLB, then guest-physical -> host), uncacheable accesses
  * recorded by io(), a guest clock the test moves by hand, and the platform hooks recorded.
- * Code is assembled with ia64-linux-gnu-as (test_sys_asm.h) and copied to a physical
- * address. Header-only, included by test_sysarch_*.c. */
+ * Code is assembled with ia64-linux-gnu-as (harness.h) and copied to a physical address.
+ * Header-only, included by test_sysarch_*.c. */
 #ifndef HPVM_TEST_SYSARCH_H
 #define HPVM_TEST_SYSARCH_H
 
@@ -11,11 +11,13 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
-#include "internal.h"
-#include "test_sys_asm.h"
+#include "harness.h"
 
 #define SA_RAM (64u << 20)              /* guest-physical RAM: 0 .. 64 MiB */
 #define SA_DONE 0x7777                  /* break.i immediate that ends a snippet */
@@ -160,21 +162,14 @@ static inline void sa_st8(sa_env *e, uint64_t pa, uint64_t v) { memcpy(e->ram + 
 /* Assemble src at physical address pa (bundles only; branches are IP-relative). Returns the
  * number of bytes placed. */
 static inline size_t sa_asm(sa_env *e, uint64_t pa, const char *src) {
-  sys_listing l = {0};
-  size_t len = strlen(src);
-  char *text = malloc(len + 2);
-  assert_non_null(text);
-  memcpy(text, src, len);
-  memcpy(text + len, "\n", 2);                    /* as wants the last line ended */
-  int rc = sys_assemble(text, &l);
-  free(text);
-  if (rc != 0) fail_msg("cannot assemble:\n%s", src);
-  assert_true(pa + l.n * 16 <= SA_RAM);
-  memcpy(e->ram + pa, l.bundles, l.n * 16);
-  for (uint64_t p = pa & ~(uint64_t)(IA64_PAGE_SIZE - 1); p < pa + l.n * 16; p += IA64_PAGE_SIZE)
+  size_t n;
+  uint8_t *code = ia64t_assemble(src, NULL, &n);
+  if (!code) fail_msg("cannot assemble:\n%s", src);
+  assert_true(pa + n <= SA_RAM);
+  memcpy(e->ram + pa, code, n);
+  free(code);
+  for (uint64_t p = pa & ~(uint64_t)(IA64_PAGE_SIZE - 1); p < pa + n; p += IA64_PAGE_SIZE)
     ia64_code_invalidate(&e->cpu, e->ram + p);
-  size_t n = l.n * 16;
-  sys_listing_free(&l);
   return n;
 }
 
