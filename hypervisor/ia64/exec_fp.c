@@ -15,7 +15,7 @@
  * aligned slots, 8-byte integer, 16-byte spill) through the software TLB; each access must
  * be aligned to its slot (ldfe/stfe move 10 bytes of a 16-byte slot, the pairs need the
  * pair's alignment), else Unaligned Data Reference. Speculative loads defer a fault to a
- * NaTVal under the same policy as the integer loads of tab_mem.c, consuming PSR.ed; they
+ * NaTVal under the integer loads' policy (ia64_spec_defer, ia64_spec_take_ed); they
  * and advanced loads never touch uncacheable memory. Advanced loads and checks use the ALAT
  * with is_fp set, keyed by f1's physical register (for a pair too); storing a NaTVal is a
  * Register NaT Consumption fault, except by stf.spill. With PSR.be every value is
@@ -26,13 +26,6 @@
 
 #define PSR_DFL (1ull << 18)    /* disabled FP registers: f2-f31 */
 #define PSR_DFH (1ull << 19)    /* f32-f127 */
-
-#define DCR_DM (1ull << 8)
-#define DCR_DP (1ull << 9)
-#define DCR_DK (1ull << 10)
-#define DCR_DR (1ull << 12)
-#define DCR_DA (1ull << 13)
-#define DCR_DD (1ull << 14)
 
 #define ISR_NAT_REG 0x10        /* NaT Consumption vector: register NaT consumption */
 
@@ -578,26 +571,6 @@ int ia64_xf_fchkf(ia64_cpu *c, const ia64_op *op) {
 
 /* ---- M6-M12: loads and stores ------------------------------------------------------------------ */
 
-/* Speculative loads defer a fault when the deferral policy says so (the same as the integer
- * loads': everything with PSR.ic = 0, NaT pages always, else with PSR.it what cr.dcr asks). */
-static bool spec_defers(const ia64_cpu *c, int vector) {
-  if (!(c->psr & IA64_PSR_IC)) return true;
-  uint64_t dcr = c->cr[0];
-  bool it = (c->psr & IA64_PSR_IT) != 0;
-  switch (vector) {
-  case IA64_VEC_NAT_CONSUMPTION: return true;
-  case IA64_VEC_UNALIGNED: return it;
-  case IA64_VEC_ALT_DATA_TLB: case IA64_VEC_VHPT_TRANSLATION: case IA64_VEC_DATA_TLB:
-    return it && (dcr & DCR_DM);
-  case IA64_VEC_PAGE_NOT_PRESENT: return it && (dcr & DCR_DP);
-  case IA64_VEC_DATA_KEY_MISS: case IA64_VEC_KEY_PERMISSION: return it && (dcr & DCR_DK);
-  case IA64_VEC_DATA_ACCESS_RIGHTS: return it && (dcr & DCR_DR);
-  case IA64_VEC_DATA_ACCESS_BIT: return it && (dcr & DCR_DA);
-  case IA64_VEC_DEBUG: return it && (dcr & DCR_DD);
-  default: return false;
-  }
-}
-
 /* A load's type, from its x6. */
 enum { LT_SPEC = 1, LT_ADV = 2, LT_CHECK = 4, LT_CLEAR = 8, LT_NC = 16 };
 static unsigned ld_type(unsigned x6) {
@@ -625,14 +598,6 @@ static ia64_fr from_mem(unsigned x6, const uint8_t *m) {
 }
 
 enum { RD_OK = 0, RD_DEFER = 1 };
-
-/* PSR.ed (set by an OS handler that chose to defer a speculative load's fault, before it
- * returns to the load) forces the deferral, for that one load: it consumes it. */
-static inline bool take_ed(ia64_cpu *c) {
-  if (LIKELY(!(c->psr & IA64_PSR_ED))) return false;
-  c->psr &= ~IA64_PSR_ED;
-  return true;
-}
 
 /* With PSR.be each value is held most significant byte first. */
 static void be_swap(const ia64_cpu *c, uint8_t *m, unsigned n) {
@@ -669,12 +634,7 @@ static int mem_read(ia64_cpu *c, uint64_t va, unsigned n, unsigned lt, uint8_t *
     return RD_OK;
   }
   if (!(lt & LT_SPEC)) return -1;
-  if (spec_defers(c, c->intr.vector)) {
-    c->intr = saved;
-    return RD_DEFER;
-  }
-  c->intr.isr |= IA64_ISR_SP | IA64_ISR_ED;
-  return -1;
+  return ia64_spec_defer(c, &saved) ? RD_DEFER : -1;
 }
 
 /* The load proper of f1 (and f2 for a pair: bytes [n, 2n) go there) once the ALAT check, if
@@ -683,7 +643,7 @@ static int load_regs(ia64_cpu *c, unsigned x6, unsigned f1, unsigned f2, uint64_
   unsigned lt = ld_type(x6), p1 = c->frmap[f1];
   unsigned total = f2 ? 2 * n : n;
   uint8_t m[32] = {0}, *h = NULL;
-  int st = (lt & LT_SPEC) && (take_ed(c) | nat3) ? RD_DEFER : mem_read(c, va, total, lt, m, &h);
+  int st = (lt & LT_SPEC) && (ia64_spec_take_ed(c) | nat3) ? RD_DEFER : mem_read(c, va, total, lt, m, &h);
   if (st < 0) return -1;
   if (lt & (LT_CLEAR | LT_ADV)) ia64_alat_invalidate_reg(c, p1, true);
   if (st == RD_DEFER) {

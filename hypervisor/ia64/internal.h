@@ -330,4 +330,22 @@ void ia64_eoi(ia64_cpu *c);
 void ia64_irq_changed(ia64_cpu *c);              /* TPR/IRR/in-service changed: look again */
 void ia64_itm_changed(ia64_cpu *c);              /* ITM, ITV or ITC written: re-arm */
 
+/* ---- Speculative loads (tab_mem.c) ---------------------------------------------------------- */
+
+/* The deferral policy every speculative load follows (ld.s/ld.sa in tab_mem.c, ldf.s and
+ * ldfp.s in exec_fp.c). The load's access has just raised a fault (c->intr); saved is the
+ * interruption state from before the access. true: the fault is deferred, c->intr is back to
+ * saved and the target gets a NaT (NaTVal); false: it stands, with ISR.sp and ISR.ed set. */
+bool ia64_spec_defer(ia64_cpu *c, const ia64_intr *saved);
+
+/* PSR.ed (set by an OS handler that chose to defer a speculative load's fault, before it
+ * returns to the load) forces the deferral, and lasts for that one instruction: the
+ * architecture clears it once the next instruction completes, which here is the load that
+ * uses it. true: defer without an access (PSR.ed consumed). */
+static inline bool ia64_spec_take_ed(ia64_cpu *c) {
+  if (LIKELY(!(c->psr & IA64_PSR_ED))) return false;
+  c->psr &= ~IA64_PSR_ED;
+  return true;
+}
+
 #endif

@@ -9,7 +9,7 @@
  * addressing form that only handles a software-TLB hit (a constant-size copy) and passes
  * everything else to the general executors x_ld and x_st. x_ld follows the SDM's ld
  * pseudo-code: speculative loads (ld.s, ld.sa) defer a fault by writing a NaT instead of
- * stopping (deferral policy in spec_defers(), PSR.ed in take_ed()); advanced
+ * stopping (deferral policy in ia64_spec_defer(), PSR.ed in ia64_spec_take_ed()); advanced
  * loads (ld.a, ld.sa, and ld.c.nc when it reloads) record the access in the ALAT (alat.c)
  * against the target's physical register, which every store, semaphore and spill clears for
  * the bytes it writes; ld.c reloads only when its entry is gone. Semaphores use the host's
@@ -161,7 +161,7 @@ static int nat_fault(ia64_cpu *c, uint64_t isr_bits) { return ia64_nat_consumpti
  * everything is deferred (the always-defer model); NaT pages always; otherwise, with PSR.it
  * (and ITLB.ed, taken as 1), unaligned references and whatever cr.dcr asks for. A fault not
  * deferred is raised with ISR.sp: the OS may then set PSR.ed and return to the load (Linux
- * does so for an address it cannot map), which defers it. */
+ * does so for an address it cannot map), which defers it (ia64_spec_take_ed). */
 static bool spec_defers(const ia64_cpu *c, int vector) {
   if (!(c->psr & PSR_IC)) return true;
   uint64_t dcr = c->cr[0];
@@ -178,6 +178,16 @@ static bool spec_defers(const ia64_cpu *c, int vector) {
   case IA64_VEC_DEBUG: return it && (dcr & DCR_DD);
   default: return false;
   }
+}
+
+/* The integer and the FP speculative loads both decide here (declared in internal.h). */
+bool ia64_spec_defer(ia64_cpu *c, const ia64_intr *saved) {
+  if (spec_defers(c, c->intr.vector)) {
+    c->intr = *saved;
+    return true;
+  }
+  c->intr.isr |= IA64_ISR_SP | IA64_ISR_ED;
+  return false;
 }
 
 /* ---- Memory helpers -------------------------------------------------------------------------- */
@@ -288,12 +298,7 @@ static int read_spec(ia64_cpu *c, uint64_t va, unsigned size, unsigned f, uint64
     return RD_OK;
   }
   if (rc == IA64_XLAT_IO) return RD_DEFER;    /* never speculate into non-speculative memory */
-  if (spec_defers(c, c->intr.vector)) {
-    c->intr = saved;
-    return RD_DEFER;
-  }
-  c->intr.isr |= IA64_ISR_SP | IA64_ISR_ED;
-  return -1;
+  return ia64_spec_defer(c, &saved) ? RD_DEFER : -1;
 }
 
 /* A non-speculative load's read. An advanced load from non-speculative (IO) memory does
@@ -312,22 +317,13 @@ static int read_plain(ia64_cpu *c, uint64_t va, unsigned size, unsigned f, uint6
   return ia64_io(c, va, size, false, v) < 0 ? -1 : RD_OK;
 }
 
-/* PSR.ed (set by an OS handler that chose to defer a speculative fault, before it returns to
- * the load) forces the deferral, and lasts for that one instruction: the architecture clears
- * it once the next instruction completes, which here is the load that uses it. */
-static inline bool take_ed(ia64_cpu *c) {
-  if (LIKELY(!(c->psr & PSR_ED))) return false;
-  c->psr &= ~PSR_ED;
-  return true;
-}
-
 /* The load proper, once the ALAT said it must happen. */
 static int load_to(ia64_cpu *c, unsigned r1, uint64_t va, unsigned nat3, unsigned size, unsigned f) {
   unsigned p1 = c->grmap[r1];
   uint64_t v = 0;
   uint8_t *h = NULL;
   int st;
-  if (f & LF_SPEC) st = (take_ed(c) | nat3) ? RD_DEFER : read_spec(c, va, size, f, &v, &h);
+  if (f & LF_SPEC) st = (ia64_spec_take_ed(c) | nat3) ? RD_DEFER : read_spec(c, va, size, f, &v, &h);
   else st = read_plain(c, va, size, f, &v, &h);
   if (st < 0) return -1;
   if (f & (LF_CLEAR | LF_ADV)) ia64_alat_invalidate_reg(c, p1, false);
@@ -650,7 +646,7 @@ static int x_lfetch_fault(ia64_cpu *c, const ia64_op *op) {
   unsigned r3 = op->r[0];
   uint8_t *h;
   if (ia64_rnat(c, r3)) return nat_fault(c, IA64_ISR_NA | IA64_ISR_R | ISR_NA_LFETCH);
-  if (!take_ed(c) && ia64_mem_ptr(c, ia64_rd(c, r3), 1, IA64_ACC_R, &h) < 0) {
+  if (!ia64_spec_take_ed(c) && ia64_mem_ptr(c, ia64_rd(c, r3), 1, IA64_ACC_R, &h) < 0) {
     c->intr.isr |= IA64_ISR_NA | ISR_NA_LFETCH;
     return IA64_FAULTED;
   }
