@@ -69,9 +69,9 @@ int hpvmd_connect(const char *socket_path, int *fd, char *msg, size_t msglen) {
     snprintf(msg, msglen, "cannot connect to hpvmd at %s: %s", socket_path, strerror(e));
     return HPVM_EIO;
   }
-  int rc = wire_send_preface(s, WIRE_MAGIC_CONTROL, WIRE_RPC_VERSION);
-  if (!rc) rc = wire_recv_preface(s, WIRE_MAGIC_CONTROL, WIRE_RPC_VERSION, msg, msglen);
-  else snprintf(msg, msglen, "hpvmd at %s closed the connection", socket_path);
+  /* A failed send is not the end: hpvmd's own preface (and a refusal) may be waiting. */
+  wire_send_preface(s, WIRE_MAGIC_CONTROL, WIRE_RPC_VERSION);
+  int rc = wire_recv_preface(s, WIRE_MAGIC_CONTROL, WIRE_RPC_VERSION, msg, msglen);
   if (rc) {
     close(s);
     return rc;
@@ -84,13 +84,18 @@ int hpvmd_exchange(int fd, const Hpvm__Request *req, Hpvm__Response **resp) {
   char msg[256];
   *resp = NULL;
   int rc = wire_send_msg(fd, &req->base, WIRE_RPC_MAX_FRAME);
-  if (rc) {
-    *resp = local_response(rc, rc == HPVM_ERANGE ? "the request is too large for hpvmd"
-                                                 : "hpvmd closed the connection before the request was sent");
+  if (rc == HPVM_ERANGE || rc == HPVM_ENOMEM) {
+    *resp = local_response(rc, rc == HPVM_ERANGE ? "the request is too large for hpvmd" : "out of memory");
     return rc;
   }
+  /* Even when the send failed, hpvmd may have said why before closing (a refusal). */
   ProtobufCMessage *m = NULL;
+  int sent = rc;
   rc = wire_recv_msg(fd, &hpvm__response__descriptor, WIRE_RPC_MAX_FRAME, &m, msg, sizeof msg);
+  if (rc && sent) {
+    *resp = local_response(sent, "hpvmd closed the connection before the request was sent");
+    return sent;
+  }
   if (rc == 1) {
     rc = HPVM_EIO;
     snprintf(msg, sizeof msg, "hpvmd closed the connection without an answer (did it stop or crash? see its log)");

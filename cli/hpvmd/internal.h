@@ -117,6 +117,8 @@ struct hd_client {
   pid_t pid;
   char user[64];
   bool closing;
+  bool refused;                 /* not allowed: told so, then read until it closes */
+  size_t discarded;
   bool busy;                    /* a request waits on a VM: further input waits */
   bool dispatching;             /* inside dispatch: an answer must not re-enter the loop */
   hd_vm *console;               /* attached as a viewer */

@@ -30,21 +30,35 @@ typedef struct hd_write {
   uv_write_t req;
   uint8_t *buf;
   hd_client *client;
-  bool close_after;
+  bool shutdown_after;
 } hd_write;
 
 static void process_frames(hd_client *c);
 
 /* ---- Writing ---------------------------------------------------------------------------------- */
 
+static void on_shutdown(uv_shutdown_t *req, int status) {
+  (void)status;
+  free(req);
+}
+
 static void on_write(uv_write_t *req, int status) {
   hd_write *w = (hd_write *)req;
   free(w->buf);
-  if (w->close_after || status < 0) hd_client_close(w->client);
+  if (status < 0) {
+    hd_client_close(w->client);
+  } else if (w->shutdown_after && !w->client->closing) {
+    /* Our side is done; the client reads the answer and closes (on_read sees the end). */
+    uv_shutdown_t *sd = malloc(sizeof *sd);
+    if (!sd || uv_shutdown(sd, (uv_stream_t *)&w->client->pipe, on_shutdown)) {
+      free(sd);
+      hd_client_close(w->client);
+    }
+  }
   free(w);
 }
 
-static int send_frame(hd_client *c, const ProtobufCMessage *m, bool close_after) {
+static int send_frame(hd_client *c, const ProtobufCMessage *m, bool shutdown_after) {
   if (c->closing) return HPVM_EIO;
   hd_write *w = calloc(1, sizeof *w);
   if (!w) return HPVM_ENOMEM;
@@ -55,7 +69,7 @@ static int send_frame(hd_client *c, const ProtobufCMessage *m, bool close_after)
     return rc;
   }
   w->client = c;
-  w->close_after = close_after;
+  w->shutdown_after = shutdown_after;
   uv_buf_t b = uv_buf_init((char *)w->buf, (unsigned)len);
   if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &b, 1, on_write) < 0) {
     free(w->buf);
@@ -198,9 +212,13 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   hd_client *c = s->data;
-  if (n < 0) {
+  if (n < 0 || (c->refused && (c->discarded += (size_t)n) > 65536)) {
     free(buf->base);
     hd_client_close(c);
+    return;
+  }
+  if (c->refused) {            /* a refused peer is heard until it closes, never listened to */
+    free(buf->base);
     return;
   }
   int rc = n ? wire_framer_feed(&c->in, buf->base, (size_t)n) : 0;
@@ -301,7 +319,9 @@ static void on_connection(uv_stream_t *server, int status) {
     Hpvm__Response r = HPVM__RESPONSE__INIT;
     r.error = HPVM_EPERM;
     r.message = msg;
+    c->refused = true;
     send_frame(c, &r.base, true);
+    uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
     return;
   }
   process_frames(c);

@@ -270,6 +270,23 @@ static int sock_addr(const char *dir, const char *file, struct sockaddr_un *a, i
   return 0;
 }
 
+/* A process that exists and is not a zombie. A re-attached hpvmapp is not our child: after
+ * it exits it stays a zombie until whoever inherited it (init, a subreaper) reaps it,
+ * which can take seconds, and kill(pid, 0) still succeeds on a zombie. */
+static bool pid_alive(pid_t pid) {
+  char path[64], buf[512];
+  if (pid <= 0) return false;
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return false;
+  buf[n] = 0;
+  const char *p = strrchr(buf, ')');   /* the command name may hold anything but ends at the last ')' */
+  return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
 /* ---- Leases ----------------------------------------------------------------------------------- */
 
 static uint64_t incarnation(hd_daemon *d) {
@@ -405,7 +422,7 @@ static void app_ended(hd_vm *v) {
   if (v->d->stopping) return;
   if (!v->is_child) {
     /* Not our child: no exit callback. It said goodbye, or it is gone, or we watch its pid. */
-    if (v->app_exit || kill(v->pid, 0) != 0) {
+    if (v->app_exit || !pid_alive(v->pid)) {
       v->adopted_gone = true;
     } else {
       v->adopt_polls = 0;
@@ -418,8 +435,8 @@ static void app_ended(hd_vm *v) {
 
 static void on_adopt_poll(uv_timer_t *t) {
   hd_vm *v = t->data;
-  if (kill(v->pid, 0) != 0 || ++v->adopt_polls >= ADOPT_POLL_MAX) {
-    if (kill(v->pid, 0) == 0) {
+  if (!pid_alive(v->pid) || ++v->adopt_polls >= ADOPT_POLL_MAX) {
+    if (pid_alive(v->pid)) {
       hd_log(v->d, HD_WARN, "VM %s: hpvmapp pid %d closed its socket but does not exit; killing it", v->name, (int)v->pid);
       kill(v->pid, SIGKILL);
     }
@@ -868,7 +885,19 @@ static void reattach_one(hd_daemon *d, const char *name) {
   char dir[4400], buf[64];
   snprintf(dir, sizeof dir, "%s/vms/%s", d->o.state_dir, name);
   bool has_pid = read_text(dir, "app.pid", buf, sizeof buf) == 0;
+  char exitbuf[64];
+  bool has_exit = read_text(dir, "exit", exitbuf, sizeof exitbuf) == 0;
   hd_vm *v = NULL;
+  if (!has_pid && has_exit) {
+    /* It ended while no hpvmd was there (hpvmapp removes its pidfile last). */
+    if (!(v = hd_vm_get(d, name))) return;
+    v->is_child = false;
+    v->hello_seen = true;
+    v->adopted_gone = true;
+    v->state = HPVM__VM_RUN_STATE__VM_RUN_STATE_BOOTING;
+    finalize(v);
+    return;
+  }
   if (!has_pid) {
     /* Not running: remember how its last run ended, if we know. */
     if (read_text(dir, "last", buf, sizeof buf) == 0 && (v = hd_vm_get(d, name))) load_last(v);
@@ -897,7 +926,7 @@ static void reattach_one(hd_daemon *d, const char *name) {
   if (fd >= 0) close(fd);
   /* Nobody answers on its socket: it ended while no hpvmd was there (the exit file says
    * how), or died, or hangs. */
-  if (v->pid > 0 && kill(v->pid, 0) == 0 && is_hpvmapp(v->pid) &&
+  if (pid_alive(v->pid) && is_hpvmapp(v->pid) &&
       read_text(dir, "exit", buf, sizeof buf) != 0) {
     hd_log(d, HD_WARN, "VM %s: hpvmapp pid %d is alive but does not answer on app.sock; killing it", name, (int)v->pid);
     kill(v->pid, SIGKILL);

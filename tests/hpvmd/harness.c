@@ -19,6 +19,16 @@ uint64_t ht_ms(void) {
   return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
 }
 
+bool ht_pid_alive(int pid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  char *s = pid > 0 ? ht_read_file(path) : NULL;
+  const char *p = s ? strrchr(s, ')') : NULL;
+  bool alive = p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+  free(s);
+  return alive;
+}
+
 char *ht_read_file(const char *path) {
   FILE *f = fopen(path, "r");
   if (!f) return NULL;

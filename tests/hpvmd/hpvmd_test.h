@@ -49,6 +49,9 @@ int ht_remove(ht_env *e, const char *name, bool force, char *msg, size_t msglen)
 int ht_state(ht_env *e, const char *name, int *pid, char *reason, size_t reasonlen);
 /* Poll until the VM is in state (true) or timeout_ms passed (false). */
 bool ht_wait_state(ht_env *e, const char *name, int state, int timeout_ms);
+/* The process exists and is not a zombie (an orphaned hpvmapp stays a zombie until init
+ * reaps it, which here can take seconds). */
+bool ht_pid_alive(int pid);
 /* Milliseconds since an arbitrary start. */
 uint64_t ht_ms(void);
 /* Whole contents of a file (malloc'd, NUL-terminated) or NULL. */
