@@ -24,9 +24,6 @@
 #include "fp82.h"
 #include "internal.h"
 
-#define PSR_DFL (1ull << 18)    /* disabled FP registers: f2-f31 */
-#define PSR_DFH (1ull << 19)    /* f32-f127 */
-
 #define ISR_NAT_REG 0x10        /* NaT Consumption vector: register NaT consumption */
 
 /* ---- Registers, FPSR, interruptions ------------------------------------------------------- */
@@ -45,7 +42,7 @@ static inline bool natval(ia64_cpu *c, unsigned f) { return fp82_is_natval(*ia64
 static inline unsigned df_half(unsigned r) { return r < 2 ? 0 : r < 32 ? 1 : 2; }
 #define FP_ENABLED(c, a, b, d, e, isr)                                                             \
   do {                                                                                             \
-    if (UNLIKELY((c)->psr & (PSR_DFL | PSR_DFH))) {                                                \
+    if (UNLIKELY((c)->psr & (IA64_PSR_DFL | IA64_PSR_DFH))) {                                      \
       unsigned dc_ = (df_half(a) | df_half(b) | df_half(d) | df_half(e)) & (unsigned)((c)->psr >> 18) & 3; \
       if (dc_) return ia64_raise(c, IA64_VEC_DISABLED_FP, dc_ | (isr), 0);                         \
     }                                                                                              \

@@ -246,7 +246,7 @@ void ia64_alat_invala(ia64_cpu *c);
 
 /* ---- System architecture (tlb.c, intr.c) ---------------------------------------------------- */
 
-/* PSR bits the system architecture acts on. */
+/* PSR bits the CPU acts on. */
 #define IA64_PSR_BE (1ull << 1)
 #define IA64_PSR_UP (1ull << 2)
 #define IA64_PSR_MFL (1ull << 4)
@@ -255,6 +255,9 @@ void ia64_alat_invala(ia64_cpu *c);
 #define IA64_PSR_I (1ull << 14)
 #define IA64_PSR_PK (1ull << 15)
 #define IA64_PSR_DT (1ull << 17)
+#define IA64_PSR_DFL (1ull << 18)  /* disabled FP registers: f2-f31 */
+#define IA64_PSR_DFH (1ull << 19)  /* f32-f127 */
+#define IA64_PSR_SP (1ull << 20)
 #define IA64_PSR_PP (1ull << 21)
 #define IA64_PSR_LP (1ull << 25)
 #define IA64_PSR_TB (1ull << 26)

@@ -22,11 +22,6 @@
 
 /* ---- Architectural constants this family uses --------------------------------------------- */
 
-#define PSR_BE (1ull << 1)
-#define PSR_IC (1ull << 13)
-#define PSR_IT (1ull << 36)
-#define PSR_ED (1ull << 43)
-
 /* cr.dcr: which speculative-load faults hardware defers when PSR.it (and ITLB.ed) are 1. */
 #define DCR_DM (1ull << 8)   /* data TLB misses */
 #define DCR_DP (1ull << 9)   /* page not present */
@@ -163,9 +158,9 @@ static int nat_fault(ia64_cpu *c, uint64_t isr_bits) { return ia64_nat_consumpti
  * deferred is raised with ISR.sp: the OS may then set PSR.ed and return to the load (Linux
  * does so for an address it cannot map), which defers it (ia64_spec_take_ed). */
 static bool spec_defers(const ia64_cpu *c, int vector) {
-  if (!(c->psr & PSR_IC)) return true;
+  if (!(c->psr & IA64_PSR_IC)) return true;
   uint64_t dcr = c->cr[0];
-  bool it = (c->psr & PSR_IT) != 0;
+  bool it = (c->psr & IA64_PSR_IT) != 0;
   switch (vector) {
   case IA64_VEC_NAT_CONSUMPTION: return true;
   case IA64_VEC_UNALIGNED: return it;
@@ -226,7 +221,7 @@ static inline void host_write(uint8_t *h, unsigned size, uint64_t v, bool rel) {
  * little-endian, so a big-endian access is the little-endian one with the value's bytes
  * reversed: loads swap what they read, stores what they write. */
 static inline uint64_t be_order(const ia64_cpu *c, uint64_t v, unsigned size) {
-  if (LIKELY(!(c->psr & PSR_BE))) return v;
+  if (LIKELY(!(c->psr & IA64_PSR_BE))) return v;
   switch (size) {
   case 2: return __builtin_bswap16((uint16_t)v);
   case 4: return __builtin_bswap32((uint32_t)v);
@@ -361,7 +356,7 @@ static int x_ld(ia64_cpu *c, const ia64_op *op) {
   static int x_ld##N(ia64_cpu *c, const ia64_op *op) {                                           \
     unsigned r3 = op->r[1];                                                                      \
     uint8_t *h = tlb_hit(c, ia64_rd(c, r3), N, IA64_ACC_R);                                      \
-    if (UNLIKELY(!h || (ia64_rnat(c, r3) | (c->psr & PSR_BE)))) return x_ld(c, op);              \
+    if (UNLIKELY(!h || (ia64_rnat(c, r3) | (c->psr & IA64_PSR_BE)))) return x_ld(c, op);         \
     ia64_wr(c, op->r[0], host_read(h, N, false), 0);                                             \
     return IA64_NEXT;                                                                            \
   }                                                                                              \
@@ -369,7 +364,7 @@ static int x_ld(ia64_cpu *c, const ia64_op *op) {
     unsigned r1 = op->r[0], r3 = op->r[1], r2 = op->r[2];                                        \
     uint64_t va = ia64_rd(c, r3);                                                                \
     uint8_t *h = tlb_hit(c, va, N, IA64_ACC_R);                                                  \
-    if (UNLIKELY(!h || ((r1 == r3) | ia64_rnat(c, r3) | (c->psr & PSR_BE)))) return x_ld(c, op); \
+    if (UNLIKELY(!h || ((r1 == r3) | ia64_rnat(c, r3) | (c->psr & IA64_PSR_BE)))) return x_ld(c, op); \
     uint64_t inc = ia64_rd(c, r2);                                                               \
     unsigned incnat = ia64_rnat(c, r2);                                                          \
     ia64_wr(c, r1, host_read(h, N, false), 0);                                                   \
@@ -380,7 +375,7 @@ static int x_ld(ia64_cpu *c, const ia64_op *op) {
     unsigned r1 = op->r[0], r3 = op->r[1];                                                       \
     uint64_t va = ia64_rd(c, r3);                                                                \
     uint8_t *h = tlb_hit(c, va, N, IA64_ACC_R);                                                  \
-    if (UNLIKELY(!h || ((r1 == r3) | ia64_rnat(c, r3) | (c->psr & PSR_BE)))) return x_ld(c, op); \
+    if (UNLIKELY(!h || ((r1 == r3) | ia64_rnat(c, r3) | (c->psr & IA64_PSR_BE)))) return x_ld(c, op); \
     ia64_wr(c, r1, host_read(h, N, false), 0);                                                   \
     ia64_wr(c, r3, va + (uint64_t)op->imm, 0);                                                   \
     return IA64_NEXT;                                                                            \
@@ -433,7 +428,7 @@ static int x_st(ia64_cpu *c, const ia64_op *op) {
   static int x_st##N(ia64_cpu *c, const ia64_op *op) {                                           \
     unsigned r3 = op->r[0], r2 = op->r[1];                                                       \
     uint8_t *h = tlb_hit(c, ia64_rd(c, r3), N, IA64_ACC_W);                                      \
-    if (UNLIKELY(!h || (ia64_rnat(c, r3) | ia64_rnat(c, r2) | (c->psr & PSR_BE) | c->alat_live))) \
+    if (UNLIKELY(!h || (ia64_rnat(c, r3) | ia64_rnat(c, r2) | (c->psr & IA64_PSR_BE) | c->alat_live))) \
       return x_st(c, op);                                                                        \
     host_write(h, N, ia64_rd(c, r2), false);                                                     \
     return IA64_NEXT;                                                                            \
@@ -442,7 +437,7 @@ static int x_st(ia64_cpu *c, const ia64_op *op) {
     unsigned r3 = op->r[0], r2 = op->r[1];                                                       \
     uint64_t va = ia64_rd(c, r3);                                                                \
     uint8_t *h = tlb_hit(c, va, N, IA64_ACC_W);                                                  \
-    if (UNLIKELY(!h || (ia64_rnat(c, r3) | ia64_rnat(c, r2) | (c->psr & PSR_BE) | c->alat_live))) \
+    if (UNLIKELY(!h || (ia64_rnat(c, r3) | ia64_rnat(c, r2) | (c->psr & IA64_PSR_BE) | c->alat_live))) \
       return x_st(c, op);                                                                        \
     host_write(h, N, ia64_rd(c, r2), false);                                                     \
     ia64_wr(c, r3, va + (uint64_t)op->imm, 0);                                                   \
@@ -576,7 +571,7 @@ static int x_fetchadd(ia64_cpu *c, const ia64_op *op) {
   uint8_t *h;
   if (sem_begin(c, op, false, size, &h) < 0) return IA64_FAULTED;
   uint64_t old, inc = (uint64_t)op->imm;
-  if (UNLIKELY(c->psr & PSR_BE)) old = be_order(c, fetchadd_swapped(h, size, inc, mo(op->arg != 0)), size);
+  if (UNLIKELY(c->psr & IA64_PSR_BE)) old = be_order(c, fetchadd_swapped(h, size, inc, mo(op->arg != 0)), size);
   else if (size == 4) old = __atomic_fetch_add((uint32_t *)(void *)h, (uint32_t)inc, mo(op->arg != 0));
   else old = __atomic_fetch_add((uint64_t *)(void *)h, inc, mo(op->arg != 0));
   if (c->alat_live) ia64_alat_store(c, (uintptr_t)h, size);

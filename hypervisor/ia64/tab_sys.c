@@ -41,9 +41,6 @@ const ia64_opnd_kind ia64_opnds_sys[] = {
 
 /* ---- Faults and PSR fields ------------------------------------------------------------------ */
 
-#define PSR_UP (1ull << 2)
-#define PSR_IC (1ull << 13)
-#define PSR_SP (1ull << 20)
 /* User mask bits a program may change: be, up, ac, mfl, mfh (bit 0 is reserved). */
 #define PSR_UM_BITS MSK(5, 1)
 /* Reserved PSR bits: 0, 12:6, 16, 31:28 and 63:46 (vm, bit 46, exists only on processors
@@ -99,7 +96,7 @@ static const cr_info cr_table[IA64_NCR] = {
 /* The Illegal Operation checks both directions make first. */
 static bool cr_illegal(const ia64_cpu *c, unsigned cr, bool write) {
   unsigned f = cr_table[cr & 127].flags;
-  return !(f & CR_IMPL) || (write && (f & CR_RO)) || ((f & CR_INTR) && (c->psr & PSR_IC));
+  return !(f & CR_IMPL) || (write && (f & CR_RO)) || ((f & CR_INTR) && (c->psr & IA64_PSR_IC));
 }
 
 /* mov r1=cr3 */
@@ -177,7 +174,7 @@ static int x_mov_from_psrum(ia64_cpu *c, const ia64_op *op) {
 /* The user-mask update sum, rum and mov psr.um share: PSR.up changes only while PSR.sp = 0
  * (the secure performance monitor setting keeps it from user code). */
 static void psr_um_update(ia64_cpu *c, uint64_t set, uint64_t clear) {
-  uint64_t mask = PSR_UM_BITS & ~((c->psr & PSR_SP) ? PSR_UP : 0);
+  uint64_t mask = PSR_UM_BITS & ~((c->psr & IA64_PSR_SP) ? IA64_PSR_UP : 0);
   c->psr = (c->psr & ~(clear & mask)) | (set & mask);
 }
 
@@ -275,7 +272,7 @@ static bool ireg_field_reserved(unsigned type, uint64_t v) {
  * privileged monitor; PSR.sp hides them all). */
 static bool pmd_hidden(const ia64_cpu *c, unsigned i) {
   if (sys_cpl(c) == 0) return false;
-  return (c->psr & PSR_SP) || (i >= 4 && i < IA64_NPMC && (c->pmc[i] >> 6 & 1));
+  return (c->psr & IA64_PSR_SP) || (i >= 4 && i < IA64_NPMC && (c->pmc[i] >> 6 & 1));
 }
 
 /* mov r1=ireg[r3] (arg = IREG_*) */
