@@ -325,10 +325,13 @@ void sto_record_unlock(sto_store *s, const char *path) { sto__unlock(s, path); }
 /* Write bytes to a new temporary file beside the record and make them durable. On failure
  * nothing is left behind and the message says the record is unchanged. */
 static int write_temp(sto_store *s, const char *rel, const paths *p, const uint8_t *b, size_t len, char *tmp) {
-  int n = snprintf(tmp, PATH_MAX, "%s/.%s.tmp.%.64s.%d.%llu", p->dir, p->base, s->host, (int)getpid(),
-                   (unsigned long long)++s->tmp_seq);
-  if (n < 0 || n >= PATH_MAX) return sto__fail(s, HPVM_ERANGE, "%s: path too long", p->abs);
-  int fd = s->io.open(s->io.ctx, tmp, O_WRONLY | O_CREAT | O_EXCL, record_mode(rel));
+  int fd = -EEXIST;
+  for (int tries = 0; fd == -EEXIST && tries < 4; tries++) {  /* a dead namesake's leftover */
+    if (!sto__pathf(tmp, "%s/.%s.tmp.%.64s.%d.%llu", p->dir, p->base, s->host, (int)getpid(),
+                    (unsigned long long)++s->tmp_seq))
+      return sto__fail(s, HPVM_ERANGE, "%s: path too long", p->abs);
+    fd = s->io.open(s->io.ctx, tmp, O_WRONLY | O_CREAT | O_EXCL, record_mode(rel));
+  }
   if (fd == -ENOENT) return sto__fail(s, HPVM_ENOENT, "%s: no such record (its directory is missing)", p->abs);
   if (fd < 0)
     return sto__fail(s, HPVM_EIO, "%s: cannot create a temporary file: %s; the record is unchanged", p->abs, strerror(-fd));

@@ -177,6 +177,10 @@ int sto_open(const sto_options *o, sto_store **out) {
   s->clock = o->clock ? *o->clock : system_clock;
   s->no_locks = o->no_locks;
   s->lock_timeout_ms = o->lock_timeout_ms ? o->lock_timeout_ms : 30000;
+  /* Temporary names carry host, pid and this sequence; starting it at a random point keeps a
+   * new process from meeting the leftovers of a dead one that had the same pid. */
+  uint32_t seed;
+  if (getrandom(&seed, sizeof seed, 0) == (ssize_t)sizeof seed) s->tmp_seq = (uint64_t)seed << 16;
   if (!o->root || !*o->root) return sto__fail(s, HPVM_EINVAL, "no shared directory given; pass --shared DIR");
   size_t n = strlen(o->root);
   while (n > 1 && o->root[n - 1] == '/') n--;

@@ -148,44 +148,71 @@ static int vmnum_path(sto_store *s, uint32_t n, char *buf) {
   return sto__abs(s, rel, buf);
 }
 
-/* Claim VM # want (or the lowest free one when 0) by an exclusive create naming the VM. */
-static int vmnum_claim(sto_store *s, const char *name, uint32_t want, uint32_t *got) {
+/* Does the claim at path name this VM? */
+static bool vmnum_names(const char *path, const char *name) {
+  char held[STO_NAME_MAX + 2] = "";
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ssize_t r = read(fd, held, sizeof held - 1);
+  close(fd);
+  return r >= 0 && (size_t)r == strlen(name) && !memcmp(held, name, (size_t)r);
+}
+
+/* Claim VM # want (or the lowest free one when 0): a temporary file holding the VM's name,
+ * synced, then hard-linked to vms/.vmnum/<n>. link() is exclusive and gives the claim its
+ * whole content at once, so a crash leaves no claim or a complete one. A claim that already
+ * names this VM is the leftover of a create of the same name that did not finish: it is
+ * adopted (*adopted), and not given back if this create fails either, since a concurrent
+ * create of the same name may be using it. */
+static int vmnum_claim(sto_store *s, const char *name, uint32_t want, uint32_t *got, bool *adopted) {
+  *adopted = false;
   int r = sto__mkdir_durable(s, "vms/.vmnum", 0755);
   if (r) return r;
-  char path[PATH_MAX], dir[PATH_MAX];
-  snprintf(dir, sizeof dir, "%s/vms/.vmnum", s->root);
-  for (uint32_t n = want ? want : 1; n < 1000000; n++) {
-    if ((r = vmnum_path(s, n, path))) return r;
-    int fd = s->io.open(s->io.ctx, path, O_WRONLY | O_CREAT | O_EXCL, 0644);
-    if (fd == -EEXIST) {
-      if (want) return sto__fail(s, HPVM_EEXIST, "VM # %u is taken (%s); choose another or let hpvm pick one", n, path);
-      continue;
+  char path[PATH_MAX], dir[PATH_MAX], tmp[PATH_MAX];
+  sto__abs(s, "vms/.vmnum", dir);
+  int fd = -EEXIST;
+  for (int tries = 0; fd == -EEXIST && tries < 4; tries++) {  /* a dead namesake's leftover */
+    if (!sto__pathf(tmp, "%s/.tmp.%.64s.%d.%llu", dir, s->host, (int)getpid(), (unsigned long long)++s->tmp_seq))
+      return sto__fail(s, HPVM_ERANGE, "%s: path too long", dir);
+    fd = s->io.open(s->io.ctx, tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+  }
+  if (fd < 0) return sto__fail(s, HPVM_EIO, "%s: cannot claim a VM number: %s; nothing was created", dir, strerror(-fd));
+  int e = sto__write_all(s, fd, name, strlen(name));
+  if (!e) e = s->io.fsync(s->io.ctx, fd);
+  int c = s->io.close(s->io.ctx, fd);
+  if (!e) e = c;
+  r = HPVM_ERANGE;
+  for (uint32_t n = want ? want : 1; !e && n < 1000000; n++) {
+    if ((r = vmnum_path(s, n, path))) break;
+    int l = s->io.link(s->io.ctx, tmp, path);
+    if (l == -EEXIST && vmnum_names(path, name)) {
+      *got = n, *adopted = true;
+      break;
     }
-    if (fd < 0) return sto__fail(s, HPVM_EIO, "%s: cannot claim VM #%u: %s", path, n, strerror(-fd));
-    int e = sto__write_all(s, fd, name, strlen(name));
-    if (!e) e = s->io.fsync(s->io.ctx, fd);
-    int c = s->io.close(s->io.ctx, fd);
-    if (!e) e = c;
-    if (!e) e = sto__fsync_dir(s, dir);
-    if (e < 0) {
+    if (l == -EEXIST && !want) continue;
+    if (l == -EEXIST) {
+      r = sto__fail(s, HPVM_EEXIST, "VM # %u is taken (%s); choose another or let hpvm pick one", n, path);
+      break;
+    }
+    if (!l) l = sto__fsync_dir(s, dir);
+    if (l < 0) {
       s->io.unlink(s->io.ctx, path);
-      return sto__fail(s, HPVM_EIO, "%s: cannot claim VM #%u: %s; nothing was created", path, n, strerror(-e));
+      e = l;
+      break;
     }
     *got = n;
-    return 0;
+    break;
   }
-  return sto__fail(s, HPVM_ERANGE, "no free VM number under %s", dir);
+  s->io.unlink(s->io.ctx, tmp);
+  if (e < 0) return sto__fail(s, HPVM_EIO, "%s: cannot claim a VM number: %s; nothing was created", dir, strerror(-e));
+  if (r == HPVM_ERANGE) return sto__fail(s, HPVM_ERANGE, "no free VM number under %s", dir);
+  return r;
 }
 
 /* Give VM # n back, if it is still name's. */
 static void vmnum_release(sto_store *s, const char *name, uint32_t n) {
-  char path[PATH_MAX], held[STO_NAME_MAX + 2] = "";
-  if (!n || vmnum_path(s, n, path)) return;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return;
-  ssize_t r = read(fd, held, sizeof held - 1);
-  close(fd);
-  if (r >= 0 && (size_t)r == strlen(name) && !memcmp(held, name, (size_t)r)) s->io.unlink(s->io.ctx, path);
+  char path[PATH_MAX];
+  if (n && !vmnum_path(s, n, path) && vmnum_names(path, name)) s->io.unlink(s->io.ctx, path);
 }
 
 /* The VM # of a VM whose config cannot be read: find it by the name in the claim. */
@@ -197,13 +224,9 @@ static uint32_t vmnum_find(sto_store *s, const char *name) {
   uint32_t found = 0;
   struct dirent *e;
   while (!found && (e = readdir(d))) {
-    char path[PATH_MAX], held[STO_NAME_MAX + 2] = "";
+    char path[PATH_MAX];
     if (e->d_name[0] == '.' || !sto__pathf(path, "%s/%s", dir, e->d_name)) continue;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) continue;
-    ssize_t r = read(fd, held, sizeof held - 1);
-    close(fd);
-    if (r >= 0 && (size_t)r == strlen(name) && !memcmp(held, name, (size_t)r)) found = (uint32_t)strtoul(e->d_name, NULL, 10);
+    if (vmnum_names(path, name)) found = (uint32_t)strtoul(e->d_name, NULL, 10);
   }
   closedir(d);
   return found;
@@ -232,7 +255,8 @@ int sto_vm_create(sto_store *s, const Hpvm__VmConfig *cfg, Hpvm__VmConfig **crea
   char uuid[37];
   if (!c.uuid || !*c.uuid) sto__uuid(uuid), c.uuid = uuid;
   uint32_t num = 0;
-  if ((r = vmnum_claim(s, cfg->name, cfg->vm_number, &num))) return r;
+  bool adopted;
+  if ((r = vmnum_claim(s, cfg->name, cfg->vm_number, &num, &adopted))) return r;
   c.vm_number = num;
   c.created_ns = c.modified_ns = sto__wall(s);
   c.created_host = c.modified_host = s->host;
@@ -240,7 +264,7 @@ int sto_vm_create(sto_store *s, const Hpvm__VmConfig *cfg, Hpvm__VmConfig **crea
   r = sto_msg_create(s, rel, CONFIG_KIND, &c.base);
   if (r == HPVM_EEXIST) r = sto__fail(s, HPVM_EEXIST, "a VM named %s already exists (%s)", cfg->name, abs);
   if (r) {
-    vmnum_release(s, cfg->name, num);
+    if (!adopted) vmnum_release(s, cfg->name, num);
     return r;
   }
   if (created) return sto_vm_load(s, cfg->name, created);

@@ -140,6 +140,50 @@ static void test_crash_at_every_step_of_a_create_leaves_nothing_or_the_record(vo
     }
 }
 
+static void test_crash_at_every_step_of_a_vm_create_leaves_no_vm_or_a_whole_one(void **state) {
+  fixture *f = *state;
+  Hpvm__VmEntitlement ent = HPVM__VM_ENTITLEMENT__INIT;
+  ent.unit = HPVM__VM_ENTITLEMENT__UNIT__UNIT_PERCENT, ent.value = 10;
+  Hpvm__VmConfig cfg = HPVM__VM_CONFIG__INIT;
+  cfg.name = (char *)"guest7", cfg.os_type = HPVM__VM_OS_TYPE__VM_OS_TYPE_LINUX, cfg.vcpus = 1;
+  cfg.memory_bytes = 64u << 20, cfg.entitlement = &ent, cfg.boot = HPVM__VM_BOOT_MODE__VM_BOOT_MODE_AUTO;
+  unsigned long steps = 0;
+  for (int revert = 0; revert <= 1; revert++)
+    for (unsigned long n = 1;; n++) {
+      sto_faultio *fio = sto_faultio_new(NULL);
+      sto_store *s = sto_test_open(f->dir, "hostA", sto_faultio_io(fio), NULL, false);
+      sto_vm_remove(s, "guest7", 0, STO_FORCE);
+      sto_faultio_reset(fio);
+      sto_faultio_crash(fio, n);
+      int r = sto_vm_create(s, &cfg, NULL);
+      bool done = !sto_faultio_crashed(fio);
+      if (done && r) fail_msg("VM create without a crash failed: %s", sto_error(s));
+      sto_close(s);
+      sto_faultio_powerloss(fio, revert);
+      sto_faultio_free(fio);
+      sto_store *chk = sto_test_open(f->dir, "reader", NULL, NULL, false);
+      Hpvm__VmConfig *got;
+      int lr = sto_vm_load(chk, "guest7", &got);
+      if (lr != 0 && lr != HPVM_ENOENT) fail_msg("VM create crashed at call %lu: %s", n, sto_error(chk));
+      if (lr == 0) {
+        assert_int_equal(got->vcpus, 1);
+        assert_int_equal(strlen(got->uuid), 36);
+        assert_true(got->vm_number >= 1);
+        sto_vm_free(got);
+      }
+      if (r == 0) assert_int_equal(lr, 0);
+      int c = sto_vm_create(chk, &cfg, NULL);
+      assert_int_equal(c, lr == 0 ? HPVM_EEXIST : 0);
+      sto_close(chk);
+      if (done) {
+        steps = n - 1;
+        break;
+      }
+      assert_true(n < 300);
+    }
+  print_message("a VM create takes %lu I/O calls; a crash at each one was survived\n", steps);
+}
+
 static void test_each_failing_call_of_an_update_leaves_a_record_matching_the_result(void **state) {
   fixture *f = *state;
   for (unsigned long n = 1;; n++) {
@@ -234,6 +278,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_crash_at_every_step_of_an_update_leaves_the_old_or_the_new_record, setup, teardown),
     cmocka_unit_test_setup_teardown(test_crash_at_every_step_of_a_create_leaves_nothing_or_the_record, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_crash_at_every_step_of_a_vm_create_leaves_no_vm_or_a_whole_one, setup, teardown),
     cmocka_unit_test_setup_teardown(test_each_failing_call_of_an_update_leaves_a_record_matching_the_result, setup, teardown),
     cmocka_unit_test_setup_teardown(test_full_disk_leaves_the_old_record_intact_and_says_so, setup, teardown),
     cmocka_unit_test_setup_teardown(test_a_file_system_without_locks_is_refused_with_a_clear_message, setup, teardown),
