@@ -1,0 +1,234 @@
+/* util.c — small pieces the hpvm commands share: sizes as HPVM writes them ("-r 4G"), OS
+ * type names, heap-built VmConfig messages (so one protobuf free releases them, whether
+ * hpvmd sent them or the CLI built them), attributes, and JSON string escaping. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cli.h"
+
+int cli_parse_size(const char *s, uint64_t unit, uint64_t *out) {
+  if (!s || !isdigit((unsigned char)*s)) return HPVM_EINVAL;
+  char *end;
+  errno = 0;
+  unsigned long long n = strtoull(s, &end, 10);
+  if (errno) return HPVM_ERANGE;
+  uint64_t mult = unit;
+  bool suffix = true;
+  switch (*end) {
+  case 'k': case 'K': mult = 1ull << 10; break;
+  case 'm': case 'M': mult = 1ull << 20; break;
+  case 'g': case 'G': mult = 1ull << 30; break;
+  case 't': case 'T': mult = 1ull << 40; break;
+  default: suffix = false;
+  }
+  if (suffix) {
+    end++;
+    if (*end == 'i' || *end == 'I') end++;
+    if (*end == 'b' || *end == 'B') end++;
+  }
+  if (*end) return HPVM_EINVAL;
+  if (mult && n > UINT64_MAX / mult) return HPVM_ERANGE;
+  *out = (uint64_t)n * mult;
+  return 0;
+}
+
+bool cli_parse_u32(const char *s, uint32_t *out) {
+  if (!s || !isdigit((unsigned char)*s)) return false;
+  char *end;
+  errno = 0;
+  unsigned long n = strtoul(s, &end, 10);
+  if (errno || *end || n > UINT32_MAX) return false;
+  *out = (uint32_t)n;
+  return true;
+}
+
+void cli_format_memory(uint64_t bytes, char *buf, size_t len) {
+  if (bytes && bytes % (1ull << 30) == 0) snprintf(buf, len, "%llu GB", (unsigned long long)(bytes >> 30));
+  else snprintf(buf, len, "%llu MB", (unsigned long long)(bytes >> 20));
+}
+
+static const struct { int os; const char *name; } os_names[] = {
+  {HPVM__VM_OS_TYPE__VM_OS_TYPE_HPUX, "HPUX"},     {HPVM__VM_OS_TYPE__VM_OS_TYPE_LINUX, "LINUX"},
+  {HPVM__VM_OS_TYPE__VM_OS_TYPE_WINDOWS, "WINDOWS"}, {HPVM__VM_OS_TYPE__VM_OS_TYPE_OPENVMS, "OPENVMS"},
+  {HPVM__VM_OS_TYPE__VM_OS_TYPE_UNKNOWN, "UNKNOWN"},
+};
+
+int cli_os_parse(const char *s) {
+  for (size_t i = 0; i < sizeof os_names / sizeof os_names[0]; i++)
+    if (!strcasecmp(s, os_names[i].name)) return os_names[i].os;
+  if (!strcasecmp(s, "hp-ux")) return HPVM__VM_OS_TYPE__VM_OS_TYPE_HPUX;
+  if (!strcasecmp(s, "vms")) return HPVM__VM_OS_TYPE__VM_OS_TYPE_OPENVMS;
+  return 0;
+}
+
+const char *cli_os_name(int os) {
+  for (size_t i = 0; i < sizeof os_names / sizeof os_names[0]; i++)
+    if (os_names[i].os == os) return os_names[i].name;
+  return "UNKNOWN";
+}
+
+/* ---- Heap messages ------------------------------------------------------------------------------ */
+
+static bool is_static_str(const char *s) { return s == protobuf_c_empty_string; }
+
+int cli_str_set(char **field, const char *v) {
+  char *n = (char *)protobuf_c_empty_string;
+  if (v && *v && !(n = strdup(v))) return HPVM_ENOMEM;
+  if (*field && !is_static_str(*field)) free(*field);
+  *field = n;
+  return 0;
+}
+
+/* A string field copied into a fresh message: "" stays the shared empty string. */
+static bool dup_field(char **dst, const char *src) {
+  *dst = (char *)protobuf_c_empty_string;
+  return cli_str_set(dst, src) == 0;
+}
+
+Hpvm__VmConfig *cli_vm_new(void) {
+  Hpvm__VmConfig *c = malloc(sizeof *c);
+  Hpvm__VmEntitlement *e = malloc(sizeof *e);
+  if (!c || !e) {
+    free(c);
+    free(e);
+    return NULL;
+  }
+  hpvm__vm_config__init(c);
+  hpvm__vm_entitlement__init(e);
+  c->entitlement = e;
+  return c;
+}
+
+void cli_vm_free(Hpvm__VmConfig *cfg) {
+  if (cfg) protobuf_c_message_free_unpacked(&cfg->base, NULL);
+}
+
+Hpvm__VmStorageDevice *cli_dev_copy(const Hpvm__VmStorageDevice *d) {
+  Hpvm__VmStorageDevice *n = malloc(sizeof *n);
+  if (!n) return NULL;
+  hpvm__vm_storage_device__init(n);
+  n->type = d->type;
+  n->bus = d->bus;
+  n->device = d->device;
+  n->target = d->target;
+  n->backing = d->backing;
+  if (!dup_field(&n->adapter, d->adapter) || !dup_field(&n->path, d->path) || !dup_field(&n->spec, d->spec)) {
+    protobuf_c_message_free_unpacked(&n->base, NULL);
+    return NULL;
+  }
+  return n;
+}
+
+Hpvm__VmNetwork *cli_net_copy(const Hpvm__VmNetwork *d) {
+  Hpvm__VmNetwork *n = malloc(sizeof *n);
+  if (!n) return NULL;
+  hpvm__vm_network__init(n);
+  n->bus = d->bus;
+  n->device = d->device;
+  n->portid = d->portid;
+  if (!dup_field(&n->adapter, d->adapter) || !dup_field(&n->mac, d->mac) || !dup_field(&n->vswitch, d->vswitch) ||
+      !dup_field(&n->spec, d->spec)) {
+    protobuf_c_message_free_unpacked(&n->base, NULL);
+    return NULL;
+  }
+  return n;
+}
+
+static Hpvm__VmAttribute *attr_new(const char *k, const char *v) {
+  Hpvm__VmAttribute *a = malloc(sizeof *a);
+  if (!a) return NULL;
+  hpvm__vm_attribute__init(a);
+  if (!dup_field(&a->key, k) || !dup_field(&a->value, v)) {
+    protobuf_c_message_free_unpacked(&a->base, NULL);
+    return NULL;
+  }
+  return a;
+}
+
+Hpvm__VmConfig *cli_vm_copy(const Hpvm__VmConfig *s) {
+  Hpvm__VmConfig *c = cli_vm_new();
+  if (!c) return NULL;
+  bool ok = dup_field(&c->name, s->name) && dup_field(&c->uuid, s->uuid) && dup_field(&c->label, s->label) &&
+            dup_field(&c->kernel, s->kernel) && dup_field(&c->cmdline, s->cmdline) &&
+            dup_field(&c->not_runnable_reason, s->not_runnable_reason) &&
+            dup_field(&c->created_host, s->created_host) && dup_field(&c->modified_host, s->modified_host);
+  c->vm_number = s->vm_number;
+  c->os_type = s->os_type;
+  c->vcpus = s->vcpus;
+  c->memory_bytes = s->memory_bytes;
+  if (s->entitlement) {
+    c->entitlement->unit = s->entitlement->unit;
+    c->entitlement->value = s->entitlement->value;
+    c->entitlement->max = s->entitlement->max;
+  }
+  c->boot = s->boot;
+  c->not_runnable = s->not_runnable;
+  c->created_ns = s->created_ns;
+  c->modified_ns = s->modified_ns;
+  c->config_generation = s->config_generation;
+  if (ok && s->n_devices) {
+    ok = (c->devices = calloc(s->n_devices, sizeof *c->devices)) != NULL;
+    for (size_t i = 0; ok && i < s->n_devices; i++, c->n_devices++)
+      ok = (c->devices[i] = cli_dev_copy(s->devices[i])) != NULL;
+  }
+  if (ok && s->n_networks) {
+    ok = (c->networks = calloc(s->n_networks, sizeof *c->networks)) != NULL;
+    for (size_t i = 0; ok && i < s->n_networks; i++, c->n_networks++)
+      ok = (c->networks[i] = cli_net_copy(s->networks[i])) != NULL;
+  }
+  if (ok && s->n_attributes) {
+    ok = (c->attributes = calloc(s->n_attributes, sizeof *c->attributes)) != NULL;
+    for (size_t i = 0; ok && i < s->n_attributes; i++, c->n_attributes++)
+      ok = (c->attributes[i] = attr_new(s->attributes[i]->key, s->attributes[i]->value)) != NULL;
+  }
+  if (!ok) {
+    /* The arrays hold what was copied and NULLs (calloc), which the free skips. */
+    cli_vm_free(c);
+    return NULL;
+  }
+  return c;
+}
+
+const char *cli_vm_attr(const Hpvm__VmConfig *cfg, const char *key) {
+  for (size_t i = 0; i < cfg->n_attributes; i++)
+    if (!strcmp(cfg->attributes[i]->key, key)) return cfg->attributes[i]->value;
+  return NULL;
+}
+
+int cli_vm_attr_set(Hpvm__VmConfig *cfg, const char *key, const char *value) {
+  for (size_t i = 0; i < cfg->n_attributes; i++) {
+    if (strcmp(cfg->attributes[i]->key, key)) continue;
+    if (value) return cli_str_set(&cfg->attributes[i]->value, value);
+    protobuf_c_message_free_unpacked(&cfg->attributes[i]->base, NULL);
+    memmove(&cfg->attributes[i], &cfg->attributes[i + 1], (cfg->n_attributes - i - 1) * sizeof *cfg->attributes);
+    cfg->n_attributes--;
+    return 0;
+  }
+  if (!value) return 0;
+  Hpvm__VmAttribute **a = realloc(cfg->attributes, (cfg->n_attributes + 1) * sizeof *a);
+  if (!a) return HPVM_ENOMEM;
+  cfg->attributes = a;
+  if (!(a[cfg->n_attributes] = attr_new(key, value))) return HPVM_ENOMEM;
+  cfg->n_attributes++;
+  return 0;
+}
+
+void cli_json_str(FILE *f, const char *s) {
+  fputc('"', f);
+  for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+    switch (*p) {
+    case '"': fputs("\\\"", f); break;
+    case '\\': fputs("\\\\", f); break;
+    case '\n': fputs("\\n", f); break;
+    case '\r': fputs("\\r", f); break;
+    case '\t': fputs("\\t", f); break;
+    default:
+      if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+      else fputc(*p, f);
+    }
+  }
+  fputc('"', f);
+}
