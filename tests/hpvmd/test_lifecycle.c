@@ -3,6 +3,8 @@
  * remove, and the one-line errors for what cannot be done. */
 #include <signal.h>
 #include <stdio.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -195,6 +197,35 @@ static void test_clone_copies_the_configuration_under_a_new_name(void **state) {
   assert_int_equal(ht_stop(e, "copy", POWER_OFF, 0, msg, sizeof msg), 0);
 }
 
+static void send_raw(ht_env *e, const void *bytes, size_t len) {
+  struct sockaddr_un a = {.sun_family = AF_UNIX};
+  snprintf(a.sun_path, sizeof a.sun_path, "%.100s", e->sock);
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  assert_int_equal(write(fd, bytes, len), (ssize_t)len);
+  char buf[256];
+  struct timeval tv = {.tv_sec = 2};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  while (read(fd, buf, sizeof buf) > 0) {
+  }
+  close(fd);
+}
+
+static void test_hostile_clients_are_dropped_and_hpvmd_serves_on(void **state) {
+  ht_env *e = *state;
+  char msg[1200];
+  assert_int_equal(ht_create(e, "steady", 32, "idle", msg, sizeof msg), 0);
+  send_raw(e, "GET / HTTP/1.0\r\n\r\n", 18);                         /* another protocol */
+  send_raw(e, "HPVMCTL\x01\xff\xff\xff\xff", 12);                   /* 4 GiB announced */
+  send_raw(e, "HPVMCTL\x01\x04\x00\x00\x00\xff\xff\xff\xff", 16);  /* not a Request */
+  send_raw(e, "HPVMCTL\x01\x10\x00\x00", 11);                       /* cut short */
+  assert_int_equal(ht_state(e, "steady", NULL, NULL, 0), OFF);
+  char *log = ht_read_file(e->log);
+  assert_non_null(strstr(log, "is over the limit"));
+  assert_non_null(strstr(log, "not a Request"));
+  free(log);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_create_start_status_stop, ht_setup, ht_teardown),
@@ -205,6 +236,7 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_errors_are_one_clear_line, ht_setup, ht_teardown),
     cmocka_unit_test_setup_teardown(test_remove_force_stops_a_running_guest, ht_setup, ht_teardown),
     cmocka_unit_test_setup_teardown(test_clone_copies_the_configuration_under_a_new_name, ht_setup, ht_teardown),
+    cmocka_unit_test_setup_teardown(test_hostile_clients_are_dropped_and_hpvmd_serves_on, ht_setup, ht_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
