@@ -427,7 +427,11 @@ int main(int argc, char **argv) {
     close(ready_fd);
   }
   uv_run(d->loop, UV_RUN_DEFAULT);
+  uv_loop_close(d->loop);
   sto_close(d->sto);
   if (d->lock_fd >= 0) close(d->lock_fd);
+  free(d->hpvmapp);
+  char **strs[] = {&d->o.shared_dir, &d->o.state_dir, &d->o.host, &d->o.listen, &d->o.group, &d->o.hpvmapp, &d->o.log};
+  for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) free(*strs[i]);
   return 0;
 }

@@ -31,7 +31,7 @@ static void attach(ht_env *e, viewer *v, const char *name, bool read_only, uint3
   Hpvm__Response *r;
   assert_int_equal(hpvmd_console_attach(e->sock, &a, &v->fd, &r), 0);
   size_t n = r->console_replay.len < sizeof v->replay - 1 ? r->console_replay.len : sizeof v->replay - 1;
-  memcpy(v->replay, r->console_replay.data, n);
+  if (n) memcpy(v->replay, r->console_replay.data, n);
   hpvmd_response_free(r);
   struct timeval tv = {.tv_usec = 100000};
   setsockopt(v->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -39,7 +39,7 @@ static void attach(ht_env *e, viewer *v, const char *name, bool read_only, uint3
 
 static void add(viewer *v, const char *s, size_t len) {
   if (len > sizeof v->seen - 1 - v->n) len = sizeof v->seen - 1 - v->n;
-  memcpy(v->seen + v->n, s, len);
+  if (len) memcpy(v->seen + v->n, s, len);
   v->n += len;
   v->seen[v->n] = 0;
 }
