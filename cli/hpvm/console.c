@@ -28,7 +28,7 @@
 
 #define CON_REPLAY_BYTES (256u << 10)  /* asked of hpvmd at attach */
 #define CON_LOG_MAX (1u << 20)         /* kept here; the oldest half goes past it */
-#define CON_PRIOR_BYTES (8u << 10)     /* shown as "Prior Console Output" */
+#define CON_PRIOR_BYTES (2u << 10)     /* shown as "Prior Console Output" (CL: all) */
 
 typedef struct con {
   cli_ctx *c;

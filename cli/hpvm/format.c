@@ -146,7 +146,8 @@ static void fmt_verbose_fields(FILE *f, const Hpvm__VmStatus *vm, const char *lo
   fprintf(f, "Running on host          : %s\n", vm->host);
   fprintf(f, "Running on pid           : %d\n", vm->pid);
   fprintf(f, "Started                  : %s\n", started);
-  fprintf(f, "Last exit status         : %d\n", vm->exit_status);
+  if (vm->exit_status >= 0) fprintf(f, "Last exit status         : %d\n", vm->exit_status);
+  else fprintf(f, "Last exit status         : -\n");
   fprintf(f, "Instructions retired     : %" PRIu64 "\n", vm->retired);
   fprintf(f, "Resident memory          : %" PRIu64 " MB\n", vm->rss_bytes >> 20);
   fprintf(f, "Console viewers          : %u\n", vm->viewers);
