@@ -61,6 +61,6 @@ case "$cmd" in
   demo) demo ;;
   test) run_tests build ;;
   test-asan) run_tests build-asan -DHPVM_SANITIZE=address,undefined ;;
-  bench) build build && bash bench/interp.sh build ;;
+  bench) build build && bash bench/interp.sh build && ./build/bin/bench_vm ;;
   *) echo "dev.sh: unknown command '$cmd'; use demo, test, test-asan or bench" >&2; exit 2 ;;
 esac
