@@ -780,6 +780,17 @@ int cli_cmd_stop(cli_ctx *c, int argc, char **argv) {
       return fail(&r, HPVM_EINVAL, "not stopped");
     }
   }
+  if (!st && graceful && !t) {
+    /* The VM's own graceful_stop_timeout, else hpvmd's default. */
+    Hpvm__Response *cur = NULL;
+    int rc = get_status(&r, name, &cur);
+    if (rc) st = fail_resp(&r, rc, cur);
+    else {
+      const char *a = cli_vm_attr(cur->vm->config, "graceful_stop_timeout");
+      if (a && !cli_parse_u32(a, &timeout)) timeout = 0;
+    }
+    done(&r, cur);
+  }
   if (!st) {
     Hpvm__Request req = HPVM__REQUEST__INIT;
     Hpvm__StopVmRequest sr = HPVM__STOP_VM_REQUEST__INIT;

@@ -61,6 +61,7 @@ static void event(con *k, const char *fmt, const char *arg) {
 }
 
 static void log_append(con *k, const void *data, size_t len) {
+  if (!len) return;
   if (len > CON_LOG_MAX) {
     data = (const char *)data + (len - CON_LOG_MAX);
     len = CON_LOG_MAX;

@@ -397,6 +397,7 @@ int cli_vmopts_apply(const cli_vmopts *o, Hpvm__VmConfig *cfg, const cli_host *h
     cfg->not_runnable = o->not_runnable;
     rc = set_field(&cfg->not_runnable_reason, o->not_runnable ? "runnable_status=disabled" : "", names, nnames,
                    "not_runnable");
+    if (!rc) rc = add_name(names, nnames, "not_runnable_reason");
   }
   if (!rc && (o->set & CLI_SET_KERNEL)) {
     char abs[PATH_MAX];

@@ -561,6 +561,12 @@ static void test_stop_modes(void **state) {
   assert_int_equal(s->stop->mode, HPVM__STOP_MODE__STOP_MODE_GRACEFUL);
   assert_int_equal(s->stop->timeout_ms, 5000);
   result_free(&r);
+  r = run_cmd("hpvmmodify -P web1 -x graceful_stop_timeout=7");
+  result_free(&r);
+  r = run_cmd("hpvmstop -P web1 -g");
+  assert_int_equal(r.status, 0);
+  assert_int_equal(last_sent(HPVM__REQUEST__BODY_STOP)->stop->timeout_ms, 7000); /* the VM's own timeout */
+  result_free(&r);
   r = run_cmd("hpvmstop -P web1 -F -n");
   s = last_sent(HPVM__REQUEST__BODY_STOP);
   assert_int_equal(s->stop->mode, HPVM__STOP_MODE__STOP_MODE_POWER_OFF);

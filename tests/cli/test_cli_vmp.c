@@ -24,6 +24,7 @@ typedef struct fake {
   char *out;                           /* what the operator saw */
   size_t outlen;
   FILE *f;
+  cli_vmp *v;                          /* the menu writing to f */
 } fake;
 
 static void f_send(void *ctx, const void *d, size_t n) {
@@ -57,6 +58,7 @@ static void f_replay(void *ctx, FILE *out) {
 static void start(fake *k, cli_vmp *v, bool quiet) {
   memset(k, 0, sizeof *k);
   k->f = open_memstream(&k->out, &k->outlen);
+  k->v = v;
   cli_vmp_ops ops = {k, f_send, f_power, f_status, f_clog, f_elog, f_replay};
   cli_vmp_init(v, "ivm1", k->f, &ops, quiet);
   cli_vmp_start(v);
@@ -70,6 +72,7 @@ static char *seen(fake *k) {
   free(k->out);
   k->out = NULL;
   k->f = open_memstream(&k->out, &k->outlen);
+  k->v->out = k->f;
   return s;
 }
 
