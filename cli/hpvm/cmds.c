@@ -281,8 +281,7 @@ static const char modify_help[] =
   "usage: hpvmmodify {-P vm_name | -p vm_number} [-N new_name] [-O os_type] [-c vcpus] [-r amount]\n"
   "                  [-e percent[:max] | -E cycles[:max]] [-a rsrc]... [-d rsrc]... [-m rsrc]...\n"
   "                  [-l label] [-B auto|manual] [-x attr=value]... [-K kernel] [-A \"cmdline\"]\n"
-  "Changes a virtual machine. Entitlement and caps change a running guest at once; vCPUs, memory\n"
-  "and devices as far as the running guest allows (hpvmd says when a change waits for a restart).\n"
+  "Changes a virtual machine, off or running (a running guest sees the change at its next start).\n"
   "  -P vm_name | -p vm_number   the VM\n"
   "  -N new_name        rename the VM (it must be off)\n"
   "  -d rsrc            delete a device (by bus,slot,target or by its backing store)\n"
@@ -690,7 +689,6 @@ int cli_cmd_remove(cli_ctx *c, int argc, char **argv) {
 static const char start_help[] =
   "usage: hpvmstart {-P vm_name | -p vm_number} [-q]\n"
   "Starts a virtual machine on this host (hpvmd runs it in its own hpvmapp process).\n"
-  "A start that cannot be given its CPU entitlement or memory is refused with the numbers.\n"
   "  -q   no message on success\n"
   "  --json\n"
   "See docs/man/hpvmstart.md.\n";
