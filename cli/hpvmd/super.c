@@ -44,6 +44,7 @@
 #define ADOPT_POLL_MAX 50          /* 5 s for a re-attached hpvmapp to vanish after closing */
 
 static void app_close(hd_vm *v);
+static void app_ended(hd_vm *v);
 static void maybe_finalize(hd_vm *v);
 
 /* ---- The VM table ----------------------------------------------------------------------------- */
@@ -358,7 +359,7 @@ static void on_app_event(hd_vm *v, Hpvm__AppEvent *e) {
     const Hpvm__AppHello *h = e->hello;
     if (strcmp(h->name, v->name)) {
       hd_log(d, HD_ERR, "VM %s: the hpvmapp on its socket says it runs %s; dropping it", v->name, h->name);
-      app_close(v);
+      app_ended(v);
       return;
     }
     bool first = !v->hello_seen;
