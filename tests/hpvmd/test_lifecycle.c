@@ -197,6 +197,30 @@ static void test_clone_copies_the_configuration_under_a_new_name(void **state) {
   assert_int_equal(ht_stop(e, "copy", POWER_OFF, 0, msg, sizeof msg), 0);
 }
 
+static void test_start_that_hpvmapp_refuses_says_why_and_stays_off(void **state) {
+  ht_env *e = *state;
+  char msg[1200], reason[600];
+  assert_int_equal(ht_create(e, "notelf", 32, "idle", msg, sizeof msg), 0);
+  Hpvm__VmConfig c = HPVM__VM_CONFIG__INIT;
+  c.kernel = HPVMD;   /* an x86-64 program, not an IA-64 kernel */
+  char *fields[] = {"kernel"};
+  Hpvm__ModifyVmRequest m = HPVM__MODIFY_VM_REQUEST__INIT;
+  m.name = "notelf";
+  m.config = &c;
+  m.n_fields = 1;
+  m.fields = fields;
+  Hpvm__Request req = HPVM__REQUEST__INIT;
+  req.body_case = HPVM__REQUEST__BODY_MODIFY;
+  req.modify = &m;
+  assert_int_equal(ht_call(e, &req, NULL), 0);
+  assert_int_equal(ht_start(e, "notelf", msg, sizeof msg), HPVM_EIO);
+  print_message("%s\n", msg);
+  assert_non_null(strstr(msg, "VM notelf did not start: hpvmapp: "));
+  assert_non_null(strstr(msg, "IA-64"));
+  assert_int_equal(ht_state(e, "notelf", NULL, reason, sizeof reason), OFF);
+  assert_non_null(strstr(reason, "IA-64"));
+}
+
 static void send_raw(ht_env *e, const void *bytes, size_t len) {
   struct sockaddr_un a = {.sun_family = AF_UNIX};
   snprintf(a.sun_path, sizeof a.sun_path, "%.100s", e->sock);
@@ -237,6 +261,7 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_remove_force_stops_a_running_guest, ht_setup, ht_teardown),
     cmocka_unit_test_setup_teardown(test_clone_copies_the_configuration_under_a_new_name, ht_setup, ht_teardown),
     cmocka_unit_test_setup_teardown(test_hostile_clients_are_dropped_and_hpvmd_serves_on, ht_setup, ht_teardown),
+    cmocka_unit_test_setup_teardown(test_start_that_hpvmapp_refuses_says_why_and_stays_off, ht_setup, ht_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
