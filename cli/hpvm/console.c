@@ -242,15 +242,16 @@ static void op_replay(void *ctx, FILE *out) {
 
 /* ---- The loop -------------------------------------------------------------------------------- */
 
-/* One message from the stream: guest output to the log (and the screen in CO), events. */
-static void pump(con *k, bool show) {
+/* One message from the stream: guest output to the log (and the screen in CO), events.
+ * Returns whether it carried an event (the VM's state may have changed). */
+static bool pump(con *k, bool show) {
   Hpvm__ConsoleData *d = NULL;
   int rc = hpvmd_console_recv(k->fd, &d);
   if (rc) {
     detach(k, rc == 1 ? "hpvmd closed the stream" : hpvm_strerror(rc));
     if (show) fprintf(k->c->out, "\r\n[the console stream closed]\r\n");
     fflush(k->c->out);
-    return;
+    return true;
   }
   if (d->data.len) {
     log_append(k, d->data.data, d->data.len);
@@ -260,10 +261,30 @@ static void pump(con *k, bool show) {
     event(k, "%s", d->event);
     if (show) fprintf(k->c->out, "\r\n[%s]\r\n", d->event);
   }
-  bool closed = d->closed;
+  bool closed = d->closed, ev = *d->event != 0;
   protobuf_c_message_free_unpacked(&d->base, NULL);
   if (closed) detach(k, "the VM's console closed");
   fflush(k->c->out);
+  return ev || closed;
+}
+
+/* Whether the VM runs (hpvmd keeps a viewer attached across a stop, so following the
+ * console ends on the state, not on the stream). */
+static bool vm_running(con *k) {
+  Hpvm__Request req = HPVM__REQUEST__INIT;
+  Hpvm__StatusRequest s = HPVM__STATUS_REQUEST__INIT;
+  Hpvm__Response *resp;
+  s.name = k->name;
+  req.body_case = HPVM__REQUEST__BODY_STATUS;
+  req.status = &s;
+  bool on = false;
+  if (!request(k, &req, &resp, NULL, 0) && resp->body_case == HPVM__RESPONSE__BODY_VM) {
+    int st = resp->vm->state;
+    on = st == HPVM__VM_RUN_STATE__VM_RUN_STATE_BOOTING || st == HPVM__VM_RUN_STATE__VM_RUN_STATE_ON ||
+         st == HPVM__VM_RUN_STATE__VM_RUN_STATE_STOPPING || st == HPVM__VM_RUN_STATE__VM_RUN_STATE_PAUSED;
+  }
+  free_resp(k, resp);
+  return on;
 }
 
 static int signals_fd(sigset_t *old) {
@@ -327,14 +348,15 @@ static int follow(con *k) {
   int sfd = signals_fd(&old);
   int in = fileno(k->c->in);
   bool in_open = !k->read_only;
-  while (k->fd >= 0) {
+  bool on = vm_running(k);
+  while (k->fd >= 0 && on) {
     struct pollfd p[3] = {{k->fd, POLLIN, 0}, {sfd, POLLIN, 0}, {in_open ? in : -1, POLLIN, 0}};
     if (poll(p, 3, -1) < 0) {
       if (errno == EINTR) continue;
       break;
     }
     if (p[1].revents) break;
-    if (p[0].revents) pump(k, true);
+    if (p[0].revents && pump(k, true)) on = vm_running(k);
     if (in_open && (p[2].revents & (POLLIN | POLLHUP))) {
       char buf[512];
       ssize_t n = read(in, buf, sizeof buf);

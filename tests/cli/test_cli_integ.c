@@ -493,9 +493,24 @@ static void test_console_one_command_and_log(void **state) {
   }
   assert_true(seen);
   fails(e, 1, "hpvmconsole: ERROR (con): unknown vMP command 'zz'", "hpvmconsole -P con -c zz");
-  s = ok(e, "hpvmconsole -P con -q -c \"pc -off\"");
-  assert_contains(s, "Command successful: power off");
+  /* -c co follows the console (a read-only viewer here) until the VM stops. */
+  pid_t stopper = fork();
+  assert_true(stopper >= 0);
+  if (stopper == 0) {
+    usleep(2000000);
+    out r = runf(e, "hpvmconsole -P con -q -c \"pc -off\"");
+    bool good = r.status == 0 && strstr(r.o, "Command successful: power off");
+    _exit(good ? 0 : 1);
+  }
+  uint64_t t0 = ht_ms();
+  s = ok(e, "hpvmconsole -P con -r -c co");
+  assert_true(ht_ms() - t0 >= 1500);
+  assert_contains(s, "HB ");
+  assert_contains(s, "powered off");
   free(s);
+  int st;
+  waitpid(stopper, &st, 0);
+  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
   assert_int_equal(ht_state(e, "con", NULL, NULL, 0), RS(OFF));
   fails(e, 1, "hpvmconsole: ERROR (con):", "hpvmconsole -P con -q -c \"pc -off\"");
 }
