@@ -42,6 +42,7 @@
 #define APP_LOG_ROTATE (1u << 20)
 #define ADOPT_POLL_MS 100
 #define ADOPT_POLL_MAX 50          /* 5 s for a re-attached hpvmapp to vanish after closing */
+#define START_TIMEOUT_MS 30000     /* spawn to hello; an hpvmapp slower than this is killed */
 
 static void app_close(hd_vm *v);
 static void app_ended(hd_vm *v);
@@ -364,6 +365,7 @@ static void on_app_event(hd_vm *v, Hpvm__AppEvent *e) {
     }
     bool first = !v->hello_seen;
     v->hello_seen = true;
+    if (v->stop_phase == 0) uv_timer_stop(&v->timer);   /* the start timeout */
     v->pid = h->pid;
     if (h->status) {
       v->status.retired = h->status->retired;
@@ -624,6 +626,18 @@ static int open_app_log(hd_vm *v) {
   return fd;
 }
 
+static void on_start_timeout(uv_timer_t *t) {
+  hd_vm *v = t->data;
+  if (v->hello_seen || !v->pid) return;
+  hd_log(v->d, HD_WARN, "VM %s: hpvmapp pid %d did not start the VM within %d s; killing it", v->name, (int)v->pid,
+         START_TIMEOUT_MS / 1000);
+  char why[100];
+  snprintf(why, sizeof why, "hpvmapp did not start the VM within %d s; killed", START_TIMEOUT_MS / 1000);
+  set_str(&v->stop_note, why);
+  v->stop_phase = 3;
+  kill(v->pid, SIGKILL);
+}
+
 /* Spawn hpvmapp for cfg. 0, or an error with why filled. */
 static int spawn(hd_vm *v, const Hpvm__VmConfig *cfg, char *why, size_t len) {
   hd_daemon *d = v->d;
@@ -708,6 +722,7 @@ static int spawn(hd_vm *v, const Hpvm__VmConfig *cfg, char *why, size_t len) {
     set_str(&v->stop_note, "hpvmd could not talk to hpvmapp; killed");
   }
   unlink_in(v->run_dir, "last");
+  uv_timer_start(&v->timer, on_start_timeout, START_TIMEOUT_MS, 0);
   return 0;
 }
 
