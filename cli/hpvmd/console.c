@@ -5,8 +5,8 @@
  * started" and the boot when someone starts it. hpvmapp itself writes console.log, so the
  * log goes on while nobody views and while hpvmd restarts.
  *
- * A viewer that does not read (its queue past HD_VIEWER_BACKLOG) loses output, and is told
- * so once; it never slows the guest or the other viewers. */
+ * A viewer that does not read (its queue past HD_VIEWER_BACKLOG) loses output and is told
+ * so (an event) when it catches up; it never slows the guest or the other viewers. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,7 +72,16 @@ void hd_cmd_console(hd_daemon *d, const hd_req *q) {
 static void send_to_viewers(hd_vm *v, const Hpvm__ConsoleData *m) {
   for (hd_viewer *w = v->viewers; w; w = w->next) {
     if (w->client->closing) continue;
-    if (m->data.len && hd_client_backlog(w->client) > HD_VIEWER_BACKLOG) continue;   /* a viewer that does not read */
+    if (m->data.len && hd_client_backlog(w->client) > HD_VIEWER_BACKLOG) {
+      w->lagging = true;      /* a viewer that does not read loses output, nobody waits for it */
+      continue;
+    }
+    if (w->lagging) {
+      Hpvm__ConsoleData note = HPVM__CONSOLE_DATA__INIT;
+      note.event = "console output was lost here: this viewer did not keep up (console.log has all of it)";
+      hd_client_send(w->client, &note.base);
+      w->lagging = false;
+    }
     hd_client_send(w->client, &m->base);
   }
 }

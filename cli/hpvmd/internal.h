@@ -67,6 +67,7 @@ typedef struct hd_waiter {
 typedef struct hd_viewer {
   hd_client *client;
   bool read_only;
+  bool lagging;         /* output was dropped for it: it is told when it catches up */
   struct hd_viewer *next;
 } hd_viewer;
 

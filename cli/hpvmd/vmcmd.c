@@ -319,11 +319,12 @@ static int copy_sparse(const char *from, const char *to, char *why, size_t len) 
     close(in);
     return errno == EEXIST ? HPVM_EEXIST : HPVM_EIO;
   }
-  static char buf[1 << 16], zero[1 << 16];
+  enum { CHUNK = 1 << 16 };
+  char *buf = malloc(CHUNK), *zero = calloc(1, CHUNK);
   off_t pos = 0;
-  int rc = 0;
-  for (;;) {
-    ssize_t n = read(in, buf, sizeof buf);
+  int rc = buf && zero ? 0 : HPVM_ENOMEM;
+  while (!rc) {
+    ssize_t n = read(in, buf, CHUNK);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       rc = HPVM_EIO;
@@ -337,7 +338,9 @@ static int copy_sparse(const char *from, const char *to, char *why, size_t len) 
     pos += n;
   }
   if (!rc && (ftruncate(out, pos) || fsync(out))) rc = HPVM_EIO;
-  if (rc) snprintf(why, len, "copying %s to %s: %s", from, to, strerror(errno));
+  if (rc) snprintf(why, len, "copying %s to %s: %s", from, to, rc == HPVM_ENOMEM ? "out of memory" : strerror(errno));
+  free(buf);
+  free(zero);
   close(in);
   close(out);
   if (rc) unlink(to);
@@ -364,6 +367,11 @@ void hd_cmd_clone(hd_daemon *d, const hd_req *q) {
   if (sto_vm_name_check(m->name, why, sizeof why))
     return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, HPVM_EINVAL, "cannot clone to %s: %s", m->name, why);
   Hpvm__VmConfig *cfg = NULL;
+  if (sto_vm_load(d->sto, m->name, &cfg) != HPVM_ENOENT) {   /* before copying any disk */
+    sto_vm_free(cfg);
+    return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, HPVM_EEXIST,
+                           "cannot clone %s to %s: a VM named %s already exists", m->source, m->name, m->name);
+  }
   int rc = sto_vm_load(d->sto, m->source, &cfg);
   if (rc) return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, rc, "%s", sto_error(d->sto));
   size_t ncopied = 0;

@@ -3,7 +3,9 @@
  * remove, and the one-line errors for what cannot be done. */
 #include <signal.h>
 #include <stdio.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,6 +223,75 @@ static void test_start_that_hpvmapp_refuses_says_why_and_stays_off(void **state)
   assert_non_null(strstr(reason, "IA-64"));
 }
 
+static void test_clone_copies_disks_sparsely_and_leaves_nothing_when_it_fails(void **state) {
+  ht_env *e = *state;
+  char disk[400], copy[400];
+  snprintf(disk, sizeof disk, "%s/disk.img", e->dir);
+  snprintf(copy, sizeof copy, "%s/copy.img", e->dir);
+  int fd = open(disk, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  assert_true(fd >= 0);
+  assert_int_equal(ftruncate(fd, 8 << 20), 0);
+  assert_int_equal(pwrite(fd, "DATA", 4, 5 << 20), 4);
+  close(fd);
+  Hpvm__VmStorageDevice dev = HPVM__VM_STORAGE_DEVICE__INIT, *devs[] = {&dev};
+  dev.type = HPVM__VM_DEVICE_TYPE__VM_DEVICE_TYPE_DISK;
+  dev.adapter = "avio_stor";
+  dev.backing = HPVM__VM_BACKING_TYPE__VM_BACKING_TYPE_FILE;
+  dev.path = disk;
+  dev.spec = "disk:avio_stor::file:disk.img";
+  Hpvm__VmConfig c = HPVM__VM_CONFIG__INIT;
+  c.name = "withdisk";
+  c.kernel = HPVMK;
+  c.cmdline = "idle";
+  c.memory_bytes = 32 << 20;
+  c.n_devices = 1;
+  c.devices = devs;
+  Hpvm__CreateVmRequest cr = HPVM__CREATE_VM_REQUEST__INIT;
+  cr.config = &c;
+  Hpvm__Request req = HPVM__REQUEST__INIT;
+  req.body_case = HPVM__REQUEST__BODY_CREATE;
+  req.create = &cr;
+  Hpvm__Response *r;
+  assert_int_equal(ht_call(e, &req, &r), 0);
+  hpvmd_response_free(r);
+  Hpvm__DiskCopy dc = HPVM__DISK_COPY__INIT, *dcs[] = {&dc};
+  dc.source_path = disk;
+  dc.dest_path = copy;
+  Hpvm__CloneVmRequest cl = HPVM__CLONE_VM_REQUEST__INIT;
+  cl.source = "withdisk";
+  cl.name = "twin";
+  cl.n_copies = 1;
+  cl.copies = dcs;
+  req.body_case = HPVM__REQUEST__BODY_CLONE;
+  req.clone = &cl;
+  assert_int_equal(ht_call(e, &req, &r), 0);
+  assert_string_equal(r->vm->config->devices[0]->path, copy);
+  hpvmd_response_free(r);
+  struct stat st;
+  assert_int_equal(stat(copy, &st), 0);
+  assert_int_equal(st.st_size, 8 << 20);
+  assert_true(st.st_blocks * 512 < (1 << 20));   /* the holes stayed holes */
+  char buf[4] = "";
+  fd = open(copy, O_RDONLY);
+  assert_int_equal(pread(fd, buf, 4, 5 << 20), 4);
+  close(fd);
+  assert_memory_equal(buf, "DATA", 4);
+  /* A clone that cannot be made leaves no copy behind: here the name is taken. */
+  char copy2[400];
+  snprintf(copy2, sizeof copy2, "%s/copy2.img", e->dir);
+  dc.dest_path = copy2;
+  assert_int_equal(ht_call(e, &req, &r), HPVM_EEXIST);
+  print_message("%s\n", r->message);
+  hpvmd_response_free(r);
+  assert_int_not_equal(stat(copy2, &st), 0);
+  /* And a copy onto an existing file is refused before anything is written. */
+  cl.name = "triplet";
+  dc.dest_path = copy;
+  assert_int_equal(ht_call(e, &req, &r), HPVM_EEXIST);
+  hpvmd_response_free(r);
+  assert_int_equal(ht_state(e, "triplet", NULL, NULL, 0), HPVM_ENOENT);
+}
+
 static void send_raw(ht_env *e, const void *bytes, size_t len) {
   struct sockaddr_un a = {.sun_family = AF_UNIX};
   snprintf(a.sun_path, sizeof a.sun_path, "%.100s", e->sock);
@@ -262,6 +333,8 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_clone_copies_the_configuration_under_a_new_name, ht_setup, ht_teardown),
     cmocka_unit_test_setup_teardown(test_hostile_clients_are_dropped_and_hpvmd_serves_on, ht_setup, ht_teardown),
     cmocka_unit_test_setup_teardown(test_start_that_hpvmapp_refuses_says_why_and_stays_off, ht_setup, ht_teardown),
+    cmocka_unit_test_setup_teardown(test_clone_copies_disks_sparsely_and_leaves_nothing_when_it_fails, ht_setup,
+                                    ht_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
