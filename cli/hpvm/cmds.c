@@ -106,15 +106,29 @@ static int get_list(run *r, Hpvm__Response **resp) {
   return rc;
 }
 
-static int get_status(run *r, const char *name, Hpvm__Response **resp) {
+static int get_status_of(run *r, const char *name, bool need_config, Hpvm__Response **resp) {
   Hpvm__Request req = HPVM__REQUEST__INIT;
   Hpvm__StatusRequest st = HPVM__STATUS_REQUEST__INIT;
   st.name = (char *)name;
   req.body_case = HPVM__REQUEST__BODY_STATUS;
   req.status = &st;
   int rc = call(r, &req, resp);
-  if (!rc && ((*resp)->body_case != HPVM__RESPONSE__BODY_VM || !(*resp)->vm || !(*resp)->vm->config)) rc = HPVM_EIO;
+  if (!rc && ((*resp)->body_case != HPVM__RESPONSE__BODY_VM || !(*resp)->vm ||
+              (need_config && (!(*resp)->vm->config ||
+                               (*resp)->vm->state == HPVM__VM_RUN_STATE__VM_RUN_STATE_BAD_RECORD)))) {
+    /* A VM whose record cannot be read is listed without a configuration: say so. */
+    char msg[CLI_WHY];
+    const Hpvm__VmStatus *vm = (*resp)->body_case == HPVM__RESPONSE__BODY_VM ? (*resp)->vm : NULL;
+    snprintf(msg, sizeof msg, "the configuration of VM %s cannot be read%s%s; restore it, or remove it with "
+             "hpvmremove -F -P %s", name, vm && *vm->reason ? ": " : "", vm ? vm->reason : "", name);
+    rc = vm ? HPVM_ECORRUPT : HPVM_EIO;
+    cli_str_set(&(*resp)->message, msg);
+  }
   return rc;
+}
+
+static int get_status(run *r, const char *name, Hpvm__Response **resp) {
+  return get_status_of(r, name, true, resp);
 }
 
 /* -p N: the name of VM number N. */
@@ -858,7 +872,8 @@ int cli_cmd_status(cli_ctx *c, int argc, char **argv) {
   if (P || p) {
     char *name = NULL;
     st = vm_name_arg(&r, P, p, &name);
-    if (!st && (rc = get_status(&r, name, &resp))) st = fail_resp(&r, rc, resp);
+    /* A damaged record is shown (as Invalid, with the reason), not refused. */
+    if (!st && (rc = get_status_of(&r, name, false, &resp))) st = fail_resp(&r, rc, resp);
     if (!st) {
       const Hpvm__VmStatus *vm = resp->vm;
       if (r.json) {

@@ -22,9 +22,15 @@ static const char *vm_name(const Hpvm__VmStatus *vm) {
   return vm->config && *vm->config->name ? vm->config->name : "?";
 }
 
+/* The configuration, or NULL when hpvmd could not read it (a damaged record comes with a
+ * configuration that holds only the name). */
+static const Hpvm__VmConfig *cfg_of(const Hpvm__VmStatus *vm) {
+  return vm->state == HPVM__VM_RUN_STATE__VM_RUN_STATE_BAD_RECORD ? NULL : vm->config;
+}
+
 const char *cli_state_name(const Hpvm__VmStatus *vm) {
   switch (vm->state) {
-  case S(OFF): return vm->config && vm->config->not_runnable ? "Off (NR)" : "Off";
+  case S(OFF): return cfg_of(vm) && vm->config->not_runnable ? "Off (NR)" : "Off";
   case S(BOOTING): return "On (EFI)";
   case S(ON): return "On (OS)";
   case S(STOPPING): return "Stopping";
@@ -66,7 +72,7 @@ static const char *runsysid(const Hpvm__VmStatus *vm, const char *local_host) {
   return vm->host;
 }
 
-static const char *os_of(const Hpvm__VmStatus *vm) { return vm->config ? cli_os_name(vm->config->os_type) : "UNKNOWN"; }
+static const char *os_of(const Hpvm__VmStatus *vm) { return cfg_of(vm) ? cli_os_name(vm->config->os_type) : "UNKNOWN"; }
 
 /* ---- The table ------------------------------------------------------------------------------ */
 
@@ -76,7 +82,7 @@ void cli_fmt_table(FILE *f, Hpvm__VmStatus *const *vms, size_t n, const char *lo
   fprintf(f, "==================== ===== ======= ========= ====== ===== ===== ======= ========\n");
   for (size_t i = 0; i < n; i++) {
     const Hpvm__VmStatus *vm = vms[i];
-    const Hpvm__VmConfig *c = vm->config;
+    const Hpvm__VmConfig *c = cfg_of(vm);
     char mem[32] = "";
     if (c) cli_format_memory(c->memory_bytes, mem, sizeof mem);
     fprintf(f, "%-20s %5u %-7s %-9s %6u %5zu %5zu %7s %8s\n", vm_name(vm), c ? c->vm_number : 0, os_of(vm),
@@ -164,7 +170,7 @@ static void fmt_verbose_fields(FILE *f, const Hpvm__VmStatus *vm, const char *lo
 }
 
 void cli_fmt_detail(FILE *f, const Hpvm__VmStatus *vm, bool verbose, const char *local_host) {
-  const Hpvm__VmConfig *c = vm->config;
+  const Hpvm__VmConfig *c = cfg_of(vm);
   if (!c) {
     fprintf(f, "[Virtual Machine Details]\n");
     fprintf(f, "Virtual Machine Name VM #  OS Type State\n");
@@ -232,7 +238,7 @@ static void mfield(FILE *f, const char *s) {
 }
 
 void cli_fmt_machine(FILE *f, const Hpvm__VmStatus *vm, const char *local_host) {
-  const Hpvm__VmConfig *c = vm->config;
+  const Hpvm__VmConfig *c = cfg_of(vm);
   mfield(f, vm_name(vm));
   fprintf(f, ":%u:%s:", c ? c->vm_number : 0, os_of(vm));
   mfield(f, cli_state_name(vm));
@@ -279,7 +285,7 @@ void cli_fmt_xml(FILE *f, Hpvm__VmStatus *const *vms, size_t n, const char *loca
   fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<pman version=\"1.0\">\n");
   for (size_t i = 0; i < n; i++) {
     const Hpvm__VmStatus *vm = vms[i];
-    const Hpvm__VmConfig *c = vm->config;
+    const Hpvm__VmConfig *c = cfg_of(vm);
     fprintf(f, "  <virtual_machine name=\"");
     xml_text(f, vm_name(vm));
     fprintf(f, "\" uuid=\"%s\" local_id=\"%u\">\n", c ? c->uuid : "", c ? c->vm_number : 0);
@@ -329,7 +335,7 @@ void cli_fmt_xml(FILE *f, Hpvm__VmStatus *const *vms, size_t n, const char *loca
 /* ---- -d ------------------------------------------------------------------------------------------ */
 
 void cli_fmt_devspecs(FILE *f, const Hpvm__VmStatus *vm) {
-  const Hpvm__VmConfig *c = vm->config;
+  const Hpvm__VmConfig *c = cfg_of(vm);
   char buf[4200];
   fprintf(f, "[Virtual Machine Devices]\n\n[Storage Interface Details]\n");
   for (size_t i = 0; c && i < c->n_devices; i++) {
@@ -419,7 +425,7 @@ void cli_fmt_json_vm(FILE *f, const Hpvm__VmStatus *vm, const char *local_host) 
   jstr(f, "reason", vm->reason, true);
   jstr(f, "host", vm->host, true);
   jstr(f, "runsysid", runsysid(vm, local_host), true);
-  if (vm->config) json_config(f, vm->config);
+  if (cfg_of(vm)) json_config(f, vm->config);
   fprintf(f, "\"pid\":%d,\"started_ns\":%" PRId64 ",\"exit_status\":%d,\"retired\":%" PRIu64 ",\"rss_bytes\":%" PRIu64
              ",\"viewers\":%u,", vm->pid, vm->started_ns, vm->exit_status, vm->retired, vm->rss_bytes, vm->viewers);
   jstr(f, "console_log", vm->console_log, false);

@@ -283,6 +283,16 @@ static void test_a_damaged_record_shows_as_invalid_with_its_reason(void **state)
   CAPTURE(out, cli_fmt_table(f, list, 1, NULL));
   assert_non_null(strstr(out, "Invalid"));
   free(out);
+  /* hpvmd sends the name in an otherwise empty configuration: the name shows, no zeros. */
+  Hpvm__VmStatus *v = vm_new("bad", 0, 0, S(BAD_RECORD), 0, 0);
+  CAPTURE(out, cli_fmt_table(f, &v, 1, NULL));
+  assert_has_line(out, "bad                      0 UNKNOWN Invalid        0     0     0                0");
+  free(out);
+  CAPTURE(out, cli_fmt_detail(f, v, true, NULL));
+  assert_has_line(out, "bad                      - UNKNOWN Invalid");
+  assert_null(strstr(out, "[Memory Details]"));
+  free(out);
+  vm_free(v);
 }
 
 /* ---- -M, -X, -d, --json -------------------------------------------------------------------------- */

@@ -581,6 +581,32 @@ static void test_concurrent_modifies_from_several_processes_all_land(void **stat
   free(s);
 }
 
+/* ---- A damaged record ------------------------------------------------------------------------- */
+
+static void test_a_damaged_record_is_shown_invalid_and_removed_only_by_force(void **state) {
+  ht_env *e = *state;
+  free(ok(e, "hpvmcreate -P bad -r 64M"));
+  free(ok(e, "hpvmcreate -P good -r 64M"));
+  char path[600];
+  snprintf(path, sizeof path, "%s/vms/bad/config", e->shared);
+  int fd = open(path, O_WRONLY);
+  assert_true(fd >= 0);
+  assert_int_equal(pwrite(fd, "X", 1, 40), 1);
+  close(fd);
+  char *s = ok(e, "hpvmstatus");
+  assert_contains(s, "bad                      0 UNKNOWN Invalid");
+  assert_contains(s, "good                     2 UNKNOWN Off");
+  free(s);
+  s = ok(e, "hpvmstatus -P bad");
+  assert_contains(s, "Invalid");
+  free(s);
+  fails(e, 1, "hpvmmodify: ERROR (bad): the configuration of VM bad cannot be read", "hpvmmodify -P bad -c 1");
+  fails(e, 1, "hpvmstart: ERROR (bad):", "hpvmstart -P bad");
+  fails(e, 1, "hpvmremove: ERROR (bad):", "hpvmremove -P bad -q");
+  free(ok(e, "hpvmremove -P bad -F -q"));
+  assert_int_equal(vm_count(e), 1);
+}
+
 /* ---- Forms and tools -------------------------------------------------------------------------- */
 
 static void test_multi_call_forms_and_gdev_listing(void **state) {
@@ -620,6 +646,8 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_console_menu_through_a_pseudo_terminal, ht_setup, ht_teardown),
     cmocka_unit_test_setup_teardown(test_console_one_command_and_log, ht_setup, ht_teardown),
     cmocka_unit_test_setup_teardown(test_concurrent_modifies_from_several_processes_all_land, ht_setup, ht_teardown),
+    cmocka_unit_test_setup_teardown(test_a_damaged_record_is_shown_invalid_and_removed_only_by_force, ht_setup,
+                                    ht_teardown),
     cmocka_unit_test_setup_teardown(test_multi_call_forms_and_gdev_listing, ht_setup, ht_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
