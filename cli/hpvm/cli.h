@@ -45,7 +45,11 @@
 typedef struct cli_host {
   uint32_t cpus;                       /* 0: unknown, not checked */
   uint64_t memory_bytes;               /* 0: unknown, not checked */
+  uint32_t core_mhz;                   /* a host core's clock (-E); 0: unknown, not checked */
 } cli_host;
+
+/* This machine's core clock in MHz (cpufreq's maximum, else /proc/cpuinfo); 0 if unknown. */
+uint32_t cli_host_core_mhz(void);
 
 /* ---- Small pieces (util.c) -------------------------------------------------------------------- */
 

@@ -180,9 +180,11 @@ static bool confirm(run *r, const char *question) {
   return line[0] == 'y' || line[0] == 'Y';
 }
 
+/* hpvmd's host (hpvmd runs here: the core clock is read locally). */
 static void host_of(const Hpvm__HostInfo *h, cli_host *out) {
   out->cpus = h ? h->host_cpus : 0;
   out->memory_bytes = h ? h->host_memory_bytes : 0;
+  out->core_mhz = cli_host_core_mhz();
 }
 
 static int scan_error(run *r, cli_optscan *s) { return usage(r, s->why); }

@@ -432,6 +432,10 @@ int cli_vm_check(const Hpvm__VmConfig *cfg, const cli_host *host, char *why, siz
   if (e->unit == HPVM__VM_ENTITLEMENT__UNIT__UNIT_PERCENT &&
       (e->value < 1 || e->value > 100 || (e->max && (e->max < e->value || e->max > 100))))
     return BAD(HPVM_ERANGE, "the entitlement %u%% (max %u%%) is outside 1-100 percent", e->value, e->max);
+  if (e->unit == HPVM__VM_ENTITLEMENT__UNIT__UNIT_CYCLES && host && host->core_mhz &&
+      (e->value > host->core_mhz || e->max > host->core_mhz))
+    return BAD(HPVM_ERANGE, "an entitlement of %u MHz is more than a host core gives (%u MHz); lower -E",
+               e->value > host->core_mhz ? e->value : e->max, host->core_mhz);
   size_t total = cfg->n_devices + cfg->n_networks;
   if (total > CLI_MAX_DEVICES) return BAD(HPVM_ERANGE, "a VM has at most %d devices, not %zu", CLI_MAX_DEVICES, total);
   if (cli_devices_non_avio(cfg) > CLI_MAX_NON_AVIO)

@@ -45,6 +45,23 @@ bool cli_parse_u32(const char *s, uint32_t *out) {
   return true;
 }
 
+uint32_t cli_host_core_mhz(void) {
+  unsigned long khz = 0;
+  FILE *f = fopen("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq", "r");
+  if (f) {
+    if (fscanf(f, "%lu", &khz) != 1) khz = 0;
+    fclose(f);
+    if (khz) return (uint32_t)(khz / 1000);
+  }
+  if (!(f = fopen("/proc/cpuinfo", "r"))) return 0;
+  char line[256];
+  double mhz = 0;
+  while (fgets(line, sizeof line, f))
+    if (!strncmp(line, "cpu MHz", 7) && sscanf(strchr(line, ':') ? strchr(line, ':') + 1 : "", "%lf", &mhz) == 1) break;
+  fclose(f);
+  return mhz > 0 && mhz < 1e6 ? (uint32_t)(mhz + 0.5) : 0;
+}
+
 void cli_format_memory(uint64_t bytes, char *buf, size_t len) {
   if (bytes && bytes % (1ull << 30) == 0) snprintf(buf, len, "%llu GB", (unsigned long long)(bytes >> 30));
   else snprintf(buf, len, "%llu MB", (unsigned long long)(bytes >> 20));

@@ -416,6 +416,20 @@ static void test_host_limits_refuse_more_cores_or_memory_than_it_has(void **stat
   cli_vm_free(c);
 }
 
+static void test_cycles_beyond_a_host_core_are_refused(void **state) {
+  (void)state;
+  cli_host host = {.cpus = 2, .memory_bytes = 8ull << 30, .core_mhz = 2300};
+  Hpvm__VmConfig *c = NULL;
+  assert_int_equal(create_with(&host, &c, "-E", "3000", NULL), HPVM_ERANGE);
+  assert_string_equal(why, "an entitlement of 3000 MHz is more than a host core gives (2300 MHz); lower -E");
+  assert_int_equal(create_with(&host, &c, "-E", "1000:2400", NULL), HPVM_ERANGE);
+  assert_int_equal(create_with(&host, &c, "-E", "1000:2300", NULL), 0);
+  cli_vm_free(c);
+  /* This machine's clock is known (or 0 where it cannot be read, and then not checked). */
+  uint32_t mhz = cli_host_core_mhz();
+  assert_true(mhz == 0 || (mhz > 100 && mhz < 100000));
+}
+
 static void test_create_refuses_delete_and_modify_of_devices(void **state) {
   (void)state;
   cli_vmopts o;
@@ -547,6 +561,7 @@ int main(void) {
     cmocka_unit_test(test_cmdline_is_one_bounded_line),
     cmocka_unit_test(test_device_spec_syntax_is_checked_when_taken),
     cmocka_unit_test(test_host_limits_refuse_more_cores_or_memory_than_it_has),
+    cmocka_unit_test(test_cycles_beyond_a_host_core_are_refused),
     cmocka_unit_test(test_create_refuses_delete_and_modify_of_devices),
     cmocka_unit_test(test_modify_names_only_the_fields_it_changes),
     cmocka_unit_test(test_a_disk_of_another_vm_is_refused_a_dvd_image_is_shared),
