@@ -24,8 +24,6 @@
 #include "fp82.h"
 #include "internal.h"
 
-#define ISR_NAT_REG 0x10        /* NaT Consumption vector: register NaT consumption */
-
 /* ---- Registers, FPSR, interruptions ------------------------------------------------------- */
 
 static inline ia64_fr fr_get(ia64_cpu *c, unsigned f) { return *ia64_frp(c, f); }
@@ -47,8 +45,6 @@ static inline unsigned df_half(unsigned r) { return r < 2 ? 0 : r < 32 ? 1 : 2; 
       if (dc_) return ia64_raise(c, IA64_VEC_DISABLED_FP, dc_ | (isr), 0);                         \
     }                                                                                              \
   } while (0)
-
-static int nat_fault(ia64_cpu *c, uint64_t isr) { return ia64_nat_consumption(c, ISR_NAT_REG | isr); }
 
 /* Fault ISR bits of one operation (or half): the highest-priority one. */
 static unsigned fault_bits(unsigned f) { return f & FP82_V ? 1 : f & FP82_Z ? 4 : f & FP82_D ? 2 : 0; }
@@ -689,7 +685,7 @@ static inline bool ldf_fast(ia64_cpu *c, unsigned x6, unsigned f1, unsigned r3) 
 /* ldf (all types and formats): 0 or -1. */
 static int do_ldf(ia64_cpu *c, unsigned x6, unsigned f1, unsigned f2, unsigned r3, unsigned n) {
   unsigned lt = ld_type(x6), nat3 = ia64_rnat(c, r3);
-  if (nat3 && !(lt & LT_SPEC)) return nat_fault(c, IA64_ISR_R);
+  if (nat3 && !(lt & LT_SPEC)) return ia64_nat_consumption(c, IA64_ISR_R);
   if ((lt & LT_CHECK) && ia64_alat_check(c, c->frmap[f1], true, (lt & LT_CLEAR) != 0)) return 0;
   return load_regs(c, x6, f1, f2, ia64_rd(c, r3), nat3, n);
 }
@@ -756,9 +752,9 @@ static inline bool stf_fast(ia64_cpu *c, unsigned x6, unsigned r3, unsigned f2) 
 /* stf (arg: x6 0x30-0x33, 0x3b): 0 or -1. */
 static int do_stf(ia64_cpu *c, unsigned x6, unsigned r3, unsigned f2) {
   bool spill = x6 == 0x3b;
-  if (ia64_rnat(c, r3)) return nat_fault(c, IA64_ISR_W);
+  if (ia64_rnat(c, r3)) return ia64_nat_consumption(c, IA64_ISR_W);
   ia64_fr v = fr_get(c, f2);
-  if (!spill && fp82_is_natval(v)) return nat_fault(c, IA64_ISR_W);
+  if (!spill && fp82_is_natval(v)) return ia64_nat_consumption(c, IA64_ISR_W);
   uint8_t m[16] = {0};
   unsigned n = fmt_bytes(x6);
   if (spill) {

@@ -169,8 +169,14 @@ static inline ia64_fr *ia64_frp(ia64_cpu *c, unsigned f) { return &c->fr[c->frma
 static inline int ia64_illegal_op(ia64_cpu *c) {
   return ia64_raise(c, IA64_VEC_GENERAL_EXCEPTION, IA64_GE_ILLEGAL_OP, 0);
 }
+static inline int ia64_priv_op(ia64_cpu *c) {
+  return ia64_raise(c, IA64_VEC_GENERAL_EXCEPTION, IA64_GE_PRIV_OP, 0);
+}
+/* Register NaT Consumption: ISR.code says a register's NaT (IA64_ISR_NAT_REG; tlb.c raises
+ * the NaT page kind itself); isr_bits add ISR.r/w/na and a non-access instruction's code. */
+#define IA64_ISR_NAT_REG 0x10
 static inline int ia64_nat_consumption(ia64_cpu *c, uint64_t isr_bits) {
-  return ia64_raise(c, IA64_VEC_NAT_CONSUMPTION, isr_bits, 0);
+  return ia64_raise(c, IA64_VEC_NAT_CONSUMPTION, IA64_ISR_NAT_REG | isr_bits, 0);
 }
 
 /* ---- Memory ------------------------------------------------------------------------------ */
@@ -276,6 +282,8 @@ void ia64_alat_invala(ia64_cpu *c);
 #define IA64_PSR_SUPPRESS (IA64_PSR_ID | IA64_PSR_DA | IA64_PSR_DD | IA64_PSR_IA | IA64_PSR_ED)
 /* What makes the CPU execute one instruction at a time (intr.c's stepper). */
 #define IA64_PSR_STEP (IA64_PSR_SS | IA64_PSR_TB | IA64_PSR_LP | IA64_PSR_SUPPRESS)
+/* The privilege level a PSR value runs at (0 most privileged). */
+static inline unsigned ia64_psr_cpl(uint64_t psr) { return (unsigned)((psr & IA64_PSR_CPL) >> 32); }
 
 /* Control register numbers. */
 enum {
@@ -304,6 +312,7 @@ static inline void ia64_attn_clear(ia64_cpu *c, uint32_t bits) {
 }
 
 void ia64_sys_reset(ia64_cpu *c);                /* TLB empty, interrupts idle, hooks kept */
+void ia64_bank_switch(ia64_cpu *c);              /* r16-r31 and their NaTs <-> the other bank */
 /* After any PSR write (rfi, ssm/rsm, mov psr.l, br.ret demotion, delivery): drops the
  * software TLB when translation changed (dt, it, pk, cpl), looks for a deliverable
  * interrupt when PSR.i became 1, and asks for single-stepping (ss, tb, lp, id/da/dd/ia/ed). */

@@ -60,8 +60,9 @@ static unsigned collected(int vector) {
   }
 }
 
-/* Swap r16-r31 (with their NaT bits) with the other bank. */
-static void bank_switch(ia64_cpu *c) {
+/* Swap r16-r31 (with their NaT bits) with the other bank: delivery with PSR.bn set, bsw and
+ * rfi (tab_br.c). */
+void ia64_bank_switch(ia64_cpu *c) {
   for (unsigned i = 0; i < 16; i++) {
     uint64_t v = c->gr[16 + i];
     uint8_t n = c->nat[16 + i];
@@ -107,7 +108,7 @@ int ia64_deliver(ia64_cpu *c) {
   uint64_t dcr = c->cr[IA64_CR_DCR];
   uint64_t keep = IA64_PSR_UP | IA64_PSR_MFL | IA64_PSR_MFH | IA64_PSR_PK | IA64_PSR_DT | IA64_PSR_RT |
                   IA64_PSR_MC | IA64_PSR_IT;
-  if (psr & IA64_PSR_BN) bank_switch(c);
+  if (psr & IA64_PSR_BN) ia64_bank_switch(c);
   c->psr = (psr & keep) | (dcr & 2 ? IA64_PSR_BE : 0) | (dcr & 1 ? IA64_PSR_PP : 0);
   c->ip = (c->cr[IA64_CR_IVA] & ~MSK(14, 0)) + (uint64_t)in.vector;
   c->ri = 0;
@@ -243,8 +244,6 @@ void ia64_itm_changed(ia64_cpu *c) {
 
 /* ---- Stepping ------------------------------------------------------------------------------------ */
 
-static inline unsigned cpl_of(uint64_t psr) { return (unsigned)(psr >> 32) & 3; }
-
 static void advance(ia64_cpu *c, unsigned s, unsigned nslots) {
   if (s + 1 < nslots) c->ri = s + 1;
   else c->ip += 16, c->ri = 0;
@@ -295,7 +294,7 @@ static ia64_stop step_one(ia64_cpu *c) {
   }
   uint64_t code = 0;
   int vector = -1;
-  if ((old & IA64_PSR_LP) && r == IA64_BRANCHED && cpl_of(c->psr) > cpl_of(old)) {
+  if ((old & IA64_PSR_LP) && r == IA64_BRANCHED && ia64_psr_cpl(c->psr) > ia64_psr_cpl(old)) {
     code |= TRAP_LP;
     vector = IA64_VEC_LOWER_PRIV_TRANSFER;
   }

@@ -119,8 +119,6 @@ static uint64_t ar_ignored_bits(unsigned ar) {
   }
 }
 
-static unsigned cpl(const ia64_cpu *c) { return (unsigned)ia64_field(c->psr, 33, 32); }
-
 static bool rse_lazy(const ia64_cpu *c) { return (c->ar[IA64_AR_RSC] & 3) == 0; }
 
 uint64_t ia64_ar_read(ia64_cpu *c, unsigned ar) {
@@ -135,7 +133,7 @@ int ia64_ar_get(ia64_cpu *c, unsigned ar, bool i_unit, uint64_t *v) {
   unsigned cls = ar_class(ar & 127);
   if (cls == AR_RESERVED || (cls == AR_M && i_unit) || (cls == AR_I && !i_unit)) return ia64_illegal_op(c);
   if ((ar == IA64_AR_BSPSTORE || ar == IA64_AR_RNAT) && !rse_lazy(c)) return ia64_illegal_op(c);
-  if ((ar == IA64_AR_ITC || ar == IA64_AR_RUC) && (c->psr >> 23 & 1) /* psr.si */ && cpl(c) != 0)
+  if ((ar == IA64_AR_ITC || ar == IA64_AR_RUC) && (c->psr >> 23 & 1) /* psr.si */ && ia64_psr_cpl(c->psr) != 0)
     return ia64_raise(c, IA64_VEC_GENERAL_EXCEPTION, IA64_GE_PRIV_REG, 0);
   *v = ia64_ar_read(c, ar);
   return 0;
@@ -152,14 +150,16 @@ int ia64_ar_write(ia64_cpu *c, unsigned ar, uint64_t v) {
   if (ar_class(ar) == AR_RESERVED || ar == IA64_AR_BSP) return ia64_illegal_op(c);
   if ((ar == IA64_AR_BSPSTORE || ar == IA64_AR_RNAT) && !rse_lazy(c)) return ia64_illegal_op(c);
   if (v & ar_reserved_bits(ar)) return ia64_raise(c, IA64_VEC_GENERAL_EXCEPTION, IA64_GE_RESERVED_REG, 0);
-  if ((ar <= 7 || ar == IA64_AR_ITC || ar == IA64_AR_RUC) && cpl(c) != 0)
+  if ((ar <= 7 || ar == IA64_AR_ITC || ar == IA64_AR_RUC) && ia64_psr_cpl(c->psr) != 0)
     return ia64_raise(c, IA64_VEC_GENERAL_EXCEPTION, IA64_GE_PRIV_REG, 0);
   if (ar_class(ar) == AR_IGNORED) return 0;
   v &= ~ar_ignored_bits(ar);
   switch (ar) {
-  case IA64_AR_RSC:
-    if (ia64_field(v, 3, 2) < cpl(c)) v = (v & ~MSK(3, 2)) | (uint64_t)cpl(c) << 2;
+  case IA64_AR_RSC: {
+    unsigned pl = ia64_psr_cpl(c->psr);   /* rsc.pl: never more privileged than PSR.cpl */
+    if (ia64_field(v, 3, 2) < pl) v = (v & ~MSK(3, 2)) | (uint64_t)pl << 2;
     break;
+  }
   case IA64_AR_BSPSTORE:
     ia64_rse_set_bspstore(c, v);  /* ar.bsp follows; ar.rnat is architecturally undefined */
     return 0;

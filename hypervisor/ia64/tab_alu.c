@@ -414,12 +414,9 @@ static int x_popcnt(ia64_cpu *c, const ia64_op *op) {
 
 /* ---- Executors: moves to and from predicates, branch and application registers ------------- */
 
-/* Register NaT Consumption fault, ISR.code{7:4} = 1 (a register, not a NaT page). */
-static int reg_nat_fault(ia64_cpu *c) { return ia64_nat_consumption(c, 0x10); }
-
 /* mov pr=r2,mask17: p1..p63 whose mask bit is set take r2's bits (mask bit 16 = p16..p63) */
 static int x_mov_to_pr(ia64_cpu *c, const ia64_op *op) {
-  if (UNLIKELY(ia64_rnat(c, op->r[0]))) return reg_nat_fault(c);
+  if (UNLIKELY(ia64_rnat(c, op->r[0]))) return ia64_nat_consumption(c, 0);
   uint64_t m = (uint64_t)op->imm;
   c->pr = ((c->pr & ~m) | (ia64_rd(c, op->r[0]) & m)) | 1;
   return IA64_NEXT;
@@ -439,7 +436,7 @@ static int x_mov_from_ip(ia64_cpu *c, const ia64_op *op) {
 }
 /* mov b1=r2 (the hints and tag only help prediction) */
 static int x_mov_to_br(ia64_cpu *c, const ia64_op *op) {
-  if (UNLIKELY(ia64_rnat(c, op->r[1]))) return reg_nat_fault(c);
+  if (UNLIKELY(ia64_rnat(c, op->r[1]))) return ia64_nat_consumption(c, 0);
   c->br[op->r[0]] = ia64_rd(c, op->r[1]);
   return IA64_NEXT;
 }
@@ -457,7 +454,7 @@ static inline bool ar_i_unit(unsigned ar) { return (ar >= 48 && ar <= 66) || ar 
 /* mov.i ar3=r2 */
 static int x_mov_to_ar_i(ia64_cpu *c, const ia64_op *op) {
   if (UNLIKELY(!ar_i_unit(op->r[0]))) return ia64_illegal_op(c);
-  if (UNLIKELY(ia64_rnat(c, op->r[1]))) return reg_nat_fault(c);
+  if (UNLIKELY(ia64_rnat(c, op->r[1]))) return ia64_nat_consumption(c, 0);
   return ia64_ar_put(c, op->r[0], true, ia64_rd(c, op->r[1])) < 0 ? IA64_FAULTED : IA64_NEXT;
 }
 /* mov.i ar3=imm8 */

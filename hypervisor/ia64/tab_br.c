@@ -112,8 +112,6 @@ const ia64_opnd_kind ia64_opnds_br[] = {
 
 /* ---- Helpers --------------------------------------------------------------------------------- */
 
-static inline unsigned cpl(const ia64_cpu *c) { return (unsigned)ia64_field(c->psr, 33, 32); }
-
 /* A new PSR: ia64_psr_changed (tlb.c) drops the software TLB when PSR bits that qualify it
  * change (dt, it, pk, cpl), looks for interrupts PSR.i unmasks and starts single-stepping. */
 static void set_psr(ia64_cpu *c, uint64_t psr) {
@@ -130,7 +128,7 @@ static inline int branch_to(ia64_cpu *c, uint64_t target) {
 
 /* br.call/brl.call: link, save the frame marker in ar.pfs, the outputs become the frame. */
 static inline int call_to(ia64_cpu *c, unsigned b1, uint64_t target) {
-  c->ar[IA64_AR_PFS] = ia64_cfm(c) | (c->ar[IA64_AR_EC] & 63) << 52 | (uint64_t)cpl(c) << 62;
+  c->ar[IA64_AR_PFS] = ia64_cfm(c) | (c->ar[IA64_AR_EC] & 63) << 52 | (uint64_t)ia64_psr_cpl(c->psr) << 62;
   ia64_rse_call(c);
   c->br[b1] = c->ip + 16;
   return branch_to(c, target);
@@ -210,7 +208,7 @@ static int x_ret(ia64_cpu *c, const ia64_op *op) {
   }
   c->ar[IA64_AR_EC] = ia64_field(pfs, 57, 52);
   unsigned ppl = (unsigned)ia64_field(pfs, 63, 62);
-  if (cpl(c) < ppl) set_psr(c, (c->psr & ~MSK(33, 32)) | (uint64_t)ppl << 32);
+  if (ia64_psr_cpl(c->psr) < ppl) set_psr(c, (c->psr & ~MSK(33, 32)) | (uint64_t)ppl << 32);
   return branch_to(c, target);
 }
 
@@ -262,23 +260,11 @@ static int x_wtop(ia64_cpu *c, const ia64_op *op) {
 
 /* ---- B8: system-flavoured branch-unit forms --------------------------------------------------- */
 
-static int priv_op(ia64_cpu *c) { return ia64_raise(c, IA64_VEC_GENERAL_EXCEPTION, IA64_GE_PRIV_OP, 0); }
-
-/* Swap r16..r31 with the other bank. */
-static void switch_bank(ia64_cpu *c) {
-  for (unsigned i = 0; i < 16; i++) {
-    uint64_t v = c->gr[16 + i];
-    uint8_t n = c->nat[16 + i];
-    c->gr[16 + i] = c->bank0[i], c->nat[16 + i] = c->bank0_nat[i];
-    c->bank0[i] = v, c->bank0_nat[i] = n;
-  }
-}
-
 /* bsw.0 (arg 0) / bsw.1 (arg 1): select register bank (PSR.bn, bit 44). */
 static int x_bsw(ia64_cpu *c, const ia64_op *op) {
-  if (cpl(c) != 0) return priv_op(c);
+  if (ia64_psr_cpl(c->psr) != 0) return ia64_priv_op(c);
   if ((c->psr >> 44 & 1) != (uint64_t)op->arg) {
-    switch_bank(c);
+    ia64_bank_switch(c);
     c->psr ^= 1ull << 44;
   }
   return IA64_NEXT;
@@ -288,7 +274,7 @@ static int x_bsw(ia64_cpu *c, const ia64_op *op) {
  * from just below the current one. */
 static int x_rfi(ia64_cpu *c, const ia64_op *op) {
   (void)op;
-  if (cpl(c) != 0) return priv_op(c);
+  if (ia64_psr_cpl(c->psr) != 0) return ia64_priv_op(c);
   uint64_t ipsr = c->cr[16], iip = c->cr[19], ifs = c->cr[23];
   if (ipsr >> 34 & 1)                                        /* psr.is: no IA-32 here */
     return ia64_raise(c, IA64_VEC_GENERAL_EXCEPTION, IA64_GE_DISABLED_ISA, 0);
@@ -300,7 +286,7 @@ static int x_rfi(ia64_cpu *c, const ia64_op *op) {
     if (sof > IA64_NSTACKED || sol > sof || ia64_field(ifm, 17, 14) * 8 > sof) ia64_set_cfm(c, 0);
     else if (ia64_rse_return(c, sof, ifm) < 0) return IA64_FAULTED;
   }
-  if ((c->psr ^ ipsr) >> 44 & 1) switch_bank(c);
+  if ((c->psr ^ ipsr) >> 44 & 1) ia64_bank_switch(c);
   set_psr(c, ipsr & ~MSK(42, 41));
   c->ip = iip & ~(uint64_t)15;
   c->ri = ri;
@@ -311,7 +297,7 @@ static int x_rfi(ia64_cpu *c, const ia64_op *op) {
  * software TLB does not describe, so none happens. */
 static int x_epc(ia64_cpu *c, const ia64_op *op) {
   (void)op;
-  if (ia64_field(c->ar[IA64_AR_PFS], 63, 62) < cpl(c)) return ia64_illegal_op(c);
+  if (ia64_field(c->ar[IA64_AR_PFS], 63, 62) < ia64_psr_cpl(c->psr)) return ia64_illegal_op(c);
   return IA64_NEXT;
 }
 

@@ -31,9 +31,9 @@
 #define DCR_DA (1ull << 13)  /* access bit */
 #define DCR_DD (1ull << 14)  /* data debug */
 
-/* ISR.code of the NaT Consumption vector: bits 7:4 say which kind; for non-access
- * instructions bits 3:0 say which instruction (as in the Data TLB vectors). */
-#define ISR_NAT_REG 0x10
+/* ISR.code of the NaT Consumption vector: bits 7:4 say which kind (ia64_nat_consumption gives
+ * the register one); for non-access instructions bits 3:0 say which instruction (as in the
+ * Data TLB vectors). */
 #define ISR_NA_FC 1
 #define ISR_NA_LFETCH 4
 
@@ -149,8 +149,6 @@ const ia64_opnd_kind ia64_opnds_mem[] = {
 };
 
 /* ---- Faults -------------------------------------------------------------------------------- */
-
-static int nat_fault(ia64_cpu *c, uint64_t isr_bits) { return ia64_nat_consumption(c, ISR_NAT_REG | isr_bits); }
 
 /* Does a speculative load defer the fault just raised (SDM vol. 2, 5.5.5)? With PSR.ic = 0
  * everything is deferred (the always-defer model); NaT pages always; otherwise, with PSR.it
@@ -343,7 +341,7 @@ static int x_ld(ia64_cpu *c, const ia64_op *op) {
   if (upd == UPD_REG) inc = ia64_rd(c, op->r[2]), incnat = ia64_rnat(c, op->r[2]);
   uint64_t va = ia64_rd(c, r3);
   unsigned nat3 = ia64_rnat(c, r3);
-  if (nat3 && !(f & LF_SPEC)) return nat_fault(c, IA64_ISR_R);
+  if (nat3 && !(f & LF_SPEC)) return ia64_nat_consumption(c, IA64_ISR_R);
   if (!(f & LF_CHECK) || !ia64_alat_check(c, c->grmap[r1], false, (f & LF_CLEAR) != 0))
     if (load_to(c, r1, va, nat3, size, f) < 0) return IA64_FAULTED;
   if (upd) ia64_wr(c, r3, va + inc, nat3 | incnat);
@@ -389,7 +387,7 @@ LOAD_FORMS(8)
 static int x_ld16(ia64_cpu *c, const ia64_op *op) {
   unsigned r3 = op->r[1];
   uint8_t *h;
-  if (ia64_rnat(c, r3)) return nat_fault(c, IA64_ISR_R);
+  if (ia64_rnat(c, r3)) return ia64_nat_consumption(c, IA64_ISR_R);
   uint64_t va = ia64_rd(c, r3);
   int rc = ia64_mem_ptr(c, va, 16, IA64_ACC_R, &h);
   if (rc == IA64_XLAT_IO) return ia64_raise(c, IA64_VEC_UNSUPPORTED_DATA_REF, IA64_ISR_R, va);
@@ -412,7 +410,7 @@ static int x_st(ia64_cpu *c, const ia64_op *op) {
   unsigned type = op->arg & 15, upd = (unsigned)op->arg >> 4;
   unsigned r3 = op->r[0], r2 = op->r[1], size = type == ST_SPILL ? 8 : op->aux;
   unsigned nat2 = ia64_rnat(c, r2);
-  if (ia64_rnat(c, r3) || (type != ST_SPILL && nat2)) return nat_fault(c, IA64_ISR_W);
+  if (ia64_rnat(c, r3) || (type != ST_SPILL && nat2)) return ia64_nat_consumption(c, IA64_ISR_W);
   uint64_t va = ia64_rd(c, r3);
   if (store_mem(c, va, size, be_order(c, ia64_rd(c, r2), size), type == ST_REL) < 0) return IA64_FAULTED;
   if (type == ST_SPILL) {
@@ -452,7 +450,7 @@ STORE_FORMS(8)
 static int x_st16(ia64_cpu *c, const ia64_op *op) {
   unsigned r3 = op->r[0], r2 = op->r[1];
   uint8_t *h;
-  if (ia64_rnat(c, r3) || ia64_rnat(c, r2)) return nat_fault(c, IA64_ISR_W);
+  if (ia64_rnat(c, r3) || ia64_rnat(c, r2)) return ia64_nat_consumption(c, IA64_ISR_W);
   uint64_t va = ia64_rd(c, r3);
   int rc = ia64_mem_ptr(c, va, 16, IA64_ACC_W, &h);
   if (rc == IA64_XLAT_IO) return ia64_raise(c, IA64_VEC_UNSUPPORTED_DATA_REF, IA64_ISR_W, va);
@@ -481,7 +479,7 @@ static int sem_ptr(ia64_cpu *c, uint64_t va, unsigned size, uint8_t **h) {
 /* The semaphore's operands, checked: NaT in r3 (or r2 when it has one) faults. */
 static int sem_begin(ia64_cpu *c, const ia64_op *op, bool has_r2, unsigned size, uint8_t **h) {
   if (ia64_rnat(c, op->r[1]) || (has_r2 && ia64_rnat(c, op->r[2])))
-    return nat_fault(c, IA64_ISR_R | IA64_ISR_W);
+    return ia64_nat_consumption(c, IA64_ISR_R | IA64_ISR_W);
   return sem_ptr(c, ia64_rd(c, op->r[1]), size, h);
 }
 
@@ -610,7 +608,7 @@ static bool cas16(uint8_t *p16, unsigned half, uint64_t ccv, uint64_t lo, uint64
 
 static int x_cmp8xchg16(ia64_cpu *c, const ia64_op *op) {
   uint8_t *h;
-  if (ia64_rnat(c, op->r[1]) || ia64_rnat(c, op->r[2])) return nat_fault(c, IA64_ISR_R | IA64_ISR_W);
+  if (ia64_rnat(c, op->r[1]) || ia64_rnat(c, op->r[2])) return ia64_nat_consumption(c, IA64_ISR_R | IA64_ISR_W);
   uint64_t va = ia64_rd(c, op->r[1]), old;
   if (va & 7) return ia64_raise(c, IA64_VEC_UNALIGNED, IA64_ISR_R | IA64_ISR_W, va);
   if (sem_ptr(c, va & ~(uint64_t)15, 16, &h) < 0) return IA64_FAULTED;
@@ -640,7 +638,7 @@ static int x_lfetch(ia64_cpu *c, const ia64_op *op) {
 static int x_lfetch_fault(ia64_cpu *c, const ia64_op *op) {
   unsigned r3 = op->r[0];
   uint8_t *h;
-  if (ia64_rnat(c, r3)) return nat_fault(c, IA64_ISR_NA | IA64_ISR_R | ISR_NA_LFETCH);
+  if (ia64_rnat(c, r3)) return ia64_nat_consumption(c, IA64_ISR_NA | IA64_ISR_R | ISR_NA_LFETCH);
   if (!ia64_spec_take_ed(c) && ia64_mem_ptr(c, ia64_rd(c, r3), 1, IA64_ACC_R, &h) < 0) {
     c->intr.isr |= IA64_ISR_NA | ISR_NA_LFETCH;
     return IA64_FAULTED;
@@ -706,7 +704,7 @@ static int x_mf(ia64_cpu *c, const ia64_op *op) {
 static int x_fc(ia64_cpu *c, const ia64_op *op) {
   unsigned r3 = op->r[0];
   uint8_t *h;
-  if (ia64_rnat(c, r3)) return nat_fault(c, IA64_ISR_NA | IA64_ISR_R | ISR_NA_FC);
+  if (ia64_rnat(c, r3)) return ia64_nat_consumption(c, IA64_ISR_NA | IA64_ISR_R | ISR_NA_FC);
   uint64_t va = ia64_rd(c, r3);
   int rc = ia64_mem_ptr(c, va, 1, IA64_ACC_R, &h);
   if (rc < 0) {
@@ -747,7 +745,7 @@ static int x_mov_from_ar(ia64_cpu *c, const ia64_op *op) {
 /* mov.m ar3=r2 */
 static int x_mov_to_ar(ia64_cpu *c, const ia64_op *op) {
   unsigned ar = op->r[0], r2 = op->r[1];
-  if (UNLIKELY(ia64_rnat(c, r2)) && ar_m_writable(c, ar)) return nat_fault(c, 0);
+  if (UNLIKELY(ia64_rnat(c, r2)) && ar_m_writable(c, ar)) return ia64_nat_consumption(c, 0);
   return ia64_ar_put(c, ar, false, ia64_rd(c, r2)) < 0 ? IA64_FAULTED : IA64_NEXT;
 }
 

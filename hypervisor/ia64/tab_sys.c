@@ -46,16 +46,10 @@ const ia64_opnd_kind ia64_opnds_sys[] = {
 /* Reserved PSR bits: 0, 12:6, 16, 31:28 and 63:46 (vm, bit 46, exists only on processors
  * with the virtualization extension, which this one does not have). */
 #define PSR_RESERVED (1ull | MSK(12, 6) | 1ull << 16 | MSK(31, 28) | MSK(63, 46))
-/* ISR.code of a Register NaT Consumption fault (SDM vol. 2, NaT Consumption vector). */
-#define ISR_NAT_REGISTER 0x10
 
-static inline unsigned sys_cpl(const ia64_cpu *c) { return (unsigned)ia64_field(c->psr, 33, 32); }
-
-static int priv_op(ia64_cpu *c) { return ia64_raise(c, IA64_VEC_GENERAL_EXCEPTION, IA64_GE_PRIV_OP, 0); }
 static int reserved_reg(ia64_cpu *c) {
   return ia64_raise(c, IA64_VEC_GENERAL_EXCEPTION, IA64_GE_RESERVED_REG, 0);
 }
-static int nat_reg(ia64_cpu *c) { return ia64_nat_consumption(c, ISR_NAT_REGISTER); }
 
 /* ---- Control registers (M32, M33) ----------------------------------------------------------- */
 
@@ -103,7 +97,7 @@ static bool cr_illegal(const ia64_cpu *c, unsigned cr, bool write) {
 static int x_mov_from_cr(ia64_cpu *c, const ia64_op *op) {
   unsigned cr = op->aux & 127;
   if (cr_illegal(c, cr, false)) return ia64_illegal_op(c);
-  if (sys_cpl(c) != 0) return priv_op(c);
+  if (ia64_psr_cpl(c->psr) != 0) return ia64_priv_op(c);
   uint64_t v;
   if (cr == IA64_CR_IVR) {
     v = ia64_ivr_read(c);                     /* acknowledges: the vector goes in service */
@@ -129,8 +123,8 @@ static void cr_written(ia64_cpu *c, unsigned cr) {
 static int x_mov_to_cr(ia64_cpu *c, const ia64_op *op) {
   unsigned cr = op->aux & 127;
   if (cr_illegal(c, cr, true)) return ia64_illegal_op(c);
-  if (sys_cpl(c) != 0) return priv_op(c);
-  if (ia64_rnat(c, op->r[0])) return nat_reg(c);
+  if (ia64_psr_cpl(c->psr) != 0) return ia64_priv_op(c);
+  if (ia64_rnat(c, op->r[0])) return ia64_nat_consumption(c, 0);
   uint64_t v = ia64_rd(c, op->r[0]);
   if (v & cr_table[cr].rsv) return reserved_reg(c);
   c->cr[cr] = v & ~cr_table[cr].ign;
@@ -150,15 +144,15 @@ static void psr_set_low(ia64_cpu *c, uint64_t psr) {
 
 /* mov r1=psr: PSR{36:35} and PSR{31:0}; the rest reads as zero. */
 static int x_mov_from_psr(ia64_cpu *c, const ia64_op *op) {
-  if (sys_cpl(c) != 0) return priv_op(c);
+  if (ia64_psr_cpl(c->psr) != 0) return ia64_priv_op(c);
   ia64_wr(c, op->r[0], c->psr & (MSK(36, 35) | MSK(31, 0)), 0);
   return IA64_NEXT;
 }
 
 /* mov psr.l=r2: PSR{31:0}; bits {63:32} of r2 are ignored. */
 static int x_mov_to_psrl(ia64_cpu *c, const ia64_op *op) {
-  if (sys_cpl(c) != 0) return priv_op(c);
-  if (ia64_rnat(c, op->r[0])) return nat_reg(c);
+  if (ia64_psr_cpl(c->psr) != 0) return ia64_priv_op(c);
+  if (ia64_rnat(c, op->r[0])) return ia64_nat_consumption(c, 0);
   uint64_t v = ia64_rd(c, op->r[0]);
   if (v & PSR_RESERVED & MSK(31, 0)) return reserved_reg(c);
   psr_set_low(c, (c->psr & ~MSK(31, 0)) | (v & MSK(31, 0)));
@@ -180,7 +174,7 @@ static void psr_um_update(ia64_cpu *c, uint64_t set, uint64_t clear) {
 
 /* mov psr.um=r2: any cpl; bits of r2 outside the user mask must be 0. */
 static int x_mov_to_psrum(ia64_cpu *c, const ia64_op *op) {
-  if (ia64_rnat(c, op->r[0])) return nat_reg(c);
+  if (ia64_rnat(c, op->r[0])) return ia64_nat_consumption(c, 0);
   uint64_t v = ia64_rd(c, op->r[0]);
   if (v & ~PSR_UM_BITS) return reserved_reg(c);
   psr_um_update(c, v, ~v);
@@ -198,7 +192,7 @@ static int x_sum_rum(ia64_cpu *c, const ia64_op *op) {
 
 /* ssm imm24 (arg 1) / rsm imm24 (arg 0): cpl 0; the system mask is PSR{23:0}. */
 static int x_ssm_rsm(ia64_cpu *c, const ia64_op *op) {
-  if (sys_cpl(c) != 0) return priv_op(c);
+  if (ia64_psr_cpl(c->psr) != 0) return ia64_priv_op(c);
   uint64_t v = (uint64_t)op->imm;
   if (v & PSR_RESERVED) return reserved_reg(c);
   psr_set_low(c, op->arg ? c->psr | v : c->psr & ~v);
@@ -271,15 +265,15 @@ static bool ireg_field_reserved(unsigned type, uint64_t v) {
 /* A performance counter user code may not read: it reads as 0 (PMC.pm, bit 6, marks a
  * privileged monitor; PSR.sp hides them all). */
 static bool pmd_hidden(const ia64_cpu *c, unsigned i) {
-  if (sys_cpl(c) == 0) return false;
+  if (ia64_psr_cpl(c->psr) == 0) return false;
   return (c->psr & IA64_PSR_SP) || (i >= 4 && i < IA64_NPMC && (c->pmc[i] >> 6 & 1));
 }
 
 /* mov r1=ireg[r3] (arg = IREG_*) */
 static int x_mov_from_ireg(ia64_cpu *c, const ia64_op *op) {
   unsigned type = (unsigned)op->arg;
-  if (sys_cpl(c) != 0 && type != IREG_PMD && type != IREG_CPUID) return priv_op(c);
-  if (ia64_rnat(c, op->r[1])) return nat_reg(c);
+  if (ia64_psr_cpl(c->psr) != 0 && type != IREG_PMD && type != IREG_CPUID) return ia64_priv_op(c);
+  if (ia64_rnat(c, op->r[1])) return ia64_nat_consumption(c, 0);
   unsigned i = ireg_index(type, ia64_rd(c, op->r[1]));
   if (ireg_reserved(type, i)) return reserved_reg(c);
   uint64_t v;
@@ -306,8 +300,8 @@ static void pkr_drop_duplicates(ia64_cpu *c, uint64_t v) {
  * changes what a virtual address means, so the software TLB is dropped. */
 static int x_mov_to_ireg(ia64_cpu *c, const ia64_op *op) {
   unsigned type = (unsigned)op->arg;
-  if (sys_cpl(c) != 0) return priv_op(c);
-  if (ia64_rnat(c, op->r[0]) || ia64_rnat(c, op->r[1])) return nat_reg(c);
+  if (ia64_psr_cpl(c->psr) != 0) return ia64_priv_op(c);
+  if (ia64_rnat(c, op->r[0]) || ia64_rnat(c, op->r[1])) return ia64_nat_consumption(c, 0);
   unsigned i = ireg_index(type, ia64_rd(c, op->r[0]));
   uint64_t v = ia64_rd(c, op->r[1]);
   if (ireg_reserved(type, i) || ireg_field_reserved(type, v)) return reserved_reg(c);
@@ -330,9 +324,9 @@ enum { TR_NAT0 = 1, TR_NAT1 = 2, TR_IC = 4, TR_PRIV = 8 };
  * the NaT fault (non-access code and r/w for tpa, tak and probe). */
 static int tlb_checks(ia64_cpu *c, const ia64_op *op, unsigned what, uint64_t isr) {
   if ((what & TR_IC) && (c->psr & IA64_PSR_IC)) return ia64_illegal_op(c);
-  if ((what & TR_PRIV) && sys_cpl(c) != 0) return priv_op(c);
+  if ((what & TR_PRIV) && ia64_psr_cpl(c->psr) != 0) return ia64_priv_op(c);
   if (((what & TR_NAT0) && ia64_rnat(c, op->r[0])) || ((what & TR_NAT1) && ia64_rnat(c, op->r[1])))
-    return ia64_nat_consumption(c, ISR_NAT_REGISTER | isr);
+    return ia64_nat_consumption(c, isr);
   return 0;
 }
 
@@ -424,9 +418,9 @@ static int x_probe(ia64_cpu *c, const ia64_op *op) {
   uint64_t isr = IA64_ISR_NA | (fault ? NA_PROBE_FAULT : NA_PROBE) | (acc & IA64_ACC_R ? IA64_ISR_R : 0) |
                  (acc & IA64_ACC_W ? IA64_ISR_W : 0);
   if (ia64_rnat(c, r3) || ((op->arg & PROBE_REG) && ia64_rnat(c, op->r[2])))
-    return ia64_nat_consumption(c, ISR_NAT_REGISTER | isr);
+    return ia64_nat_consumption(c, isr);
   unsigned pl = (unsigned)((op->arg & PROBE_REG) ? ia64_rd(c, op->r[2]) : (uint64_t)op->imm) & 3;
-  if (pl < sys_cpl(c)) pl = sys_cpl(c);
+  if (pl < ia64_psr_cpl(c->psr)) pl = ia64_psr_cpl(c->psr);
   bool ok;
   if (ia64_tlb_probe(c, ia64_rd(c, r3), acc, pl, fault, &ok) < 0) return IA64_FAULTED;
   if (!fault) ia64_wr(c, op->r[0], ok, 0);

@@ -60,7 +60,6 @@ static inline uint32_t itir_key(uint64_t itir) { return (uint32_t)(itir >> 8) & 
 static inline uint32_t rr_rid(uint64_t rr) { return (uint32_t)(rr >> 8) & 0xffffff; }
 static inline unsigned rr_ps(uint64_t rr) { return (unsigned)(rr >> 2) & 63; }
 static inline uint64_t low_mask(unsigned ps) { return ps >= 64 ? ~0ull : ((uint64_t)1 << ps) - 1; }
-static inline unsigned psr_cpl(uint64_t psr) { return (unsigned)(psr >> 32) & 3; }
 
 /* ---- Entries and the cache's sets ----------------------------------------------------------- */
 
@@ -381,7 +380,7 @@ int ia64_translate(ia64_cpu *c, uint64_t va, unsigned access, ia64_pxlat *out) {
     *out = (ia64_pxlat){.pa = c->sys.walk_pa, .perms = R, .ma = IA64_MA_WB, .ps = IA64_PAGE_SHIFT};
     return 0;
   }
-  xreq q = {.va = va, .acc = access & (R | W | X), .kind = K_ACCESS, .pl = psr_cpl(c->psr)};
+  xreq q = {.va = va, .acc = access & (R | W | X), .kind = K_ACCESS, .pl = ia64_psr_cpl(c->psr)};
   if (!(c->psr & (q.acc == X ? IA64_PSR_IT : IA64_PSR_DT))) return physical(c, &q, out);
   const ia64_tlb_ent *e = lookup(c, &q);
   if (!e) return -1;
