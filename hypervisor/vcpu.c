@@ -90,6 +90,7 @@ int vm_vcpu_create(vm *v, unsigned id) {
 
 void vm_vcpu_free(vm_vcpu *vc) {
   if (!vc) return;
+  vm_sched_vcpu_free(vc);
   ia64_cpu_destroy(&vc->cpu);
   munmap(vc->xframes, vc->vm->nwords * 8);
   pthread_cond_destroy(&vc->cond);
@@ -258,6 +259,16 @@ static void interruption(vm_vcpu *vc) {
 
 /* ---- The thread ------------------------------------------------------------------------------ */
 
+/* Sleep on the vCPU's condition variable for at most ns (vm->lock held). */
+static void park_for(vm_vcpu *vc, uint64_t ns) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  ns += (uint64_t)ts.tv_nsec;
+  ts.tv_sec += (time_t)(ns / 1000000000u);
+  ts.tv_nsec = (long)(ns % 1000000000u);
+  pthread_cond_clockwait(&vc->cond, &vc->vm->lock, CLOCK_MONOTONIC, &ts);
+}
+
 /* Wait, parked, until the vCPU may run guest code; false when the VM stops. vm->lock held. */
 static bool safe_point(vm_vcpu *vc) {
   vm *v = vc->vm;
@@ -269,11 +280,16 @@ static bool safe_point(vm_vcpu *vc) {
       vc->state = VCPU_RUNNING;
       vc->kicked = false;
     }
-    if (v->pause_depth == 0 && vc->state == VCPU_RUNNING) return true;
+    /* Runnable, it may still have to sleep over its allowance (sched.c): parked, so that a
+     * pause need not wait for it, until the time is up or something wakes it. */
+    uint64_t hold = 0;
+    if (v->pause_depth == 0 && vc->state == VCPU_RUNNING && !(hold = vm_sched_gate(vc))) return true;
+    if (!hold) vm_sched_idle(vc);
     vc->parked = true;
     v->nparked++;
     if (v->pause_depth) pthread_cond_broadcast(&v->pause_cond);
-    pthread_cond_wait(&vc->cond, &v->lock);
+    if (hold) park_for(vc, hold);
+    else pthread_cond_wait(&vc->cond, &v->lock);
     vc->parked = false;
     v->nparked--;
   }
@@ -301,11 +317,12 @@ static void *vcpu_main(void *arg) {
   pthread_mutex_lock(&v->lock);
   while (safe_point(vc)) {
     pthread_mutex_unlock(&v->lock);
-    ia64_stop st = ia64_run(&vc->cpu, VM_RUN_BUDGET);
+    ia64_stop st = ia64_run(&vc->cpu, vm_sched_budget(vc));
     if (st == IA64_STOP_INTR) interruption(vc);
     else if (st == IA64_STOP_HALT) halted(vc);
     pthread_mutex_lock(&v->lock);
   }
+  vm_sched_vcpu_exit(vc);            /* a powered-off guest holds no entitlement */
   vc->state = VCPU_STOPPED;
   v->nparked++;                      /* an exited thread never runs guest code again */
   pthread_cond_broadcast(&v->pause_cond);

@@ -132,6 +132,76 @@ typedef struct vm_stats {
 } vm_stats;
 void vm_get_stats(vm *v, vm_stats *out);
 
+/* ---- Scheduling (sched.c; docs/design/scheduling.md) -------------------------------------------
+ * CPU entitlement, caps and throttling, one mechanism for all three. Each vCPU has an
+ * entitlement (the percentage of one host core it is guaranteed, 1..100), an optional cap (the
+ * most it may use, entitlement..100) and a throttle (0..99: it gets that much less of the CPU
+ * it would otherwise get; migration's auto-converge). From them the host's scheduler computes
+ * each vCPU's allocation (entitlements first, spare capacity to the vCPUs that want it in
+ * proportion to their entitlements, no more than the cap); every vCPU thread runs guest code in
+ * slices of ~2 ms and, between two slices, sleeps while it is over its allowance.
+ *
+ * The host's scheduler (vm_sched) is shared by every VM of the host, in this process and in the
+ * other hpvmapp processes, through a small shared-memory file in the host's state directory
+ * with one slot per admitted vCPU (parameters and CPU accounting). Admission refuses a VM whose
+ * entitlement the cores cannot guarantee next to the vCPUs already admitted. A VM's slots are
+ * released when it powers off or is destroyed, and those of a process that died are reclaimed. */
+typedef struct vm_sched vm_sched;
+
+#define VM_SCHED_MAX_VCPUS 1024      /* vCPUs a host admits at once */
+#define VM_SCHED_MAX_CORES 256       /* host CPUs numbered 0..255 */
+#define VM_SCHED_DEFAULT_ENTITLEMENT 10
+
+typedef struct vm_sched_opts {
+  unsigned ncores;          /* 0: every CPU this process may run on; n: the first n of them */
+} vm_sched_opts;
+/* Open the host's scheduler in state_dir (the file sched.shm, created on first use), or one
+ * private to this process when state_dir is NULL. opts may be NULL; it only matters to the
+ * first opener. */
+int vm_sched_open(const char *state_dir, const vm_sched_opts *opts, vm_sched **out, char *msg, size_t msglen);
+/* After every VM admitted through it has been destroyed. */
+void vm_sched_close(vm_sched *s);
+unsigned vm_sched_ncores(const vm_sched *s);
+
+typedef struct vm_sched_params {
+  const char *name;         /* the guest's name, for listings (may be NULL) */
+  unsigned entitlement;     /* % of one core guaranteed to each vCPU, 1..100 */
+  unsigned cap;             /* most % of one core each vCPU may use, entitlement..100; 0: 100 */
+  const char *cpus;         /* host CPUs the vCPUs run on, as "0-3,6"; NULL or "": all */
+} vm_sched_params;
+/* Admit the VM's vCPUs (before vm_start). HPVM_EBUSY, with the figures in msg, when the
+ * entitlement cannot be guaranteed: on any set of cores the entitlements of the vCPUs confined
+ * to it would exceed 100 % per core. HPVM_EINVAL for bad parameters, HPVM_EBUSY when the VM is
+ * admitted already. */
+int vm_sched_admit(vm *v, vm_sched *s, const vm_sched_params *p, char *msg, size_t msglen);
+/* Change the entitlement and cap (0: none) of every vCPU, running or not: the vCPUs follow at
+ * their next slice. A raise the host cannot guarantee is refused as at admission. */
+int vm_sched_set(vm *v, unsigned entitlement, unsigned cap, char *msg, size_t msglen);
+/* Slow every vCPU by `percent` (0..99) of the CPU it would otherwise get; 0 ends it. Works
+ * whether or not the VM was admitted to a host scheduler. */
+int vm_set_throttle(vm *v, unsigned percent);
+unsigned vm_throttle(const vm *v);
+
+typedef struct vm_sched_usage {
+  uint64_t cpu_ns;          /* host CPU time the vCPU's thread has used */
+  uint64_t held_ns;         /* time it slept over its allowance */
+  unsigned entitlement, cap, throttle;
+  unsigned share;           /* its allocation now, in 1/1000 of a core (0: idle) */
+} vm_sched_usage;
+/* HPVM_ENOENT (zeros) when the vCPU was never scheduled (not admitted, no throttle or cap). */
+int vm_sched_get_usage(vm *v, unsigned cpu, vm_sched_usage *out);
+
+/* Every vCPU admitted on the host, from any process (status, accounting, tests). */
+typedef struct vm_sched_entry {
+  int pid;
+  unsigned vcpu;
+  char name[32];
+  vm_sched_usage usage;
+  bool runnable;            /* wants to run (not halted, paused or stopped) */
+} vm_sched_entry;
+/* Fills up to max entries; returns how many vCPUs are admitted. */
+unsigned vm_sched_list(vm_sched *s, vm_sched_entry *out, unsigned max);
+
 /* ---- Devices (for tests: an access as a vCPU would make it, uncacheable) ---------------------- */
 
 int vm_mmio_read(vm *v, uint64_t gpa, unsigned size, uint64_t *val);

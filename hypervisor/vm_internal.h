@@ -79,6 +79,9 @@ typedef struct vm_vcpu {
   /* The vCPU's own thread only. */
   uint64_t *xframes;            /* frames this vCPU was granted execute on (may hold decoded code) */
   uint64_t io_page, io_pa;      /* the last page translate() sent to io(), and its guest-physical page */
+
+  /* sched.c: entitlement, cap and throttle (NULL: never scheduled); set once, under vm->lock. */
+  _Atomic(struct vm_sched_vcpu *) sched;
 } vm_vcpu;
 
 /* ---- Devices ------------------------------------------------------------------------------- */
@@ -262,5 +265,19 @@ typedef struct vm_ssc_saved {
 } vm_ssc_saved;
 void vm_ssc_get_state(vm *v, vm_ssc_saved *out);
 void vm_ssc_set_state(vm *v, const vm_ssc_saved *st);            /* disks, modes, ncomp checked by the caller */
+
+/* ---- sched.c: the gate between two slices of guest code (entitlement, caps, throttle) ---------- */
+
+/* Instructions for the vCPU's next ia64_run (VM_RUN_BUDGET when it is not scheduled). Own thread. */
+uint64_t vm_sched_budget(vm_vcpu *vc);
+/* The vCPU is about to run guest code: charge what it ran since the last look; 0 to run now, or
+ * the ns to sleep (parked) first because it is over its allowance. Own thread, vm->lock held. */
+uint64_t vm_sched_gate(vm_vcpu *vc);
+/* The vCPU stops wanting the CPU (halted, paused, waiting to boot). Own thread, vm->lock held. */
+void vm_sched_idle(vm_vcpu *vc);
+/* The vCPU's thread ends (power-off): its entitlement is released. vm->lock held. */
+void vm_sched_vcpu_exit(vm_vcpu *vc);
+/* vm_vcpu_free: release and free the vCPU's scheduling state. */
+void vm_sched_vcpu_free(vm_vcpu *vc);
 
 #endif
