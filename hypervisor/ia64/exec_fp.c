@@ -655,21 +655,12 @@ static int load_regs(ia64_cpu *c, unsigned x6, unsigned f1, unsigned f2, uint64_
   return 0;
 }
 
-/* The host address of an aligned access the software TLB already grants, or NULL: no side
- * effect, so the general path can follow. */
-static inline uint8_t *tlb_hit(const ia64_cpu *c, uint64_t va, unsigned size, unsigned acc) {
-  const ia64_stlb_ent *e = &c->stlb[(va >> IA64_PAGE_SHIFT) & (IA64_STLB_SIZE - 1)];
-  uint64_t tag = acc == IA64_ACC_W ? e->tag_w : e->tag_r;
-  uint64_t key = va & (~(uint64_t)(IA64_PAGE_SIZE - 1) | (size - 1));
-  return LIKELY(tag == key) ? (uint8_t *)(uintptr_t)(va + e->addend) : NULL;
-}
-
 /* Plain ldfs, ldfd, ldf8 (x6 1-3) that hit the software TLB: true when done. */
 static inline bool ldf_fast(ia64_cpu *c, unsigned x6, unsigned f1, unsigned r3) {
   if (x6 - 1 > 2 || ia64_rnat(c, r3) || (c->psr & IA64_PSR_BE)) return false;
   unsigned n = x6 == 2 ? 4 : 8;
-  const uint8_t *h = tlb_hit(c, ia64_rd(c, r3), n, IA64_ACC_R);
-  if (!h) return false;
+  uint8_t *h;
+  if (!ia64_stlb_hit(c, ia64_rd(c, r3), n, IA64_ACC_R, &h)) return false;
   uint64_t v = 0;
   if (n == 4) {
     uint32_t w;
@@ -737,8 +728,8 @@ static inline bool stf_fast(ia64_cpu *c, unsigned x6, unsigned r3, unsigned f2) 
   if (x6 - 0x31 > 2 || ia64_rnat(c, r3) || (c->psr & IA64_PSR_BE) || UNLIKELY(c->alat_live)) return false;
   const ia64_fr *f = ia64_frp(c, f2);
   unsigned n = x6 == 0x32 ? 4 : 8;
-  uint8_t *h = tlb_hit(c, ia64_rd(c, r3), n, IA64_ACC_W);
-  if (!h || fp82_is_natval(*f)) return false;
+  uint8_t *h;
+  if (!ia64_stlb_hit(c, ia64_rd(c, r3), n, IA64_ACC_W, &h) || fp82_is_natval(*f)) return false;
   if (n == 4) {
     uint32_t w = fp82_to_single(*f);
     memcpy(h, &w, 4);

@@ -186,16 +186,24 @@ static inline int ia64_nat_consumption(ia64_cpu *c, uint64_t isr_bits) {
 int ia64_mem_slow(ia64_cpu *c, uint64_t va, unsigned size, unsigned acc, uint8_t **host);
 int ia64_io(ia64_cpu *c, uint64_t va, unsigned size, bool write, uint64_t *val);
 
-/* Host pointer for an aligned access of size bytes (1..16) that stays in one page. */
-static inline int ia64_mem_ptr(ia64_cpu *c, uint64_t va, unsigned size, unsigned acc,
-                               uint8_t **host) {
+/* The software TLB's fast path alone: true, with *host, when it holds the page of an aligned
+ * access of size bytes (1..16, in one page) with the right acc. No side effect, so the plain
+ * loads and stores try it first and leave everything else to their general path. */
+static inline bool ia64_stlb_hit(const ia64_cpu *c, uint64_t va, unsigned size, unsigned acc, uint8_t **host) {
   const ia64_stlb_ent *e = &c->stlb[(va >> IA64_PAGE_SHIFT) & (IA64_STLB_SIZE - 1)];
   uint64_t tag = acc == IA64_ACC_W ? e->tag_w : acc == IA64_ACC_R ? e->tag_r : e->tag_x;
   uint64_t key = va & (~(uint64_t)(IA64_PAGE_SIZE - 1) | (size - 1));
   if (LIKELY(tag == key)) {
     *host = (uint8_t *)(uintptr_t)(va + e->addend);
-    return 0;
+    return true;
   }
+  return false;
+}
+
+/* Host pointer for an aligned access of size bytes (1..16) that stays in one page. */
+static inline int ia64_mem_ptr(ia64_cpu *c, uint64_t va, unsigned size, unsigned acc,
+                               uint8_t **host) {
+  if (ia64_stlb_hit(c, va, size, acc, host)) return 0;
   return ia64_mem_slow(c, va, size, acc, host);
 }
 

@@ -246,18 +246,6 @@ static inline int store_mem(ia64_cpu *c, uint64_t va, unsigned size, uint64_t v,
 
 /* ---- Loads --------------------------------------------------------------------------------- */
 
-/* The software TLB's fast path alone (as in ia64_mem_ptr): the host address of an aligned
- * access of size bytes to a page the TLB holds with the right, or NULL. The plain loads and
- * stores try it first and hand anything else (a miss, a NaT, PSR.be, an IO page, a live
- * ALAT, a fault) to the general executors, so their own code stays a few instructions with
- * no call on the way. */
-static inline uint8_t *tlb_hit(const ia64_cpu *c, uint64_t va, unsigned size, unsigned acc) {
-  const ia64_stlb_ent *e = &c->stlb[(va >> IA64_PAGE_SHIFT) & (IA64_STLB_SIZE - 1)];
-  uint64_t tag = acc == IA64_ACC_W ? e->tag_w : e->tag_r;
-  uint64_t key = va & (~(uint64_t)(IA64_PAGE_SIZE - 1) | (size - 1));
-  return tag == key ? (uint8_t *)(uintptr_t)(va + e->addend) : NULL;
-}
-
 /* The load types (op->arg = type | addressing form << 4), as flag sets. */
 enum { LD_PLAIN = 0, LD_S, LD_A, LD_SA, LD_BIAS, LD_ACQ, LD_CCLR, LD_CNC, LD_CCLRACQ, LD_FILL, LD_NTYPES };
 enum { UPD_NONE = 0, UPD_REG = 1, UPD_IMM = 2 };
@@ -353,16 +341,18 @@ static int x_ld(ia64_cpu *c, const ia64_op *op) {
 #define LOAD_FORMS(N)                                                                            \
   static int x_ld##N(ia64_cpu *c, const ia64_op *op) {                                           \
     unsigned r3 = op->r[1];                                                                      \
-    uint8_t *h = tlb_hit(c, ia64_rd(c, r3), N, IA64_ACC_R);                                      \
-    if (UNLIKELY(!h || (ia64_rnat(c, r3) | (c->psr & IA64_PSR_BE)))) return x_ld(c, op);         \
+    uint8_t *h;                                                                                  \
+    bool hit = ia64_stlb_hit(c, ia64_rd(c, r3), N, IA64_ACC_R, &h);                              \
+    if (UNLIKELY(!hit || (ia64_rnat(c, r3) | (c->psr & IA64_PSR_BE)))) return x_ld(c, op);       \
     ia64_wr(c, op->r[0], host_read(h, N, false), 0);                                             \
     return IA64_NEXT;                                                                            \
   }                                                                                              \
   static int x_ld##N##_reg(ia64_cpu *c, const ia64_op *op) {                                     \
     unsigned r1 = op->r[0], r3 = op->r[1], r2 = op->r[2];                                        \
     uint64_t va = ia64_rd(c, r3);                                                                \
-    uint8_t *h = tlb_hit(c, va, N, IA64_ACC_R);                                                  \
-    if (UNLIKELY(!h || ((r1 == r3) | ia64_rnat(c, r3) | (c->psr & IA64_PSR_BE)))) return x_ld(c, op); \
+    uint8_t *h;                                                                                  \
+    bool hit = ia64_stlb_hit(c, va, N, IA64_ACC_R, &h);                                          \
+    if (UNLIKELY(!hit || ((r1 == r3) | ia64_rnat(c, r3) | (c->psr & IA64_PSR_BE)))) return x_ld(c, op); \
     uint64_t inc = ia64_rd(c, r2);                                                               \
     unsigned incnat = ia64_rnat(c, r2);                                                          \
     ia64_wr(c, r1, host_read(h, N, false), 0);                                                   \
@@ -372,8 +362,9 @@ static int x_ld(ia64_cpu *c, const ia64_op *op) {
   static int x_ld##N##_imm(ia64_cpu *c, const ia64_op *op) {                                     \
     unsigned r1 = op->r[0], r3 = op->r[1];                                                       \
     uint64_t va = ia64_rd(c, r3);                                                                \
-    uint8_t *h = tlb_hit(c, va, N, IA64_ACC_R);                                                  \
-    if (UNLIKELY(!h || ((r1 == r3) | ia64_rnat(c, r3) | (c->psr & IA64_PSR_BE)))) return x_ld(c, op); \
+    uint8_t *h;                                                                                  \
+    bool hit = ia64_stlb_hit(c, va, N, IA64_ACC_R, &h);                                          \
+    if (UNLIKELY(!hit || ((r1 == r3) | ia64_rnat(c, r3) | (c->psr & IA64_PSR_BE)))) return x_ld(c, op); \
     ia64_wr(c, r1, host_read(h, N, false), 0);                                                   \
     ia64_wr(c, r3, va + (uint64_t)op->imm, 0);                                                   \
     return IA64_NEXT;                                                                            \
@@ -425,8 +416,9 @@ static int x_st(ia64_cpu *c, const ia64_op *op) {
 #define STORE_FORMS(N)                                                                           \
   static int x_st##N(ia64_cpu *c, const ia64_op *op) {                                           \
     unsigned r3 = op->r[0], r2 = op->r[1];                                                       \
-    uint8_t *h = tlb_hit(c, ia64_rd(c, r3), N, IA64_ACC_W);                                      \
-    if (UNLIKELY(!h || (ia64_rnat(c, r3) | ia64_rnat(c, r2) | (c->psr & IA64_PSR_BE) | c->alat_live))) \
+    uint8_t *h;                                                                                  \
+    bool hit = ia64_stlb_hit(c, ia64_rd(c, r3), N, IA64_ACC_W, &h);                              \
+    if (UNLIKELY(!hit || (ia64_rnat(c, r3) | ia64_rnat(c, r2) | (c->psr & IA64_PSR_BE) | c->alat_live))) \
       return x_st(c, op);                                                                        \
     host_write(h, N, ia64_rd(c, r2), false);                                                     \
     return IA64_NEXT;                                                                            \
@@ -434,8 +426,9 @@ static int x_st(ia64_cpu *c, const ia64_op *op) {
   static int x_st##N##_imm(ia64_cpu *c, const ia64_op *op) {                                     \
     unsigned r3 = op->r[0], r2 = op->r[1];                                                       \
     uint64_t va = ia64_rd(c, r3);                                                                \
-    uint8_t *h = tlb_hit(c, va, N, IA64_ACC_W);                                                  \
-    if (UNLIKELY(!h || (ia64_rnat(c, r3) | ia64_rnat(c, r2) | (c->psr & IA64_PSR_BE) | c->alat_live))) \
+    uint8_t *h;                                                                                  \
+    bool hit = ia64_stlb_hit(c, va, N, IA64_ACC_W, &h);                                          \
+    if (UNLIKELY(!hit || (ia64_rnat(c, r3) | ia64_rnat(c, r2) | (c->psr & IA64_PSR_BE) | c->alat_live))) \
       return x_st(c, op);                                                                        \
     host_write(h, N, ia64_rd(c, r2), false);                                                     \
     ia64_wr(c, r3, va + (uint64_t)op->imm, 0);                                                   \
