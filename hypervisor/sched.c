@@ -55,9 +55,11 @@
 #define SCHED_LAG_NS 250000000ull           /* a pool member further behind is not really running */
 #define SCHED_STALE_NS 200000000ull         /* a slot not seen for this long does not compete */
 #define SCHED_REFRESH_NS 20000000ull        /* allocation recomputed at least this often */
-#define SCHED_HOLD_MIN_NS 100000ull         /* shorter debts are paid on the next slice */
-#define SCHED_HOLD_MAX_NS 20000000ull       /* longest sleep before looking again */
-#define SCHED_FAIR_WAIT_NS 1000000ull       /* a vCPU ahead of its pool looks again after this */
+#define SCHED_MIN_RUN_NS 500000.0           /* a held vCPU sleeps until it may run this much: a
+                                             * wake-up costs CPU too, and must buy some running */
+#define SCHED_HOLD_MAX_NS 50000000ull       /* longest sleep before looking again */
+#define SCHED_FAIR_MIN_NS 500000ull         /* a vCPU ahead of its pool sleeps 0.5 to 20 ms */
+#define SCHED_FAIR_MAX_NS 20000000ull
 #define SCHED_DELIVERED_NS 300000000.0      /* time constant of the delivered-CPU average */
 
 enum { SLOT_FREE = 0, SLOT_ADMITTED = 1 };
@@ -101,6 +103,7 @@ typedef struct vm_sched_vcpu {
   vm_sched *host;                /* NULL: not admitted (a throttle or cap alone) */
   sched_slot *slot;              /* NULL when not admitted or released */
   uint32_t params;               /* mirror of the slot's (the only copy without a host) */
+  bool reload;                   /* params changed: recompute the allocation at the next gate */
   _Atomic uint64_t cpu_ns, held_ns;
   _Atomic uint32_t share_pm;
 
@@ -490,6 +493,14 @@ static void release(vm_sched_vcpu *sv) {
 
 /* ---- Parameters ------------------------------------------------------------------------------ */
 
+/* New parameters: the vCPU recomputes its allocation at its next gate, and one sleeping over
+ * its allowance wakes to do so now (vm->lock held; a vCPU parked for another reason parks
+ * again). */
+static void reload(vm_vcpu *vc, vm_sched_vcpu *sv) {
+  sv->reload = true;
+  if (vc->parked) pthread_cond_signal(&vc->cond);
+}
+
 int vm_sched_set(vm *v, unsigned ent, unsigned cap, char *msg, size_t msglen) {
   int rc = check_params(ent, cap, msg, msglen);
   if (rc) return rc;
@@ -514,6 +525,7 @@ int vm_sched_set(vm *v, unsigned ent, unsigned cap, char *msg, size_t msglen) {
     vm_sched_vcpu *sv = sv_of(v->vcpu[i]);
     sv->params = pack(ent, cap, p_thr(sv->params));
     if (sv->slot) atomic_store(&sv->slot->params, sv->params);
+    reload(v->vcpu[i], sv);
   }
   if (h) {
     if (!rc) atomic_fetch_add(&h->gen, 1);
@@ -538,6 +550,7 @@ int vm_set_throttle(vm *v, unsigned percent) {
       atomic_store(&sv->slot->params, sv->params);
       atomic_fetch_add(&sv->host->shm->gen, 1);
     }
+    reload(v->vcpu[i], sv);
   }
   pthread_mutex_unlock(&v->lock);
   return rc;
@@ -728,19 +741,26 @@ static void pin(vm_sched_vcpu *sv) {
 }
 
 /* Fair share: 0 to run, or how long to wait because at least as many pool members as the
- * pool has cores are behind this one (in virtual time) and not held. */
+ * pool has cores are behind this one (in virtual time) and not held. The wait is the time the
+ * closest of them needs to catch up if it had a core to itself (its virtual time then grows
+ * by 1 / its allocation per ns): looking again sooner would only burn CPU on wake-ups. */
 static uint64_t fair_wait(vm_sched_vcpu *sv, uint64_t now) {
   if (!sv->slot) return 0;
   sched_shm *h = sv->host->shm;
   uint64_t me = atomic_load(&sv->slot->vtime);
   unsigned behind = 0, cores = mask_count(sv->slot->mask);
-  for (unsigned k = 0; k < sv->npool && behind < cores; k++) {
+  double soonest = SCHED_FAIR_MAX_NS;
+  for (unsigned k = 0; k < sv->npool; k++) {
     sched_slot *s = &h->slot[sv->pool[k]];
     if (s == sv->slot || !competing(s, now) || (atomic_load(&s->flags) & SLOT_HELD)) continue;
     uint64_t v = atomic_load(&s->vtime);
-    if (v + SCHED_SLACK_NS < me && v + SCHED_LAG_NS > me) behind++;
+    if (v + SCHED_SLACK_NS >= me || v + SCHED_LAG_NS <= me) continue;
+    behind++;
+    double catch_up = (double)(me - SCHED_SLACK_NS - v) * atomic_load(&s->share_pm) / 1000.0;
+    if (catch_up < soonest) soonest = catch_up;
   }
-  return behind >= cores ? SCHED_FAIR_WAIT_NS : 0;
+  if (behind < cores) return 0;
+  return soonest < SCHED_FAIR_MIN_NS ? SCHED_FAIR_MIN_NS : (uint64_t)soonest;
 }
 
 /* Coming back to the CPU (from a halt, a pause, boot): no credit for the time away. */
@@ -771,7 +791,8 @@ uint64_t vm_sched_gate(vm_vcpu *vc) {
     sv->rate = 1;
   }
   if (!sv->pinned) pin(sv);
-  bool changed = sv->slot && sv->pool_gen != atomic_load(&sv->host->shm->gen);
+  bool changed = sv->reload || (sv->slot && sv->pool_gen != atomic_load(&sv->host->shm->gen));
+  sv->reload = false;
   if (sv->slot) pool_refresh(sv);
   if (!sv->want) {
     sv->want = true;
@@ -794,8 +815,8 @@ uint64_t vm_sched_gate(vm_vcpu *vc) {
     if (thr && sv->delivered * (100 - thr) / 100.0 < sv->rate) sv->rate = sv->delivered * (100 - thr) / 100.0;
     if (sv->rate < 0.001) sv->rate = 0.001;
   }
-  double hold = sv->tok < 0 ? -sv->tok / sv->rate : 0;
-  if (hold >= SCHED_HOLD_MIN_NS) {
+  double hold = sv->tok < 0 ? (SCHED_MIN_RUN_NS - sv->tok) / sv->rate : 0;
+  if (hold > 0) {
     /* Over its allowance: not competing until paid back, so the pool runs without it. */
     sv->held = true;
     sv->held_since = now;
@@ -826,7 +847,9 @@ uint64_t vm_sched_budget(vm_vcpu *vc) {
   vm_sched_vcpu *sv = sv_of(vc);
   if (!sv) return VM_RUN_BUDGET;
   if (sv->ips <= 0) return 1u << 16;             /* until the speed is known */
-  double b = sv->ips * SCHED_SLICE_NS;
+  /* A slice no longer than the allowance left (but long enough to be worth a wake-up). */
+  double run = sv->tok < SCHED_SLICE_NS ? sv->tok : SCHED_SLICE_NS;
+  double b = sv->ips * (run > SCHED_MIN_RUN_NS ? run : SCHED_MIN_RUN_NS);
   return b < 4096 ? 4096 : b > VM_RUN_BUDGET ? VM_RUN_BUDGET : (uint64_t)b;
 }
 
