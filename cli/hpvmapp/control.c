@@ -180,6 +180,8 @@ static void fill_status(app_ctl *c, Hpvm__AppStatus *s) {
   s->halts = st.halts;
   s->rss_bytes = rss_bytes();
   s->started_ns = c->started_ns;
+  vm_sched_usage u;
+  if (vm_sched_get_usage(c->v, 0, &u) == 0) s->entitlement = u.entitlement, s->cap = u.cap;
 }
 
 static void send_status(app_ctl *c) {
@@ -231,6 +233,8 @@ static void drop_connection(app_ctl *c) {
   wire_framer_free(&c->in);
 }
 
+/* Pause, resume and schedule get exactly one reply each (status or error), in the order of
+ * the commands: hpvmd matches replies to its requests first in, first out. */
 static void do_command(app_ctl *c, const Hpvm__AppCommand *cmd) {
   switch (cmd->body_case) {
   case HPVM__APP_COMMAND__BODY_STATUS_QUERY:
@@ -245,7 +249,6 @@ static void do_command(app_ctl *c, const Hpvm__AppCommand *cmd) {
     /* The platform has no way yet to ask a guest to shut down (docs/platform.md): the VM
      * shows STOPPING and hpvmd powers it off when its timeout runs out. */
     atomic_store(&c->state, HPVM__VM_RUN_STATE__VM_RUN_STATE_STOPPING);
-    send_status(c);
     break;
   case HPVM__APP_COMMAND__BODY_CONSOLE_INPUT: {
     /* Non-blocking: input beyond what the pipe holds is dropped, like keys typed into a
@@ -267,6 +270,12 @@ static void do_command(app_ctl *c, const Hpvm__AppCommand *cmd) {
       break;
     }
     send_status(c);
+    break;
+  }
+  case HPVM__APP_COMMAND__BODY_SCHEDULE: {
+    char msg[600];
+    if (vm_sched_set(c->v, cmd->schedule->entitlement, cmd->schedule->cap, msg, sizeof msg)) send_error(c, msg);
+    else send_status(c);
     break;
   }
   default:

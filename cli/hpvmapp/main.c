@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "entitle.h"
 #include "hpvm_error.h"
 #include "vm.h"
 
@@ -42,6 +43,8 @@ static void usage(FILE *f) {
              "  --restore FILE  continue a VM saved with --state-file instead of booting a kernel:\n"
              "                  memory and vCPUs come from FILE; give the same --disk images in the\n"
              "                  same order (disk contents are not part of the state)\n"
+             "  --entitlement PCT[:CAP]  %% of a host core guaranteed to each vCPU, and its cap\n"
+             "  --sched-dir DIR the host scheduler shared with the other VMs (hpvmd's state dir)\n"
              "  --control-fd N --name VM --run-dir DIR\n"
              "                  supervised by hpvmd: commands on socket N, console to DIR/console.log\n"
              "                  (cli/hpvmapp/control.h); hpvmd passes these, people need not\n"
@@ -143,10 +146,12 @@ int main(int argc, char **argv) {
   const char *disks[VM_MAX_DISKS];
   vm_config cfg = {.memory = DEFAULT_MEMORY, .ncpus = 1, .console_in = STDIN_FILENO, .console_out = STDOUT_FILENO};
   app_ctl_opts ctlo = {.fd = -1};
+  app_sched_opts scho = {0};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) return usage(stdout), 0;
     int ctl_opt = app_ctl_parse(&ctlo, argc, argv, &i);
+    if (!ctl_opt) ctl_opt = app_sched_parse(&scho, argc, argv, &i);
     if (ctl_opt) {
       if (ctl_opt < 0) return 2;
       continue;
@@ -208,6 +213,8 @@ int main(int argc, char **argv) {
   int rc = vm_create(&cfg, &v, msg, sizeof msg);
   if (rc) return bad("%s", msg);
   rc = restore ? vm_restore_file(v, restore, msg, sizeof msg) : vm_load_kernel(v, kernel, msg, sizeof msg);
+  vm_sched *sched = NULL;
+  if (!rc) rc = app_sched_admit(&scho, v, ctlo.name, &sched, msg, sizeof msg);
   if (rc) {
     vm_destroy(v);
     return bad("%s", msg);
@@ -224,5 +231,6 @@ int main(int argc, char **argv) {
   restore_tty();
   if (rc) fprintf(stderr, "hpvmapp: cannot start the VM: %s\n", hpvm_strerror(rc));
   vm_destroy(v);
+  app_sched_close(sched);
   return status & 0xff;
 }

@@ -54,13 +54,15 @@ typedef struct hd_options {
 
 /* A request waiting for a VM to change state (start: hello or exit; stop/remove: exit;
  * pause: the next status). */
-enum hd_wait_kind { HD_WAIT_START = 1, HD_WAIT_STOP, HD_WAIT_REMOVE, HD_WAIT_PAUSE };
+enum hd_wait_kind { HD_WAIT_START = 1, HD_WAIT_STOP, HD_WAIT_REMOVE, HD_WAIT_PAUSE, HD_WAIT_SCHED };
 typedef struct hd_waiter {
   enum hd_wait_kind kind;
   hd_client *client;    /* NULL once the client has gone: the result is only logged */
   uint64_t id;
   char *user, *cmdline; /* for the command log */
   bool force;           /* remove -F */
+  uint8_t *request;     /* SCHED: the modify to finish once the running VM took the change */
+  size_t request_len;
   struct hd_waiter *next;
 } hd_waiter;
 
@@ -100,6 +102,8 @@ struct hd_vm {
   int stop_phase;               /* 0 none, 1 graceful asked, 2 power-off asked, 3 killed */
   char *stop_note;              /* why hpvmd stopped it: the reason an OFF shows */
   int adopt_polls;              /* re-attached hpvmapp closed its socket: checks of its pid */
+  /* CPU entitlement the running hpvmapp was admitted with (from its hello and status). */
+  unsigned entitlement, cap;
   /* Lease. */
   bool have_lease;
   sto_lease lease;
@@ -179,6 +183,7 @@ typedef struct hd_req {
   const Hpvm__Request *r;
   const char *user;
   const char *cmdline;
+  bool live_done;       /* modify: the running VM already has the new entitlement */
 } hd_req;
 void hd_cmd_create(hd_daemon *d, const hd_req *q);
 void hd_cmd_modify(hd_daemon *d, const hd_req *q);
@@ -213,7 +218,13 @@ void hd_reattach_all(hd_daemon *d);
 /* Start the VMs whose boot mode is AUTO and that nobody runs. */
 void hd_autostart(hd_daemon *d);
 void hd_tick(hd_daemon *d);                          /* renew leases and liveness */
-void hd_waiter_add(hd_vm *v, enum hd_wait_kind kind, const hd_req *q, bool force);
+hd_waiter *hd_waiter_add(hd_vm *v, enum hd_wait_kind kind, const hd_req *q, bool force);
+/* The entitlement and cap, in % of a host core, that cfg asks for (cycles converted with the
+ * host's core clock). 0, or HPVM_ENOTSUP with why when cycles cannot be converted. */
+int hd_entitlement_of(const Hpvm__VmConfig *cfg, unsigned *ent, unsigned *cap, char *why, size_t len);
+/* modify of a running VM whose entitlement changes: ask hpvmapp first (1: the request now
+ * waits for it), or 0 when there is nothing to apply live. */
+int hd_modify_live(hd_daemon *d, const hd_req *q, const Hpvm__VmConfig *next);
 /* A client went away: its waiters answer nobody; it stops viewing. */
 void hd_forget_client(hd_daemon *d, hd_client *c);
 /* hpvmd exits: close every hpvmapp connection (the VMs keep running). */

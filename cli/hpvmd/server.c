@@ -183,7 +183,7 @@ static void dispatch(hd_client *c, const Hpvm__Request *r) {
   /* Queries are not logged, like HPVM's command.log. */
   bool query = r->body_case == HPVM__REQUEST__BODY_STATUS || r->body_case == HPVM__REQUEST__BODY_LIST ||
                r->body_case == HPVM__REQUEST__BODY_INFO;
-  hd_req q = {c, r, c->user, query ? NULL : cmdline};
+  hd_req q = {c, r, c->user, query ? NULL : cmdline, false};
   c->busy = true;
   switch (r->body_case) {
   case HPVM__REQUEST__BODY_CREATE: hd_cmd_create(d, &q); break;

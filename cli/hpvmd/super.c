@@ -128,9 +128,12 @@ void hd_vm_forget(hd_vm *v) {
 
 /* ---- Waiters ---------------------------------------------------------------------------------- */
 
-void hd_waiter_add(hd_vm *v, enum hd_wait_kind kind, const hd_req *q, bool force) {
+hd_waiter *hd_waiter_add(hd_vm *v, enum hd_wait_kind kind, const hd_req *q, bool force) {
   hd_waiter *w = calloc(1, sizeof *w);
-  if (!w) return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, HPVM_ENOMEM, "hpvmd is out of memory");
+  if (!w) {
+    hd_answer_error(q->c, q->r->id, q->user, q->cmdline, HPVM_ENOMEM, "hpvmd is out of memory");
+    return NULL;
+  }
   w->kind = kind;
   w->client = q->c;
   w->id = q->r ? q->r->id : 0;
@@ -140,10 +143,11 @@ void hd_waiter_add(hd_vm *v, enum hd_wait_kind kind, const hd_req *q, bool force
   hd_waiter **p = &v->waiters;
   while (*p) p = &(*p)->next;
   *p = w;
+  return w;
 }
 
 static void waiter_free(hd_waiter *w) {
-  free(w->user), free(w->cmdline), free(w);
+  free(w->user), free(w->cmdline), free(w->request), free(w);
 }
 
 static void answer_status(hd_vm *v, hd_client *c, uint64_t id, const char *user, const char *cmdline) {
@@ -184,6 +188,59 @@ static void answer_waiters(hd_vm *v, unsigned kinds, int err, const char *msg) {
     else answer_status(v, w->client, w->id, w->user, w->cmdline);
     waiter_free(w);
   }
+}
+
+/* hpvmapp answered the oldest pause, resume or schedule command (one reply each, in order):
+ * with its status (err 0) or with an error line. */
+static void answer_reply(hd_vm *v, int err, const char *msg) {
+  hd_waiter **p = &v->waiters;
+  while (*p && (*p)->kind != HD_WAIT_PAUSE && (*p)->kind != HD_WAIT_SCHED) p = &(*p)->next;
+  hd_waiter *w = *p;
+  if (!w) return;
+  *p = w->next;
+  if (w->kind == HD_WAIT_PAUSE) {
+    if (!err) answer_status(v, w->client, w->id, w->user, w->cmdline);
+    else if (w->client) hd_answer_error(w->client, w->id, w->user, w->cmdline, err, "VM %s: %s", v->name, msg);
+    else hd_cmdlog(v->d, w->user, w->cmdline, err, msg);
+  } else if (err) {
+    char line[900];
+    snprintf(line, sizeof line, "cannot change the CPU entitlement of running VM %.200s: %.600s", v->name, msg);
+    if (w->client) hd_answer_error(w->client, w->id, w->user, w->cmdline, HPVM_EBUSY, "%s", line);
+    else hd_cmdlog(v->d, w->user, w->cmdline, HPVM_EBUSY, line);
+  } else {
+    /* The running guest has it: now store the configuration (the modify proper). */
+    Hpvm__Request *r = hpvm__request__unpack(NULL, w->request_len, w->request);
+    if (r) {
+      hd_req q = {w->client, r, w->user, w->cmdline, true};
+      hd_cmd_modify(v->d, &q);
+      hpvm__request__free_unpacked(r, NULL);
+    }
+  }
+  waiter_free(w);
+}
+
+int hd_modify_live(hd_daemon *d, const hd_req *q, const Hpvm__VmConfig *next) {
+  if (q->live_done) return 0;
+  hd_vm *v = hd_vm_find(d, q->r->modify->name);
+  unsigned ent, cap;
+  char why[300];
+  if (!v || !hd_vm_running(v) || !v->app || hd_entitlement_of(next, &ent, &cap, why, sizeof why)) return 0;
+  if (ent == v->entitlement && cap == v->cap) return 0;
+  hd_waiter *w = hd_waiter_add(v, HD_WAIT_SCHED, q, false);
+  if (!w) return 1;
+  w->request_len = hpvm__request__get_packed_size(q->r);
+  w->request = malloc(w->request_len ? w->request_len : 1);
+  if (w->request) hpvm__request__pack(q->r, w->request);
+  Hpvm__AppSchedule s = HPVM__APP_SCHEDULE__INIT;
+  Hpvm__AppCommand c = HPVM__APP_COMMAND__INIT;
+  s.entitlement = ent;
+  s.cap = cap;
+  c.body_case = HPVM__APP_COMMAND__BODY_SCHEDULE;
+  c.schedule = &s;
+  if (!w->request || hd_vm_send(v, &c)) answer_reply(v, HPVM_EIO, "hpvmapp does not answer");
+  hd_log(d, HD_INFO, "%s changes the entitlement of running VM %s to %u%%%s", q->user, v->name, ent,
+         cap ? " with a cap" : "");
+  return 1;
 }
 
 void hd_forget_client(hd_daemon *d, hd_client *c) {
@@ -368,6 +425,7 @@ static void on_app_event(hd_vm *v, Hpvm__AppEvent *e) {
     if (v->stop_phase == 0) uv_timer_stop(&v->timer);   /* the start timeout */
     v->pid = h->pid;
     if (h->status) {
+      if (h->status->entitlement) v->entitlement = h->status->entitlement, v->cap = h->status->cap;
       v->status.retired = h->status->retired;
       v->status.rss_bytes = h->status->rss_bytes;
       v->started_ns = h->status->started_ns;
@@ -383,8 +441,10 @@ static void on_app_event(hd_vm *v, Hpvm__AppEvent *e) {
   case HPVM__APP_EVENT__BODY_STATUS:
     v->status.retired = e->status->retired;
     v->status.rss_bytes = e->status->rss_bytes;
-    if (e->status->state && hd_vm_running(v)) v->state = e->status->state;
-    answer_waiters(v, 1u << HD_WAIT_PAUSE, 0, NULL);
+    if (e->status->entitlement) v->entitlement = e->status->entitlement, v->cap = e->status->cap;
+    if (e->status->state && hd_vm_running(v) && v->state != HPVM__VM_RUN_STATE__VM_RUN_STATE_STOPPING)
+      v->state = e->status->state;
+    answer_reply(v, 0, NULL);
     break;
   case HPVM__APP_EVENT__BODY_CONSOLE:
     hd_console_output(v, e->console.data, e->console.len);
@@ -394,12 +454,9 @@ static void on_app_event(hd_vm *v, Hpvm__AppEvent *e) {
     v->app_exit = e->exit;
     e->exit = NULL;   /* kept: hpvm__app_event__free_unpacked skips a NULL member */
     break;
-  case HPVM__APP_EVENT__BODY_ERROR: {
-    char msg[600];
-    snprintf(msg, sizeof msg, "VM %s: %s", v->name, e->error);
-    answer_waiters(v, 1u << HD_WAIT_PAUSE, HPVM_ESTATE, msg);
+  case HPVM__APP_EVENT__BODY_ERROR:
+    answer_reply(v, HPVM_ESTATE, e->error);
     break;
-  }
   default:
     break;
   }
@@ -579,7 +636,7 @@ static void finalize(hd_vm *v) {
     answer_waiters(v, 1u << HD_WAIT_START, HPVM_EIO, line);
   }
   snprintf(line, sizeof line, "VM %.255s stopped before the request was done: %.1200s", v->name, reason);
-  answer_waiters(v, 1u << HD_WAIT_PAUSE, HPVM_ESTATE, line);
+  answer_waiters(v, 1u << HD_WAIT_PAUSE | 1u << HD_WAIT_SCHED, HPVM_ESTATE, line);
   answer_waiters(v, 1u << HD_WAIT_STOP, 0, NULL);
   answer_waiters(v, 1u << HD_WAIT_REMOVE, 0, NULL);   /* last: it may free v */
 }
@@ -638,6 +695,52 @@ static void on_start_timeout(uv_timer_t *t) {
   kill(v->pid, SIGKILL);
 }
 
+/* A host core's clock in MHz (0: unknown), to turn an entitlement in cycles (-E) into the
+ * share of a core the scheduler works with. Read as hpvm's commands read it. */
+static unsigned host_core_mhz(void) {
+  unsigned long khz = 0;
+  FILE *f = fopen("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq", "r");
+  if (f) {
+    if (fscanf(f, "%lu", &khz) != 1) khz = 0;
+    fclose(f);
+    if (khz) return (unsigned)(khz / 1000);
+  }
+  if (!(f = fopen("/proc/cpuinfo", "r"))) return 0;
+  char line[256];
+  double mhz = 0;
+  while (fgets(line, sizeof line, f)) {
+    const char *colon = strchr(line, ':');
+    if (!strncmp(line, "cpu MHz", 7) && colon && sscanf(colon + 1, "%lf", &mhz) == 1) break;
+  }
+  fclose(f);
+  return mhz > 0 && mhz < 1e6 ? (unsigned)(mhz + 0.5) : 0;
+}
+
+int hd_entitlement_of(const Hpvm__VmConfig *cfg, unsigned *ent, unsigned *cap, char *why, size_t len) {
+  const Hpvm__VmEntitlement *e = cfg->entitlement;
+  *ent = 10;   /* HPVM's default */
+  *cap = 0;
+  if (!e || !e->value) return 0;
+  if (e->unit == HPVM__VM_ENTITLEMENT__UNIT__UNIT_CYCLES) {
+    unsigned mhz = host_core_mhz();
+    if (!mhz) {
+      snprintf(why, len, "VM %s's entitlement is in MHz (-E) and this host's core clock is unknown; give it in "
+               "percent with -e", cfg->name);
+      return HPVM_ENOTSUP;
+    }
+    *ent = (unsigned)(((uint64_t)e->value * 100 + mhz - 1) / mhz);
+    *cap = e->max ? (unsigned)(((uint64_t)e->max * 100 + mhz - 1) / mhz) : 0;
+  } else {
+    *ent = e->value;
+    *cap = e->max;
+  }
+  if (*ent < 1) *ent = 1;
+  if (*ent > 100) *ent = 100;
+  if (*cap && *cap < *ent) *cap = *ent;
+  if (*cap > 100) *cap = 100;
+  return 0;
+}
+
 /* Spawn hpvmapp for cfg. 0, or an error with why filled. */
 static int spawn(hd_vm *v, const Hpvm__VmConfig *cfg, char *why, size_t len) {
   hd_daemon *d = v->d;
@@ -646,9 +749,14 @@ static int spawn(hd_vm *v, const Hpvm__VmConfig *cfg, char *why, size_t len) {
     return HPVM_EIO;
   }
   unlink_in(v->run_dir, "exit");
-  char mem[32], cpus[16];
+  char mem[32], cpus[16], entitle[32];
+  unsigned ent, cap;
+  int rc = hd_entitlement_of(cfg, &ent, &cap, why, len);
+  if (rc) return rc;
   snprintf(mem, sizeof mem, "%llu", (unsigned long long)cfg->memory_bytes);
   snprintf(cpus, sizeof cpus, "%u", cfg->vcpus);
+  if (cap) snprintf(entitle, sizeof entitle, "%u:%u", ent, cap);
+  else snprintf(entitle, sizeof entitle, "%u", ent);
   const char *args[64 + 2 * STO_DEVICES_MAX];
   size_t n = 0, ndisk = 0;
   args[n++] = d->hpvmapp;
@@ -658,6 +766,8 @@ static int spawn(hd_vm *v, const Hpvm__VmConfig *cfg, char *why, size_t len) {
   args[n++] = "--kernel", args[n++] = cfg->kernel;
   args[n++] = "--memory", args[n++] = mem;
   args[n++] = "--cpus", args[n++] = cpus;
+  args[n++] = "--entitlement", args[n++] = entitle;
+  args[n++] = "--sched-dir", args[n++] = d->o.state_dir;   /* one scheduler for the host's guests */
   if (cfg->cmdline && *cfg->cmdline) args[n++] = "--args", args[n++] = cfg->cmdline;
   for (size_t i = 0; i < cfg->n_devices; i++) {
     const Hpvm__VmStorageDevice *dev = cfg->devices[i];
@@ -696,7 +806,7 @@ static int spawn(hd_vm *v, const Hpvm__VmConfig *cfg, char *why, size_t len) {
   po.stdio_count = 4;
   po.stdio = io;
   uv_process_t *p = calloc(1, sizeof *p);
-  int rc = p ? uv_spawn(d->loop, p, &po) : UV_ENOMEM;
+  rc = p ? uv_spawn(d->loop, p, &po) : UV_ENOMEM;
   close(sv[1]);
   close(log_fd);
   if (rc) {
@@ -713,6 +823,8 @@ static int spawn(hd_vm *v, const Hpvm__VmConfig *cfg, char *why, size_t len) {
   v->stop_phase = 0;
   set_str(&v->stop_note, NULL);
   v->state = HPVM__VM_RUN_STATE__VM_RUN_STATE_BOOTING;
+  v->entitlement = ent;
+  v->cap = cap;
   v->started_ns = hd_wall_ns();
   set_str(&v->reason, NULL);
   memset(&v->status, 0, sizeof v->status);

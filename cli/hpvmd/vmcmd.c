@@ -236,6 +236,8 @@ void hd_cmd_modify(hd_daemon *d, const hd_req *q) {
     rc = check_config(d, cur, why, sizeof why);
     if (rc) {
       hd_answer_error(q->c, q->r->id, q->user, q->cmdline, rc, "cannot modify VM %s: %s", m->name, why);
+    } else if (attempt == 0 && hd_modify_live(d, q, cur)) {
+      /* A running guest takes the new entitlement first; the modify goes on when it has. */
     } else if ((rc = sto_vm_update(d->sto, cur)) == 0) {
       hd_log(d, HD_INFO, "%s modified VM %s (generation %llu)", q->user, m->name,
              (unsigned long long)cur->config_generation);
