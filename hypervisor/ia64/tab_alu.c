@@ -60,7 +60,7 @@ static int64_t x_imm44(uint64_t s, uint64_t l) {
   (void)l;
   return ia64_sext(ia64_field(s, 36, 36) << 43 | ia64_field(s, 32, 6) << 16, 44);
 }
-/* I20: target25 = s, imm13c, imm7a, in bundles. */
+/* I20, M20, M21 (chk.s): target25 = s, imm13c, imm7a, in bundles. */
 static int64_t x_tgt25(uint64_t s, uint64_t l) {
   (void)l;
   return ia64_sext(ia64_field(s, 36, 36) << 20 | ia64_field(s, 32, 20) << 7 | ia64_field(s, 12, 6), 21) * 16;
@@ -110,7 +110,7 @@ const ia64_opnd_kind ia64_opnds_alu[] = {
   {"alu_imm5b", IA64_OD_IMM, IA64_OS_UDEC, 0, x_imm5b, NULL},
   {"alu_mask17", IA64_OD_IMM, IA64_OS_HEX, 0, x_mask17, NULL},
   {"alu_imm44", IA64_OD_IMM, IA64_OS_HEX, 0, x_imm44, NULL},
-  {"alu_tgt25", IA64_OD_IMM, IA64_OS_TARGET, 0, x_tgt25, NULL},
+  {"chk_tgt25", IA64_OD_IMM, IA64_OS_TARGET, 0, x_tgt25, NULL},  /* chk.s: tab_mem.c names it too */
   {"alu_tag13", IA64_OD_PRINT, IA64_OS_TARGET, 0, x_tag13, NULL},
   {"alu_bret", IA64_OD_PRINT, IA64_OS_CUSTOM, 0, x_bret, p_bret},
   {"alu_bimp", IA64_OD_PRINT, IA64_OS_CUSTOM, 0, x_bimp, p_bimp},
@@ -606,7 +606,7 @@ const ia64_insn_desc ia64_tab_alu[] = {
   TESTS("tnat", "%p1,%p2=%r3", x_tnat, I16, 1,),
   TESTS("tf", "%p1,%p2=%alu_imm5b", x_tf, I30,),
   /* I20-I28: major 0 */
-  {"chk.s.i", I, "%r2,%alu_tgt25", x_chk_s_i, 0, I0X3(1)},
+  {"chk.s.i", I, "%r2,%chk_tgt25", x_chk_s_i, 0, I0X3(1)},
   {"mov", I, "%b1=%r2", x_mov_to_br, 0, MAJ(0) | ENC(35, 33, 7) | ENC(21, 20, 1), MAJM | MSK(35, 33) | MSK(23, 20)},
   {"mov%alu_bret.sptk%alu_bimp", I, "%b1=%r2,%alu_tag13", x_mov_to_br, 0, I21(0)},
   {"mov%alu_bret%alu_bimp", I, "%b1=%r2,%alu_tag13", x_mov_to_br, 0, I21(1)},

@@ -65,14 +65,12 @@ static int64_t x_alloc_sof(uint64_t s, uint64_t l) { (void)l; return (int64_t)ia
 static int64_t x_alloc_sol(uint64_t s, uint64_t l) { (void)l; return (int64_t)ia64_field(s, 26, 20); }
 static int64_t x_alloc_sor(uint64_t s, uint64_t l) { (void)l; return (int64_t)ia64_field(s, 30, 27) * 8; }
 static int64_t x_qp(uint64_t s, uint64_t l) { (void)l; return (int64_t)ia64_field(s, 5, 0); }
-static int64_t x_b1(uint64_t s, uint64_t l) { (void)l; return (int64_t)ia64_field(s, 8, 6); }
-static int64_t x_b2(uint64_t s, uint64_t l) { (void)l; return (int64_t)ia64_field(s, 15, 13); }
 static int64_t x_bwh(uint64_t s, uint64_t l) { (void)l; return (int64_t)ia64_field(s, 34, 33); }
 static int64_t x_bwhc(uint64_t s, uint64_t l) { (void)l; return (int64_t)ia64_field(s, 34, 32); }
 static int64_t x_ph(uint64_t s, uint64_t l) { (void)l; return (int64_t)ia64_field(s, 12, 12); }
 static int64_t x_dh(uint64_t s, uint64_t l) { (void)l; return (int64_t)ia64_field(s, 35, 35); }
 static int64_t x_ipwh(uint64_t s, uint64_t l) { (void)l; return (int64_t)ia64_field(s, 4, 3); }
-/* target25: s (36) and imm20b (32:13), in bundles. */
+/* target25: s (36) and imm20b (32:13), in bundles (also chk.a's, M22/M23). */
 static int64_t x_tgt25(uint64_t s, uint64_t l) {
   (void)l;
   return ia64_sext(ia64_field(s, 36, 36) << 20 | ia64_field(s, 32, 13), 21) * 16;
@@ -93,11 +91,8 @@ const ia64_opnd_kind ia64_opnds_br[] = {
   {"alloc_sof", IA64_OD_IMM, IA64_OS_UDEC, 0, x_alloc_sof, NULL},
   {"alloc_sol", IA64_OD_IMM, IA64_OS_UDEC, 0, x_alloc_sol, NULL},
   {"alloc_sor", IA64_OD_REG, IA64_OS_UDEC, 0, x_alloc_sor, NULL},
-  {"br_qp", IA64_OD_QP, IA64_OS_CUSTOM, 0, x_qp, print_none},        /* runs whatever qp */
   {"br_nopred", IA64_OD_NOPRED, IA64_OS_CUSTOM, 0, x_qp, print_none}, /* cannot be predicated */
   {"br_slot2", IA64_OD_SLOT2, IA64_OS_CUSTOM, 0, NULL, print_none},   /* slot 2 only */
-  {"br_b1", IA64_OD_REG, IA64_OS_BR, 0, x_b1, NULL},
-  {"br_b2", IA64_OD_REG, IA64_OS_BR, 0, x_b2, NULL},
   {"bwh", IA64_OD_PRINT, IA64_OS_CUSTOM, 0, x_bwh, print_bwh},
   {"bwhc", IA64_OD_PRINT, IA64_OS_CUSTOM, 0, x_bwhc, print_bwhc},
   {"ph", IA64_OD_PRINT, IA64_OS_CUSTOM, 0, x_ph, print_ph},
@@ -321,24 +316,24 @@ const ia64_insn_desc ia64_tab_br[] = {
   /* B1: IP-relative branches */
   {"br.cond%bwh%ph%dh", B, "%tgt25", x_br, 0, BTYPE(0)},
   {"br%ph%dh", B, "%tgt25", x_br, 0, (MAJ(4) | ENC(8, 6, 0)), (MAJM | MSK(8, 6) | WH0_P0)},
-  {"br.wexit%bwh%ph%dh%br_qp%br_slot2", B, "%tgt25", x_wtop, 0, BTYPE(2)},
-  {"br.wtop%bwh%ph%dh%br_qp%br_slot2", B, "%tgt25", x_wtop, 1, BTYPE(3)},
+  {"br.wexit%bwh%ph%dh%qp_aux%br_slot2", B, "%tgt25", x_wtop, 0, BTYPE(2)},
+  {"br.wtop%bwh%ph%dh%qp_aux%br_slot2", B, "%tgt25", x_wtop, 1, BTYPE(3)},
   {"br.cloop%bwh%ph%dh%br_nopred%br_slot2", B, "%tgt25", x_cloop, 0, BTYPE(5)},
   {"br.cexit%bwh%ph%dh%br_nopred%br_slot2", B, "%tgt25", x_ctop, 0, BTYPE(6)},
   {"br.ctop%bwh%ph%dh%br_nopred%br_slot2", B, "%tgt25", x_ctop, 1, BTYPE(7)},
   /* B3: IP-relative call */
-  {"br.call%bwh%ph%dh", B, "%br_b1=%tgt25", x_call, 0, MAJ(5), MAJM},
+  {"br.call%bwh%ph%dh", B, "%b1=%tgt25", x_call, 0, MAJ(5), MAJM},
   /* B4: indirect branches and return */
-  {"br.cond%bwh%ph%dh", B, "%br_b2", x_br_ind, 0, (MAJ(0) | ENC(32, 27, 0x20) | ENC(8, 6, 0)), (MAJM | MSK(32, 27) | MSK(8, 6))},
-  {"br%ph%dh", B, "%br_b2", x_br_ind, 0, (MAJ(0) | ENC(32, 27, 0x20) | ENC(8, 6, 0)), (MAJM | MSK(32, 27) | MSK(8, 6) | WH0_P0)},
-  {"br.ia%bwh%ph%dh%br_qp", B, "%br_b2", x_br_ia, 0, (MAJ(0) | ENC(32, 27, 0x20) | ENC(8, 6, 1)), (MAJM | MSK(32, 27) | MSK(8, 6))},
-  {"br.ret%bwh%ph%dh", B, "%br_b2", x_ret, 0, (MAJ(0) | ENC(32, 27, 0x21) | ENC(8, 6, 4)), (MAJM | MSK(32, 27) | MSK(8, 6))},
+  {"br.cond%bwh%ph%dh", B, "%b2", x_br_ind, 0, (MAJ(0) | ENC(32, 27, 0x20) | ENC(8, 6, 0)), (MAJM | MSK(32, 27) | MSK(8, 6))},
+  {"br%ph%dh", B, "%b2", x_br_ind, 0, (MAJ(0) | ENC(32, 27, 0x20) | ENC(8, 6, 0)), (MAJM | MSK(32, 27) | MSK(8, 6) | WH0_P0)},
+  {"br.ia%bwh%ph%dh%qp_aux", B, "%b2", x_br_ia, 0, (MAJ(0) | ENC(32, 27, 0x20) | ENC(8, 6, 1)), (MAJM | MSK(32, 27) | MSK(8, 6))},
+  {"br.ret%bwh%ph%dh", B, "%b2", x_ret, 0, (MAJ(0) | ENC(32, 27, 0x21) | ENC(8, 6, 4)), (MAJM | MSK(32, 27) | MSK(8, 6))},
   /* B5: indirect call (odd whether hints only) */
-  {"br.call%bwhc%ph%dh", B, "%br_b1=%br_b2", x_call_ind, 0, MAJ(1) | ENC(32, 32, 1), MAJM | MSK(32, 32)},
+  {"br.call%bwhc%ph%dh", B, "%b1=%b2", x_call_ind, 0, MAJ(1) | ENC(32, 32, 1), MAJM | MSK(32, 32)},
   /* B6, B7: branch predict (hints only) */
   {"brp%ipwh%ih%br_nopred", B, "%tgt25,%tag13", ia64_x_nop, 0, MAJ(7), MAJM},
-  {"brp%ipwh%ih%br_nopred", B, "%br_b2,%tag13", ia64_x_nop, 0, X6B(2, 0x10) | MSK(3, 3)},
-  {"brp.ret%ipwh%ih%br_nopred", B, "%br_b2,%tag13", ia64_x_nop, 0, X6B(2, 0x11) | MSK(3, 3)},
+  {"brp%ipwh%ih%br_nopred", B, "%b2,%tag13", ia64_x_nop, 0, X6B(2, 0x10) | MSK(3, 3)},
+  {"brp.ret%ipwh%ih%br_nopred", B, "%b2,%tag13", ia64_x_nop, 0, X6B(2, 0x11) | MSK(3, 3)},
   /* B8 */
   {"cover%br_nopred", B, "", x_cover, 0, X6B(0, 0x02), IA64_DF_FRAME},
   {"clrrrb%br_nopred", B, "", x_clrrrb, 0, X6B(0, 0x04)},
@@ -352,6 +347,6 @@ const ia64_insn_desc ia64_tab_br[] = {
   /* X3, X4: long branches */
   {"brl.cond%bwh%ph%dh", X, "%tgt64", x_br, 0, MAJ(0xc) | ENC(8, 6, 0), MAJM | MSK(8, 6)},
   {"brl%ph%dh", X, "%tgt64", x_br, 0, MAJ(0xc) | ENC(8, 6, 0), MAJM | MSK(8, 6) | WH0_P0},
-  {"brl.call%bwh%ph%dh", X, "%br_b1=%tgt64", x_call, 0, MAJ(0xd), MAJM},
+  {"brl.call%bwh%ph%dh", X, "%b1=%tgt64", x_call, 0, MAJ(0xd), MAJM},
 };
 IA64_TAB_LEN(br);

@@ -1,5 +1,6 @@
 /* tab_core.c — the forms every unit shares (nop, break, hint), movl and the basic adds,
- * with the operand kinds most families use: GR fields r1/r2/r3 and the A-unit immediates.
+ * with the operand kinds most families use: GR fields r1/r2/r3, the A-unit immediates and
+ * qp_aux (the qualifying predicate handed to the executor).
  * Encodings follow the format tables of the Itanium SDM vol. 3, chapter 4. */
 #include "internal.h"
 
@@ -43,6 +44,12 @@ static int64_t x_dahr_imm16(uint64_t s, uint64_t l) {
   (void)l;
   return (int64_t)(ia64_field(s, 36, 36) << 15 | ia64_field(s, 22, 12) << 4 | ia64_field(s, 9, 6));
 }
+/* The qualifying predicate of a form that acts when it is false: see IA64_OD_QP. */
+static int64_t x_qp(uint64_t s, uint64_t l) { (void)l; return (int64_t)ia64_field(s, 5, 0); }
+static void p_nothing(char *b, size_t n, int64_t v, uint64_t ip) {
+  (void)v, (void)ip;
+  if (n) b[0] = 0;
+}
 
 const ia64_opnd_kind ia64_opnds_core[] = {
   {"r1", IA64_OD_REG, IA64_OS_GR, 1, x_r1, NULL},        /* destination GR */
@@ -57,6 +64,7 @@ const ia64_opnd_kind ia64_opnds_core[] = {
   {"hint_m", IA64_OD_IMM, IA64_OS_UDEC, 0, x_hint_m, NULL},
   {"dahr_n", IA64_OD_PRINT, IA64_OS_UDEC, 0, x_dahr_n, NULL},
   {"dahr_imm16", IA64_OD_IMM, IA64_OS_UDEC, 0, x_dahr_imm16, NULL},
+  {"qp_aux", IA64_OD_QP, IA64_OS_CUSTOM, 0, x_qp, p_nothing},   /* runs whatever qp (br, fp) */
   {0},
 };
 

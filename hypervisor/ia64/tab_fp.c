@@ -11,9 +11,10 @@
  * assemble to the four encoded relations with operands or targets swapped.
  *
  * Forms that act when their qualifying predicate is false (fcmp.unc, fclass.unc, and
- * frcpa/frsqrta which clear p2) carry the fp_qp kind: the op always runs and reads the
+ * frcpa/frsqrta which clear p2) carry the qp_aux kind: the op always runs and reads the
  * predicate from op->aux; their status field then goes to op->imm (fp_sfi), not op->aux.
- * The executors are in exec_fp.c, the arithmetic in fp82.c. */
+ * Fields other families define too are named as they do (p1, p2; the M-unit hints and
+ * post-increments m_*). The executors are in exec_fp.c, the arithmetic in fp82.c. */
 #include <stdio.h>
 
 #include "fp82.h"
@@ -25,10 +26,7 @@ static int64_t x_f1(uint64_t s, uint64_t l) { (void)l; return (int64_t)ia64_fiel
 static int64_t x_f2(uint64_t s, uint64_t l) { (void)l; return (int64_t)ia64_field(s, 19, 13); }
 static int64_t x_f3(uint64_t s, uint64_t l) { (void)l; return (int64_t)ia64_field(s, 26, 20); }
 static int64_t x_f4(uint64_t s, uint64_t l) { (void)l; return (int64_t)ia64_field(s, 33, 27); }
-static int64_t x_p1(uint64_t s, uint64_t l) { (void)l; return (int64_t)ia64_field(s, 11, 6); }
-static int64_t x_p2(uint64_t s, uint64_t l) { (void)l; return (int64_t)ia64_field(s, 32, 27); }
 static int64_t x_sf(uint64_t s, uint64_t l) { (void)l; return (int64_t)ia64_field(s, 35, 34); }
-static int64_t x_qp(uint64_t s, uint64_t l) { (void)l; return (int64_t)ia64_field(s, 5, 0); }
 /* F5: fclass7c (26:20) above fc2 (34:33), which holds the two sign bits. */
 static int64_t x_class9(uint64_t s, uint64_t l) {
   (void)l;
@@ -42,34 +40,10 @@ static int64_t x_tgt25(uint64_t s, uint64_t l) {
   (void)l;
   return ia64_sext(ia64_field(s, 36, 36) << 20 | ia64_field(s, 25, 6), 21) * 16;
 }
-/* M8 load post-increment: s, i, imm7b; M10 store post-increment: s, i, imm7a. */
-static int64_t x_imm9l(uint64_t s, uint64_t l) {
-  (void)l;
-  return ia64_sext(ia64_field(s, 36, 36) << 8 | ia64_field(s, 27, 27) << 7 | ia64_field(s, 19, 13), 9);
-}
-static int64_t x_imm9s(uint64_t s, uint64_t l) {
-  (void)l;
-  return ia64_sext(ia64_field(s, 36, 36) << 8 | ia64_field(s, 27, 27) << 7 | ia64_field(s, 12, 6), 9);
-}
-static int64_t x_hint(uint64_t s, uint64_t l) { (void)l; return (int64_t)ia64_field(s, 29, 28); }
-/* The 3-bit hints of the no-update loads (bit 19 on top) and stores (bit 12 on top). */
-static int64_t x_hint3l(uint64_t s, uint64_t l) { (void)l; return (int64_t)(ia64_field(s, 19, 19) << 2 | ia64_field(s, 29, 28)); }
-static int64_t x_hint3s(uint64_t s, uint64_t l) { (void)l; return (int64_t)(ia64_field(s, 12, 12) << 2 | ia64_field(s, 29, 28)); }
 /* fmerge's f2 together with f3 (bits 8+), for the pseudo-op printers; the op gets f2. */
 static int64_t x_f2f3(uint64_t s, uint64_t l) { (void)l; return (int64_t)(ia64_field(s, 19, 13) | ia64_field(s, 26, 20) << 8); }
 
 static void p_sf(char *b, size_t n, int64_t v, uint64_t ip) { (void)ip; snprintf(b, n, ".s%d", (int)v); }
-static void p_none(char *b, size_t n, int64_t v, uint64_t ip) { (void)v, (void)ip; if (n) b[0] = 0; }
-static void p_ldhint(char *b, size_t n, int64_t v, uint64_t ip) {
-  static const char *const t[8] = {"", ".nt1", ".d2", ".nta", ".d4", ".d5", ".d6", ".d7"};
-  (void)ip;
-  snprintf(b, n, "%s", t[v & 7]);
-}
-static void p_sthint(char *b, size_t n, int64_t v, uint64_t ip) {
-  static const char *const t[8] = {"", ".d1", ".d2", ".nta", ".d4", ".d5", ".d6", ".d7"};
-  (void)ip;
-  snprintf(b, n, "%s", t[v & 7]);
-}
 
 /* The fmerge pseudo-ops. f2 == f3 gives mov/fneg (fpneg), else f2 == f0 gives fabs/fnegabs
  * (fpabs, fpnegabs); fpmerge.s has no mov. The operand kinds then drop "f2,". */
@@ -108,21 +82,12 @@ const ia64_opnd_kind ia64_opnds_fp[] = {
   {"fp_f2d", IA64_OD_REG, IA64_OS_FR, 1, x_f2, NULL},          /* ldfp's second target */
   {"fp_f3", IA64_OD_REG, IA64_OS_FR, 0, x_f3, NULL},
   {"fp_f4", IA64_OD_REG, IA64_OS_FR, 0, x_f4, NULL},
-  {"fp_p1", IA64_OD_REG, IA64_OS_PR, 0, x_p1, NULL},
-  {"fp_p2", IA64_OD_REG, IA64_OS_PR, 0, x_p2, NULL},
   {"fp_sf", IA64_OD_AUX, IA64_OS_CUSTOM, 0, x_sf, p_sf},
   {"fp_sfi", IA64_OD_IMM, IA64_OS_CUSTOM, 0, x_sf, p_sf},      /* with fp_qp, which takes aux */
-  {"fp_qp", IA64_OD_QP, IA64_OS_CUSTOM, 0, x_qp, p_none},
   {"fp_class9", IA64_OD_IMM, IA64_OS_HEX, 0, x_class9, NULL},
   {"fp_amask", IA64_OD_IMM, IA64_OS_HEX, 0, x_amask, NULL},
   {"fp_omask", IA64_OD_IMM, IA64_OS_HEX, 0, x_omask, NULL},
   {"fp_tgt25", IA64_OD_IMM, IA64_OS_TARGET, 0, x_tgt25, NULL},
-  {"fp_imm9l", IA64_OD_IMM, IA64_OS_DEC, 0, x_imm9l, NULL},
-  {"fp_imm9s", IA64_OD_IMM, IA64_OS_DEC, 0, x_imm9s, NULL},
-  {"fp_ldh", IA64_OD_PRINT, IA64_OS_CUSTOM, 0, x_hint, p_ldhint},
-  {"fp_sth", IA64_OD_PRINT, IA64_OS_CUSTOM, 0, x_hint, p_sthint},
-  {"fp_ldh3", IA64_OD_PRINT, IA64_OS_CUSTOM, 0, x_hint3l, p_ldhint},
-  {"fp_sth3", IA64_OD_PRINT, IA64_OS_CUSTOM, 0, x_hint3s, p_sthint},
   {"fp_mrg_s", IA64_OD_PRINT, IA64_OS_CUSTOM, 0, x_f2f3, p_mrg_s},
   {"fp_mrg_ns", IA64_OD_PRINT, IA64_OS_CUSTOM, 0, x_f2f3, p_mrg_ns},
   {"fp_pmrg_s", IA64_OD_PRINT, IA64_OS_CUSTOM, 0, x_f2f3, p_pmrg_s},
@@ -172,7 +137,7 @@ const ia64_opnd_kind ia64_opnds_fp[] = {
 #define F10(mn, maj, x6, ex) {mn "%fp_sf", F, "%fp_f1=%fp_f2", ex, (x6) & 3, FOP(maj, x6), FOPM}
 /* F4 fcmp: ra (33) and rb (36) pick the relation, ta (12) .unc. */
 #define FCMP(mn, ra, rb, rel, ta)                                                                  \
-  {"fcmp." mn "%fp_qp%fp_sfi", F, "%fp_p1,%fp_p2=%fp_f2,%fp_f3", ia64_xf_fcmp, (rel) | (ta) << 2, \
+  {"fcmp." mn "%qp_aux%fp_sfi", F, "%p1,%p2=%fp_f2,%fp_f3", ia64_xf_fcmp, (rel) | (ta) << 2, \
    MAJ(4) | ENC(33, 33, ra) | ENC(36, 36, rb) | ENC(12, 12, ta), MAJM | MSK(33, 33) | MSK(36, 36) | MSK(12, 12)}
 
 /* M6-M12. The x6 of a load names its format (bits 1:0: e, 8, s, d) and type (bits 3:2: plain,
@@ -188,26 +153,26 @@ const ia64_opnd_kind ia64_opnds_fp[] = {
 /* A load type in its three addressing forms (M6, M7, M8): the update forms know only the
  * 2-bit hints 0, 1 and 3, so each has a hint-0 form and a bit-28 form. */
 #define LDF(mn, x6)                                                                                \
-  {mn "%fp_ldh3", M, "%fp_f1=[%r3]", ia64_xm_ldf, x6, MX(6, 0, 0) | MX6(x6), MXM | MX6M},          \
-  {mn "%fp_ldh", M, "%fp_f1=[%r3],%r2", ia64_xm_ldf_reg, x6, MX(6, 1, 0) | MX6(x6) | HINT(0), MXM | MX6M | HINTM}, \
-  {mn "%fp_ldh", M, "%fp_f1=[%r3],%r2", ia64_xm_ldf_reg, x6, MX(6, 1, 0) | MX6(x6) | BIT28, MXM | MX6M | BIT28M}, \
-  {mn "%fp_ldh", M, "%fp_f1=[%r3],%fp_imm9l", ia64_xm_ldf_imm, x6, MAJ(7) | MX6(x6) | HINT(0), MAJM | MX6M | HINTM}, \
-  {mn "%fp_ldh", M, "%fp_f1=[%r3],%fp_imm9l", ia64_xm_ldf_imm, x6, MAJ(7) | MX6(x6) | BIT28, MAJM | MX6M | BIT28M}
+  {mn "%m_ldhint3", M, "%fp_f1=[%r3]", ia64_xm_ldf, x6, MX(6, 0, 0) | MX6(x6), MXM | MX6M},          \
+  {mn "%m_ldhint", M, "%fp_f1=[%r3],%r2", ia64_xm_ldf_reg, x6, MX(6, 1, 0) | MX6(x6) | HINT(0), MXM | MX6M | HINTM}, \
+  {mn "%m_ldhint", M, "%fp_f1=[%r3],%r2", ia64_xm_ldf_reg, x6, MX(6, 1, 0) | MX6(x6) | BIT28, MXM | MX6M | BIT28M}, \
+  {mn "%m_ldhint", M, "%fp_f1=[%r3],%m_imm9b", ia64_xm_ldf_imm, x6, MAJ(7) | MX6(x6) | HINT(0), MAJM | MX6M | HINTM}, \
+  {mn "%m_ldhint", M, "%fp_f1=[%r3],%m_imm9b", ia64_xm_ldf_imm, x6, MAJ(7) | MX6(x6) | BIT28, MAJM | MX6M | BIT28M}
 /* A format in its four load types. */
 #define LDF_TYPES(f, x6)                                                                           \
   LDF("ldf" f, x6), LDF("ldf" f ".s", (x6) | 4), LDF("ldf" f ".a", (x6) | 8), LDF("ldf" f ".sa", (x6) | 12), \
   LDF("ldf" f ".c.clr", (x6) | 0x20), LDF("ldf" f ".c.nc", (x6) | 0x24)
 /* Stores (M9, M10): the update form knows hints 0 and 3. */
 #define STF(mn, x6)                                                                                \
-  {mn "%fp_sth3", M, "[%r3]=%fp_f2", ia64_xm_stf, x6, MX(6, 0, 0) | MX6(x6), MXM | MX6M},          \
-  {mn "%fp_sth", M, "[%r3]=%fp_f2,%fp_imm9s", ia64_xm_stf_imm, x6, MAJ(7) | MX6(x6) | HINT(0), MAJM | MX6M | HINTM}, \
-  {mn "%fp_sth", M, "[%r3]=%fp_f2,%fp_imm9s", ia64_xm_stf_imm, x6, MAJ(7) | MX6(x6) | HINT(3), MAJM | MX6M | HINTM}
+  {mn "%m_sthint3", M, "[%r3]=%fp_f2", ia64_xm_stf, x6, MX(6, 0, 0) | MX6(x6), MXM | MX6M},          \
+  {mn "%m_sthint", M, "[%r3]=%fp_f2,%m_imm9a", ia64_xm_stf_imm, x6, MAJ(7) | MX6(x6) | HINT(0), MAJM | MX6M | HINTM}, \
+  {mn "%m_sthint", M, "[%r3]=%fp_f2,%m_imm9a", ia64_xm_stf_imm, x6, MAJ(7) | MX6(x6) | HINT(3), MAJM | MX6M | HINTM}
 /* Load pairs (M11, M12), post-increment by the size of the pair. */
 #define LDFP(mn, x6, inc)                                                                          \
-  {mn "%fp_ldh", M, "%fp_f1,%fp_f2d=[%r3]", ia64_xm_ldfp, x6, MX(6, 0, 1) | MX6(x6) | HINT(0), MXM | MX6M | HINTM}, \
-  {mn "%fp_ldh", M, "%fp_f1,%fp_f2d=[%r3]", ia64_xm_ldfp, x6, MX(6, 0, 1) | MX6(x6) | BIT28, MXM | MX6M | BIT28M}, \
-  {mn "%fp_ldh", M, "%fp_f1,%fp_f2d=[%r3]," inc, ia64_xm_ldfp_inc, x6, MX(6, 1, 1) | MX6(x6) | HINT(0), MXM | MX6M | HINTM}, \
-  {mn "%fp_ldh", M, "%fp_f1,%fp_f2d=[%r3]," inc, ia64_xm_ldfp_inc, x6, MX(6, 1, 1) | MX6(x6) | BIT28, MXM | MX6M | BIT28M}
+  {mn "%m_ldhint", M, "%fp_f1,%fp_f2d=[%r3]", ia64_xm_ldfp, x6, MX(6, 0, 1) | MX6(x6) | HINT(0), MXM | MX6M | HINTM}, \
+  {mn "%m_ldhint", M, "%fp_f1,%fp_f2d=[%r3]", ia64_xm_ldfp, x6, MX(6, 0, 1) | MX6(x6) | BIT28, MXM | MX6M | BIT28M}, \
+  {mn "%m_ldhint", M, "%fp_f1,%fp_f2d=[%r3]," inc, ia64_xm_ldfp_inc, x6, MX(6, 1, 1) | MX6(x6) | HINT(0), MXM | MX6M | HINTM}, \
+  {mn "%m_ldhint", M, "%fp_f1,%fp_f2d=[%r3]," inc, ia64_xm_ldfp_inc, x6, MX(6, 1, 1) | MX6(x6) | BIT28, MXM | MX6M | BIT28M}
 #define LDFP_TYPES(f, x6, inc)                                                                     \
   LDFP("ldfp" f, x6, inc), LDFP("ldfp" f ".s", (x6) | 4, inc), LDFP("ldfp" f ".a", (x6) | 8, inc),  \
   LDFP("ldfp" f ".sa", (x6) | 12, inc), LDFP("ldfp" f ".c.clr", (x6) | 0x20, inc),                \
@@ -246,14 +211,14 @@ const ia64_insn_desc ia64_tab_fp[] = {
   FCMP("unord.unc", 1, 1, FP82_UNORD, 1),
 
   /* F5: fclass (arg: .unc) */
-  {"fclass.m%fp_qp", F, "%fp_p1,%fp_p2=%fp_f2,%fp_class9", ia64_xf_fclass, 0, MAJ(5) | ENC(12, 12, 0), MAJM | MSK(12, 12)},
-  {"fclass.m.unc%fp_qp", F, "%fp_p1,%fp_p2=%fp_f2,%fp_class9", ia64_xf_fclass, 1, MAJ(5) | ENC(12, 12, 1), MAJM | MSK(12, 12)},
+  {"fclass.m%qp_aux", F, "%p1,%p2=%fp_f2,%fp_class9", ia64_xf_fclass, 0, MAJ(5) | ENC(12, 12, 0), MAJM | MSK(12, 12)},
+  {"fclass.m.unc%qp_aux", F, "%p1,%p2=%fp_f2,%fp_class9", ia64_xf_fclass, 1, MAJ(5) | ENC(12, 12, 1), MAJM | MSK(12, 12)},
 
   /* F6, F7: reciprocal and reciprocal square root approximations (x = 1, q) */
-  {"frcpa%fp_qp%fp_sfi", F, "%fp_f1,%fp_p2=%fp_f2,%fp_f3", ia64_xf_frcpa, 0, MAJ(0) | XB(1) | XA(0), MAJM | XBM | XAM},
-  {"frsqrta%fp_qp%fp_sfi", F, "%fp_f1,%fp_p2=%fp_f3", ia64_xf_frsqrta, 0, MAJ(0) | XB(1) | XA(1), MAJM | XBM | XAM},
-  {"fprcpa%fp_qp%fp_sfi", F, "%fp_f1,%fp_p2=%fp_f2,%fp_f3", ia64_xf_fprcpa, 0, MAJ(1) | XB(1) | XA(0), MAJM | XBM | XAM},
-  {"fprsqrta%fp_qp%fp_sfi", F, "%fp_f1,%fp_p2=%fp_f3", ia64_xf_fprsqrta, 0, MAJ(1) | XB(1) | XA(1), MAJM | XBM | XAM},
+  {"frcpa%qp_aux%fp_sfi", F, "%fp_f1,%p2=%fp_f2,%fp_f3", ia64_xf_frcpa, 0, MAJ(0) | XB(1) | XA(0), MAJM | XBM | XAM},
+  {"frsqrta%qp_aux%fp_sfi", F, "%fp_f1,%p2=%fp_f3", ia64_xf_frsqrta, 0, MAJ(0) | XB(1) | XA(1), MAJM | XBM | XAM},
+  {"fprcpa%qp_aux%fp_sfi", F, "%fp_f1,%p2=%fp_f2,%fp_f3", ia64_xf_fprcpa, 0, MAJ(1) | XB(1) | XA(0), MAJM | XBM | XAM},
+  {"fprsqrta%qp_aux%fp_sfi", F, "%fp_f1,%p2=%fp_f3", ia64_xf_fprsqrta, 0, MAJ(1) | XB(1) | XA(1), MAJM | XBM | XAM},
 
   /* F8: min/max and the parallel compares */
   F8("fmin", 0, 0x14, ia64_xf_fminmax, FP82_MIN), F8("fmax", 0, 0x15, ia64_xf_fminmax, FP82_MAX),

@@ -39,13 +39,15 @@
 
 /* ---- Operand kinds ------------------------------------------------------------------------- */
 
+/* Besides these, the templates name fields other families define: ar3 and imm8 (mov.m ar),
+ * chk_tgt25 (chk.s) from tab_alu.c, tgt25 (chk.a) from tab_br.c, fp_f2 from tab_fp.c.
+ * tab_fp.c's loads and stores name the hints and post-increments below. */
+
 /* r3 as a base register that the instruction updates: r0 there is an Illegal Operation. */
 static int64_t x_r3u(uint64_t s, uint64_t l) { (void)l; return (int64_t)ia64_field(s, 26, 20); }
 /* r1 read, not written (chk.a, invala.e): r0 is allowed. */
 static int64_t x_r1ro(uint64_t s, uint64_t l) { (void)l; return (int64_t)ia64_field(s, 12, 6); }
 static int64_t x_f1(uint64_t s, uint64_t l) { (void)l; return (int64_t)ia64_field(s, 12, 6); }
-static int64_t x_f2(uint64_t s, uint64_t l) { (void)l; return (int64_t)ia64_field(s, 19, 13); }
-static int64_t x_ar3(uint64_t s, uint64_t l) { (void)l; return (int64_t)ia64_field(s, 26, 20); }
 /* Access size in bytes from x6 bits 1:0 (slot bits 31:30). */
 static int64_t x_sz(uint64_t s, uint64_t l) { (void)l; return (int64_t)1 << ia64_field(s, 31, 30); }
 /* fetchadd: 4 or 8 bytes from x6 bit 0. */
@@ -82,22 +84,6 @@ static int64_t x_inc3(uint64_t s, uint64_t l) {
   int64_t v = mag[ia64_field(s, 14, 13)];
   return ia64_field(s, 15, 15) ? -v : v;
 }
-/* M30 mov.m ar3=imm8: s, imm7b. */
-static int64_t x_imm8(uint64_t s, uint64_t l) {
-  (void)l;
-  return ia64_sext(ia64_field(s, 36, 36) << 7 | ia64_field(s, 19, 13), 8);
-}
-/* M20/M21 chk.s: s, imm13c, imm7a: a bundle displacement. */
-static int64_t x_tgt25b(uint64_t s, uint64_t l) {
-  (void)l;
-  uint64_t imm = ia64_field(s, 36, 36) << 20 | ia64_field(s, 32, 20) << 7 | ia64_field(s, 12, 6);
-  return ia64_sext(imm, 21) * 16;
-}
-/* M22/M23 chk.a: s, imm20b. */
-static int64_t x_tgt25c(uint64_t s, uint64_t l) {
-  (void)l;
-  return ia64_sext(ia64_field(s, 36, 36) << 20 | ia64_field(s, 32, 13), 21) * 16;
-}
 
 static void p_sz(char *b, size_t n, int64_t v, uint64_t ip) { (void)ip; snprintf(b, n, "%d", (int)v); }
 /* The hint completers as objdump spells them: values 2 and 4-7 (and 1 of a store) by number,
@@ -127,8 +113,6 @@ const ia64_opnd_kind ia64_opnds_mem[] = {
   {"m_r3u", IA64_OD_REG, IA64_OS_GR, 1, x_r3u, NULL},
   {"m_r1ro", IA64_OD_REG, IA64_OS_GR, 0, x_r1ro, NULL},
   {"m_f1", IA64_OD_REG, IA64_OS_FR, 0, x_f1, NULL},
-  {"m_f2", IA64_OD_REG, IA64_OS_FR, 0, x_f2, NULL},
-  {"m_ar3", IA64_OD_REG, IA64_OS_AR, 0, x_ar3, NULL},
   {"m_sz", IA64_OD_AUX, IA64_OS_CUSTOM, 0, x_sz, p_sz},
   {"m_fasz", IA64_OD_AUX, IA64_OS_CUSTOM, 0, x_fasz, p_sz},
   {"m_ldhint", IA64_OD_PRINT, IA64_OS_CUSTOM, 0, x_hint, p_ldhint},      /* 2-bit forms */
@@ -142,9 +126,6 @@ const ia64_opnd_kind ia64_opnds_mem[] = {
   {"m_imm9a", IA64_OD_IMM, IA64_OS_DEC, 0, x_imm9a, NULL},
   {"m_imm9b", IA64_OD_IMM, IA64_OS_DEC, 0, x_imm9b, NULL},
   {"m_inc3", IA64_OD_IMM, IA64_OS_DEC, 0, x_inc3, NULL},
-  {"m_imm8", IA64_OD_IMM, IA64_OS_DEC, 0, x_imm8, NULL},
-  {"m_tgt25b", IA64_OD_IMM, IA64_OS_TARGET, 0, x_tgt25b, NULL},
-  {"m_tgt25c", IA64_OD_IMM, IA64_OS_TARGET, 0, x_tgt25c, NULL},
   {0},
 };
 
@@ -836,12 +817,12 @@ const ia64_insn_desc ia64_tab_mem[] = {
   {"lfetch.count%m_lfhint3", M, "[%r3],%m_lfcount,%m_lfstride", ia64_x_nop, 0,
    MX(6, 0, 0) | X6(0x2c) | ENC(19, 19, 1), MXM | X6M | MSK(19, 19)},
   /* M20-M23: speculation checks */
-  {"chk.s.m", M, "%r2,%m_tgt25b", x_chk_s, 0, MAJ(1) | ENC(35, 33, 1), MAJM | MSK(35, 33)},
-  {"chk.s", M, "%m_f2,%m_tgt25b", x_chk_s_f, 0, MAJ(1) | ENC(35, 33, 3), MAJM | MSK(35, 33)},
-  {"chk.a.nc", M, "%m_r1ro,%m_tgt25c", x_chk_a, 0, MAJ(0) | ENC(35, 33, 4), MAJM | MSK(35, 33)},
-  {"chk.a.clr", M, "%m_r1ro,%m_tgt25c", x_chk_a, 1, MAJ(0) | ENC(35, 33, 5), MAJM | MSK(35, 33)},
-  {"chk.a.nc", M, "%m_f1,%m_tgt25c", x_chk_a, 2, MAJ(0) | ENC(35, 33, 6), MAJM | MSK(35, 33)},
-  {"chk.a.clr", M, "%m_f1,%m_tgt25c", x_chk_a, 3, MAJ(0) | ENC(35, 33, 7), MAJM | MSK(35, 33)},
+  {"chk.s.m", M, "%r2,%chk_tgt25", x_chk_s, 0, MAJ(1) | ENC(35, 33, 1), MAJM | MSK(35, 33)},
+  {"chk.s", M, "%fp_f2,%chk_tgt25", x_chk_s_f, 0, MAJ(1) | ENC(35, 33, 3), MAJM | MSK(35, 33)},
+  {"chk.a.nc", M, "%m_r1ro,%tgt25", x_chk_a, 0, MAJ(0) | ENC(35, 33, 4), MAJM | MSK(35, 33)},
+  {"chk.a.clr", M, "%m_r1ro,%tgt25", x_chk_a, 1, MAJ(0) | ENC(35, 33, 5), MAJM | MSK(35, 33)},
+  {"chk.a.nc", M, "%m_f1,%tgt25", x_chk_a, 2, MAJ(0) | ENC(35, 33, 6), MAJM | MSK(35, 33)},
+  {"chk.a.clr", M, "%m_f1,%tgt25", x_chk_a, 3, MAJ(0) | ENC(35, 33, 7), MAJM | MSK(35, 33)},
   /* M24-M27: ALAT, ordering, serialization */
   {"invala", M, "", x_invala, 0, SYS0(0, 0, 1), SYS0M},
   {"fwb", M, "", ia64_x_nop, 0, SYS0(0, 0, 2), SYS0M},
@@ -856,8 +837,8 @@ const ia64_insn_desc ia64_tab_mem[] = {
   {"fc", M, "%r3", x_fc, 0, SYS1(0x30), SYS1M | MSK(36, 36)},
   {"fc.i", M, "%r3", x_fc, 0, SYS1(0x30) | ENC(36, 36, 1), SYS1M | MSK(36, 36)},
   /* M29-M31: application registers */
-  {"mov.m", M, "%m_ar3=%r2", x_mov_to_ar, 0, SYS1(0x2a), SYS1M},
-  {"mov.m", M, "%m_ar3=%m_imm8", x_mov_to_ar_imm, 0, SYS0(0, 8, 2), SYS0M},
-  {"mov.m", M, "%r1=%m_ar3", x_mov_from_ar, 0, SYS1(0x22), SYS1M},
+  {"mov.m", M, "%ar3=%r2", x_mov_to_ar, 0, SYS1(0x2a), SYS1M},
+  {"mov.m", M, "%ar3=%imm8", x_mov_to_ar_imm, 0, SYS0(0, 8, 2), SYS0M},
+  {"mov.m", M, "%r1=%ar3", x_mov_from_ar, 0, SYS1(0x22), SYS1M},
 };
 IA64_TAB_LEN(mem);
