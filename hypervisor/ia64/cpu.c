@@ -313,7 +313,7 @@ static inline __attribute__((always_inline)) ia64_stop run_loop(ia64_cpu *c, uin
     for (;;) {
       if (UNLIKELY(!b->decoded)) ia64_decode_bundle(b, dp->host + (c->ip & (IA64_PAGE_SIZE - 1)));
       unsigned start = c->ri, n = b->nslots, end = n, s = 0;
-      if (UNLIKELY(retired > limit_less3 && retired + (n - start) > limit)) {  /* budget ends here */
+      if (UNLIKELY(retired >= limit_less3 && retired + (n - start) > limit)) {  /* budget ends here */
         if (retired >= limit) { why = IA64_STOP_LIMIT; goto out; }
         end = start + (unsigned)(limit - retired);
       }

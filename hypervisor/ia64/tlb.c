@@ -157,7 +157,13 @@ static ia64_tlb_ent *tc_insert(ia64_cpu *c, ia64_tlb_side *t, uint32_t rid, uint
   ia64_tlb_ent *set = tc_set(t, rid, vpn, ps), *e = NULL;
   for (unsigned w = 0; w < IA64_TC_WAYS && !e; w++)
     if (!set[w].valid) e = &set[w];
-  if (!e) e = &set[t->tc_victim++ % IA64_TC_WAYS];
+  if (!e) {
+    /* The replaced entry's pieces go too: the software TLB never holds more than the guest
+     * TLB, so what the guest sees never depends on it (a VM restored with an empty one, or
+     * with pieces the dirty log revoked, continues exactly). */
+    e = &set[t->tc_victim++ % IA64_TC_WAYS];
+    invalidate(c, e);
+  }
   *e = (ia64_tlb_ent){.vpn = vpn, .pte = pte, .rid = rid, .itir = (uint32_t)itir, .valid = 1};
   t->tc_sizes |= 1ull << ps;
   return e;
@@ -415,7 +421,7 @@ static void purge_rid(ia64_cpu *c, unsigned what, uint32_t rid, uint64_t va, uns
   }
   if (what & IA64_PURGE_ITR) tr_purge(c, &c->sys.itlb, rid, va, ps);
   if (what & IA64_PURGE_DTR) tr_purge(c, &c->sys.dtlb, rid, va, ps);
-  /* Pieces of entries the cache had already replaced may still be in the software TLB. */
+  /* Every entry removed above dropped its own pieces; the range's go too, whatever held them. */
   stlb_drop(c, rid, va, ps);
 }
 

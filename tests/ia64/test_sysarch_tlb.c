@@ -196,7 +196,7 @@ static void test_a_purge_of_one_page_drops_every_cached_piece_of_a_large_page(vo
   assert_int_equal(sa_gr(e, 9), 22);
 }
 
-static void test_a_purge_drops_a_cached_piece_of_an_entry_the_cache_had_replaced(void **state) {
+static void test_a_replaced_tc_entry_leaves_no_piece_in_the_software_tlb(void **state) {
   sa_env *e = *state;
   e->cpu.rr[1] = sa_rr(9, 12, false);
   e->cpu.rr[2] = sa_rr(10, 12, false);
@@ -214,8 +214,8 @@ static void test_a_purge_drops_a_cached_piece_of_an_entry_the_cache_had_replaced
     dtc(e, R2 | i << 12, sa_pte(0x5000, 2, 0), sa_itir(12, 0));
   }
   assert_int_equal(xl(e, R1 | 0x5008, IA64_ACC_R, NULL), IA64_VEC_ALT_DATA_TLB);
-  assert_int_equal(ia64_read_mem(&e->cpu, R1 | 0x5008, &v, 8), 0);   /* still cached: allowed */
-  ia64_tlb_purge(&e->cpu, IA64_PURGE_TC, R1 | 0x5000, 12);
+  /* The software TLB never holds more than the guest TLB: what the guest sees does not
+   * depend on it (a restored VM starts with an empty one; the dirty log revokes pieces). */
   assert_int_equal(ia64_read_mem(&e->cpu, R1 | 0x5008, &v, 8), -1);
   assert_int_equal(e->cpu.intr.vector, IA64_VEC_ALT_DATA_TLB);
 }
@@ -701,7 +701,7 @@ int main(void) {
     T(test_itc_with_reserved_fields_raises_reserved_register_field_from_code),
     T(test_an_insert_replaces_the_translations_it_overlaps),
     T(test_a_purge_of_one_page_drops_every_cached_piece_of_a_large_page),
-    T(test_a_purge_drops_a_cached_piece_of_an_entry_the_cache_had_replaced),
+    T(test_a_replaced_tc_entry_leaves_no_piece_in_the_software_tlb),
     T(test_ptc_e_purges_every_tc_entry_but_no_translation_register),
     T(test_ptc_l_purges_both_caches_and_ptr_purges_one_side_registers),
     T(test_ptc_g_purges_here_and_asks_the_platform_to_purge_the_others),
