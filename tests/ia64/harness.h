@@ -10,8 +10,12 @@
  * A bare CPU: an ia64_cpu over guest memory made of a few regions (the first holds the code),
  * an optional uncacheable page whose accesses are recorded, and helpers to run it to the next
  * interruption. Tests that need a platform of their own (test_sysarch.h) only use the
- * assembler. The tool paths come from IA64_AS, IA64_LD, IA64_OBJDUMP (ctest sets them) and
- * IA64_OBJCOPY, with the ia64-linux-gnu- tools on PATH as the fallback. */
+ * assembler.
+ *
+ * And the architectural constants the tests share (PSR bits, ISR.code).
+ *
+ * The tool paths come from IA64_AS, IA64_LD, IA64_OBJDUMP (ctest sets them) and IA64_OBJCOPY,
+ * with the ia64-linux-gnu- tools on PATH as the fallback. */
 #ifndef HPVM_TEST_IA64_HARNESS_H
 #define HPVM_TEST_IA64_HARNESS_H
 
@@ -20,6 +24,45 @@
 #include <stdint.h>
 
 #include "internal.h"
+
+/* ---- Architectural constants --------------------------------------------------------------- */
+
+/* PSR bits, as the SDM numbers them: written here independently of internal.h's IA64_PSR_*,
+ * so that a wrong bit there shows up as a failing test. */
+#define P_BE (1ull << 1)
+#define P_UP (1ull << 2)
+#define P_AC (1ull << 3)
+#define P_MFL (1ull << 4)
+#define P_MFH (1ull << 5)
+#define P_IC (1ull << 13)
+#define P_I (1ull << 14)
+#define P_PK (1ull << 15)
+#define P_DT (1ull << 17)
+#define P_DFL (1ull << 18)
+#define P_DFH (1ull << 19)
+#define P_SP (1ull << 20)
+#define P_PP (1ull << 21)
+#define P_DI (1ull << 22)
+#define P_SI (1ull << 23)
+#define P_DB (1ull << 24)
+#define P_LP (1ull << 25)
+#define P_TB (1ull << 26)
+#define P_RT (1ull << 27)
+#define P_CPL(n) ((uint64_t)(n) << 32)
+#define P_IS (1ull << 34)
+#define P_MC (1ull << 35)
+#define P_IT (1ull << 36)
+#define P_ID (1ull << 37)
+#define P_DA (1ull << 38)
+#define P_DD (1ull << 39)
+#define P_SS (1ull << 40)
+#define P_RI(n) ((uint64_t)(n) << 41)
+#define P_ED (1ull << 43)
+#define P_BN (1ull << 44)
+#define P_IA (1ull << 45)
+
+/* ISR.code: the low 16 bits of ISR. */
+#define ISR_CODE(isr) ((isr) & 0xffff)
 
 /* ---- Tools ------------------------------------------------------------------------------- */
 

@@ -30,15 +30,6 @@
 #define DATA_SIZE (64 * 1024)
 #define END 0x100000
 
-#define PSR_MFL (1ull << 4)
-#define PSR_MFH (1ull << 5)
-#define PSR_IC (1ull << 13)
-#define PSR_DFL (1ull << 18)
-#define PSR_DFH (1ull << 19)
-#define PSR_IT (1ull << 36)
-#define PSR_ED (1ull << 43)
-#define ISR_CODE(isr) ((isr) & 0xffff)
-
 /* The Linux default FPSR: every trap disabled, sf0 extended/nearest, sf1 wre, sf1-3 td. */
 #define FPSR_DEFAULT UINT64_C(0x0009804c0270033f)
 #define TRAP_V 1
@@ -113,7 +104,7 @@ static void test_enabled_invalid_is_a_fault_leaving_target_and_fpsr_alone(void *
   assert_int_equal(m->cpu.intr.isr >> 41 & 3, 1);    /* ISR.ei */
   assert_true(same(frv(m, 10), 0, 0x1234, 0x5678));
   assert_int_equal(m->cpu.ar[IA64_AR_FPSR], fpsr);
-  assert_int_equal(m->cpu.psr & (PSR_MFL | PSR_MFH), 0);
+  assert_int_equal(m->cpu.psr & (P_MFL | P_MFH), 0);
   machine_free(m);
 
   /* Disabled: the QNaN, the flag, no interruption. */
@@ -182,7 +173,7 @@ static void test_overflow_trap_delivers_the_wrapped_result_then_traps(void **sta
   /* 2.25 * 2^1200 rounded to double with an unbounded exponent: 1.125 * 2^1201 */
   assert_true(same(frv(m, 10), 0, FP82_BIAS + 1201, 0x9000000000000000ull));
   assert_int_equal(m->cpu.ar[IA64_AR_FPSR], (FPSR_DEFAULT & ~(uint64_t)TRAP_O) | FLAGS0(TRAP_O));
-  assert_true(m->cpu.psr & PSR_MFL);
+  assert_true(m->cpu.psr & P_MFL);
   machine_free(m);
 }
 
@@ -249,32 +240,32 @@ static void test_storing_natval_is_a_nat_consumption_except_by_spill(void **stat
 static void test_disabled_fp_registers_fault_by_half(void **state) {
   (void)state;
   machine *m = machine_new("fma.s0 f40 = f2, f3, f4 ;;\n break.i 0x100000 ;;");
-  m->cpu.psr |= PSR_DFH;
+  m->cpu.psr |= P_DFH;
   expect_intr(m, IA64_VEC_DISABLED_FP, 2);
   machine_free(m);
   m = machine_new("fma.s0 f10 = f2, f3, f4 ;;\n break.i 0x100000 ;;");
-  m->cpu.psr |= PSR_DFH;
+  m->cpu.psr |= P_DFH;
   expect_end(m);                                       /* only f2-f31: dfh does not apply */
-  m->cpu.psr |= PSR_DFL;
+  m->cpu.psr |= P_DFL;
   m->cpu.ip = CODE, m->cpu.ri = 0;
   expect_intr(m, IA64_VEC_DISABLED_FP, 1);
   machine_free(m);
   m = machine_new("fmpy.s0 f40 = f1, f1 ;;\n break.i 0x100000 ;;");
-  m->cpu.psr |= PSR_DFL;                                /* f0 and f1 are never disabled */
+  m->cpu.psr |= P_DFL;                                /* f0 and f1 are never disabled */
   expect_end(m);
   machine_free(m);
   m = machine_new("fmpy.s0 f10 = f0, f1 ;;\n break.i 0x100000 ;;");
-  m->cpu.psr |= PSR_DFH;
+  m->cpu.psr |= P_DFH;
   expect_end(m);
   machine_free(m);
   m = machine_new("ldfd f40 = [r9] ;;\n break.i 0x100000 ;;");
-  m->cpu.psr |= PSR_DFH | PSR_DFL;
+  m->cpu.psr |= P_DFH | P_DFL;
   gr(m, 9, DATA, false);
   expect_intr(m, IA64_VEC_DISABLED_FP, 2);
   assert_true(m->cpu.intr.isr & IA64_ISR_R);
   machine_free(m);
   m = machine_new("getf.sig r8 = f33 ;;\n break.i 0x100000 ;;");
-  m->cpu.psr |= PSR_DFH;
+  m->cpu.psr |= P_DFH;
   expect_intr(m, IA64_VEC_DISABLED_FP, 2);
   machine_free(m);
 }
@@ -310,17 +301,17 @@ static void test_writes_set_mfl_and_mfh(void **state) {
   (void)state;
   machine *m = machine_new("fadd.s0 f10 = f1, f1 ;;\n break.i 0x100000 ;;");
   expect_end(m);
-  assert_int_equal(m->cpu.psr & (PSR_MFL | PSR_MFH), PSR_MFL);
+  assert_int_equal(m->cpu.psr & (P_MFL | P_MFH), P_MFL);
   machine_free(m);
   m = machine_new("ldfd f64 = [r9] ;;\n break.i 0x100000 ;;");
   gr(m, 9, DATA, false);
   expect_end(m);
-  assert_int_equal(m->cpu.psr & (PSR_MFL | PSR_MFH), PSR_MFH);
+  assert_int_equal(m->cpu.psr & (P_MFL | P_MFH), P_MFH);
   machine_free(m);
   m = machine_new("fcmp.eq.s0 p6, p7 = f10, f40 ;;\n getf.sig r8 = f40 ;;\n stfd [r9] = f40 ;;\n break.i 0x100000 ;;");
   gr(m, 9, DATA, false);
   expect_end(m);                                        /* reading changes neither */
-  assert_int_equal(m->cpu.psr & (PSR_MFL | PSR_MFH), 0);
+  assert_int_equal(m->cpu.psr & (P_MFL | P_MFH), 0);
   machine_free(m);
 }
 
@@ -398,17 +389,17 @@ static void test_speculative_loads_defer_by_policy_and_psr_ed(void **state) {
   machine_free(m);
   /* PSR.ic = 1, DCR.dm clear: the TLB miss is taken, marked ISR.sp/ed */
   m = machine_new("ldfd.s f10 = [r9] ;;\n break.i 0x100000 ;;");
-  m->cpu.psr |= PSR_IC | PSR_IT;
+  m->cpu.psr |= P_IC | P_IT;
   gr(m, 9, 0x1000, false);
   assert_false(run(m));
   assert_int_equal(m->cpu.intr.vector, IA64_VEC_DATA_TLB);
   assert_true(m->cpu.intr.isr & IA64_ISR_SP);
   assert_true(m->cpu.intr.isr & IA64_ISR_ED);
   /* the OS defers: PSR.ed for the restarted load, which consumes it */
-  m->cpu.psr |= PSR_ED;
+  m->cpu.psr |= P_ED;
   expect_end(m);
   assert_true(fp82_is_natval(frv(m, 10)));
-  assert_int_equal(m->cpu.psr & PSR_ED, 0);
+  assert_int_equal(m->cpu.psr & P_ED, 0);
   machine_free(m);
   /* a NaT base: deferred, no access */
   m = machine_new("ldfps.s f10, f11 = [r9], 8 ;;\n break.i 0x100000 ;;");

@@ -34,11 +34,7 @@
 #define DATA_SIZE (64 * 1024)
 #define END 0x100000                 /* break.i immediate that ends a snippet */
 
-#define PSR_IC (1ull << 13)
-#define PSR_IT (1ull << 36)
-#define PSR_ED (1ull << 43)
 #define DCR_DM (1ull << 8)
-#define ISR_CODE(isr) ((isr) & 0xffff)
 
 /* ---- A machine -------------------------------------------------------------------------------- */
 
@@ -226,12 +222,12 @@ static machine *spec_machine(uint64_t psr, uint64_t dcr, uint64_t va) {
 static void test_speculative_load_defers_as_psr_and_dcr_say(void **state) {
   (void)state;
   /* PSR.ic = 1, no DCR deferral: the TLB miss is raised, marked speculative. */
-  machine *m = spec_machine(PSR_IC | PSR_IT, 0, UNMAPPED);
+  machine *m = spec_machine(P_IC | P_IT, 0, UNMAPPED);
   expect_fault(m, IA64_VEC_DATA_TLB, IA64_ISR_R | IA64_ISR_SP | IA64_ISR_ED, UNMAPPED);
   assert_int_equal(rd(m, 8), 0x77);
   machine_free(m);
   /* DCR.dm defers it. */
-  m = spec_machine(PSR_IC | PSR_IT, DCR_DM, UNMAPPED);
+  m = spec_machine(P_IC | P_IT, DCR_DM, UNMAPPED);
   expect_end(m);
   assert_true(nat(m, 8));
   machine_free(m);
@@ -241,27 +237,27 @@ static void test_speculative_load_defers_as_psr_and_dcr_say(void **state) {
   assert_true(nat(m, 8));
   machine_free(m);
   /* PSR.ed = 1: a NaT whatever the address, memory untouched. */
-  m = spec_machine(PSR_IC | PSR_IT | PSR_ED, 0, DATA);
+  m = spec_machine(P_IC | P_IT | P_ED, 0, DATA);
   memset(m->data, 0x11, 8);
   expect_end(m);
   assert_true(nat(m, 8));
   machine_free(m);
   /* Unaligned: deferred with PSR.it, raised without. */
-  m = spec_machine(PSR_IC | PSR_IT, 0, DATA + 4);
+  m = spec_machine(P_IC | P_IT, 0, DATA + 4);
   expect_end(m);
   assert_true(nat(m, 8));
   machine_free(m);
-  m = spec_machine(PSR_IC, 0, DATA + 4);
+  m = spec_machine(P_IC, 0, DATA + 4);
   expect_fault(m, IA64_VEC_UNALIGNED, IA64_ISR_R | IA64_ISR_SP, DATA + 4);
   machine_free(m);
   /* A NaT address never faults a speculative load. */
-  m = spec_machine(PSR_IC | PSR_IT, 0, DATA);
+  m = spec_machine(P_IC | P_IT, 0, DATA);
   gr(m, 9, DATA, true);
   expect_end(m);
   assert_true(nat(m, 8));
   machine_free(m);
   /* Mapped memory: the value, no NaT. */
-  m = spec_machine(PSR_IC | PSR_IT, 0, DATA);
+  m = spec_machine(P_IC | P_IT, 0, DATA);
   memset(m->data, 0x11, 8);
   expect_end(m);
   assert_false(nat(m, 8));
@@ -274,28 +270,28 @@ static void test_speculative_load_defers_as_psr_and_dcr_say(void **state) {
 static void test_os_handler_defers_with_psr_ed(void **state) {
   (void)state;
   machine *m = machine_new("ld8.s r8 = [r9] ;;\n ld8.s r10 = [r11] ;;\n break.i 0x100000 ;;", NULL);
-  m->cpu.psr = PSR_IC | PSR_IT;
+  m->cpu.psr = P_IC | P_IT;
   gr(m, 9, UNMAPPED, false);
   gr(m, 11, DATA, false);
   memset(m->data, 0x22, 8);
   expect_fault(m, IA64_VEC_DATA_TLB, IA64_ISR_SP | IA64_ISR_R, UNMAPPED);
   assert_int_equal(m->cpu.ip, CODE);
   assert_int_equal(m->cpu.ri, 0);
-  m->cpu.psr |= PSR_ED;                      /* the handler's answer, then rfi to the load */
+  m->cpu.psr |= P_ED;                      /* the handler's answer, then rfi to the load */
   expect_end(m);
   assert_true(nat(m, 8));
   assert_false(nat(m, 10));                  /* PSR.ed was for the first load only */
   assert_int_equal(rd(m, 10), 0x2222222222222222ull);
-  assert_int_equal(m->cpu.psr & PSR_ED, 0);
+  assert_int_equal(m->cpu.psr & P_ED, 0);
   machine_free(m);
   m = machine_new("lfetch.fault [r9], 32 ;;\n break.i 0x100000 ;;", NULL);
-  m->cpu.psr = PSR_IC | PSR_IT;
+  m->cpu.psr = P_IC | P_IT;
   gr(m, 9, UNMAPPED, false);
   expect_fault(m, IA64_VEC_DATA_TLB, IA64_ISR_NA, UNMAPPED);
-  m->cpu.psr |= PSR_ED;
+  m->cpu.psr |= P_ED;
   expect_end(m);
   assert_int_equal(rd(m, 9), UNMAPPED + 32);
-  assert_int_equal(m->cpu.psr & PSR_ED, 0);
+  assert_int_equal(m->cpu.psr & P_ED, 0);
   machine_free(m);
 }
 

@@ -25,11 +25,7 @@
 #define MEM_SIZE (64u << 10)
 #define DONE_IMM 0x7777
 
-#define CPL3 (3ull << 32)
-#define PSR_UP (1ull << 2)
-#define PSR_IC (1ull << 13)
-#define PSR_I (1ull << 14)
-#define PSR_SP (1ull << 20)
+#define CPL3 P_CPL(3)
 
 typedef ia64t_machine env;
 
@@ -91,9 +87,9 @@ static void test_sum_and_rum_change_the_user_mask_at_cpl3(void **state) {
 
 static void test_sum_leaves_psr_up_alone_while_psr_sp_is_set(void **state) {
   env *e = *state;
-  expect_done(e, CPL3 | PSR_SP, "sum 0x3e ;; mov r8=psr.um");
+  expect_done(e, CPL3 | P_SP, "sum 0x3e ;; mov r8=psr.um");
   assert_int_equal(gr(e, 8), 0x3a);
-  expect_done(e, CPL3 | PSR_SP | PSR_UP, "rum 0x3e ;; mov r8=psr.um");
+  expect_done(e, CPL3 | P_SP | P_UP, "rum 0x3e ;; mov r8=psr.um");
   assert_int_equal(gr(e, 8), 0x4);
 }
 
@@ -108,12 +104,12 @@ static void test_mov_psr_um_round_trips_at_cpl3(void **state) {
   env *e = *state;
   ia64_gr_write(&e->cpu, 2, 0x2a, false);
   ia64_gr_write(&e->cpu, 8, 0xdead, true);
-  expect_done(e, CPL3 | PSR_I, "mov psr.um=r2 ;; mov r8=psr.um");
+  expect_done(e, CPL3 | P_I, "mov psr.um=r2 ;; mov r8=psr.um");
   assert_int_equal(gr(e, 8), 0x2a);
   bool nat = true;
   ia64_gr_read(&e->cpu, 8, &nat);
   assert_false(nat);
-  assert_int_equal(e->cpu.psr, CPL3 | PSR_I | 0x2a);
+  assert_int_equal(e->cpu.psr, CPL3 | P_I | 0x2a);
 }
 
 static void test_mov_psr_um_with_bits_outside_the_user_mask_is_a_reserved_field_fault(void **state) {
@@ -169,9 +165,9 @@ static void test_pmd_reads_at_cpl3_only_while_psr_sp_is_clear(void **state) {
   assert_int_equal(gr(e, 8), 1234);
   assert_int_equal(gr(e, 9), 0);
   assert_int_equal(gr(e, 10), 0);
-  expect_done(e, CPL3 | PSR_SP, "mov r8=pmd[r3]");
+  expect_done(e, CPL3 | P_SP, "mov r8=pmd[r3]");
   assert_int_equal(gr(e, 8), 0);
-  expect_done(e, PSR_SP, "mov r8=pmd[r3] ;; mov r9=pmd[r4]");
+  expect_done(e, P_SP, "mov r8=pmd[r3] ;; mov r9=pmd[r4]");
   assert_int_equal(gr(e, 8), 1234);
   assert_int_equal(gr(e, 9), 99);
 }
@@ -208,9 +204,9 @@ static void test_reserved_or_read_only_control_register_is_illegal_before_privil
 
 static void test_itc_with_psr_ic_set_is_illegal_before_privilege(void **state) {
   env *e = *state;
-  expect_ge(e, CPL3 | PSR_IC, "itc.d r2", IA64_GE_ILLEGAL_OP);
-  expect_ge(e, CPL3 | PSR_IC, "itr.i itr[r3]=r2", IA64_GE_ILLEGAL_OP);
-  expect_ge(e, CPL3 | PSR_IC, "ptc.e r3", IA64_GE_PRIV_OP);
+  expect_ge(e, CPL3 | P_IC, "itc.d r2", IA64_GE_ILLEGAL_OP);
+  expect_ge(e, CPL3 | P_IC, "itr.i itr[r3]=r2", IA64_GE_ILLEGAL_OP);
+  expect_ge(e, CPL3 | P_IC, "ptc.e r3", IA64_GE_PRIV_OP);
 }
 
 /* ---- Plain moves at cpl 0 -------------------------------------------------------------------- */
@@ -241,9 +237,9 @@ static void test_control_register_reserved_field_write_is_a_reserved_field_fault
 static void test_interruption_control_registers_need_psr_ic_clear(void **state) {
   env *e = *state;
   ia64_gr_write(&e->cpu, 2, 0x1000, false);
-  expect_ge(e, PSR_IC, "mov cr.iip=r2", IA64_GE_ILLEGAL_OP);
-  expect_ge(e, PSR_IC, "mov r8=cr.isr", IA64_GE_ILLEGAL_OP);
-  expect_done(e, PSR_IC, "mov cr.dcr=r0 ;; mov r8=cr.dcr");
+  expect_ge(e, P_IC, "mov cr.iip=r2", IA64_GE_ILLEGAL_OP);
+  expect_ge(e, P_IC, "mov r8=cr.isr", IA64_GE_ILLEGAL_OP);
+  expect_done(e, P_IC, "mov cr.dcr=r0 ;; mov r8=cr.dcr");
   expect_done(e, 0, "mov cr.iip=r2 ;; mov r8=cr.iip");
   assert_int_equal(gr(e, 8), 0x1000);
 }

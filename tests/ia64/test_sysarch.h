@@ -23,39 +23,6 @@
 #define SA_DONE 0x7777                  /* break.i immediate that ends a snippet */
 #define SA_IO_VALUE 0x5a5a5a5a5a5a5a5aull /* what an uncacheable read returns */
 
-/* PSR bits, as the SDM numbers them. */
-#define P_BE (1ull << 1)
-#define P_UP (1ull << 2)
-#define P_AC (1ull << 3)
-#define P_MFL (1ull << 4)
-#define P_MFH (1ull << 5)
-#define P_IC (1ull << 13)
-#define P_I (1ull << 14)
-#define P_PK (1ull << 15)
-#define P_DT (1ull << 17)
-#define P_DFL (1ull << 18)
-#define P_DFH (1ull << 19)
-#define P_SP (1ull << 20)
-#define P_PP (1ull << 21)
-#define P_DI (1ull << 22)
-#define P_SI (1ull << 23)
-#define P_DB (1ull << 24)
-#define P_LP (1ull << 25)
-#define P_TB (1ull << 26)
-#define P_RT (1ull << 27)
-#define P_CPL(n) ((uint64_t)(n) << 32)
-#define P_IS (1ull << 34)
-#define P_MC (1ull << 35)
-#define P_IT (1ull << 36)
-#define P_ID (1ull << 37)
-#define P_DA (1ull << 38)
-#define P_DD (1ull << 39)
-#define P_SS (1ull << 40)
-#define P_RI(n) ((uint64_t)(n) << 41)
-#define P_ED (1ull << 43)
-#define P_BN (1ull << 44)
-#define P_IA (1ull << 45)
-
 /* Control registers. */
 enum {
   CR_DCR = 0, CR_ITM = 1, CR_IVA = 2, CR_PTA = 8, CR_IPSR = 16, CR_ISR = 17, CR_IIP = 19,
