@@ -464,6 +464,13 @@ static void exit_reason(const app_ctl *c, int status, char *out, size_t len) {
   } else snprintf(out, len, "the guest powered off (exit %d)", status);
 }
 
+void app_ctl_discard(app_ctl *c) {
+  if (!c) return;
+  unlink_in(c->run_dir, "app.sock");
+  unlink_in(c->run_dir, "app.pid");
+  ctl_free(c);
+}
+
 void app_ctl_finish(app_ctl *c, int status) {
   if (!c) return;
   if (c->ctl_running) {

@@ -8,7 +8,7 @@
  * supervisor is connected, to it. hpvmapp survives its supervisor: when the connection
  * closes, the VM keeps running and waits for a new hpvmd on DIR/app.sock; DIR/app.pid names
  * the process and, when the VM ends, DIR/exit says how (status and reason) for an hpvmd
- * that was not there to hear it. Internal to hpvmapp; main.c calls these four functions. */
+ * that was not there to hear it. Internal to hpvmapp; main.c calls these functions. */
 #ifndef HPVMAPP_CONTROL_H
 #define HPVMAPP_CONTROL_H
 
@@ -30,6 +30,9 @@ int app_ctl_parse(app_ctl_opts *o, int argc, char **argv, int *i);
 int app_ctl_prepare(const app_ctl_opts *o, vm_config *cfg, app_ctl **out);
 /* The VM runs: say hello to the supervisor and serve its commands. */
 int app_ctl_start(app_ctl *c, vm *v);
+/* The VM never ran (it could not be created or loaded): undo app_ctl_prepare (app.sock,
+ * app.pid) without an exit record; hpvmd reads the reason from hpvmapp's stderr. NULL-safe. */
+void app_ctl_discard(app_ctl *c);
 /* The VM has stopped (vm_wait returned status), before vm_destroy: drain the console, tell
  * the supervisor (or DIR/exit) how it ended, remove app.sock and app.pid. NULL-safe. */
 void app_ctl_finish(app_ctl *c, int status);

@@ -211,12 +211,16 @@ int main(int argc, char **argv) {
 
   vm *v;
   int rc = vm_create(&cfg, &v, msg, sizeof msg);
-  if (rc) return bad("%s", msg);
+  if (rc) {
+    app_ctl_discard(ctl);
+    return bad("%s", msg);
+  }
   rc = restore ? vm_restore_file(v, restore, msg, sizeof msg) : vm_load_kernel(v, kernel, msg, sizeof msg);
   vm_sched *sched = NULL;
   if (!rc) rc = app_sched_admit(&scho, v, ctlo.name, &sched, msg, sizeof msg);
   if (rc) {
     vm_destroy(v);
+    app_ctl_discard(ctl);
     return bad("%s", msg);
   }
   sc.v = v;

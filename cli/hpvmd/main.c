@@ -156,6 +156,11 @@ static int read_config(hd_options *o, const char *path, bool must_exist, char *m
   return rc;
 }
 
+static void free_options(hd_options *o) {
+  char **strs[] = {&o->shared_dir, &o->state_dir, &o->host, &o->listen, &o->group, &o->hpvmapp, &o->log};
+  for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) free(*strs[i]), *strs[i] = NULL;
+}
+
 /* Flags, with the config file read first (flags win, so they are applied after it). */
 static int parse_args(hd_options *o, int argc, char **argv, char *msg, size_t len) {
   const char *config = NULL;
@@ -396,6 +401,7 @@ int main(int argc, char **argv) {
   char msg[1200];
   if (parse_args(&d->o, argc, argv, msg, sizeof msg)) {
     fprintf(stderr, "hpvmd: %s\n", msg);
+    free_options(&d->o);
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);
@@ -419,6 +425,9 @@ int main(int argc, char **argv) {
       hd_log(d, HD_ERR, "cannot start: %s", msg);
       if (write(ready_fd, msg, strlen(msg)) < 0) { /* the parent reports the death */ }
     }
+    sto_close(d->sto);
+    free(d->hpvmapp);
+    free_options(&d->o);
     return 1;
   }
   if (ready_fd >= 0) {
@@ -431,7 +440,6 @@ int main(int argc, char **argv) {
   sto_close(d->sto);
   if (d->lock_fd >= 0) close(d->lock_fd);
   free(d->hpvmapp);
-  char **strs[] = {&d->o.shared_dir, &d->o.state_dir, &d->o.host, &d->o.listen, &d->o.group, &d->o.hpvmapp, &d->o.log};
-  for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) free(*strs[i]);
+  free_options(&d->o);
   return 0;
 }

@@ -271,7 +271,8 @@ static void unlink_in(const char *dir, const char *file) {
   unlink(path);
 }
 
-/* The last non-empty line of app.log: what hpvmapp said before it died. */
+/* What hpvmapp said before it died: the last line of app.log that it wrote ("hpvmapp: ..."),
+ * else the last non-empty line. */
 static void app_log_tail(hd_vm *v, char *out, size_t len) {
   char path[4500], buf[4096];
   snprintf(path, sizeof path, "%s/app.log", v->run_dir);
@@ -287,6 +288,13 @@ static void app_log_tail(hd_vm *v, char *out, size_t len) {
   while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) buf[--n] = 0;
   char *line = strrchr(buf, '\n');
   const char *src = line ? line + 1 : buf;
+  char *said = NULL;
+  for (char *p = buf; (p = strstr(p, "hpvmapp: ")); p++)
+    if (p == buf || p[-1] == '\n') said = p;
+  if (said) {
+    said[strcspn(said, "\n")] = 0;
+    src = said;
+  }
   size_t l = strnlen(src, len - 1);
   memcpy(out, src, l);
   out[l] = 0;
