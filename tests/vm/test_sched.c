@@ -58,6 +58,24 @@ static void test_cap_change_applies_within_a_second(void **st) {
   vm_sched_close(s);
 }
 
+/* Without a host scheduler (nothing to admit to) a cap still applies, like a throttle. */
+static void test_cap_applies_without_a_host_scheduler(void **st) {
+  (void)st;
+  vm *v = sched_busy_guest(NULL, 2, NULL, 0, 0, NULL);
+  char msg[256];
+  assert_int_equal(vm_sched_set(v, 10, 40, msg, sizeof msg), 0);
+  usleep(200000);
+  double r = sched_cpu_rate(v, 1.0);
+  print_message("2 vCPUs capped at 40%% each, no host scheduler: %.1f%% of a core together\n", r * 100);
+  assert_true(r > 0.05 && r < 2 * 0.42);
+  vm_sched_usage u;
+  assert_int_equal(vm_sched_get_usage(v, 1, &u), 0);
+  assert_int_equal(u.cap, 40);
+  assert_int_equal(u.share, 400);
+  assert_int_equal(vm_sched_set(v, 50, 40, msg, sizeof msg), HPVM_EINVAL);   /* cap below entitlement */
+  sched_stop(v);
+}
+
 /* Two busy guests pinned to one core, 50/50, then 80/20: the new split shows within a second
  * (measured as the ratio of their CPU times, which holds whatever else loads the host). */
 static void test_entitlement_change_applies_within_a_second(void **st) {
@@ -338,6 +356,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_cap_holds_a_busy_guest_to_its_cap),
     cmocka_unit_test(test_cap_change_applies_within_a_second),
+    cmocka_unit_test(test_cap_applies_without_a_host_scheduler),
     cmocka_unit_test(test_entitlement_change_applies_within_a_second),
     cmocka_unit_test(test_throttle_50_halves_a_busy_guests_instruction_rate),
     cmocka_unit_test(test_throttle_50_halves_an_admitted_guests_instruction_rate),
