@@ -1,8 +1,9 @@
 /* test_sched.c — CPU entitlement, caps and throttling (hypervisor/sched.c): a cap holds, a
  * change applies to running guests within a second, a throttle of 50 % halves a busy guest's
- * instruction rate, admission refuses what the host cannot guarantee (with the figures) in one
- * process and across processes, power-off releases the entitlement, a held vCPU does not delay
- * a pause. The 10-second entitlement split is test_sched_shares.c (label slow). */
+ * instruction rate, a cap applies even without a host scheduler, admission refuses what the
+ * host cannot guarantee (with the figures) in one process and across processes, power-off
+ * releases the entitlement, a held vCPU does not delay a pause. The 10-second entitlement
+ * split is test_sched_shares.c (label slow). */
 #include <sys/prctl.h>
 
 #include "sched_test.h"
