@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # dev.sh — install what is missing, build, and run the demo or the test suite.
-#   bash scripts/dev.sh demo        the main job: sample programs under ia64run, a guest kernel under hpvmapp
+#   bash scripts/dev.sh demo        the main job: a local hpvmd runs a guest through the HPVM commands
 #   bash scripts/dev.sh test        the whole test suite (ctest)
 #   bash scripts/dev.sh test-asan   the suite under AddressSanitizer + UBSan
 #   bash scripts/dev.sh bench       the benchmarks (tables)
@@ -31,22 +31,37 @@ build() {  # build DIR [cmake args...]
   cmake --build "$dir" -j"$(nproc)"
 }
 
+demo_cleanup() {
+  hpvmstop -P demo1 -F >/dev/null 2>&1 || true
+  [ -f "$DEMO_TMP/state/hpvmd.lock" ] && kill "$(cat "$DEMO_TMP/state/hpvmd.lock")" 2>/dev/null
+  rm -rf "$DEMO_TMP"
+}
+
+# The main job: a local host — hpvmd with a private shared directory — runs a guest the way
+# an operator would with the HPVM commands, then everything is stopped cleanly.
 demo() {
   build build
-  echo
-  echo "== ia64run: guests/user/hello_glibc.S (glibc's static start-up, by hand) under --stats"
-  ./build/bin/ia64run --stats build/guests/guest_hello_glibc
-  echo
-  echo "== ia64run: the interpreter on a 300 M-instruction integer loop"
-  ./build/bin/ia64run --stats build/bench/interp_alu_loop
-  echo
-  echo "== hpvmapp: the hpvmk guest kernel on 2 vCPUs, memverify + heartbeat + diskverify for 3 s"
-  local disk
-  disk=$(mktemp /tmp/hpvm-demo-disk.XXXXXX)
-  truncate -s 16M "$disk"
-  ./build/bin/hpvmapp --kernel build/guests/hpvmk --cpus 2 --memory 512M --disk "$disk" \
-      --args "time=3 memverify size=64M heartbeat diskverify blocks=256"
-  rm -f "$disk"
+  local bin=$PWD/build/bin
+  DEMO_TMP=$(mktemp -d /tmp/hpvm-demo.XXXXXX)
+  local tmp=$DEMO_TMP
+  mkdir -p "$tmp/shared" "$tmp/state"
+  export HPVM_STATE_DIR=$tmp/state PATH=$bin:$PATH
+  trap demo_cleanup EXIT
+  step() { echo; echo "\$ $*"; "$@"; }
+  step hpvmd --shared "$tmp/shared" --state-dir "$tmp/state" --name demohost
+  step hpvmdevmgmt -S 64M "$tmp/shared/demo1.img"
+  step hpvmcreate -P demo1 -O hpux -c 2 -r 512M -K "$PWD/build/guests/hpvmk" \
+      -A "heartbeat memverify size=64M diskverify blocks=128" -a "disk:avio_stor::file:$tmp/shared/demo1.img"
+  step hpvmstart -P demo1
+  sleep 3
+  step hpvmstatus
+  step hpvmstatus -P demo1
+  echo; echo "\$ hpvmconsole -P demo1 -q -c cl    # the console log"
+  hpvmconsole -P demo1 -q -c cl | tail -n 8
+  step hpvmstop -P demo1 -F
+  step hpvmstatus -P demo1 -M
+  echo; echo "== the interpreter alone: ia64run --stats on a 300 M-instruction integer loop"
+  "$bin/ia64run" --stats build/bench/interp_alu_loop
 }
 
 run_tests() {  # run_tests DIR [cmake args...]
