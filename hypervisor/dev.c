@@ -10,7 +10,8 @@
  *
  * The console reads its input on a thread of its own (poll on the input fd and a wake pipe)
  * into a ring the guest drains through the RX register or SSC GETCHAR; output is buffered and
- * written at each newline, when the guest waits for input or halts, and every 50 ms. */
+ * written at each newline, when the guest waits for input or halts, and every 50 ms. The
+ * console also carries the platform's shutdown request (vm_request_shutdown). */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -109,6 +110,8 @@ _Static_assert(CON_IN_SIZE == VM_CONSOLE_IN_MAX, "vm_console_state holds the who
 #define CON_TX 0x20
 #define CON_RX 0x28
 #define CON_CONTROL 0x30
+#define CON_CONTROL_RX_IRQ 1ull        /* interrupt when input arrives */
+#define CON_CONTROL_SHUTDOWN_IRQ 2ull  /* interrupt on a shutdown request (the power button) */
 
 struct vm_console {
   vm_device *dev;
@@ -184,8 +187,11 @@ static void con_write(vm_device *d, unsigned off, uint64_t val) {
   vm_console *k = d->impl;
   if (off == CON_TX) vm_console_putc(d->vm, (int)(val & 0xff));
   else if (off == CON_CONTROL) {
-    k->control = val & 1;
-    if ((k->control & 1) && k->in_n) vm_dev_raise(d, VM_DEV_STATUS_IRQ);
+    k->control = val & (CON_CONTROL_RX_IRQ | CON_CONTROL_SHUTDOWN_IRQ);
+    if ((k->control & CON_CONTROL_RX_IRQ) && k->in_n) vm_dev_raise(d, VM_DEV_STATUS_IRQ);
+    /* A request made before the guest enabled its interrupt is still waiting for it. */
+    if ((k->control & CON_CONTROL_SHUTDOWN_IRQ) && (d->status & VM_DEV_STATUS_SHUTDOWN))
+      vm_dev_raise(d, VM_DEV_STATUS_IRQ);
   }
 }
 
@@ -216,10 +222,24 @@ static void *con_thread(void *arg) {
       if (k->in_n == CON_IN_SIZE) break;          /* more than the ring holds is dropped */
       k->in[(k->in_head + k->in_n++) % CON_IN_SIZE] = buf[i];
     }
-    if (k->control & 1) vm_dev_raise(k->dev, VM_DEV_STATUS_IRQ);
+    if (k->control & CON_CONTROL_RX_IRQ) vm_dev_raise(k->dev, VM_DEV_STATUS_IRQ);
     pthread_mutex_unlock(&k->dev->lock);
   }
   return NULL;
+}
+
+/* The power button: the request stays in the console's status (bit 2, RW1C) until the guest
+ * acknowledges it, and interrupts the guest only if it asked for that (control bit 1), so a
+ * guest that knows nothing of it sees nothing. Pressing again interrupts again (if enabled). */
+int vm_request_shutdown(vm *v) {
+  vm_console *k = v->console;
+  if (!k) return HPVM_ENOENT;
+  if (vm_stopped(v)) return HPVM_ESTATE;
+  pthread_mutex_lock(&k->dev->lock);
+  k->dev->status |= VM_DEV_STATUS_SHUTDOWN;
+  if (k->control & CON_CONTROL_SHUTDOWN_IRQ) vm_dev_raise(k->dev, VM_DEV_STATUS_IRQ);
+  pthread_mutex_unlock(&k->dev->lock);
+  return 0;
 }
 
 void vm_console_get_state(vm *v, vm_console_state *out) {
@@ -234,7 +254,7 @@ void vm_console_get_state(vm *v, vm_console_state *out) {
 void vm_console_set_state(vm *v, const vm_console_state *st) {
   vm_console *k = v->console;
   pthread_mutex_lock(&k->dev->lock);
-  k->control = st->control & 1;
+  k->control = st->control & (CON_CONTROL_RX_IRQ | CON_CONTROL_SHUTDOWN_IRQ);
   k->in_head = 0;
   k->in_n = st->nin <= CON_IN_SIZE ? st->nin : CON_IN_SIZE;
   memcpy(k->in, st->in, k->in_n);

@@ -67,6 +67,10 @@ int vm_start(vm *v);                  /* start the vCPU threads and the devices 
 int vm_wait(vm *v);                   /* block until power-off; returns the exit status */
 bool vm_stopped(const vm *v);
 void vm_power_off(vm *v, int status); /* as if the guest had called SSC EXIT(status) */
+/* Press the power button: ask the guest to shut down (docs/platform.md, console status bit 2
+ * and its interrupt). The guest decides: it may power off, later or never; the caller keeps
+ * its own timeout. HPVM_ESTATE once the VM is off, HPVM_ENOENT without a console. */
+int vm_request_shutdown(vm *v);
 
 /* ---- Pause and resume ---------------------------------------------------------------------
  * vm_pause returns when no vCPU executes guest code (running ones reach the end of their

@@ -96,6 +96,7 @@ typedef struct vm_dev_ops {
 enum { VM_DEV_CONSOLE = 1, VM_DEV_STOR = 2 };
 #define VM_DEV_STATUS_IRQ 1ull      /* status bit 0: interrupt pending (RW1C) */
 #define VM_DEV_STATUS_ERROR 2ull    /* status bit 1: the device refused its setup (RW1C) */
+#define VM_DEV_STATUS_SHUTDOWN 4ull /* status bit 2, console: shutdown requested (RW1C) */
 
 struct vm_device {
   vm *vm;

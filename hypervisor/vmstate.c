@@ -444,13 +444,13 @@ static int load_device(restore_ctx *x, const wire_section *s) {
   else if (m->n_inflight)
     rc = refuse(x, s, HPVM_ENOTSUP, "device %u: %zu requests in flight; this hpvm completes requests before it saves "
                 "and cannot re-issue them", m->index, m->n_inflight);
-  else if (m->vector > 255 || (m->status & ~(VM_DEV_STATUS_IRQ | VM_DEV_STATUS_ERROR)))
+  else if (m->vector > 255 || (m->status & ~(VM_DEV_STATUS_IRQ | VM_DEV_STATUS_ERROR | VM_DEV_STATUS_SHUTDOWN)))
     rc = refuse(x, s, HPVM_ECORRUPT, "device %u: vector %u / status 0x%" PRIx64 " out of range", m->index, m->vector, m->status);
   else if (d->type == VM_DEV_CONSOLE) {
     if (!m->console) rc = refuse(x, s, HPVM_ECORRUPT, "console %u without its state", m->index);
     else if (m->console->input.len > VM_CONSOLE_IN_MAX)
       rc = refuse(x, s, HPVM_ECORRUPT, "console input of %zu bytes, the device holds %d", m->console->input.len, VM_CONSOLE_IN_MAX);
-    else if (m->console->control > 1) rc = refuse(x, s, HPVM_ECORRUPT, "console control 0x%x", m->console->control);
+    else if (m->console->control > 3) rc = refuse(x, s, HPVM_ECORRUPT, "console control 0x%x", m->console->control);
     else {
       vm_console_state *cs = malloc(sizeof *cs);
       if (!cs) rc = refuse(x, s, HPVM_ENOMEM, "out of memory");

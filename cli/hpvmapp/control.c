@@ -4,11 +4,12 @@
  * Two threads besides the VM's own. The control thread polls the supervisor connection (the
  * socketpair from the spawn, later whatever connected to app.sock) and the listening socket;
  * it says hello on every new connection, answers status queries, and does what commands ask
- * (power off, pause, resume, console input). A newer connection replaces an older one: a
- * restarted hpvmd must always be able to take over, even from one that hangs. The console
- * pump reads what the guest prints, appends it to console.log and forwards it while a
- * supervisor is there. Sends are serialized by send_lock and time out after a few seconds,
- * so a supervisor that stops reading costs the guest its viewers, never its progress.
+ * (power off, ask the guest to shut down, pause, resume, console input). A newer connection
+ * replaces an older one: a restarted hpvmd must always be able to take over, even from one
+ * that hangs. The console pump reads what the guest prints, appends it to console.log and
+ * forwards it while a supervisor is there. Sends are serialized by send_lock and time out
+ * after a few seconds, so a supervisor that stops reading costs the guest its viewers, never
+ * its progress.
  *
  * Nothing here may end the VM because the supervisor went away: hpvmd restarts (or
  * crashes) while guests run, and the next one re-attaches through app.sock. */
@@ -246,8 +247,9 @@ static void do_command(app_ctl *c, const Hpvm__AppCommand *cmd) {
       vm_power_off(c->v, cmd->shutdown->status & 0xff);
       break;
     }
-    /* The platform has no way yet to ask a guest to shut down (docs/platform.md): the VM
-     * shows STOPPING and hpvmd powers it off when its timeout runs out. */
+    /* The power button (docs/platform.md, console shutdown request): the guest decides when
+     * to power off; hpvmd keeps the timeout and powers it off if it has not by then. */
+    vm_request_shutdown(c->v);
     atomic_store(&c->state, HPVM__VM_RUN_STATE__VM_RUN_STATE_STOPPING);
     break;
   case HPVM__APP_COMMAND__BODY_CONSOLE_INPUT: {

@@ -6,6 +6,7 @@
  *
  * With --state-file, SIGUSR1 pauses the VM, saves it to that file (hypervisor/vmstate.c) and
  * exits 0; --restore continues a VM from such a file (memory size and vCPU count come from it).
+ * SIGPWR presses the power button: the guest is asked to shut down (docs/platform.md).
  *
  * The guest's console is this process's stdin/stdout (a terminal is put in raw mode, with
  * Ctrl-C still interrupting); hpvmapp exits with the code the guest passes to SSC EXIT, with
@@ -43,6 +44,7 @@ static void usage(FILE *f) {
              "  --restore FILE  continue a VM saved with --state-file instead of booting a kernel:\n"
              "                  memory and vCPUs come from FILE; give the same --disk images in the\n"
              "                  same order (disk contents are not part of the state)\n"
+             "  (kill -PWR PID asks the guest to shut down, as hpvmstop -g does)\n"
              "  --entitlement PCT[:CAP]  %% of a host core guaranteed to each vCPU, and its cap\n"
              "  --sched-dir DIR the host scheduler shared with the other VMs (hpvmd's state dir)\n"
              "  --control-fd N --name VM --run-dir DIR\n"
@@ -125,12 +127,17 @@ static bool save_and_stop(sig_ctx *s) {
   return true;
 }
 
-/* SIGINT/SIGTERM/SIGHUP power the VM off with 128 + the signal; SIGUSR1 saves it (a thread,
- * so vm_power_off and the save run outside signal context). */
+/* SIGINT/SIGTERM/SIGHUP power the VM off with 128 + the signal; SIGUSR1 saves it; SIGPWR asks
+ * the guest to shut down and waits for it to power off (a thread, so vm_power_off and the save
+ * run outside signal context). */
 static void *signal_thread(void *arg) {
   sig_ctx *s = arg;
   int sig;
   while (sigwait(&s->set, &sig) == 0) {
+    if (sig == SIGPWR) {
+      vm_request_shutdown(s->v);
+      continue;
+    }
     if (sig != SIGUSR1) {
       vm_power_off(s->v, 128 + sig);
       break;
@@ -202,6 +209,7 @@ int main(int argc, char **argv) {
   sigaddset(&sc.set, SIGTERM);
   sigaddset(&sc.set, SIGHUP);
   sigaddset(&sc.set, SIGUSR1);
+  sigaddset(&sc.set, SIGPWR);
   pthread_sigmask(SIG_BLOCK, &sc.set, NULL);
   sc.state_file = state_file;
   signal(SIGPIPE, SIG_IGN);

@@ -8,7 +8,8 @@
 //   0x1000 Alternate Data TLB: region 6 (walker off) — the device window and the PIB, inserted
 //          uncacheable with 4 KiB pages. Anything else is fatal.
 //   0x3000 External Interrupt: cr.ivr until spurious; the timer (count periods, re-arm itm
-//          and record the latency), disk completions (ack the device, physically), IPIs.
+//          and record the latency), disk completions (ack the device, physically), IPIs,
+//          the console's shutdown request (ack it, set k_shutdown).
 // Every other vector is fatal: the handler saves the interruption registers, switches to
 // bank 1, turns collection back on and prints "FAIL kernel: ..." with vector, iip, isr, ifa,
 // then exits 1 (kfatal).
@@ -236,11 +237,13 @@ ext_interrupt:
 	cmp.eq p6, p0 = VEC_SPURIOUS, r16
 	mov r17 = VEC_TIMER
 	mov r18 = VEC_IPI
+	mov r22 = VEC_CONSOLE
 	;;
 (p6)	br.cond.spnt .Lirq_out
 	cmp.eq p7, p0 = r16, r17
 	cmp.eq p8, p0 = r16, r18
 	cmp.eq p9, p0 = r16, r19
+	cmp.eq p10, p0 = r16, r22
 	adds r20 = PC_IRQS, r30
 	;;
 	ld8 r21 = [r20]
@@ -251,6 +254,7 @@ ext_interrupt:
 (p7)	br.cond.sptk .Ltimer
 (p8)	br.cond.sptk .Lipi
 (p9)	br.cond.sptk .Ldisk
+(p10)	br.cond.spnt .Lconsole
 	adds r20 = PC_OTHERIRQ, r30
 	br.sptk.few .Lcount
 	;;
@@ -287,6 +291,37 @@ ext_interrupt:
 	;;
 	srlz.d
 	br.sptk.few .Lirq
+	;;
+.Lconsole:
+	// A shutdown request: acknowledge it (physically, as the disk) and note it in k_shutdown
+	// for the kernel proper, which ends the workloads and powers off (main.S).
+	LA r17, k_con_ack
+	;;
+	ld8 r17 = [r17]
+	rsm psr.dt
+	;;
+	srlz.d
+	;;
+	ld8 r18 = [r17]
+	;;
+	and r18 = DEV_ST_IRQ | DEV_ST_SHUTDOWN, r18
+	;;
+	st8 [r17] = r18
+	;;
+	ssm psr.dt
+	;;
+	srlz.d
+	tbit.nz p11, p0 = r18, 2
+	LA r19, k_shutdown
+	;;
+	ld8 r21 = [r19]
+	mov r22 = 1
+	adds r20 = PC_OTHERIRQ, r30
+	;;
+(p11)	cmp.eq.unc p12, p0 = 0, r21	// only the first request: the kernel counts 1 -> 2
+	;;
+(p12)	st8 [r19] = r22
+	br.sptk.few .Lcount
 	;;
 .Ltimer:
 	// Count the periods that elapsed since the match the timer was armed with, arm the next

@@ -64,6 +64,7 @@ vecnames:
 	.align 8
 	.global k_bootinfo, k_boot_itc, k_virt_itc, k_ncpus, k_ram_size, k_ram_top, k_nranges
 	.global k_ranges, k_con_base, k_ndisks, k_disks, k_cmdline, k_exit_code
+	.global k_con_ack, k_shutdown
 k_bootinfo:	data8 0
 k_boot_itc:	data8 0
 k_virt_itc:	data8 0
@@ -76,6 +77,8 @@ k_con_base:	data8 0
 k_ndisks:	data8 0
 k_disks:	.skip 8 * 24		// base, vector, capacity in bytes
 k_exit_code:	data8 0
+k_con_ack:	data8 0			// physical uncacheable address of the console's status register
+k_shutdown:	data8 0			// 1: shutdown requested (ivt.S); 2: announced on the console
 k_online:	data8 0			// secondary vCPUs in virtual mode
 k_go:		data8 0			// the plan is ready: run
 k_left:		.skip 8 * NWL		// slots of each workload not yet done
@@ -105,6 +108,21 @@ ENTRY bsp_main, 0, 8, 8
 	LA r10, k_con_tx
 	;;
 (p6)	st8 [r10] = r9			// from now on the console device prints
+	movl r11 = PHYS_UC + DEV_STATUS
+	movl r14 = REGION6 + DEV_VECTOR
+	;;
+	add r11 = r11, r8
+	add r14 = r14, r8
+	LA r10, k_con_ack
+	;;
+(p6)	st8 [r10] = r11			// the handler acknowledges there (before the interrupt can come)
+	mov r15 = VEC_CONSOLE
+	adds r11 = CON_CONTROL - DEV_VECTOR, r14
+	mov r9 = CON_CTL_SHUTDOWN
+	;;
+(p6)	st8 [r14] = r15			// the console interrupts with VEC_CONSOLE ...
+	;;
+(p6)	st8 [r11] = r9			// ... on a shutdown request (the power button)
 	LA r2, k_ncpus
 	LA r3, k_ram_size
 	;;
@@ -475,6 +493,13 @@ ENTRY cpu_loop, 0, 10, 3
 	br.sptk.few 1b
 	;;
 .Lrun:
+	LA r2, k_shutdown
+	;;
+	ld8 r2 = [r2]
+	;;
+	cmp.eq p6, p0 = 1, r2
+(p6)	br.call.spnt.many b0 = shutdown_note
+	;;
 	adds r2 = PC_IRQS, r13
 	;;
 	ld8 loc5 = [r2]			// interrupts so far: one after this wakes the halt below
@@ -525,6 +550,21 @@ ENTRY cpu_loop, 0, 10, 3
 	;;
 END cpu_loop
 
+// shutdown_note(): the first vCPU to see a new shutdown request says so (k_shutdown 1 -> 2).
+ENTRY shutdown_note, 0, 3, 2
+	LA r2, k_shutdown
+	mov r3 = 2
+	mov ar.ccv = 1
+	;;
+	cmpxchg8.acq r8 = [r2], r3, ar.ccv
+	;;
+	cmp.ne p6, p0 = 1, r8
+(p6)	br.cond.dpnt 1f
+	mov loc2 = ar.itc
+	PRINTF "hpvmk: shutdown requested at itc %u: stopping the workloads\n", loc2
+1:	RET
+END shutdown_note
+
 // halt_wait(irqs): sleep in HALT_LIGHT until an interrupt, unless one came since the count
 // `irqs` was read (interrupts are off across the check and the halt, so none slips between).
 ENTRY halt_wait, 1, 2, 1
@@ -571,20 +611,26 @@ ENTRY slot_start, 1, 4, 3
 	RET
 END slot_start
 
-// slot_expired(slot) -> r8 = 1 when the slot's time= has run out.
+// slot_expired(slot) -> r8 = 1 when the slot's time= has run out, or the VM was asked to shut
+// down: each workload then ends at its next clean point (its own time= boundary) and passes.
 	.global slot_expired
 ENTRY slot_expired, 1, 2, 0
 	adds r2 = SL_END, in0
 	mov r3 = ar.itc
 	mov r8 = 0
+	LA r9, k_shutdown
 	;;
 	ld8 r2 = [r2]
+	ld8 r9 = [r9]
 	;;
 	cmp.ne p6, p0 = 0, r2
+	cmp.ne p8, p0 = 0, r9		// a shutdown request ends every workload's time now
 	;;
 (p6)	cmp.leu.unc p7, p0 = r2, r3
 	;;
 (p7)	mov r8 = 1
+	;;
+(p8)	mov r8 = 1
 	RET
 END slot_expired
 
@@ -682,7 +728,8 @@ ENTRY slot_done, 1, 4, 2
 1:	RET
 END slot_done
 
-// all_done(): every workload passed: print each vCPU's counters and power off with 0.
+// all_done(): every workload passed: print each vCPU's counters and power off with 0 (after
+// "PASS shutdown" when a shutdown request ended them).
 ENTRY all_done, 0, 10, 8
 	LA r2, k_ncpus
 	;;
@@ -734,7 +781,14 @@ ENTRY all_done, 0, 10, 8
 	mov loc3 = ar.itc
 	;;
 	PRINTF "hpvmk: all workloads passed at itc %u\n", loc3
-	mov out0 = 0
+	LA r2, k_shutdown
+	;;
+	ld8 r2 = [r2]
+	;;
+	cmp.eq p6, p0 = 0, r2
+(p6)	br.cond.dptk 2f
+	PRINTF "PASS shutdown\n"
+2:	mov out0 = 0
 	CALL kexit
 END all_done
 

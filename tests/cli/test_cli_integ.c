@@ -400,6 +400,27 @@ static void test_start_stop_remove_through_every_mode(void **state) {
   free(s);
 }
 
+/* hpvmstop -g presses the guest's power button: hpvmk ends its workloads, says so on its
+ * console and powers off by itself, long before the 30 s timeout. */
+static void test_graceful_stop_is_the_guest_shutting_down(void **state) {
+  ht_env *e = *state;
+  free(ok(e, "hpvmcreate -P gs -r 64M -K %s -A \"heartbeat idle\"", HPVMK));
+  free(ok(e, "hpvmstart -P gs"));
+  assert_true(ht_wait_state(e, "gs", RS(ON), 10000));
+  uint64_t t0 = ht_ms();
+  free(ok(e, "hpvmstop -P gs -g -t 30"));
+  assert_true(ht_ms() - t0 < 10000);
+  char reason[600], path[400];
+  assert_int_equal(ht_state(e, "gs", NULL, reason, sizeof reason), RS(OFF));
+  assert_string_equal(reason, "stopped gracefully (hpvmstop -g)");
+  snprintf(path, sizeof path, "%s/vms/gs/console.log", e->state);
+  char *log = ht_read_file(path);
+  assert_non_null(log);
+  assert_contains(log, "hpvmk: shutdown requested");
+  assert_contains(log, "\nPASS shutdown\n");
+  free(log);
+}
+
 /* ---- The console ------------------------------------------------------------------------------ */
 
 /* Read from the pty until want appears (true) or timeout_ms passes (false); all in *acc. */
@@ -643,6 +664,7 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_modify_every_option, ht_setup, ht_teardown),
     cmocka_unit_test_setup_teardown(test_clone_copies_a_disk_and_shares_the_rest, ht_setup, ht_teardown),
     cmocka_unit_test_setup_teardown(test_start_stop_remove_through_every_mode, ht_setup, ht_teardown),
+    cmocka_unit_test_setup_teardown(test_graceful_stop_is_the_guest_shutting_down, ht_setup, ht_teardown),
     cmocka_unit_test_setup_teardown(test_console_menu_through_a_pseudo_terminal, ht_setup, ht_teardown),
     cmocka_unit_test_setup_teardown(test_console_one_command_and_log, ht_setup, ht_teardown),
     cmocka_unit_test_setup_teardown(test_concurrent_modifies_from_several_processes_all_land, ht_setup, ht_teardown),

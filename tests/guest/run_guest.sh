@@ -4,12 +4,13 @@
 # CPU the whole run may use (-c PERCENT of wall time, for the idle guest).
 #
 # usage: run_guest.sh HPVMAPP KERNEL [-r STATUS] [-t SECONDS] [-d DISKSIZE] [-c PERCENT]
-#                     [-e REGEX]... [-n REGEX]... -- HPVMAPP-OPTIONS...
+#                     [-s SECONDS] [-e REGEX]... [-n REGEX]... -- HPVMAPP-OPTIONS...
 # -d creates a fresh disk image of that size (truncate syntax) and passes it with --disk.
+# -s presses the power button after SECONDS: SIGPWR to hpvmapp asks the guest to shut down.
 set -u
 hpvmapp=$1 kernel=$2
 shift 2
-status=0 limit=60 disksize= cpumax=
+status=0 limit=60 disksize= cpumax= power=
 expect=() reject=()
 while [ $# -gt 0 ] && [ "$1" != -- ]; do
   case $1 in
@@ -17,6 +18,7 @@ while [ $# -gt 0 ] && [ "$1" != -- ]; do
     -t) limit=$2; shift 2 ;;
     -d) disksize=$2; shift 2 ;;
     -c) cpumax=$2; shift 2 ;;
+    -s) power=$2; shift 2 ;;
     -e) expect+=("$2"); shift 2 ;;
     -n) reject+=("$2"); shift 2 ;;
     *) echo "run_guest.sh: unknown option $1" >&2; exit 2 ;;
@@ -31,7 +33,17 @@ if [ -n "$disksize" ]; then
   args+=(--disk "$tmp/disk.img")
 fi
 TIMEFORMAT='%R %U %S'
-{ time timeout "$limit" "$hpvmapp" --kernel "$kernel" "${args[@]}" </dev/null >"$tmp/out" 2>&1; echo $? >"$tmp/rc"; } 2>"$tmp/time"
+if [ -z "$power" ]; then
+  { time timeout "$limit" "$hpvmapp" --kernel "$kernel" "${args[@]}" </dev/null >"$tmp/out" 2>&1; echo $? >"$tmp/rc"; } 2>"$tmp/time"
+else
+  timeout "$limit" "$hpvmapp" --kernel "$kernel" "${args[@]}" </dev/null >"$tmp/out" 2>&1 &
+  tpid=$!
+  sleep "$power"
+  app=$(pgrep -P "$tpid")
+  [ -n "$app" ] && kill -PWR "$app"
+  wait "$tpid"
+  echo $? >"$tmp/rc"
+fi
 rc=$(cat "$tmp/rc")
 cat "$tmp/out"
 fail=0

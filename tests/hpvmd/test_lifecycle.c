@@ -1,6 +1,7 @@
 /* test_lifecycle.c — a guest's life under a real hpvmd: create, start, status, stop (power-off
- * and graceful), the guest powering itself off, a guest crash, pause and resume, clone and
- * remove, and the one-line errors for what cannot be done. */
+ * and graceful: a guest that shuts down when asked, one that ignores it), the guest powering
+ * itself off, a guest crash, pause and resume, clone and remove, and the one-line errors for
+ * what cannot be done. */
 #include <signal.h>
 #include <stdio.h>
 #include <fcntl.h>
@@ -86,10 +87,29 @@ static void test_guest_crash_is_crash_with_the_reason(void **state) {
   assert_non_null(strstr(reason, "guest crashed"));
 }
 
+/* Point an existing (Off) VM at another kernel. */
+static void set_kernel(ht_env *e, const char *name, const char *kernel) {
+  Hpvm__VmConfig c = HPVM__VM_CONFIG__INIT;
+  c.kernel = (char *)kernel;
+  char *fields[] = {"kernel"};
+  Hpvm__ModifyVmRequest m = HPVM__MODIFY_VM_REQUEST__INIT;
+  m.name = (char *)name;
+  m.config = &c;
+  m.n_fields = 1;
+  m.fields = fields;
+  Hpvm__Request req = HPVM__REQUEST__INIT;
+  req.body_case = HPVM__REQUEST__BODY_MODIFY;
+  req.modify = &m;
+  assert_int_equal(ht_call(e, &req, NULL), 0);
+}
+
+/* A guest that never looks at the shutdown request (vmguest_spin counts with interrupts off)
+ * is powered off when the timeout runs out. */
 static void test_graceful_stop_powers_off_after_the_timeout(void **state) {
   ht_env *e = *state;
   char msg[1200], reason[600];
-  assert_int_equal(ht_create(e, "g1", 32, "idle", msg, sizeof msg), 0);
+  assert_int_equal(ht_create(e, "g1", 32, "", msg, sizeof msg), 0);
+  set_kernel(e, "g1", VM_GUEST_DIR "/vmguest_spin");
   assert_int_equal(ht_start(e, "g1", msg, sizeof msg), 0);
   uint64_t t0 = ht_ms();
   assert_int_equal(ht_stop(e, "g1", GRACEFUL, 400, msg, sizeof msg), 0);
@@ -97,6 +117,30 @@ static void test_graceful_stop_powers_off_after_the_timeout(void **state) {
   assert_true(took >= 400 && took < 5000);
   assert_int_equal(ht_state(e, "g1", NULL, reason, sizeof reason), OFF);
   assert_string_equal(reason, "graceful stop timed out; powered off");
+}
+
+/* hpvmk takes the shutdown request (the console's power button, docs/platform.md): it ends its
+ * workloads, says so on its console and powers off with 0, long before the timeout. */
+static void test_graceful_stop_reaches_the_guest_which_shuts_down(void **state) {
+  ht_env *e = *state;
+  char msg[1200], reason[600], path[400];
+  assert_int_equal(ht_create(e, "g2", 32, "heartbeat idle", msg, sizeof msg), 0);
+  assert_int_equal(ht_start(e, "g2", msg, sizeof msg), 0);
+  usleep(300 * 1000);   /* a few heartbeats: the kernel runs its workloads */
+  uint64_t t0 = ht_ms();
+  assert_int_equal(ht_stop(e, "g2", GRACEFUL, 30000, msg, sizeof msg), 0);
+  uint64_t took = ht_ms() - t0;
+  assert_true(took < 5000);
+  assert_int_equal(ht_state(e, "g2", NULL, reason, sizeof reason), OFF);
+  assert_string_equal(reason, "stopped gracefully (hpvmstop -g)");
+  snprintf(path, sizeof path, "%s/vms/g2/console.log", e->state);
+  char *log = ht_read_file(path);
+  assert_non_null(log);
+  assert_non_null(strstr(log, "hpvmk: shutdown requested"));
+  assert_non_null(strstr(log, "PASS heartbeat"));
+  assert_non_null(strstr(log, "\nPASS shutdown\n"));
+  assert_null(strstr(log, "FAIL"));
+  free(log);
 }
 
 static int pause_req(ht_env *e, const char *name, bool resume) {
@@ -327,6 +371,7 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_guest_power_off_is_off_with_its_exit_code, ht_setup, ht_teardown),
     cmocka_unit_test_setup_teardown(test_guest_crash_is_crash_with_the_reason, ht_setup, ht_teardown),
     cmocka_unit_test_setup_teardown(test_graceful_stop_powers_off_after_the_timeout, ht_setup, ht_teardown),
+    cmocka_unit_test_setup_teardown(test_graceful_stop_reaches_the_guest_which_shuts_down, ht_setup, ht_teardown),
     cmocka_unit_test_setup_teardown(test_pause_and_resume, ht_setup, ht_teardown),
     cmocka_unit_test_setup_teardown(test_errors_are_one_clear_line, ht_setup, ht_teardown),
     cmocka_unit_test_setup_teardown(test_remove_force_stops_a_running_guest, ht_setup, ht_teardown),

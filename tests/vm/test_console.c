@@ -1,6 +1,7 @@
 /* test_console.c — the console device: a guest's stores to the TX register reach the output
  * fd; input on the input fd shows in the RX register (bit 8 = valid) and, with control bit
- * 0, raises the device interrupt (status bit 0, write 1 to clear). */
+ * 0, raises the device interrupt (status bit 0, write 1 to clear); a shutdown request sets
+ * status bit 2 and, with control bit 1, raises the interrupt. */
 #include "vm_test.h"
 
 #define CON 0xF0000000ull
@@ -52,6 +53,34 @@ static void test_input_shows_in_rx_and_raises_the_interrupt_when_enabled(void **
   close(in[0]), close(in[1]);
 }
 
+/* The power button (docs/platform.md): a shutdown request sets status bit 2 and interrupts only
+ * with control bit 1; one made before the guest enables it interrupts when it does. */
+static void test_shutdown_request_sets_status_bit_2_and_interrupts_when_enabled(void **s) {
+  (void)s;
+  vm_config cfg = {.memory = 16 << 20, .ncpus = 1, .console_in = -1, .console_out = -1};
+  vm *v;
+  char msg[256];
+  assert_int_equal(vm_create(&cfg, &v, msg, sizeof msg), 0);
+  uint64_t x;
+  assert_int_equal(vm_request_shutdown(v), 0);
+  assert_int_equal(vm_mmio_read(v, CON + 0x18, 8, &x), 0);
+  assert_int_equal(x, 4);                                   /* requested, no interrupt yet */
+  assert_int_equal(vm_mmio_write(v, CON + 0x30, 8, 2), 0);   /* interrupt on a shutdown request */
+  assert_int_equal(vm_mmio_read(v, CON + 0x30, 8, &x), 0);
+  assert_int_equal(x, 2);
+  assert_int_equal(vm_mmio_read(v, CON + 0x18, 8, &x), 0);
+  assert_int_equal(x, 5);                                   /* the waiting request interrupts now */
+  assert_int_equal(vm_mmio_write(v, CON + 0x18, 8, 5), 0);   /* acknowledged */
+  assert_int_equal(vm_mmio_read(v, CON + 0x18, 8, &x), 0);
+  assert_int_equal(x, 0);
+  assert_int_equal(vm_request_shutdown(v), 0);               /* pressed again: at once */
+  assert_int_equal(vm_mmio_read(v, CON + 0x18, 8, &x), 0);
+  assert_int_equal(x, 5);
+  vm_power_off(v, 0);
+  assert_int_equal(vm_request_shutdown(v), HPVM_ESTATE);     /* nobody left to ask */
+  vm_destroy(v);
+}
+
 static void test_unassigned_physical_addresses_read_all_ones(void **s) {
   (void)s;
   vm_config cfg = {.memory = 16 << 20, .ncpus = 1, .console_in = -1, .console_out = -1};
@@ -72,6 +101,7 @@ int main(void) {
     cmocka_unit_test(test_guest_tx_register_writes_console_output),
     cmocka_unit_test(test_input_shows_in_rx_and_raises_the_interrupt_when_enabled),
     cmocka_unit_test(test_unassigned_physical_addresses_read_all_ones),
+    cmocka_unit_test(test_shutdown_request_sets_status_bit_2_and_interrupts_when_enabled),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
