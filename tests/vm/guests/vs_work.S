@@ -251,14 +251,23 @@ ivt:	.skip 0x0800
 	.org ivt + 0x1000
 	TLB_MISS                       // Alternate Data TLB (IVA + 0x1000): the VHPT is off
 	.org ivt + 0x3000
-	mov r16 = cr.ivr ;;            // External Interrupt (IVA + 0x3000): the timer
+	mov r16 = cr.ivr               // External Interrupt (IVA + 0x3000): the timer
+	mov r20 = pr ;;
 	srlz.d
 	ld8 r18 = [r24] ;;
 	adds r18 = 1, r18 ;;
 	st8 [r24] = r18
 	mov r19 = ar.itc ;;
-	add r19 = r19, r25 ;;
+4:	add r19 = r19, r25 ;;
 	mov cr.itm = r19 ;;
-	mov cr.eoi = r0 ;;
+	// ar.itc runs on while the vCPU does not (a host that is busy, a pause, a save): an ITM
+	// already behind it would never match, so arm again from now until it is ahead.
+	mov r21 = ar.itc ;;
+	sub r21 = r19, r21 ;;
+	cmp.lt p6, p0 = r21, r0
+	mov r19 = ar.itc
+(p6)	br.cond.spnt 4b ;;
+	mov cr.eoi = r0
+	mov pr = r20, -1 ;;
 	srlz.d ;;
 	rfi ;;
