@@ -489,7 +489,8 @@ ENTRY disk_step, 1, 10, 7
 	sub r3 = r3, r2
 	;;
 	cmp.ltu p6, p0 = r3, r9
-(p6)	br.cond.dptk .Lwait
+	add out0 = r2, r9		// the timeout is a deadline: the timer wakes a lost wait
+(p6)	br.cond.dptk .Ltimed_wait
 	mov loc3 = r8
 	PRINTF "FAIL diskverify: %u requests still not complete after 60 s\n", loc3
 	mov out0 = 1
@@ -633,7 +634,8 @@ ENTRY disk_step, 1, 10, 7
 	;;
 	st8 [r2] = loc3
 	RET
-.Lwait:
+.Ltimed_wait:
+	CALL wake_at
 	mov r8 = 0
 	RET
 .Ldone:

@@ -1,12 +1,12 @@
 // heartbeat.S — the heartbeat and idle workloads.
 //
-// heartbeat prints "HB <seq> <itc>" every 100 ms of ar.itc, woken by the timer interrupt (the
-// vCPU halts in between): an observer sees a pause of the guest as a gap in the sequence of
+// heartbeat prints "HB <seq> <itc>" every 100 ms of ar.itc, woken by the timer interrupt armed
+// for the next beat (the vCPU halts in between): an observer sees a pause of the guest as a gap in the sequence of
 // times, and a step back of guest time as a smaller itc (which the kernel also fails on).
 // Options: count= beats, time=.
 //
-// idle halts in HALT_LIGHT between timer ticks and does nothing else, so an idle guest costs
-// the host (almost) no CPU. Option: time=.
+// idle does nothing: its vCPU halts in HALT_LIGHT with the timer armed only for the end of
+// time= (masked without one), so an idle guest costs the host (almost) no CPU. Option: time=.
 	.include "kernel.inc"
 
 	HB_SEQ = SL_S + 0
@@ -54,6 +54,7 @@ ENTRY hb_step, 1, 8, 4
 	ld8 loc4 = [r9]
 	;;
 	cmp.ltu p6, p0 = loc2, r2
+	mov out0 = r2
 (p6)	br.cond.dptk .Lwait
 	cmp.ltu p7, p0 = loc2, loc3
 (p7)	br.cond.dpnt .Lback
@@ -96,6 +97,7 @@ ENTRY hb_step, 1, 8, 4
 	mov r8 = 1
 	RET
 .Lwait:
+	CALL wake_at			// out0: the next beat (the timer wakes the halted vCPU then)
 	mov r8 = 0
 	RET
 .Ldone:
@@ -164,6 +166,6 @@ ENTRY idle_finish, 0, 6, 3
 	cmp.ltu p6, p0 = r9, loc2
 (p6)	br.cond.dptk 1b
 	;;
-	PRINTF "idle: %u halts in HALT_LIGHT over %u timer ticks\n", loc3, loc4
+	PRINTF "idle: %u halts in HALT_LIGHT, %u timer interrupts\n", loc3, loc4
 	RET
 END idle_finish

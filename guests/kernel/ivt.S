@@ -7,8 +7,8 @@
 //          with itc; the walker finds it there next time. A reference beyond RAM is fatal.
 //   0x1000 Alternate Data TLB: region 6 (walker off) — the device window and the PIB, inserted
 //          uncacheable with 4 KiB pages. Anything else is fatal.
-//   0x3000 External Interrupt: cr.ivr until spurious; the timer (count periods, re-arm itm
-//          and record the latency), disk completions (ack the device, physically), IPIs,
+//   0x3000 External Interrupt: cr.ivr until spurious; the timer (a deadline halt_wait armed:
+//          count it and record the latency), disk completions (ack the device, physically), IPIs,
 //          the console's shutdown request (ack it, set k_shutdown).
 // Every other vector is fatal: the handler saves the interruption registers, switches to
 // bank 1, turns collection back on and prints "FAIL kernel: ..." with vector, iip, isr, ifa,
@@ -324,12 +324,12 @@ ext_interrupt:
 	br.sptk.few .Lcount
 	;;
 .Ltimer:
-	// Count the periods that elapsed since the match the timer was armed with, arm the next
-	// one in the future, and keep the worst and the total latency (itc - itm at entry).
+	// A deadline halt_wait armed (main.S) was reached. Tickless: nothing re-arms the timer
+	// here (a match fires once); the next halt arms the next deadline. Count it and keep the
+	// worst and the total latency (itc - itm at entry).
 	adds r17 = PC_NEXT_ITM, r30
 	adds r18 = PC_TICKS, r30
 	mov r19 = ar.itc
-	movl r22 = TICK_NS
 	;;
 	ld8 r20 = [r17]
 	ld8 r21 = [r18]
@@ -339,29 +339,14 @@ ext_interrupt:
 	sub r23 = r19, r20
 	ld8 r26 = [r24]
 	ld8 r27 = [r25]
+	adds r21 = 1, r21
 	;;
 	cmp.gt p6, p0 = r23, r26
 	add r27 = r27, r23
+	st8 [r18] = r21
 	;;
 (p6)	st8 [r24] = r23
 	st8 [r25] = r27
-.Lrearm:
-	add r20 = r20, r22
-	adds r21 = 1, r21
-	;;
-	cmp.leu p6, p0 = r20, r19	// that match is already past: it counts, try the next
-(p6)	br.cond.spnt .Lrearm
-	;;
-	mov cr.itm = r20
-	;;
-	srlz.d
-	mov r19 = ar.itc
-	;;
-	cmp.leu p6, p0 = r20, r19	// it passed while being armed: it would never match
-(p6)	br.cond.spnt .Lrearm
-	;;
-	st8 [r17] = r20
-	st8 [r18] = r21
 	br.sptk.few .Leoi
 	;;
 .Lirq_out:

@@ -3,6 +3,12 @@
 // loop every vCPU runs over its workload slots, halting when none has work, the PASS/FAIL
 // bookkeeping, and the report of a fatal interruption.
 //
+// Tickless idle (like Linux NO_HZ): there is no periodic timer tick. A step that waits for a
+// time (a heartbeat's next beat, a paced unit, a time= end, a disk timeout) says so with
+// wake_at(itc); when a round of steps did no work, halt_wait arms cr.itm for the earliest of
+// those deadlines, or masks the timer when there is none, and halts. A busy vCPU polls ar.itc
+// and needs no tick; an idle one wakes only when something is due (or an interrupt comes).
+//
 // Workloads are state machines with three entry points each (tables below): init(slot),
 // step(slot) -> 0 waiting / 1 worked / 2 done, and finish() (run once, by the vCPU whose slot
 // finished last, before "PASS <name>"). A step does a bounded amount of work (about a
@@ -494,8 +500,11 @@ ENTRY cpu_loop, 0, 10, 3
 	;;
 .Lrun:
 	LA r2, k_shutdown
+	adds r3 = PC_WAKE, r13
+	mov r9 = -1
 	;;
 	ld8 r2 = [r2]
+	st8 [r3] = r9			// no deadline yet this round: the steps add theirs (wake_at)
 	;;
 	cmp.eq p6, p0 = 1, r2
 (p6)	br.call.spnt.many b0 = shutdown_note
@@ -550,8 +559,10 @@ ENTRY cpu_loop, 0, 10, 3
 	;;
 END cpu_loop
 
-// shutdown_note(): the first vCPU to see a new shutdown request says so (k_shutdown 1 -> 2).
-ENTRY shutdown_note, 0, 3, 2
+// shutdown_note(): the first vCPU to see a new shutdown request says so (k_shutdown 1 -> 2)
+// and wakes every other vCPU with an IPI: without a periodic tick a halted vCPU with no
+// deadline would otherwise not look at k_shutdown again.
+ENTRY shutdown_note, 0, 6, 2
 	LA r2, k_shutdown
 	mov r3 = 2
 	mov ar.ccv = 1
@@ -559,32 +570,76 @@ ENTRY shutdown_note, 0, 3, 2
 	cmpxchg8.acq r8 = [r2], r3, ar.ccv
 	;;
 	cmp.ne p6, p0 = 1, r8
-(p6)	br.cond.dpnt 1f
+(p6)	br.cond.dpnt 2f
 	mov loc2 = ar.itc
 	PRINTF "hpvmk: shutdown requested at itc %u: stopping the workloads\n", loc2
-1:	RET
+	LA r2, k_ncpus
+	movl loc4 = REGION6 + PIB_BASE
+	mov loc2 = 0			// target vCPU
+	;;
+	ld8 loc3 = [r2]
+	ld8 loc5 = [r13]		// PC_ID: this vCPU, awake already
+	mov r9 = VEC_IPI
+	;;
+1:	cmp.eq p6, p0 = loc2, loc5
+	shl r2 = loc2, 12		// target id << 12 (eid 0)
+	;;
+	add r2 = r2, loc4
+	;;
+(p6)	br.cond.dpnt 3f
+	st8 [r2] = r9
+	;;
+	mf
+3:	adds loc2 = 1, loc2
+	;;
+	cmp.ltu p7, p0 = loc2, loc3
+(p7)	br.cond.dptk 1b
+2:	RET
 END shutdown_note
 
 // halt_wait(irqs): sleep in HALT_LIGHT until an interrupt, unless one came since the count
 // `irqs` was read (interrupts are off across the check and the halt, so none slips between).
+// Before halting, arm the timer for this round's earliest deadline (PC_WAKE), or mask it when
+// there is none; a deadline already reached (or passed while arming: a match in the past never
+// fires) means no halt at all.
 ENTRY halt_wait, 1, 2, 1
 	rsm psr.i
 	;;
 	adds r2 = PC_IRQS, r13
+	adds r10 = PC_WAKE, r13
 	;;
 	ld8 r2 = [r2]
+	ld8 r10 = [r10]
+	mov r11 = VEC_TIMER
+	movl r14 = VEC_TIMER | ITV_M
 	;;
-	cmp.eq p6, p0 = r2, in0
+	cmp.ne p6, p0 = r2, in0		// an interrupt came since: look for work again
+	cmp.eq p7, p8 = -1, r10		// no deadline: no timer
+	adds r3 = PC_NEXT_ITM, r13
+	;;
+(p6)	br.cond.dpnt 1f
+(p7)	mov cr.itv = r14
+(p8)	mov cr.itv = r11
+	;;
+(p8)	mov cr.itm = r10
+(p8)	st8 [r3] = r10			// for the latency the timer handler records
+	;;
+	srlz.d
+	;;
+	mov r9 = ar.itc
 	adds r3 = PC_HALTS, r13
 	;;
-(p6)	mov r15 = SSC_HALT_LIGHT
-(p6)	ld8 r9 = [r3]
+(p8)	cmp.geu.unc p6, p0 = r9, r10
 	;;
-(p6)	break.m SSC_BREAK
-(p6)	adds r9 = 1, r9
+(p6)	br.cond.dpnt 1f
+	mov r15 = SSC_HALT_LIGHT
+	ld8 r9 = [r3]
 	;;
-(p6)	st8 [r3] = r9
-	ssm psr.i
+	break.m SSC_BREAK
+	adds r9 = 1, r9
+	;;
+	st8 [r3] = r9
+1:	ssm psr.i
 	;;
 	srlz.d
 	RET
@@ -613,11 +668,12 @@ END slot_start
 
 // slot_expired(slot) -> r8 = 1 when the slot's time= has run out, or the VM was asked to shut
 // down: each workload then ends at its next clean point (its own time= boundary) and passes.
+// A time= not yet run out is a deadline of this vCPU (wake_at).
 	.global slot_expired
-ENTRY slot_expired, 1, 2, 0
+ENTRY slot_expired, 1, 3, 1
 	adds r2 = SL_END, in0
 	mov r3 = ar.itc
-	mov r8 = 0
+	mov loc2 = 0
 	LA r9, k_shutdown
 	;;
 	ld8 r2 = [r2]
@@ -625,14 +681,32 @@ ENTRY slot_expired, 1, 2, 0
 	;;
 	cmp.ne p6, p0 = 0, r2
 	cmp.ne p8, p0 = 0, r9		// a shutdown request ends every workload's time now
+	mov out0 = r2
 	;;
-(p6)	cmp.leu.unc p7, p0 = r2, r3
+(p6)	cmp.leu.unc p7, p9 = r2, r3
 	;;
-(p7)	mov r8 = 1
+(p7)	mov loc2 = 1
+(p9)	br.call.sptk.many b0 = wake_at
 	;;
-(p8)	mov r8 = 1
+(p8)	mov loc2 = 1
+	;;
+	mov r8 = loc2
 	RET
 END slot_expired
+
+// wake_at(itc): this vCPU must look at its slots again by ar.itc = itc; halt_wait arms the
+// timer for the earliest such deadline of the round (PC_WAKE).
+	.global wake_at
+ENTRY wake_at, 1, 2, 0
+	adds r2 = PC_WAKE, r13
+	;;
+	ld8 r3 = [r2]
+	;;
+	cmp.ltu p6, p0 = in0, r3
+	;;
+(p6)	st8 [r2] = in0
+	RET
+END wake_at
 
 // slot_pace_setup(slot, rate_mbps): pacing for a workload that moves `rate` MiB/s in all,
 // split evenly between its participants, counted in 64 KiB units.
@@ -659,10 +733,11 @@ ENTRY slot_pace_setup, 2, 3, 2
 1:	RET
 END slot_pace_setup
 
-// slot_pace(slot) -> r8 = 1 when the next 64 KiB unit may go now (and books it), 0 to wait.
-// Credit does not pile up beyond 100 ms, so a paced workload never bursts.
+// slot_pace(slot) -> r8 = 1 when the next 64 KiB unit may go now (and books it), 0 to wait
+// (until the unit is due, but at least PACE_SLACK_NS: wake_at). Credit does not pile up beyond
+// 100 ms, so a paced workload never bursts more than that.
 	.global slot_pace
-ENTRY slot_pace, 1, 2, 0
+ENTRY slot_pace, 1, 2, 1
 	adds r2 = SL_UNIT_NS, in0
 	adds r3 = SL_DUE, in0
 	mov r9 = ar.itc
@@ -677,8 +752,7 @@ ENTRY slot_pace, 1, 2, 0
 (p6)	br.cond.dptk 1f
 	cmp.ltu p7, p0 = r9, r10
 	;;
-(p7)	mov r8 = 0
-(p7)	br.cond.dptk 1f
+(p7)	br.cond.dptk 2f
 	cmp.lt p8, p0 = r10, r11	// signed: now - 100 ms is negative early on
 	;;
 (p8)	mov r10 = r11
@@ -687,6 +761,16 @@ ENTRY slot_pace, 1, 2, 0
 	;;
 	st8 [r3] = r10
 1:	RET
+2:	movl r2 = PACE_SLACK_NS
+	;;
+	add out0 = r9, r2
+	;;
+	cmp.ltu p6, p0 = out0, r10
+	;;
+(p6)	mov out0 = r10
+	CALL wake_at
+	mov r8 = 0
+	RET
 END slot_pace
 
 // slot_done(slot): the slot finished; the last of its workload prints the workload's result,
@@ -750,6 +834,9 @@ ENTRY all_done, 0, 10, 8
 	ld8 out0 = [r8]
 	;;
 	mov out1 = loc5
+	cmp.eq p6, p0 = 0, loc5		// no timer interrupt at all (a busy vCPU): mean 0
+	;;
+(p6)	mov out1 = 1
 	CALL udiv			// mean latency
 	mov out0 = loc6
 	mov out1 = 1000
@@ -762,7 +849,7 @@ ENTRY all_done, 0, 10, 8
 	;;
 	CALL udiv
 	mov loc7 = r8			// mean, us
-	PRINTF "hpvmk: cpu %u: %u timer ticks, latency worst %u us mean %u us\n", loc3, loc5, loc6, loc7
+	PRINTF "hpvmk: cpu %u: %u timer interrupts (tickless: deadlines only), latency worst %u us mean %u us\n", loc3, loc5, loc6, loc7
 	adds r2 = PC_DTLB, loc4
 	adds r3 = PC_ALTDTLB, loc4
 	adds r8 = PC_HALTS, loc4

@@ -144,20 +144,13 @@ ENTRY cpu_init_phys, 0, 4, 0
 	itr.d dtr[r0] = r3
 	;;
 	srlz.d
-	// Interrupt control: no DCR deferral, nothing masked by priority, the timer armed.
+	// Interrupt control: no DCR deferral, nothing masked by priority, the timer masked (there
+	// is no periodic tick: halt_wait arms it for a deadline, main.S).
 	mov cr.dcr = r0
 	mov cr.tpr = r0
-	mov r2 = VEC_TIMER
+	movl r2 = VEC_TIMER | ITV_M
 	;;
 	mov cr.itv = r2
-	mov r3 = ar.itc
-	movl r2 = TICK_NS
-	;;
-	add r3 = r3, r2
-	adds r14 = PC_NEXT_ITM, r13
-	;;
-	mov cr.itm = r3
-	st8 [r14] = r3
 	;;
 	srlz.d
 	RET
