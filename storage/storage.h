@@ -193,6 +193,16 @@ int sto_vm_update(sto_store *s, Hpvm__VmConfig *cfg);
  * damaged config included. */
 int sto_vm_remove(sto_store *s, const char *name, uint64_t expected_gen, unsigned flags);
 
+/* Rename a VM that no host runs: the name changes, the uuid, VM #, creation fields and the
+ * rest of the configuration stay (the new record starts at generation 1). Refused: an invalid
+ * new name (HPVM_EINVAL, as for a create), an existing one (HPVM_EEXIST), a lease held by any
+ * host (HPVM_EBUSY), a config no longer at expected_gen when that is not 0 (HPVM_EBUSY).
+ * Crash-safe: a crash leaves one VM, under the old name or the new one; a half-done rename
+ * shows in sto_vm_list, which finishes or undoes it (docs/design/storage.md "Rename").
+ * *renamed (may be NULL) is the new record; free it with sto_vm_free. */
+int sto_vm_rename(sto_store *s, const char *old_name, const char *new_name, uint64_t expected_gen,
+                  Hpvm__VmConfig **renamed);
+
 /* Every VM directory, sorted by name. A VM whose config cannot be read is listed with
  * cfg NULL, err its code and error the sentence (hpvmstatus shows it as Invalid). */
 typedef struct sto_vm_entry {

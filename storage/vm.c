@@ -114,7 +114,7 @@ int sto_vm_validate(const Hpvm__VmConfig *c, char *why, size_t whylen) {
   const Hpvm__VmEntitlement *e = c->entitlement;
   if (!e) return WHY("%s: no CPU entitlement", c->name);
   if (e->unit == HPVM__VM_ENTITLEMENT__UNIT__UNIT_PERCENT) {
-    if (e->value < 1 || e->value > 100) return WHY("%s: entitlement %u%%; give 1 to 100", c->name, e->value);
+    if (e->value > 100) return WHY("%s: entitlement %u%%; give 0 to 100", c->name, e->value);
     if (e->max && (e->max < e->value || e->max > 100))
       return WHY("%s: entitlement cap %u%%; give %u to 100 (or none)", c->name, e->max, e->value);
   } else if (e->unit == HPVM__VM_ENTITLEMENT__UNIT__UNIT_CYCLES) {
@@ -394,8 +394,202 @@ out:
   return r;
 }
 
+/* ---- Rename ------------------------------------------------------------------------------------ */
+
+/* A rename is three durable steps, each atomic on its own:
+ *   1. create vms/<new>/config: the old record with the new name (same uuid, VM #, creation);
+ *   2. rewrite the VM # claim vms/.vmnum/<n> to hold the new name (temporary file, fsync,
+ *      rename over the claim, fsync of vms/.vmnum) — the commit point;
+ *   3. remove vms/<old>/config, its lease and hpvm's own files, and the directory.
+ * A crash leaves at most two configs with one uuid. The VM # claim decides which is the VM:
+ * sto_vm_list (and a later rename or create) finds such a pair, keeps the one the claim names
+ * and removes the other — rolled back before step 2, rolled forward after it. Both configs'
+ * locks (taken in name order) are held throughout, by the rename and by the repair alike. */
+
+static int vmnum_rewrite(sto_store *s, uint32_t n, const char *name) {
+  char dir[PATH_MAX], tmp[PATH_MAX], path[PATH_MAX];
+  int r = sto__abs(s, "vms/.vmnum", dir);
+  if (r || (r = vmnum_path(s, n, path))) return r;
+  if (!sto__pathf(tmp, "%s/.tmp.%.64s.%d.%llu", dir, s->host, (int)getpid(), (unsigned long long)++s->tmp_seq))
+    return sto__fail(s, HPVM_ERANGE, "%s: path too long", dir);
+  int fd = s->io.open(s->io.ctx, tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+  int e = fd < 0 ? fd : sto__write_all(s, fd, name, strlen(name));
+  if (fd >= 0 && !e) e = s->io.fsync(s->io.ctx, fd);
+  if (fd >= 0) {
+    int c = s->io.close(s->io.ctx, fd);
+    if (!e) e = c;
+  }
+  if (!e) e = s->io.rename(s->io.ctx, tmp, path);
+  if (e < 0) {
+    if (fd >= 0) s->io.unlink(s->io.ctx, tmp);
+    return sto__fail(s, HPVM_EIO, "%s: cannot give VM # %u to %s: %s; the VM keeps its old name", path, n, name,
+                     strerror(-e));
+  }
+  e = sto__fsync_dir(s, dir);
+  if (e < 0) return sto__fail(s, HPVM_EIO, "%s: renamed, but %s could not be synced: %s; check the storage", name,
+                              dir, strerror(-e));
+  return 0;
+}
+
+/* Remove what is left of name's directory once its config is not (or no longer) the VM's. */
+static void drop_vm_dir(sto_store *s, const char *name) {
+  char rel[PATH_MAX], dir[PATH_MAX];
+  rel_of(s, name, "config", rel, sizeof rel);
+  sto_record_remove(s, rel, 0, STO_FORCE);
+  rel_of(s, name, "lease", rel, sizeof rel);
+  sto_record_remove(s, rel, 0, STO_FORCE);
+  rel_of(s, name, NULL, rel, sizeof rel);
+  if (sto__abs(s, rel, dir)) return;
+  remove_own_files(s, dir);
+  if (s->io.rmdir(s->io.ctx, dir) == 0) {
+    *strrchr(dir, '/') = '\0';
+    sto__fsync_dir(s, dir);
+  }
+}
+
+static int lock_pair(sto_store *s, const char *a, const char *b) {
+  char ra[PATH_MAX], rb[PATH_MAX];
+  rel_of(s, a, "config", ra, sizeof ra);
+  rel_of(s, b, "config", rb, sizeof rb);
+  bool a_first = strcmp(a, b) < 0;
+  int r = sto__lock(s, a_first ? ra : rb);
+  if (r) return r;
+  if ((r = sto__lock(s, a_first ? rb : ra))) sto__unlock(s, a_first ? ra : rb);
+  return r;
+}
+
+static void unlock_pair(sto_store *s, const char *a, const char *b) {
+  char rel[PATH_MAX];
+  rel_of(s, a, "config", rel, sizeof rel);
+  sto__unlock(s, rel);
+  rel_of(s, b, "config", rel, sizeof rel);
+  sto__unlock(s, rel);
+}
+
+/* Two configs a and b with one uuid: the leftover of a rename that did not finish. Under both
+ * locks, look again and remove the one the VM # claim does not name. Returns the name that
+ * was removed (a or b), or NULL when there was nothing to decide. */
+static const char *repair_pair(sto_store *s, const char *a, const char *b) {
+  if (lock_pair(s, a, b)) return NULL;
+  const char *loser = NULL;
+  Hpvm__VmConfig *ca = NULL, *cb = NULL;
+  if (!sto_vm_load(s, a, &ca) && !sto_vm_load(s, b, &cb) && same_str(ca->uuid, cb->uuid) &&
+      ca->vm_number == cb->vm_number) {
+    char path[PATH_MAX];
+    if (!vmnum_path(s, ca->vm_number, path)) {
+      if (vmnum_names(path, a)) loser = b;
+      else if (vmnum_names(path, b)) loser = a;
+    }
+    if (loser) drop_vm_dir(s, loser);
+  }
+  sto_vm_free(ca);
+  sto_vm_free(cb);
+  unlock_pair(s, a, b);
+  return loser;
+}
+
+int sto_vm_rename(sto_store *s, const char *old, const char *new_name, uint64_t expected_gen,
+                  Hpvm__VmConfig **renamed) {
+  if (renamed) *renamed = NULL;
+  char why[512], orel[PATH_MAX], nrel[PATH_MAX], lrel[PATH_MAX], abs[PATH_MAX];
+  int r = rel_of(s, old, "config", orel, sizeof orel);
+  if (r) return r;
+  if (sto_vm_name_check(new_name, why, sizeof why))
+    return sto__fail(s, HPVM_EINVAL, "cannot rename VM %s: %s", old, why);
+  if (!strcmp(old, new_name)) return sto__fail(s, HPVM_EEXIST, "VM %s is already called %s", old, new_name);
+  rel_of(s, new_name, "config", nrel, sizeof nrel);
+  sto__abs(s, nrel, abs);
+  if (access(abs, F_OK) == 0) return sto__fail(s, HPVM_EEXIST, "a VM named %s already exists (%s)", new_name, abs);
+  Hpvm__VmConfig *cur = NULL;
+  if ((r = sto_vm_load(s, old, &cur))) return r;  /* before creating anything for the new name */
+  sto_vm_free(cur);
+  cur = NULL;
+  char ndir[PATH_MAX];
+  rel_of(s, new_name, NULL, ndir, sizeof ndir);
+  if ((r = sto__mkdir_durable(s, ndir, 0755))) return r;
+  if ((r = lock_pair(s, old, new_name))) return r;
+  rel_of(s, old, "lease", lrel, sizeof lrel);
+  if ((r = sto__lock(s, lrel))) {
+    unlock_pair(s, old, new_name);
+    return r;
+  }
+  bool created = false;
+  sto_lease lease;
+  if ((r = sto_vm_load(s, old, &cur))) goto out;
+  if (expected_gen && cur->config_generation != expected_gen) {
+    r = sto__fail(s, HPVM_EBUSY, "VM %s changed since it was read (generation %llu, now %llu); read it again and retry",
+                  old, (unsigned long long)expected_gen, (unsigned long long)cur->config_generation);
+    goto out;
+  }
+  if ((r = sto_lease_read(s, old, &lease))) goto out;
+  if (lease.state == HPVM__LEASE_STATE__LEASE_STATE_HELD) {
+    r = sto__fail(s, HPVM_EBUSY, "VM %s is owned by host %s (lease generation %llu); stop it there first", old,
+                  lease.owner, (unsigned long long)lease.lease_generation);
+    goto out;
+  }
+  Hpvm__VmConfig c = *cur;                                   /* step 1 */
+  c.name = (char *)new_name;
+  c.modified_ns = sto__wall(s);
+  c.modified_host = s->host;
+  c.config_generation = 0;
+  r = sto_msg_create(s, nrel, CONFIG_KIND, &c.base);
+  if (r == HPVM_EEXIST) r = sto__fail(s, HPVM_EEXIST, "a VM named %s already exists (%s)", new_name, abs);
+  if (r) goto out;
+  created = true;
+  if ((r = vmnum_rewrite(s, cur->vm_number, new_name))) goto out;  /* step 2: the commit point */
+  if ((r = sto_record_remove(s, orel, cur->config_generation, 0))) {  /* step 3 */
+    r = sto__fail(s, r, "VM %s is now %s, but its old record could not be removed (%s); hpvmstatus removes it",
+                  old, new_name, sto_error(s));
+    goto out;
+  }
+  created = false;
+  drop_vm_dir(s, old);
+out:
+  if (r && created) {
+    /* Roll back unless the commit point was reached. */
+    char path[PATH_MAX];
+    if (!vmnum_path(s, cur->vm_number, path) && !vmnum_names(path, new_name)) drop_vm_dir(s, new_name), created = false;
+  }
+  if (r && !created) {
+    /* Nothing of the new name may stay behind: its directory goes if hpvm's files are all it holds. */
+    char dir[PATH_MAX];
+    if (!sto__abs(s, ndir, dir) && access(abs, F_OK) != 0) {
+      remove_own_files(s, dir);
+      s->io.rmdir(s->io.ctx, dir);
+    }
+  }
+  sto_vm_free(cur);
+  sto__unlock(s, lrel);
+  unlock_pair(s, old, new_name);
+  if (!r && renamed) return sto_vm_load(s, new_name, renamed);
+  return r;
+}
+
 static int entry_cmp(const void *a, const void *b) {
   return strcmp(((const sto_vm_entry *)a)->name, ((const sto_vm_entry *)b)->name);
+}
+
+/* Finish what a crashed rename left (see "Rename"): of two entries with one uuid, the one
+ * the VM # claim does not name is removed, from the store and from the list. */
+static size_t repair_renames(sto_store *s, sto_vm_entry *v, size_t cnt) {
+  for (size_t i = 0; i < cnt; i++)
+    for (size_t j = i + 1; j < cnt; j++) {
+      if (!v[i].cfg || !v[j].cfg || !v[i].cfg->uuid || !same_str(v[i].cfg->uuid, v[j].cfg->uuid)) continue;
+      const char *loser = repair_pair(s, v[i].name, v[j].name);
+      if (!loser) continue;
+      size_t k = loser == v[i].name ? i : j;
+      free(v[k].name);
+      sto_vm_free(v[k].cfg);
+      free(v[k].error);
+      memmove(&v[k], &v[k + 1], (cnt - k - 1) * sizeof *v);
+      cnt--;
+      if (k == i) {
+        i--;
+        break;
+      }
+      j--;
+    }
+  return cnt;
 }
 
 int sto_vm_list(sto_store *s, sto_vm_entry **out, size_t *n) {
@@ -433,6 +627,7 @@ int sto_vm_list(sto_store *s, sto_vm_entry **out, size_t *n) {
     return r;
   }
   if (cnt) qsort(v, cnt, sizeof *v, entry_cmp);
+  cnt = repair_renames(s, v, cnt);
   *out = v, *n = cnt;
   s->msg[0] = '\0';
   return 0;
