@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake binutils-ia64-linux-gnu libcmocka-dev libuv1-dev
-          libprotobuf-c-dev protobuf-c-compiler liblz4-dev libsodium-dev iproute2 python3)
+          libprotobuf-c-dev protobuf-c-compiler liblz4-dev libsodium-dev iproute2 procps)
 
 install_deps() {
   local missing=()
