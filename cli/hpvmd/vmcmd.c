@@ -183,18 +183,61 @@ static void swap_field(Hpvm__VmConfig *a, Hpvm__VmConfig *b, const ProtobufCFiel
   }
 }
 
+static void remove_run_dir(hd_daemon *d, const char *name);
+
+/* Rename an Off VM: the shared record (sto_vm_rename: refused while any host holds its
+ * lease), then this host's run directory STATE/vms/<name> (console log, last exit). The
+ * in-memory VM is forgotten; the next command that needs it finds it under the new name.
+ * 0, or the error already answered. */
+static int rename_vm(hd_daemon *d, const hd_req *q, const char *old, const char *new_name) {
+  hd_vm *v = hd_vm_find(d, old);
+  if (v && hd_vm_running(v)) {
+    hd_answer_error(q->c, q->r->id, q->user, q->cmdline, HPVM_ESTATE, "VM %s is %s; stop it first (hpvmstop -P %s)",
+                    old, hd_state_name(v->state), old);
+    return HPVM_ESTATE;
+  }
+  int rc = sto_vm_rename(d->sto, old, new_name, 0, NULL);
+  if (rc) {
+    hd_answer_error(q->c, q->r->id, q->user, q->cmdline, rc, "%s", sto_error(d->sto));
+    return rc;
+  }
+  if (v) hd_vm_forget(v);
+  char from[4400], to[4400];
+  snprintf(from, sizeof from, "%s/vms/%s", d->o.state_dir, old);
+  snprintf(to, sizeof to, "%s/vms/%s", d->o.state_dir, new_name);
+  remove_run_dir(d, new_name);  /* a namesake's leftovers, removed earlier on this host */
+  if (rename(from, to) < 0 && errno != ENOENT)
+    hd_log(d, HD_WARN, "VM %s renamed to %s, but its run directory %s could not be moved: %s", old, new_name, from,
+           strerror(errno));
+  hd_log(d, HD_INFO, "%s renamed VM %s to %s", q->user, old, new_name);
+  return 0;
+}
+
 void hd_cmd_modify(hd_daemon *d, const hd_req *q) {
   const Hpvm__ModifyVmRequest *m = q->r->modify;
   if (!m->name || !*m->name) return fail(q, HPVM_EINVAL, "hpvmmodify: no VM name; give one with -P NAME");
-  if (m->new_name && *m->new_name)
-    return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, HPVM_ENOTSUP,
-                           "cannot rename VM %s: renaming is not supported; clone it (hpvmclone -P %s -N %s) and "
-                           "remove the old one", m->name, m->name, m->new_name);
+  const char *name = m->name;
+  if (m->new_name && *m->new_name) {
+    for (size_t i = 0; i < m->n_fields; i++)  /* refuse a bad field before renaming */
+      if (!is_modifiable(m->fields[i]))
+        return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, HPVM_EINVAL,
+                               "cannot modify VM %s: field '%s' cannot be changed", name, m->fields[i]);
+    if (rename_vm(d, q, name, m->new_name)) return;
+    name = m->new_name;
+    if (!m->config || (!m->n_fields && !m->config->config_generation)) {
+      Hpvm__VmConfig *cfg;
+      int rc = sto_vm_load(d->sto, name, &cfg);
+      if (rc) return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, rc, "%s", sto_error(d->sto));
+      answer_vm(q, d, cfg);
+      sto_vm_free(cfg);
+      return;
+    }
+  }
   if (!m->config) return fail(q, HPVM_EINVAL, "hpvmmodify: nothing to change");
   for (size_t i = 0; i < m->n_fields; i++)
     if (!is_modifiable(m->fields[i]))
       return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, HPVM_EINVAL,
-                             "cannot modify VM %s: field '%s' cannot be changed", m->name, m->fields[i]);
+                             "cannot modify VM %s: field '%s' cannot be changed", name, m->fields[i]);
   uint64_t want_gen = m->config->config_generation;
   if (!m->n_fields && !want_gen)
     return fail(q, HPVM_EINVAL, "hpvmmodify: a whole-configuration modify needs the generation it was read at");
@@ -204,7 +247,7 @@ void hd_cmd_modify(hd_daemon *d, const hd_req *q) {
   for (int attempt = 0; attempt < 50; attempt++) {
     Hpvm__VmConfig *cur = NULL, *in = config_copy(m->config);
     if (!in) return fail(q, HPVM_ENOMEM, "hpvmd is out of memory");
-    rc = sto_vm_load(d->sto, m->name, &cur);
+    rc = sto_vm_load(d->sto, name, &cur);
     if (rc) {
       sto_vm_free(in);
       return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, rc, "%s", sto_error(d->sto));
@@ -212,7 +255,7 @@ void hd_cmd_modify(hd_daemon *d, const hd_req *q) {
     if (want_gen && cur->config_generation != want_gen) {
       hd_answer_error(q->c, q->r->id, q->user, q->cmdline, HPVM_EBUSY,
                       "VM %s was changed by someone else since it was read (generation %llu, now %llu); run the "
-                      "command again", m->name, (unsigned long long)want_gen, (unsigned long long)cur->config_generation);
+                      "command again", name, (unsigned long long)want_gen, (unsigned long long)cur->config_generation);
       sto_vm_free(in);
       sto_vm_free(cur);
       return;
@@ -235,11 +278,11 @@ void hd_cmd_modify(hd_daemon *d, const hd_req *q) {
     fill_defaults(cur, &ent);
     rc = check_config(d, cur, why, sizeof why);
     if (rc) {
-      hd_answer_error(q->c, q->r->id, q->user, q->cmdline, rc, "cannot modify VM %s: %s", m->name, why);
+      hd_answer_error(q->c, q->r->id, q->user, q->cmdline, rc, "cannot modify VM %s: %s", name, why);
     } else if (attempt == 0 && hd_modify_live(d, q, cur)) {
       /* A running guest takes the new entitlement first; the modify goes on when it has. */
     } else if ((rc = sto_vm_update(d->sto, cur)) == 0) {
-      hd_log(d, HD_INFO, "%s modified VM %s (generation %llu)", q->user, m->name,
+      hd_log(d, HD_INFO, "%s modified VM %s (generation %llu)", q->user, name,
              (unsigned long long)cur->config_generation);
       answer_vm(q, d, cur);
     } else if (rc != HPVM_EBUSY || want_gen) {

@@ -319,8 +319,10 @@ static void test_modify_every_option(void **state) {
   char fld[64];
   assert_string_equal(mfield(e, "vm1", 5, fld, sizeof fld), "2");
   assert_string_equal(mfield(e, "vm1", 6, fld, sizeof fld), "0");
-  /* hpvmd does not rename (yet): the refusal is one line and nothing changes. */
-  fails(e, 1, "hpvmmodify: ERROR (vm1): cannot rename VM vm1", "hpvmmodify -P vm1 -N vm1renamed");
+  /* A rename to a taken or invalid name is one line and changes nothing (renames: below). */
+  fails(e, 1, "hpvmmodify: ERROR (vm1): VM vm1 is already called vm1", "hpvmmodify -P vm1 -N vm1");
+  fails(e, 1, "hpvmmodify: ERROR (vm1): cannot rename VM vm1: the VM name \"-x\" starts with '-'",
+        "hpvmmodify -P vm1 -N -x");
   free(ok(e, "hpvmstatus -P vm1"));
   free(ok(e, "hpvmmodify -P vm1 -x runnable_status=disabled"));
   assert_string_equal(mfield(e, "vm1", 3, fld, sizeof fld), "Off (NR)");
@@ -370,6 +372,34 @@ static void test_clone_copies_a_disk_and_shares_the_rest(void **state) {
 }
 
 /* ---- Start, stop, remove ---------------------------------------------------------------------- */
+
+static void test_modify_renames_an_off_vm_and_refuses_a_running_one(void **state) {
+  ht_env *e = *state;
+  free(ok(e, "hpvmcreate -P a -r 64M -c 2 -K %s -A heartbeat", HPVMK));
+  char *s = ok(e, "hpvmmodify -P a -N b");
+  assert_string_equal(s, "");
+  free(s);
+  s = ok(e, "hpvmstatus");
+  assert_contains(s, "b                        1 ");
+  assert_true(strstr(s, "\na ") == NULL);
+  free(s);
+  fails(e, 1, "hpvmmodify: ERROR (a): no VM named a", "hpvmmodify -P a -N c");
+  /* -N with other options: renamed, then changed. */
+  free(ok(e, "hpvmmodify -P b -N a2 -l relabelled"));
+  free(ok(e, "hpvmstatus -P a2"));
+  free(ok(e, "hpvmstart -P a2 -q"));
+  assert_true(ht_wait_state(e, "a2", RS(ON), 10000));
+  fails(e, 1, "hpvmmodify: ERROR (a2): VM a2 is On; stop it first (hpvmstop -P a2)", "hpvmmodify -P a2 -N z");
+  free(ok(e, "hpvmstop -P a2 -F"));
+  free(ok(e, "hpvmmodify -P a2 -N z"));
+  s = ok(e, "hpvmstatus");
+  assert_contains(s, "z                        1 ");
+  free(s);
+  free(ok(e, "hpvmstart -P z -q"));
+  assert_true(ht_wait_state(e, "z", RS(ON), 10000));
+  free(ok(e, "hpvmremove -P z -F"));
+  assert_int_equal(vm_count(e), 0);
+}
 
 static void test_start_stop_remove_through_every_mode(void **state) {
   ht_env *e = *state;
@@ -662,6 +692,7 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_create_then_status_in_every_format, ht_setup, ht_teardown),
     cmocka_unit_test_setup_teardown(test_errors_are_one_line_and_change_nothing, ht_setup, ht_teardown),
     cmocka_unit_test_setup_teardown(test_modify_every_option, ht_setup, ht_teardown),
+    cmocka_unit_test_setup_teardown(test_modify_renames_an_off_vm_and_refuses_a_running_one, ht_setup, ht_teardown),
     cmocka_unit_test_setup_teardown(test_clone_copies_a_disk_and_shares_the_rest, ht_setup, ht_teardown),
     cmocka_unit_test_setup_teardown(test_start_stop_remove_through_every_mode, ht_setup, ht_teardown),
     cmocka_unit_test_setup_teardown(test_graceful_stop_is_the_guest_shutting_down, ht_setup, ht_teardown),
