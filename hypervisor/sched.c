@@ -9,11 +9,14 @@
  * changes take the mutex; the gates only read other slots and write their own, lock-free.
  *
  * The allocation: the vCPUs that share the same set of cores form a pool; among those of a
- * pool that want the CPU, capacity (100 % per core) is water-filled in proportion to the
- * entitlements, each no higher than its cap; then each throttled vCPU keeps (100 - t) % of
- * what it got and the rest is water-filled again among the others. Since admission keeps the
+ * pool that want the CPU, each first gets its entitlement (no more than its cap), then the
+ * rest of the capacity (100 % per core) is water-filled in proportion to the entitlements,
+ * each no higher than its cap; then each throttled vCPU keeps (100 - t) % of what it got and
+ * the rest is shared again among the others the same way. Since admission keeps the
  * entitlements of every set of cores within its capacity, everyone gets at least its
  * entitlement when it wants it; spare goes to who wants it, in proportion to entitlement.
+ * A vCPU of 0 % entitlement is best-effort: admission counts nothing for it, it is guaranteed
+ * nothing, and it shares only the spare, weighted as if it had 1 %.
  *
  * The gate (vm_sched_gate, from the vCPU's safe point, vm->lock held) charges the slice just
  * run and decides, one mechanism for entitlement, caps and throttle:
@@ -121,6 +124,7 @@ typedef struct vm_sched_vcpu {
   unsigned npool;
   uint16_t pool[VM_SCHED_MAX_VCPUS];
   double w[VM_SCHED_MAX_VCPUS], m[VM_SCHED_MAX_VCPUS], a[VM_SCHED_MAX_VCPUS];   /* allocation()'s work */
+  double e[VM_SCHED_MAX_VCPUS], mr[VM_SCHED_MAX_VCPUS];
   unsigned char t[VM_SCHED_MAX_VCPUS];
   bool done[VM_SCHED_MAX_VCPUS];
 } vm_sched_vcpu;
@@ -387,7 +391,7 @@ static bool admission_ok(sched_shm *h, const uint64_t *mask, unsigned ent, unsig
 }
 
 static int check_params(unsigned ent, unsigned cap, char *msg, size_t msglen) {
-  if (ent < 1 || ent > 100) return fail(msg, msglen, HPVM_EINVAL, "the entitlement must be 1 to 100%% of a core");
+  if (ent > 100) return fail(msg, msglen, HPVM_EINVAL, "the entitlement must be 0 to 100%% of a core");
   if (cap && (cap < ent || cap > 100))
     return fail(msg, msglen, HPVM_EINVAL, "the cap must be between the entitlement (%u%%) and 100%%", ent);
   return 0;
@@ -639,6 +643,26 @@ static void waterfill(unsigned n, const double *w, const double *m, bool *done, 
   }
 }
 
+/* Share cap among the members not yet `done`: each first gets its guarantee g[i] (its
+ * entitlement, no more than m[i]), then the rest is water-filled by weight up to m[i]. With
+ * every weight equal to the entitlement this is the plain water-filling (the level just starts
+ * at the entitlements); it differs only for best-effort members (guarantee 0, weight 1),
+ * which so get nothing an entitled member is guaranteed. mr is scratch. */
+static void share_out(unsigned n, const double *w, const double *g, const double *m, double *mr, bool *done,
+                      double cap, double *a) {
+  bool todo[VM_SCHED_MAX_VCPUS];
+  for (unsigned i = 0; i < n; i++) {
+    todo[i] = !done[i];
+    if (done[i]) continue;
+    double base = dmin(g[i], m[i]);
+    cap -= base;
+    mr[i] = m[i] - base;
+  }
+  waterfill(n, w, mr, done, cap > 0 ? cap : 0, a);
+  for (unsigned i = 0; i < n; i++)
+    if (todo[i]) a[i] += dmin(g[i], m[i]);
+}
+
 /* Refresh the list of the slots of this vCPU's pool (same core set) after admissions,
  * releases or parameter changes. */
 static void pool_refresh(vm_sched_vcpu *sv) {
@@ -663,7 +687,7 @@ static double allocation(vm_sched_vcpu *sv, uint64_t now) {
   pool_refresh(sv);
   sched_shm *h = sv->host->shm;
   unsigned n = 0, me = 0;
-  double *w = sv->w, *m = sv->m, *a = sv->a;
+  double *w = sv->w, *m = sv->m, *a = sv->a, *g = sv->e;
   unsigned char *t = sv->t;
   bool *done = sv->done;
   for (unsigned k = 0; k < sv->npool; k++) {
@@ -671,20 +695,21 @@ static double allocation(vm_sched_vcpu *sv, uint64_t now) {
     if (s != sv->slot && !competing(s, now)) continue;
     uint32_t p = s == sv->slot ? mine : atomic_load(&s->params);
     if (s == sv->slot) me = n;
-    w[n] = p_ent(p) ? p_ent(p) : 1;
+    w[n] = p_ent(p) ? p_ent(p) : 1;   /* best-effort: spare only, weighted as 1 % */
+    g[n] = p_ent(p) / 100.0;
     m[n] = p_cap(p) / 100.0;
     t[n] = (unsigned char)p_thr(p);
     done[n] = false;
     n++;
   }
   double cap = mask_count(sv->slot->mask);
-  waterfill(n, w, m, done, cap, a);
+  share_out(n, w, g, m, sv->mr, done, cap, a);
   bool any = false;
   for (unsigned i = 0; i < n; i++) {
     done[i] = t[i] != 0;
     if (t[i]) a[i] *= (100 - t[i]) / 100.0, cap -= a[i], any = true;
   }
-  if (any) waterfill(n, w, m, done, cap > 0 ? cap : 0, a);
+  if (any) share_out(n, w, g, m, sv->mr, done, cap > 0 ? cap : 0, a);
   return a[me];
 }
 

@@ -138,7 +138,8 @@ void vm_get_stats(vm *v, vm_stats *out);
 
 /* ---- Scheduling (sched.c; docs/design/scheduling.md) -------------------------------------------
  * CPU entitlement, caps and throttling, one mechanism for all three. Each vCPU has an
- * entitlement (the percentage of one host core it is guaranteed, 1..100), an optional cap (the
+ * entitlement (the percentage of one host core it is guaranteed, 0..100; 0 is best-effort:
+ * nothing guaranteed, admitted whatever is reserved, the spare only), an optional cap (the
  * most it may use, entitlement..100) and a throttle (0..99: it gets that much less of the CPU
  * it would otherwise get; migration's auto-converge). From them the host's scheduler computes
  * each vCPU's allocation (entitlements first, spare capacity to the vCPUs that want it in
@@ -169,7 +170,7 @@ unsigned vm_sched_ncores(const vm_sched *s);
 
 typedef struct vm_sched_params {
   const char *name;         /* the guest's name, for listings (may be NULL) */
-  unsigned entitlement;     /* % of one core guaranteed to each vCPU, 1..100 */
+  unsigned entitlement;     /* % of one core guaranteed to each vCPU, 0..100 (0: best-effort) */
   unsigned cap;             /* most % of one core each vCPU may use, entitlement..100; 0: 100 */
   const char *cpus;         /* host CPUs the vCPUs run on, as "0-3,6"; NULL or "": all */
 } vm_sched_params;

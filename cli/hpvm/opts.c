@@ -230,8 +230,8 @@ int cli_vmopts_take(cli_vmopts *o, int opt, const char *arg, char *why, size_t w
     if (!parse_ent(arg, pct, &v, &max))
       return BAD(HPVM_EINVAL, pct ? "-e %s: the entitlement is percent[:max_percent], e.g. 20 or 20:50"
                                   : "-E %s: the entitlement is cycles[:max_cycles] in MHz, e.g. 200 or 200:1000", arg);
-    if (pct && (v < 1 || v > 100))
-      return BAD(HPVM_ERANGE, "-e %s: the entitlement is 1 to 100 percent of a host core per vCPU", arg);
+    if (pct && v > 100)   /* 0 is legal: best-effort, nothing guaranteed */
+      return BAD(HPVM_ERANGE, "-e %s: the entitlement is 0 to 100 percent of a host core per vCPU", arg);
     if (pct && max && (max < v || max > 100))
       return BAD(HPVM_ERANGE, "-e %s: the maximum is from the entitlement (%u) to 100 percent", arg, v);
     if (!pct && (v < 1 || v > 1000000)) return BAD(HPVM_ERANGE, "-E %s: the entitlement is 1 to 1000000 MHz", arg);
@@ -430,8 +430,8 @@ int cli_vm_check(const Hpvm__VmConfig *cfg, const cli_host *host, char *why, siz
   if (!e || (e->unit != HPVM__VM_ENTITLEMENT__UNIT__UNIT_PERCENT && e->unit != HPVM__VM_ENTITLEMENT__UNIT__UNIT_CYCLES))
     return BAD(HPVM_EINVAL, "the CPU entitlement is not set (-e or -E)");
   if (e->unit == HPVM__VM_ENTITLEMENT__UNIT__UNIT_PERCENT &&
-      (e->value < 1 || e->value > 100 || (e->max && (e->max < e->value || e->max > 100))))
-    return BAD(HPVM_ERANGE, "the entitlement %u%% (max %u%%) is outside 1-100 percent", e->value, e->max);
+      (e->value > 100 || (e->max && (e->max < e->value || e->max > 100))))
+    return BAD(HPVM_ERANGE, "the entitlement %u%% (max %u%%) is outside 0-100 percent", e->value, e->max);
   if (e->unit == HPVM__VM_ENTITLEMENT__UNIT__UNIT_CYCLES && host && host->core_mhz &&
       (e->value > host->core_mhz || e->max > host->core_mhz))
     return BAD(HPVM_ERANGE, "an entitlement of %u MHz is more than a host core gives (%u MHz); lower -E",

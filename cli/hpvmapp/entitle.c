@@ -20,22 +20,23 @@ int app_sched_parse(app_sched_opts *o, int argc, char **argv, int *i) {
   char *end;
   long e = strtol(val, &end, 10), cap = 0;
   if (*end == ':') cap = strtol(end + 1, &end, 10);
-  if (*end || e < 1 || e > 100 || (cap && (cap < e || cap > 100))) {
-    fprintf(stderr, "hpvmapp: --entitlement %s: give PERCENT[:CAP], 1 to 100, the cap at least the entitlement\n", val);
+  if (end == val || *end || e < 0 || e > 100 || (cap && (cap < e || cap > 100))) {
+    fprintf(stderr, "hpvmapp: --entitlement %s: give PERCENT[:CAP], 0 to 100, the cap at least the entitlement\n", val);
     return -1;
   }
   o->entitlement = (unsigned)e;
+  o->entitlement_set = true;
   o->cap = (unsigned)cap;
   return 1;
 }
 
 int app_sched_admit(const app_sched_opts *o, vm *v, const char *name, vm_sched **out, char *msg, size_t msglen) {
   *out = NULL;
-  if (!o->entitlement && !o->dir) return 0;
+  if (!o->entitlement_set && !o->dir) return 0;
   vm_sched *s;
   int rc = vm_sched_open(o->dir, NULL, &s, msg, msglen);
   if (rc) return rc;
-  vm_sched_params p = {.name = name, .entitlement = o->entitlement ? o->entitlement : VM_SCHED_DEFAULT_ENTITLEMENT,
+  vm_sched_params p = {.name = name, .entitlement = o->entitlement_set ? o->entitlement : VM_SCHED_DEFAULT_ENTITLEMENT,
                        .cap = o->cap};
   rc = vm_sched_admit(v, s, &p, msg, msglen);
   if (rc) {

@@ -1,7 +1,8 @@
 /* entitle.h — hpvmapp's CPU entitlement: the options that put the VM under the host's
  * scheduler (hypervisor/vm.h "Scheduling", docs/design/scheduling.md) and its admission.
  *
- *   --entitlement PCT[:CAP]   % of a host core guaranteed to each vCPU, and the most it may use
+ *   --entitlement PCT[:CAP]   % of a host core guaranteed to each vCPU (0: best-effort), and the
+ *                             most it may use
  *   --sched-dir DIR           the host's scheduler segment (DIR/sched.shm), shared with every
  *                             other hpvmapp of the host; hpvmd passes its state directory
  *
@@ -12,12 +13,14 @@
 #ifndef HPVMAPP_ENTITLE_H
 #define HPVMAPP_ENTITLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "vm.h"
 
 typedef struct app_sched_opts {
-  unsigned entitlement;   /* 0: not given */
+  unsigned entitlement;   /* 0..100; 0 is best-effort (nothing guaranteed) */
+  bool entitlement_set;   /* --entitlement given */
   unsigned cap;           /* 0: none */
   const char *dir;        /* --sched-dir, or NULL */
 } app_sched_opts;

@@ -45,7 +45,7 @@ static void usage(FILE *f) {
              "                  memory and vCPUs come from FILE; give the same --disk images in the\n"
              "                  same order (disk contents are not part of the state)\n"
              "  (kill -PWR PID asks the guest to shut down, as hpvmstop -g does)\n"
-             "  --entitlement PCT[:CAP]  %% of a host core guaranteed to each vCPU, and its cap\n"
+             "  --entitlement PCT[:CAP]  %% of a host core guaranteed to each vCPU (0: best-effort), and its cap\n"
              "  --sched-dir DIR the host scheduler shared with the other VMs (hpvmd's state dir)\n"
              "  --control-fd N --name VM --run-dir DIR\n"
              "                  supervised by hpvmd: commands on socket N, console to DIR/console.log\n"

@@ -728,7 +728,7 @@ int hd_entitlement_of(const Hpvm__VmConfig *cfg, unsigned *ent, unsigned *cap, c
   const Hpvm__VmEntitlement *e = cfg->entitlement;
   *ent = 10;   /* HPVM's default */
   *cap = 0;
-  if (!e || !e->value) return 0;
+  if (!e || (!e->value && e->unit != HPVM__VM_ENTITLEMENT__UNIT__UNIT_PERCENT)) return 0;   /* -e 0: best-effort */
   if (e->unit == HPVM__VM_ENTITLEMENT__UNIT__UNIT_CYCLES) {
     unsigned mhz = host_core_mhz();
     if (!mhz) {
@@ -742,7 +742,7 @@ int hd_entitlement_of(const Hpvm__VmConfig *cfg, unsigned *ent, unsigned *cap, c
     *ent = e->value;
     *cap = e->max;
   }
-  if (*ent < 1) *ent = 1;
+  /* 0 %: best-effort, passed on as is */
   if (*ent > 100) *ent = 100;
   if (*cap && *cap < *ent) *cap = *ent;
   if (*cap > 100) *cap = 100;

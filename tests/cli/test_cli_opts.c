@@ -275,14 +275,28 @@ static void test_entitlement_percent_and_cap(void **state) {
   assert_int_equal(o.ent_max, 0);
   assert_int_equal(take(&o, 'e', "70:100"), 0);
   assert_int_equal(o.ent_max, 100);
-  assert_int_equal(take(&o, 'e', "0"), HPVM_ERANGE);
-  assert_why_contains("1 to 100 percent");
   assert_int_equal(take(&o, 'e', "101"), HPVM_ERANGE);
+  assert_why_contains("0 to 100 percent");
   assert_int_equal(take(&o, 'e', "50:40"), HPVM_ERANGE);
   assert_why_contains("the maximum is from the entitlement (50) to 100 percent");
   assert_int_equal(take(&o, 'e', "50:101"), HPVM_ERANGE);
   assert_int_equal(take(&o, 'e', "ten"), HPVM_EINVAL);
   assert_int_equal(take(&o, 'e', "10.5"), HPVM_EINVAL);
+  cli_vmopts_free(&o);
+}
+
+/* 0 % is a best-effort guest: accepted, with or without a cap (docs/man/hpvmcreate.md). */
+static void test_entitlement_of_zero_percent_is_best_effort(void **state) {
+  (void)state;
+  cli_vmopts o;
+  cli_vmopts_init(&o);
+  assert_int_equal(take(&o, 'e', "0"), 0);
+  assert_int_equal(o.ent_unit, HPVM__VM_ENTITLEMENT__UNIT__UNIT_PERCENT);
+  assert_int_equal(o.ent_value, 0);
+  assert_int_equal(o.ent_max, 0);
+  assert_int_equal(take(&o, 'e', "0%:30"), 0);
+  assert_int_equal(o.ent_value, 0);
+  assert_int_equal(o.ent_max, 30);
   cli_vmopts_free(&o);
 }
 
@@ -552,6 +566,7 @@ int main(void) {
     cmocka_unit_test(test_vcpus_are_1_to_64),
     cmocka_unit_test(test_memory_is_whole_megabytes_from_32),
     cmocka_unit_test(test_entitlement_percent_and_cap),
+    cmocka_unit_test(test_entitlement_of_zero_percent_is_best_effort),
     cmocka_unit_test(test_entitlement_in_cycles_excludes_percent),
     cmocka_unit_test(test_os_label_and_boot_are_checked),
     cmocka_unit_test(test_attributes_are_known_and_checked),

@@ -129,8 +129,8 @@ static void test_invalid_configurations_are_refused_with_the_reason(void **state
   REFUSED(f, "129 vCPUs");
   f->cfg.memory_bytes = 1000;
   REFUSED(f, "at least 1 MiB in whole 4 KiB pages");
-  f->ent.value = 0;
-  REFUSED(f, "entitlement 0%; give 1 to 100");
+  f->ent.value = 101;   /* 0 is legal: a best-effort guest */
+  REFUSED(f, "entitlement 101%; give 0 to 100");
   f->ent.value = 50, f->ent.max = 40;
   REFUSED(f, "entitlement cap 40%; give 50 to 100");
   f->ent.unit = HPVM__VM_ENTITLEMENT__UNIT__UNIT_CYCLES, f->ent.value = 1000, f->ent.max = 500;

@@ -2,7 +2,8 @@
  * change applies to running guests within a second, a throttle of 50 % halves a busy guest's
  * instruction rate, a cap applies even without a host scheduler, admission refuses what the
  * host cannot guarantee (with the figures) in one process and across processes, power-off
- * releases the entitlement, a held vCPU does not delay a pause. The 10-second entitlement
+ * releases the entitlement, a held vCPU does not delay a pause, a best-effort (0 %) vCPU is
+ * admitted on a full host and runs on spare cycles only. The 10-second entitlement
  * split is test_sched_shares.c (label slow). */
 #include <sys/prctl.h>
 
@@ -207,7 +208,7 @@ static void test_admission_checks_pinned_cores_alone(void **st) {
   p.cpus = "1,x";
   assert_int_equal(vm_sched_admit(c, s, &p, msg, sizeof msg), HPVM_EINVAL);
   p.cpus = NULL;
-  p.entitlement = 0;
+  p.entitlement = 101;
   assert_int_equal(vm_sched_admit(c, s, &p, msg, sizeof msg), HPVM_EINVAL);
   p.entitlement = 50, p.cap = 40;
   assert_int_equal(vm_sched_admit(c, s, &p, msg, sizeof msg), HPVM_EINVAL);
@@ -353,6 +354,60 @@ static void test_idle_guest_leaves_its_share_to_a_busy_one(void **st) {
   vm_sched_close(s);
 }
 
+/* A 0 % vCPU reserves nothing: admitted next to a guest that holds the whole core (where even
+ * 1 % is refused), it runs as much as it likes while that guest is idle. */
+static void test_best_effort_is_admitted_on_a_full_core_and_uses_it_when_free(void **st) {
+  (void)st;
+  vm_sched *s = open_private(0);
+  const char *cpu = sched_one_cpu();
+  char msg[512];
+  vm *idle = vm_with_guest(32ull << 20, 1, "dirty_stores", "", -1);   /* halts at once */
+  vm_sched_params p = {.name = "idle", .entitlement = 100, .cpus = cpu};
+  assert_int_equal(vm_sched_admit(idle, s, &p, msg, sizeof msg), 0);
+  assert_int_equal(vm_start(idle), 0);
+  vm *one = vm_with_guest(SCHED_MEM, 1, "spin", "", -1);
+  vm_sched_params p1 = {.name = "one", .entitlement = 1, .cpus = cpu};
+  assert_int_equal(vm_sched_admit(one, s, &p1, msg, sizeof msg), HPVM_EBUSY);
+  vm_destroy(one);
+  vm *be = sched_busy_guest(s, 1, "be", 0, 0, cpu);
+  usleep(200000);
+  double r = sched_cpu_rate(be, 1.0);
+  vm_sched_usage u;
+  vm_sched_get_usage(be, 0, &u);
+  print_message("best-effort next to an idle 100%% guest: %.1f%% of the core, allocation %u per mille\n", r * 100,
+                u.share);
+  assert_int_equal(u.entitlement, 0);
+  assert_int_equal(u.share, 1000);
+  assert_true(r > 0.5);
+  sched_stop(be);
+  sched_stop(idle);
+  vm_sched_close(s);
+}
+
+/* A 0 % vCPU gets no part of what entitled guests want: next to a busy 100 % guest on its core
+ * it is held to a trickle, and the entitled guest keeps (nearly) the whole core. */
+static void test_best_effort_is_held_back_when_entitled_guests_want_everything(void **st) {
+  (void)st;
+  vm_sched *s = open_private(0);
+  const char *cpu = sched_one_cpu();
+  vm *busy = sched_busy_guest(s, 1, "busy", 100, 0, cpu);
+  vm *be = sched_busy_guest(s, 1, "be", 0, 0, cpu);
+  usleep(300000);
+  double r[2];
+  vm *both[2] = {busy, be};
+  sched_cpu_rates(both, 2, 1.5, r);
+  vm_sched_usage u;
+  vm_sched_get_usage(be, 0, &u);
+  print_message("busy 100%%: %.1f%% of the core; best-effort: %.2f%%, allocation %u per mille\n", r[0] * 100,
+                r[1] * 100, u.share);
+  assert_true(u.share <= 10);
+  assert_true(r[1] < 0.04);
+  assert_true(r[0] > 0.8);
+  sched_stop(be);
+  sched_stop(busy);
+  vm_sched_close(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_cap_holds_a_busy_guest_to_its_cap),
@@ -369,6 +424,8 @@ int main(void) {
     cmocka_unit_test(test_segment_of_another_format_is_refused),
     cmocka_unit_test(test_pause_does_not_wait_for_a_held_vcpu),
     cmocka_unit_test(test_idle_guest_leaves_its_share_to_a_busy_one),
+    cmocka_unit_test(test_best_effort_is_admitted_on_a_full_core_and_uses_it_when_free),
+    cmocka_unit_test(test_best_effort_is_held_back_when_entitled_guests_want_everything),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
