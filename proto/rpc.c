@@ -5,12 +5,14 @@
  * with the limit before any allocation, the blocking reader then reads exactly that many
  * bytes into a buffer of that size, and the framer grows its buffer only as bytes arrive. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "rpc.h"
@@ -213,4 +215,15 @@ int wire_framer_next(wire_framer *f, const uint8_t **payload, uint32_t *len) {
   *len = n;
   f->off += WIRE_FRAME_HEADER_LEN + n;
   return 1;
+}
+
+int wire_unix_addr(const char *dir, const char *file, struct sockaddr_un *a, int *dirfd) {
+  memset(a, 0, sizeof *a);
+  a->sun_family = AF_UNIX;
+  *dirfd = -1;
+  if ((size_t)snprintf(a->sun_path, sizeof a->sun_path, "%s/%s", dir, file) < sizeof a->sun_path) return 0;
+  *dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (*dirfd < 0) return -1;
+  snprintf(a->sun_path, sizeof a->sun_path, "/proc/self/fd/%d/%s", *dirfd, file);
+  return 0;
 }

@@ -79,4 +79,10 @@ int wire_framer_feed(wire_framer *f, const void *data, size_t len);
  * f->msg says what). */
 int wire_framer_next(wire_framer *f, const uint8_t **payload, uint32_t *len);
 
+/* The address of the Unix socket DIR/file. A DIR too long for sun_path is reached through
+ * /proc/self/fd of a directory fd opened here: *dirfd (else -1), for the caller to close once
+ * bound or connected. 0, or -1 with errno set. */
+struct sockaddr_un;
+int wire_unix_addr(const char *dir, const char *file, struct sockaddr_un *a, int *dirfd);
+
 #endif

@@ -92,19 +92,6 @@ int app_ctl_parse(app_ctl_opts *o, int argc, char **argv, int *i) {
 
 /* ---- Files in the run directory --------------------------------------------------------------- */
 
-/* A Unix socket address for DIR/file; a DIR too long for sun_path is reached through
- * /proc/self/fd of an open directory fd (*dirfd, closed by the caller after bind). */
-static int sock_addr(const char *dir, const char *file, struct sockaddr_un *a, int *dirfd) {
-  memset(a, 0, sizeof *a);
-  a->sun_family = AF_UNIX;
-  *dirfd = -1;
-  if ((size_t)snprintf(a->sun_path, sizeof a->sun_path, "%s/%s", dir, file) < sizeof a->sun_path) return 0;
-  *dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (*dirfd < 0) return -1;
-  snprintf(a->sun_path, sizeof a->sun_path, "/proc/self/fd/%d/%s", *dirfd, file);
-  return 0;
-}
-
 /* Write DIR/file atomically (temporary + rename): a reader sees the old or the new text. */
 static int write_file(const char *dir, const char *file, const char *text) {
   char tmp[4200], path[4200];
@@ -395,7 +382,7 @@ int app_ctl_prepare(const app_ctl_opts *o, vm_config *cfg, app_ctl **out) {
   struct sockaddr_un a;
   int dirfd;
   c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (c->listen_fd < 0 || sock_addr(o->run_dir, "app.sock", &a, &dirfd)) {
+  if (c->listen_fd < 0 || wire_unix_addr(o->run_dir, "app.sock", &a, &dirfd)) {
     ctl_free(c);
     return fail("cannot create the VM's socket in %s: %s", o->run_dir, strerror(errno));
   }

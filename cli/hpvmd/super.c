@@ -325,18 +325,6 @@ static bool load_last(hd_vm *v) {
   return true;
 }
 
-/* A Unix socket address for DIR/file (through /proc/self/fd when DIR is too long). */
-static int sock_addr(const char *dir, const char *file, struct sockaddr_un *a, int *dirfd) {
-  memset(a, 0, sizeof *a);
-  a->sun_family = AF_UNIX;
-  *dirfd = -1;
-  if ((size_t)snprintf(a->sun_path, sizeof a->sun_path, "%s/%s", dir, file) < sizeof a->sun_path) return 0;
-  *dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (*dirfd < 0) return -1;
-  snprintf(a->sun_path, sizeof a->sun_path, "/proc/self/fd/%d/%s", *dirfd, file);
-  return 0;
-}
-
 /* A process that exists and is not a zombie. A re-attached hpvmapp is not our child: after
  * it exits it stays a zombie until whoever inherited it (init, a subreaper) reaps it,
  * which can take seconds, and kill(pid, 0) still succeeds on a zombie. */
@@ -1048,7 +1036,7 @@ static void reattach_one(hd_daemon *d, const char *name) {
   struct sockaddr_un a;
   int dirfd;
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd >= 0 && sock_addr(dir, "app.sock", &a, &dirfd) == 0) {
+  if (fd >= 0 && wire_unix_addr(dir, "app.sock", &a, &dirfd) == 0) {
     int rc = connect(fd, (struct sockaddr *)&a, sizeof a);
     if (dirfd >= 0) close(dirfd);
     if (rc == 0 && app_open(v, fd) == 0) {
