@@ -19,7 +19,10 @@
   X(EXIST,    "already exists; choose another name or remove the existing one")          \
   X(STATE,    "not possible in the VM's current state; see hpvmstatus")               \
   X(PERM,     "permission denied; run as root or as a member of hpvmd's group")        \
-  X(UNAVAIL,  "hpvmd is not running; start it (systemctl start hpvmd)")
+  X(UNAVAIL,  "hpvmd is not running; start it (systemctl start hpvmd)")                 \
+  X(TIMEDOUT, "timed out; check that the peer host is up and the link works")          \
+  X(AUTH,     "authentication failed; check the host keys and the cluster secret")     \
+  X(CANCELED, "canceled; nothing was changed")
 
 enum hpvm_error {
   HPVM_OK = 0,
