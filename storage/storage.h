@@ -113,7 +113,7 @@ int sto_host_name_check(const char *name, char *why, size_t whylen);
 #define STO_RECORD_MAGIC "HPVMRECD"
 #define STO_RECORD_HEADER_LEN 32
 #define STO_RECORD_VERSION_MAJOR 1u
-#define STO_RECORD_VERSION_MINOR 0u
+#define STO_RECORD_VERSION_MINOR 1u   /* 1.1: VmConfig.registrations */
 
 typedef struct sto_record {
   uint32_t kind;                     /* HPVM__RECORD_KIND__* */
@@ -213,6 +213,37 @@ typedef struct sto_vm_entry {
 } sto_vm_entry;
 int sto_vm_list(sto_store *s, sto_vm_entry **out, size_t *n);
 void sto_vm_list_free(sto_vm_entry *v, size_t n);
+
+/* ---- Registration: the hosts a VM may start on ------------------------------------------------
+ *
+ * HPVM registers a guest on the hosts that may run it; after a migration the source keeps its
+ * copy marked Not Runnable ("Off (NR)", reason "migrated to B") or loses it (hpvmmigrate -D).
+ * Here every host sees the same configuration, so the registrations are a list in it
+ * (VmConfig.registrations): empty means every host (a guest never migrated, today's
+ * behaviour); otherwise the guest may start only on a host listed runnable. The VM-wide
+ * not_runnable flag holds on every host either way. These functions change a configuration in
+ * memory, one loaded with sto_vm_load (they allocate in it); write it with sto_vm_update. */
+
+/* 0 when cfg may start on host; else HPVM_ESTATE and one line in why (may be NULL) naming the
+ * reason and the fix: start it where it is runnable, or make it runnable here with
+ * hpvmmodify -P name -x runnable_status=enabled. */
+int sto_vm_runnable_on(const Hpvm__VmConfig *cfg, const char *host, char *why, size_t whylen);
+/* host's entry, or NULL when the list does not name it. */
+const Hpvm__VmRegistration *sto_vm_registration(const Hpvm__VmConfig *cfg, const char *host);
+/* Add or replace host's entry. reason may be NULL. HPVM_EINVAL (bad host name), HPVM_ENOMEM. */
+int sto_vm_register(Hpvm__VmConfig *cfg, const char *host, bool runnable, const char *reason, int64_t now_ns);
+/* Drop every entry (a clone starts with none). */
+void sto_vm_registrations_clear(Hpvm__VmConfig *cfg);
+/* The registration part of an offline migration from -> to: `to` becomes runnable; `from`
+ * becomes not runnable with the reason "migrated to <to>", or with drop_from loses its entry.
+ * An empty list (every host) becomes one that names exactly these hosts, so a third host is
+ * not registered afterwards. The VM-wide not_runnable flag is cleared: the target may run
+ * it. HPVM_EINVAL (same host, bad name), HPVM_ENOMEM. */
+int sto_vm_register_move(Hpvm__VmConfig *cfg, const char *from, const char *to, bool drop_from, int64_t now_ns);
+/* hpvmmodify -x runnable_status=enabled|disabled issued on host: with an empty list the
+ * VM-wide flag changes (every host), as before any migration; otherwise host's own entry
+ * does (added when missing) and the VM-wide flag is cleared. */
+int sto_vm_set_runnable(Hpvm__VmConfig *cfg, const char *host, bool runnable, const char *reason, int64_t now_ns);
 
 /* ---- Leases (DIR/vms/<name>/lease, DIR/hosts/<host>/liveness) ----------------------------- */
 

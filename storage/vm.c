@@ -137,6 +137,15 @@ int sto_vm_validate(const Hpvm__VmConfig *c, char *why, size_t whylen) {
     return WHY("%s: the kernel path \"%s\" is not absolute", c->name, c->kernel);
   if (c->cmdline && (strlen(c->cmdline) > 4096 || !printable(c->cmdline)))
     return WHY("%s: the kernel command line must be at most 4096 printable characters", c->name);
+  for (size_t i = 0; i < c->n_registrations; i++) {
+    const Hpvm__VmRegistration *g = c->registrations[i];
+    char hw[300];
+    if (sto_host_name_check(g->host, hw, sizeof hw)) return WHY("%s: registration %zu: %s", c->name, i + 1, hw);
+    if (!printable(g->reason) || strlen(g->reason) > 1024)
+      return WHY("%s: the registration of host %s has an unprintable or over-long reason", c->name, g->host);
+    for (size_t j = 0; j < i; j++)
+      if (!strcmp(c->registrations[j]->host, g->host)) return WHY("%s: host %s is registered twice", c->name, g->host);
+  }
   return 0;
 }
 
@@ -324,6 +333,129 @@ int sto_vm_update(sto_store *s, Hpvm__VmConfig *cfg) {
 out:
   sto__unlock(s, rel);
   return r;
+}
+
+/* ---- Registration ------------------------------------------------------------------------------ */
+
+/* The configuration came from sto_vm_load: protobuf-c's unpack allocated it with malloc, and
+ * protobuf_c_message_free_unpacked frees every string that is not the shared empty one and
+ * every submessage. What is added here is allocated the same way, so sto_vm_free frees it. */
+
+static void reg_free(Hpvm__VmRegistration *g) {
+  if (g) protobuf_c_message_free_unpacked(&g->base, NULL);
+}
+
+static int reg_set_str(char **field, const char *v) {
+  char *n = strdup(v ? v : "");
+  if (!n) return HPVM_ENOMEM;
+  if (*field && *field != protobuf_c_empty_string) free(*field);
+  *field = n;
+  return 0;
+}
+
+const Hpvm__VmRegistration *sto_vm_registration(const Hpvm__VmConfig *cfg, const char *host) {
+  for (size_t i = 0; i < cfg->n_registrations; i++)
+    if (!strcmp(cfg->registrations[i]->host, host)) return cfg->registrations[i];
+  return NULL;
+}
+
+/* "B" or "B, C": the hosts where cfg may start. */
+static void runnable_hosts(const Hpvm__VmConfig *cfg, char *buf, size_t len) {
+  size_t n = 0;
+  buf[0] = 0;
+  for (size_t i = 0; i < cfg->n_registrations && n + 1 < len; i++)
+    if (cfg->registrations[i]->runnable)
+      n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? ", " : "", cfg->registrations[i]->host);
+}
+
+int sto_vm_runnable_on(const Hpvm__VmConfig *cfg, const char *host, char *why, size_t whylen) {
+  char dummy[1], where[600];
+  if (!why) why = dummy, whylen = sizeof dummy;
+  const char *name = cfg->name;
+  if (cfg->not_runnable) {
+    snprintf(why, whylen, "VM %s is not runnable (Off (NR))%s%s; make it runnable with hpvmmodify -P %s -x "
+             "runnable_status=enabled", name, *cfg->not_runnable_reason ? ": " : "", cfg->not_runnable_reason, name);
+    return HPVM_ESTATE;
+  }
+  if (!cfg->n_registrations) return 0;
+  const Hpvm__VmRegistration *g = sto_vm_registration(cfg, host);
+  if (g && g->runnable) return 0;
+  runnable_hosts(cfg, where, sizeof where);
+  char there[700] = "", start_there[700] = "";
+  if (where[0]) {
+    snprintf(there, sizeof there, " (it is registered on %s)", where);
+    snprintf(start_there, sizeof start_there, "start it on %s, or ", where);
+  }
+  if (g)
+    snprintf(why, whylen, "VM %s is not runnable on host %s (Off (NR))%s%s; %smake it runnable here with "
+             "hpvmmodify -P %s -x runnable_status=enabled", name, host, *g->reason ? ": " : "", g->reason, start_there,
+             name);
+  else
+    snprintf(why, whylen, "VM %s is not registered on host %s%s; %sregister it here with hpvmmodify -P %s -x "
+             "runnable_status=enabled", name, host, there, start_there, name);
+  return HPVM_ESTATE;
+}
+
+int sto_vm_register(Hpvm__VmConfig *cfg, const char *host, bool runnable, const char *reason, int64_t now_ns) {
+  if (sto_host_name_check(host, NULL, 0)) return HPVM_EINVAL;
+  Hpvm__VmRegistration *g = (Hpvm__VmRegistration *)sto_vm_registration(cfg, host);
+  if (!g) {
+    Hpvm__VmRegistration **grown = realloc(cfg->registrations, (cfg->n_registrations + 1) * sizeof *grown);
+    if (!grown) return HPVM_ENOMEM;
+    cfg->registrations = grown;
+    if (!(g = malloc(sizeof *g))) return HPVM_ENOMEM;
+    hpvm__vm_registration__init(g);
+    if (reg_set_str(&g->host, host)) {
+      reg_free(g);
+      return HPVM_ENOMEM;
+    }
+    grown[cfg->n_registrations++] = g;
+  }
+  if (reg_set_str(&g->reason, runnable ? "" : reason)) return HPVM_ENOMEM;
+  g->runnable = runnable;
+  g->changed_ns = now_ns;
+  return 0;
+}
+
+void sto_vm_registrations_clear(Hpvm__VmConfig *cfg) {
+  for (size_t i = 0; i < cfg->n_registrations; i++) reg_free(cfg->registrations[i]);
+  free(cfg->registrations);
+  cfg->registrations = NULL;
+  cfg->n_registrations = 0;
+}
+
+static void reg_drop(Hpvm__VmConfig *cfg, const char *host) {
+  for (size_t i = 0; i < cfg->n_registrations; i++) {
+    if (strcmp(cfg->registrations[i]->host, host)) continue;
+    reg_free(cfg->registrations[i]);
+    memmove(&cfg->registrations[i], &cfg->registrations[i + 1], (cfg->n_registrations - i - 1) * sizeof *cfg->registrations);
+    cfg->n_registrations--;
+    return;
+  }
+}
+
+static int clear_vm_flag(Hpvm__VmConfig *cfg) {
+  cfg->not_runnable = false;
+  return reg_set_str(&cfg->not_runnable_reason, "");
+}
+
+int sto_vm_register_move(Hpvm__VmConfig *cfg, const char *from, const char *to, bool drop_from, int64_t now_ns) {
+  if (sto_host_name_check(from, NULL, 0) || sto_host_name_check(to, NULL, 0) || !strcmp(from, to)) return HPVM_EINVAL;
+  char reason[STO_NAME_MAX + 32];
+  snprintf(reason, sizeof reason, "migrated to %s", to);
+  int r = sto_vm_register(cfg, to, true, NULL, now_ns);
+  if (!r && drop_from) reg_drop(cfg, from);
+  else if (!r) r = sto_vm_register(cfg, from, false, reason, now_ns);
+  return r ? r : clear_vm_flag(cfg);
+}
+
+int sto_vm_set_runnable(Hpvm__VmConfig *cfg, const char *host, bool runnable, const char *reason, int64_t now_ns) {
+  if (!cfg->n_registrations) {
+    cfg->not_runnable = !runnable;
+    return reg_set_str(&cfg->not_runnable_reason, runnable ? "" : reason);
+  }
+  int r = sto_vm_register(cfg, host, runnable, reason, now_ns);
+  return r ? r : clear_vm_flag(cfg);
 }
 
 /* ---- Remove and list ----------------------------------------------------------------------------- */
