@@ -30,8 +30,11 @@
  *    and asks the others to drop their decoded code and execute grants. Requests are done at
  *    the target's next bundle boundary, the lag real caches have before fc/sync.i.
  */
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "vm_internal.h"
 
@@ -69,6 +72,54 @@ void vm_mem_free(vm *v) {
   if (v->dirty) munmap((void *)v->dirty, v->nwords * 8);
   if (v->code) munmap((void *)v->code, v->nwords * 8);
   v->ram = NULL, v->dirty = v->code = NULL;
+}
+
+/* ---- Which frames hold anything (migration's round 0) -------------------------------------------
+ * The RAM mapping is populated on first touch, so a frame whose host page was never populated
+ * reads zeros and need not even be read. /proc/self/pagemap says it per host page (bit 63
+ * present, bit 62 swapped out); mincore() would not do, it calls a swapped-out page absent.
+ * When pagemap cannot be read (or host pages are not 4 KiB) every RAM frame is reported. */
+#define PAGEMAP_CHUNK 8192                /* pagemap entries per read (64 KiB) */
+
+static void set_ram_frames(const vm *v, uint64_t *bitmap) {
+  memset(bitmap, 0, v->nwords * 8);
+  const struct { uint64_t base, len; } ranges[2] = {{0, v->low_ram}, {VM_HIGH_RAM_BASE, v->high_ram}};
+  for (unsigned r = 0; r < 2; r++)
+    for (uint64_t f = ranges[r].base >> VM_FRAME_SHIFT; f < (ranges[r].base + ranges[r].len) >> VM_FRAME_SHIFT; f++)
+      bitmap[f / 64] |= 1ull << (f % 64);
+}
+
+int vm_mem_populated(vm *v, uint64_t *bitmap) {
+  set_ram_frames(v, bitmap);
+  if (sysconf(_SC_PAGESIZE) != (long)VM_FRAME_SIZE) return 0;
+  int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  uint64_t *ent = malloc(PAGEMAP_CHUNK * 8);
+  uint64_t *out = malloc(v->nwords * 8);
+  bool ok = ent && out;
+  if (ok) memset(out, 0, v->nwords * 8);
+  uint64_t first = (uint64_t)(uintptr_t)v->ram >> VM_FRAME_SHIFT;
+  for (uint64_t f = 0; ok && f < v->nframes; f += PAGEMAP_CHUNK) {
+    size_t n = v->nframes - f < PAGEMAP_CHUNK ? v->nframes - f : PAGEMAP_CHUNK;
+    /* Skip chunks with no RAM (the device window of a large VM). */
+    bool any = false;
+    for (size_t w = f / 64; w < (f + n + 63) / 64 && !any; w++) any = bitmap[w] != 0;
+    if (!any) continue;
+    ok = pread(fd, ent, n * 8, (off_t)((first + f) * 8)) == (ssize_t)(n * 8);
+    for (size_t i = 0; ok && i < n; i++)
+      if (ent[i] >> 62) out[(f + i) / 64] |= 1ull << ((f + i) % 64);
+  }
+  if (ok)
+    for (size_t w = 0; w < v->nwords; w++) bitmap[w] &= out[w];
+  free(ent), free(out);
+  close(fd);
+  return 0;
+}
+
+int vm_mem_clear(vm *v) {
+  if (v->started) return HPVM_EBUSY;
+  if (madvise(v->ram, v->span, MADV_DONTNEED) != 0) memset(v->ram, 0, v->span);
+  return 0;
 }
 
 uint64_t vm_memory_size(const vm *v) { return v->ram_size; }

@@ -170,6 +170,41 @@ void vm_devices_drain(vm *v) {
   }
 }
 
+/* Migration's I/O quiesce: the drain with a deadline (the idle condition uses the realtime
+ * clock, so the deadline is taken on it), then every backing file's data on stable storage,
+ * so that the target host, opening the same shared files, reads what the guest wrote. */
+int vm_devices_quiesce(vm *v, unsigned timeout_ms, char *msg, size_t msglen) {
+  struct timespec end;
+  clock_gettime(CLOCK_REALTIME, &end);
+  end.tv_sec += timeout_ms / 1000;
+  end.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+  if (end.tv_nsec >= 1000000000) end.tv_sec++, end.tv_nsec -= 1000000000;
+  for (unsigned i = 0; i < v->ndisks; i++) {
+    vm_stor *s = v->stor[i];
+    int rc = 0;
+    pthread_mutex_lock(&s->dev->lock);
+    while (s->inflight && rc == 0)
+      rc = timeout_ms ? pthread_cond_timedwait(&s->idle, &s->dev->lock, &end) : pthread_cond_wait(&s->idle, &s->dev->lock);
+    unsigned left = s->inflight;
+    pthread_mutex_unlock(&s->dev->lock);
+    if (left) {
+      snprintf(msg, msglen, "disk %u (%s): %u requests still in flight after %u ms; the backing storage is "
+               "stalled, check it or raise the quiesce timeout", i, s->path, left, timeout_ms);
+      return HPVM_ETIMEDOUT;
+    }
+  }
+  return vm_disks_flush(v, msg, msglen);
+}
+
+int vm_disks_flush(vm *v, char *msg, size_t msglen) {
+  for (unsigned i = 0; i < v->ndisks; i++)
+    if (fdatasync(v->stor[i]->fd) != 0) {
+      snprintf(msg, msglen, "disk %u (%s): cannot flush it to storage (%s)", i, v->stor[i]->path, strerror(errno));
+      return HPVM_EIO;
+    }
+  return 0;
+}
+
 /* ---- Requests (doorbell, dev->lock held) -------------------------------------------------------- */
 
 /* Copy entry idx out of the ring, validate it, and queue it or complete it as bad. */

@@ -93,6 +93,15 @@ int vm_mem_write(vm *v, uint64_t gpa, const void *buf, uint64_t len);
 /* The one place that accounts for a write not made by a vCPU store: marks the frames in the
  * dirty log and drops pre-decoded code of them in every vCPU. Call after the data is there. */
 void vm_mem_written(vm *v, uint64_t gpa, uint64_t len);
+/* Fill RAM from an image file before the VM starts (benchmarks: a guest whose memory holds
+ * given content). The file's bytes are RAM in order: offset o is guest-physical o below the
+ * device window, and the rest continues from 4 GiB (docs/platform.md). A 4 KiB page that is all
+ * zero in the file (or a hole in a sparse file) is not written, so it stays unpopulated and
+ * costs no host memory; a file shorter than RAM leaves the rest as it is (zero in a new VM).
+ * Load the image first and the kernel after it: vm_load_kernel then writes its segments and
+ * boot information over the image. HPVM_EINVAL when the file is larger than RAM, HPVM_EBUSY
+ * once the VM is started, HPVM_EIO when it cannot be read. */
+int vm_mem_load_image(vm *v, const char *path, char *msg, size_t msglen);
 
 /* ---- Dirty log (migration) ------------------------------------------------------------------
  * A bitmap of 4 KiB guest-physical frames (bit i = frame i = gpa >> 12, vm_dirty_log_words()

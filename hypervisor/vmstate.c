@@ -23,7 +23,11 @@
  * anything; then it zeroes RAM (only non-zero frames travel) and applies each section after
  * checking it whole. Guest memory is written only at frames inside RAM, so a hostile stream
  * cannot write anywhere else. Time: each vCPU's ar.itc continues from its saved value on
- * this VM's clock (cpustate.c), and vm_start arms the ITM matches (timer.c). */
+ * this VM's clock (cpustate.c), and vm_start arms the ITM matches (timer.c).
+ *
+ * Live migration (migrate/) moves RAM page by page on its own and uses vm_save_state /
+ * vm_restore_state for the rest: the same stream without MEMORY sections, restored without
+ * zeroing RAM first. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -239,7 +243,7 @@ static int save_memory(wire_writer *w, vm *v) {
   return rc;
 }
 
-int vm_save(vm *v, wire_writer *w, char *msg, size_t msglen) {
+static int save(vm *v, wire_writer *w, bool with_ram, char *msg, size_t msglen) {
   pthread_mutex_lock(&v->lock);
   bool off = v->stopping, running = v->started && v->pause_depth == 0;
   pthread_mutex_unlock(&v->lock);
@@ -266,11 +270,14 @@ int vm_save(vm *v, wire_writer *w, char *msg, size_t msglen) {
     if (!rc) rc = wire_tlb_save(w, c, i);
     if (!rc) rc = wire_timers_save(w, c, i);
   }
-  if (!rc) rc = save_memory(w, v);
+  if (!rc && with_ram) rc = save_memory(w, v);
   if (!rc) rc = wire_writer_end(w);
   if (rc) return fail(msg, msglen, rc, "cannot write the state: %s", hpvm_strerror(rc));
   return 0;
 }
+
+int vm_save(vm *v, wire_writer *w, char *msg, size_t msglen) { return save(v, w, true, msg, msglen); }
+int vm_save_state(vm *v, wire_writer *w, char *msg, size_t msglen) { return save(v, w, false, msg, msglen); }
 
 int vm_save_file(vm *v, const char *path, char *msg, size_t msglen) {
   size_t plen = strlen(path);
@@ -309,6 +316,7 @@ typedef struct restore_ctx {
   uint64_t dev_seen;                          /* bit per device */
   uint64_t next_frame;                        /* frames must come in increasing order */
   uint64_t frames;                            /* restored, for messages */
+  bool keep_ram;                              /* vm_restore_state: RAM arrived on its own */
 } restore_ctx;
 
 /* A refusal found by interpreting a section: recorded in the reader (sticky) and in msg. */
@@ -376,7 +384,7 @@ static int load_vm_info(restore_ctx *x, const wire_section *s) {
   /* From here on the VM changes; until the restore completes it must not run. RAM starts
    * zeroed: only non-zero frames travel (a private anonymous mapping reads zeros after this). */
   x->v->restore_failed = true;
-  if (madvise(x->v->ram, x->v->span, MADV_DONTNEED) != 0) memset(x->v->ram, 0, x->v->span);
+  if (!x->keep_ram && madvise(x->v->ram, x->v->span, MADV_DONTNEED) != 0) memset(x->v->ram, 0, x->v->span);
   return 0;
 }
 
@@ -561,7 +569,7 @@ static int check_complete(restore_ctx *x, char *msg, size_t msglen) {
   return 0;
 }
 
-int vm_restore(vm *v, wire_reader *r, char *msg, size_t msglen) {
+static int restore(vm *v, wire_reader *r, bool keep_ram, char *msg, size_t msglen) {
   char scratch[8];
   if (!msg) msg = scratch, msglen = sizeof scratch;
   if (v->started) return fail(msg, msglen, HPVM_EBUSY, "restore into a VM that has not been started");
@@ -569,7 +577,7 @@ int vm_restore(vm *v, wire_reader *r, char *msg, size_t msglen) {
   if ((r->version & 0xffff) < STATE_MIN_MINOR)
     return fail(msg, msglen, HPVM_ENOTSUP, "a version %u.%u state holds no complete VM: VM state files are version %u.%u or later",
                 r->version >> 16, r->version & 0xffff, WIRE_VERSION_MAJOR, STATE_MIN_MINOR);
-  restore_ctx x = {.v = v, .r = r};
+  restore_ctx x = {.v = v, .r = r, .keep_ram = keep_ram};
   wire_section s;
   int rc;
   while ((rc = wire_reader_next(r, &s)) == 1) {
@@ -597,6 +605,9 @@ int vm_restore(vm *v, wire_reader *r, char *msg, size_t msglen) {
   v->restore_failed = false;
   return 0;
 }
+
+int vm_restore(vm *v, wire_reader *r, char *msg, size_t msglen) { return restore(v, r, false, msg, msglen); }
+int vm_restore_state(vm *v, wire_reader *r, char *msg, size_t msglen) { return restore(v, r, true, msg, msglen); }
 
 int vm_restore_mem(vm *v, const void *buf, size_t len, char *msg, size_t msglen) {
   wire_reader r;

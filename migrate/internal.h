@@ -1,0 +1,212 @@
+/* internal.h — what the files of hpvm_migrate share; never included from outside migrate/.
+ *
+ * The map: page.c encodes a batch of frames (zero / raw / LZ4 / delta, the per-batch `auto`
+ * choice, the delta cache) and decodes one into guest memory; converge.c is the convergence
+ * policy (bandwidth, bytes per page, predicted downtime, throttle steps, timeout); source.c and
+ * dest.c are the two state machines with their threads; stats.c the names and counters the
+ * two share. Tests include this header to test the pieces one by one. */
+#ifndef HPVM_MIGRATE_INTERNAL_H
+#define HPVM_MIGRATE_INTERNAL_H
+
+#include <stdatomic.h>
+
+#include "migrate.h"
+#include "migrate.pb-c.h"
+
+#define MIG_PROTOCOL_VERSION 1
+#define MIG_CHUNK_FRAMES 256u        /* partition unit and largest batch: 1 MiB of guest memory */
+#define MIG_DELTA_MAX 2048u          /* a delta longer than this goes as data instead */
+
+/* ---- page.c: batches ---------------------------------------------------------------------- */
+
+/* The per-batch choice of `auto`: compression pays when the wire time it saves is more than
+ * the CPU time it costs, (1 - ratio) * wire_ns_per_byte > compress_ns_per_byte, all three
+ * measured (moving averages). A batch that is not compressed is still compressed every
+ * MIG_AUTO_PROBE batches to keep the measures of ratio and speed current. */
+#define MIG_AUTO_PROBE 32u
+#define MIG_LZ4_ACCEL 2              /* LZ4_compress_fast acceleration (bench/vm mig_bench) */
+
+typedef struct mig_auto {
+  double ratio;                      /* compressed / raw bytes, moving average (0: none yet) */
+  double comp_ns_per_byte;           /* LZ4 time per raw byte */
+  double wire_ns_per_byte;           /* the sender's measure: chan_send time per wire byte */
+  unsigned since_probe;
+  bool compress;                     /* the current choice */
+} mig_auto;
+
+/* The source's cache of what it sent (per channel: each channel sends its own frames), direct
+ * mapped by frame number. A slot holds the exact bytes the destination has for its frame, so
+ * a delta against it rebuilds the frame there. */
+typedef struct mig_delta_cache {
+  size_t nslots;
+  uint64_t *tag;                     /* frame + 1; 0: empty */
+  uint8_t *data;                     /* nslots * 4 KiB (mmap, populated as used) */
+  uint64_t hits, misses;
+} mig_delta_cache;
+
+typedef struct mig_batch {
+  uint32_t round;
+  uint64_t first;                    /* first frame of the span */
+  unsigned span;                     /* frames covered, <= MIG_CHUNK_FRAMES */
+  unsigned nframes;                  /* frames in the batch (kind != NONE) */
+  unsigned ndata;                    /* of which not zero */
+  uint8_t kinds[MIG_CHUNK_FRAMES];
+  uint32_t lens[MIG_CHUNK_FRAMES];
+  unsigned nlens;
+  uint8_t *bulk;                     /* page data, bulk_len bytes */
+  size_t bulk_len, bulk_cap;
+  uint8_t *stage;                    /* rounds >= 1: snapshots of the frames sent as data */
+  uint64_t zero, raw, lz4, delta;    /* frames of each kind in this batch */
+} mig_batch;
+
+typedef struct mig_encoder {
+  vm *v;
+  mig_compress mode;
+  bool delta;                        /* delta-encode re-sent frames (cache allocated) */
+  unsigned nch;                      /* channels of the partition (the cache's slot numbering) */
+  int accel;
+  void *lz4_state;
+  mig_delta_cache cache;
+  mig_auto au;
+  mig_batch b;
+} mig_encoder;
+
+int mig_encoder_init(mig_encoder *e, vm *v, mig_compress mode, uint64_t delta_cache_bytes, char *msg, size_t msglen);
+void mig_encoder_free(mig_encoder *e);
+/* Encode frames [first, first + span) of `want` (bit per frame; NULL: every RAM frame) into
+ * e->b. `populated` (NULL: unknown) clears frames known to read zero without reading them.
+ * Round 0 never uses the delta cache; later rounds snapshot each data frame, delta-encode it
+ * against the cached version when that is short, and cache what they sent. */
+int mig_encode(mig_encoder *e, uint32_t round, uint64_t first, unsigned span, const uint64_t *want,
+               const uint64_t *populated);
+/* The sender's wire measure for `auto`. */
+void mig_auto_wire(mig_auto *a, uint64_t bytes, uint64_t ns);
+
+/* Check a batch whole, then write it into v's RAM; the number of frames it held. Zero frames
+ * of round 0 are left alone (the destination's RAM starts cleared). HPVM_ECORRUPT with one
+ * line when anything is off; then at most frames of RAM inside the batch were written. */
+int mig_decode(vm *v, uint32_t round, uint64_t first, const uint8_t *kinds, size_t span, const uint32_t *lens,
+               size_t nlens, const uint8_t *bulk, size_t len, char *msg, size_t msglen);
+
+/* The delta format (XBZRLE-like): pairs (varint unchanged run, varint changed run, the changed
+ * run's new bytes) over the 4 KiB frame, a trailing unchanged run left out. Encoding returns
+ * the length, or -1 when it would exceed max. Applying returns 0, or -1 for a malformed delta
+ * (out may then be partly written, never beyond its 4 KiB). */
+int mig_delta_encode(const uint8_t *old, const uint8_t *cur, uint8_t *out, size_t max);
+int mig_delta_apply(uint8_t *page, const uint8_t *d, size_t len);
+
+/* Partition: the channel that carries frame f. */
+static inline unsigned mig_channel_of(uint64_t f, unsigned nch) { return (unsigned)((f / MIG_CHUNK_FRAMES) % nch); }
+
+/* ---- converge.c: the convergence policy ---------------------------------------------------- */
+
+#define MIG_THROTTLE_STEPS 5
+extern const unsigned mig_throttle_steps[MIG_THROTTLE_STEPS];   /* 20, 40, 60, 80, 99 */
+#define MIG_STALL_ROUNDS 2            /* rounds in a row that do not shrink before a throttle step */
+#define MIG_STATE_BYTES_PER_CPU 16384 /* what the state adds to the frozen phase, per vCPU */
+
+typedef enum mig_conv_action {
+  MIG_CONV_INVALID = 0,
+  MIG_CONV_CONTINUE,                  /* another pre-copy round */
+  MIG_CONV_SWITCHOVER,                /* predicted downtime under the limit: quiesce */
+  MIG_CONV_THROTTLE,                  /* another round, the guest slowed to c->throttle % */
+  MIG_CONV_TIMEOUT,                   /* past copy_timeout_ms: give up */
+} mig_conv_action;
+
+typedef struct mig_conv {
+  uint32_t downtime_ms, copy_timeout_ms;
+  bool auto_converge;
+  unsigned ncpus;
+  double bw;                          /* wire bytes per second (moving average over rounds) */
+  double bytes_per_page;              /* wire bytes per frame of recent rounds */
+  uint64_t prev_dirty;                /* the dirty set of the previous decision */
+  unsigned decisions, stalls, step;   /* step: index of the next throttle step */
+  unsigned throttle;                  /* % now */
+  uint32_t predicted_ms;
+} mig_conv;
+
+void mig_conv_init(mig_conv *c, const mig_params *p, unsigned ncpus);
+/* A finished round: its wire bytes, the frames it covered (data_frames: of them not zero) and
+ * its duration. Round 0 measures bytes per page over its data frames only: its zero frames
+ * are mostly memory never touched, unlike a dirty set. */
+void mig_conv_round(mig_conv *c, unsigned round, uint64_t wire_bytes, uint64_t frames, uint64_t data_frames,
+                    uint64_t ns);
+/* What to do with the dirty set just harvested, elapsed_ms into the copy phase. */
+mig_conv_action mig_conv_decide(mig_conv *c, uint64_t dirty_frames, uint64_t elapsed_ms);
+/* Predicted downtime of sending dirty_frames and the state now (ms). */
+uint32_t mig_conv_predict(const mig_conv *c, uint64_t dirty_frames);
+
+/* ---- The state machines' tables (source.c, dest.c; exported for tests) -------------------- */
+
+typedef enum mig_src_state {
+  MIG_SRC_INVALID = 0,
+  MIG_SRC_INIT,          /* created: HELLO on every channel, dirty log on, senders started */
+  MIG_SRC_COPY,          /* pre-copy rounds */
+  MIG_SRC_QUIESCE,       /* vCPUs paused, disk requests completing, disks flushed */
+  MIG_SRC_FROZEN,        /* last dirty frames and the state sent, waiting for STATE_ACK */
+  MIG_SRC_HANDOFF,       /* the handoff hook writes the lease */
+  MIG_SRC_COMMITTED,     /* COMMIT sent: waiting for RESUMED; never resumes here again */
+  MIG_SRC_ROLLBACK,      /* before the handoff something failed: ABORT, log off, resume */
+  MIG_SRC_DONE,
+  MIG_SRC_FAILED,
+  MIG_SRC_CANCELED,
+  MIG_SRC_NSTATES
+} mig_src_state;
+
+typedef enum mig_src_event {
+  MIG_SRC_EV_INVALID = 0,
+  MIG_SRC_EV_STARTED,    /* INIT done */
+  MIG_SRC_EV_ROUND,      /* a round done, another follows */
+  MIG_SRC_EV_CONVERGED,  /* switch over */
+  MIG_SRC_EV_QUIESCED,
+  MIG_SRC_EV_ACKED,      /* the destination restored everything */
+  MIG_SRC_EV_HANDED_OFF, /* the hook wrote the lease */
+  MIG_SRC_EV_RESUMED,    /* RESUMED received */
+  MIG_SRC_EV_LOST,       /* after COMMIT: no RESUMED (channel gone or timeout) */
+  MIG_SRC_EV_ERROR,      /* a channel, the destination, a hook or this host failed */
+  MIG_SRC_EV_TIMEOUT,
+  MIG_SRC_EV_CANCEL,
+  MIG_SRC_EV_ROLLED_BACK,
+  MIG_SRC_NEVENTS
+} mig_src_event;
+
+/* The next state, or MIG_SRC_INVALID when the table has no such transition (refused). */
+mig_src_state mig_src_next(mig_src_state s, mig_src_event e);
+const char *mig_src_state_name(mig_src_state s);
+const char *mig_src_event_name(mig_src_event e);
+
+typedef enum mig_dst_state {
+  MIG_DST_INVALID = 0,
+  MIG_DST_HELLO,         /* waiting for HELLO on every channel */
+  MIG_DST_RECEIVING,     /* receivers apply batches; waiting for every channel's final round */
+  MIG_DST_STATE,         /* waiting for STATE and restoring it */
+  MIG_DST_ACKED,         /* STATE_ACK sent: waiting for COMMIT */
+  MIG_DST_ADOPT,         /* the adopt hook takes the lease */
+  MIG_DST_RUNNING,       /* vm_start done, RESUMED sent */
+  MIG_DST_FAILED,        /* discarded: the guest runs on the source */
+  MIG_DST_NSTATES
+} mig_dst_state;
+
+typedef enum mig_dst_event {
+  MIG_DST_EV_INVALID = 0,
+  MIG_DST_EV_HELLOS,     /* every channel said HELLO and it matches */
+  MIG_DST_EV_FINALS,     /* every channel ended its final round */
+  MIG_DST_EV_RESTORED,   /* STATE received and restored */
+  MIG_DST_EV_COMMIT,
+  MIG_DST_EV_ADOPTED,
+  MIG_DST_EV_ABORT,      /* the source said ABORT */
+  MIG_DST_EV_ERROR,      /* a channel failed, a batch was refused, a hook failed */
+  MIG_DST_NEVENTS
+} mig_dst_event;
+
+mig_dst_state mig_dst_next(mig_dst_state s, mig_dst_event e);
+const char *mig_dst_state_name(mig_dst_state s);
+const char *mig_dst_event_name(mig_dst_event e);
+
+/* ---- stats.c ------------------------------------------------------------------------------ */
+
+uint64_t mig_now_ns(void);           /* CLOCK_MONOTONIC */
+double mig_cpu_seconds(void);        /* this process's CPU time */
+int mig_fail(char *msg, size_t msglen, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+#endif

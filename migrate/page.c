@@ -1,0 +1,412 @@
+/* page.c — page batches: how the source encodes a span of guest frames for the wire and how
+ * the destination writes one into guest memory.
+ *
+ * A batch covers up to MIG_CHUNK_FRAMES consecutive frames (one chunk of the channel
+ * partition) and gives each a kind (proto/migrate.proto MigFrameKind): NONE (not in the
+ * batch), ZERO (no data: the zero-page shortcut; frames the host never populated are not
+ * even read), RAW (4 KiB), LZ4 (consecutive LZ4 frames are one LZ4 block, compressed straight
+ * from guest memory into the frame buffer), DELTA (against the copy this channel sent before).
+ * The bulk bytes follow frame order, so the decoder needs only the kinds and the lengths.
+ *
+ * Compression, per run of data frames: `none` never, `lz4` always when it saves at least a
+ * sixteenth, `auto` when the batch's policy says it pays (internal.h, mig_auto): the wire
+ * time it saves must exceed the CPU time it costs, from measured ratio, LZ4 speed and the
+ * sender's wire speed; a batch that is sent raw still compresses every MIG_AUTO_PROBE-th time
+ * to keep the measures current. On loopback the link is faster than LZ4 and `auto` sends raw;
+ * on a 1 Gbit/s link it compresses.
+ *
+ * Deltas (rounds >= 1, unless no_delta): a frame being re-sent is first copied (the guest
+ * keeps running: what is sent and what is cached must be the same bytes), then compared with
+ * the cached copy of what this channel sent before; a short delta (<= MIG_DELTA_MAX bytes)
+ * travels instead of the data, and the snapshot replaces the cached copy either way. The
+ * destination applies a delta to its own guest memory, which holds exactly that cached copy:
+ * no cache there. Round 0 does not fill the cache (it would copy all of memory once more);
+ * a frame enters it the first time it is re-sent, as QEMU's XBZRLE does.
+ *
+ * Decoding treats the batch as hostile: the whole batch is checked (frames inside RAM, kinds
+ * known, lengths adding up to the bulk exactly, every delta well formed) before anything is
+ * written; an LZ4 block that then fails to decode can only have written inside its own
+ * frames. */
+#include <lz4.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "internal.h"
+
+#define FRAME VM_FRAME_SIZE
+#define AUTO_ALPHA 0.25              /* weight of the newest measure in the moving averages */
+
+static bool bit(const uint64_t *map, uint64_t f) { return map[f / 64] >> (f % 64) & 1; }
+
+static bool frame_is_zero(const uint8_t *p) {
+  const uint64_t *q = (const uint64_t *)(const void *)p;
+  for (unsigned i = 0; i < FRAME / 8; i += 8)
+    if (q[i] | q[i + 1] | q[i + 2] | q[i + 3] | q[i + 4] | q[i + 5] | q[i + 6] | q[i + 7]) return false;
+  return true;
+}
+
+/* ---- Delta format ------------------------------------------------------------------------------ */
+
+static size_t put_varint(uint8_t *o, uint32_t v) {
+  size_t n = 0;
+  for (; v >= 0x80; v >>= 7) o[n++] = (uint8_t)(v | 0x80);
+  o[n++] = (uint8_t)v;
+  return n;
+}
+
+static size_t varint_len(uint32_t v) { return v < 0x80 ? 1 : v < 0x4000 ? 2 : 3; }
+
+/* Word by word (8 bytes): a changed word costs its 8 bytes plus two short varints. */
+int mig_delta_encode(const uint8_t *old, const uint8_t *cur, uint8_t *out, size_t max) {
+  const uint64_t *a = (const uint64_t *)(const void *)old, *b = (const uint64_t *)(const void *)cur;
+  const unsigned W = FRAME / 8;
+  size_t o = 0;
+  for (unsigned i = 0; i < W;) {
+    unsigned z = i;
+    while (z < W && a[z] == b[z]) z++;
+    if (z == W) break;
+    unsigned n = z + 1;
+    while (n < W && a[n] != b[n]) n++;
+    uint32_t zr = (z - i) * 8, nz = (n - z) * 8;
+    if (o + varint_len(zr) + varint_len(nz) + nz > max) return -1;
+    o += put_varint(out + o, zr);
+    o += put_varint(out + o, nz);
+    memcpy(out + o, cur + (size_t)z * 8, nz);
+    o += nz;
+    i = n;
+  }
+  return (int)o;
+}
+
+static int get_varint(const uint8_t *d, size_t len, size_t *p, uint32_t *v) {
+  uint32_t x = 0;
+  for (unsigned shift = 0; shift < 21; shift += 7) {
+    if (*p >= len) return -1;
+    uint8_t c = d[(*p)++];
+    x |= (uint32_t)(c & 0x7f) << shift;
+    if (!(c & 0x80)) {
+      *v = x;
+      return 0;
+    }
+  }
+  return -1;
+}
+
+/* page NULL: only check. */
+static int delta_walk(uint8_t *page, const uint8_t *d, size_t len) {
+  size_t p = 0, pos = 0;
+  while (p < len) {
+    uint32_t zr, nz;
+    if (get_varint(d, len, &p, &zr) || get_varint(d, len, &p, &nz)) return -1;
+    if (nz == 0 || zr > FRAME - pos) return -1;
+    pos += zr;
+    if (nz > FRAME - pos || nz > len - p) return -1;
+    if (page) memcpy(page + pos, d + p, nz);
+    pos += nz, p += nz;
+  }
+  return 0;
+}
+
+int mig_delta_apply(uint8_t *page, const uint8_t *d, size_t len) {
+  if (delta_walk(NULL, d, len)) return -1;
+  return delta_walk(page, d, len);
+}
+
+/* ---- Delta cache ----------------------------------------------------------------------------- */
+
+static int cache_init(mig_delta_cache *c, uint64_t bytes) {
+  memset(c, 0, sizeof *c);
+  c->nslots = bytes / FRAME;
+  if (!c->nslots) return 0;
+  c->tag = calloc(c->nslots, sizeof *c->tag);
+  void *d = mmap(NULL, c->nslots * FRAME, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (!c->tag || d == MAP_FAILED) {
+    free(c->tag);
+    c->tag = NULL;
+    return HPVM_ENOMEM;
+  }
+  c->data = d;
+  return 0;
+}
+
+static void cache_free(mig_delta_cache *c) {
+  free(c->tag);
+  if (c->data) munmap(c->data, c->nslots * FRAME);
+  memset(c, 0, sizeof *c);
+}
+
+/* A channel's frames are every nch-th chunk: the slot comes from the frame's number among the
+ * channel's own frames, so the whole cache is used whatever the channel count, and a working
+ * set no larger than the cache never evicts itself. */
+static size_t cache_slot(const mig_encoder *e, uint64_t f) {
+  uint64_t local = f / MIG_CHUNK_FRAMES / e->nch * MIG_CHUNK_FRAMES + f % MIG_CHUNK_FRAMES;
+  return (size_t)(local % e->cache.nslots);
+}
+
+/* ---- Encoder --------------------------------------------------------------------------------- */
+
+int mig_encoder_init(mig_encoder *e, vm *v, mig_compress mode, uint64_t delta_cache_bytes, char *msg, size_t msglen) {
+  memset(e, 0, sizeof *e);
+  e->v = v;
+  e->mode = mode;
+  e->nch = 1;
+  e->accel = MIG_LZ4_ACCEL;
+  e->lz4_state = malloc((size_t)LZ4_sizeofState());
+  e->b.bulk_cap = MIG_CHUNK_FRAMES * FRAME;
+  e->b.bulk = malloc(e->b.bulk_cap);
+  if (!e->lz4_state || !e->b.bulk) goto nomem;
+  if (delta_cache_bytes >= FRAME) {
+    e->b.stage = malloc(MIG_CHUNK_FRAMES * FRAME);
+    if (!e->b.stage || cache_init(&e->cache, delta_cache_bytes)) goto nomem;
+    e->delta = true;
+  }
+  return 0;
+nomem:
+  mig_encoder_free(e);
+  return mig_fail(msg, msglen, HPVM_ENOMEM, "cannot allocate the page encoder (delta cache of %llu MiB); "
+                  "lower the delta cache or free host memory", (unsigned long long)(delta_cache_bytes >> 20));
+}
+
+void mig_encoder_free(mig_encoder *e) {
+  free(e->lz4_state);
+  free(e->b.bulk);
+  free(e->b.stage);
+  cache_free(&e->cache);
+  memset(e, 0, sizeof *e);
+}
+
+static double ewma(double old, double x) { return old == 0 ? x : old + AUTO_ALPHA * (x - old); }
+
+void mig_auto_wire(mig_auto *a, uint64_t bytes, uint64_t ns) {
+  if (bytes < 4096) return;   /* control messages say nothing about the link */
+  a->wire_ns_per_byte = ewma(a->wire_ns_per_byte, (double)ns / (double)bytes);
+}
+
+/* After a batch that compressed raw_in bytes into comp_out in ns. */
+static void auto_update(mig_auto *a, uint64_t raw_in, uint64_t comp_out, uint64_t ns) {
+  if (!raw_in) return;
+  a->ratio = ewma(a->ratio, (double)comp_out / (double)raw_in);
+  a->comp_ns_per_byte = ewma(a->comp_ns_per_byte, (double)ns / (double)raw_in);
+  /* Unknown wire speed: keep compressing until the sender has measured it. */
+  a->compress = a->wire_ns_per_byte == 0 || (1 - a->ratio) * a->wire_ns_per_byte > a->comp_ns_per_byte;
+}
+
+static bool batch_compresses(mig_encoder *e) {
+  if (e->mode == MIG_COMPRESS_NONE) return false;
+  if (e->mode == MIG_COMPRESS_LZ4) return true;
+  mig_auto *a = &e->au;
+  if (a->ratio == 0 || a->compress) return true;
+  if (++a->since_probe >= MIG_AUTO_PROBE) {
+    a->since_probe = 0;
+    return true;
+  }
+  return false;
+}
+
+typedef struct run {
+  unsigned start, n;           /* frames [start, start + n) of the span */
+  const uint8_t *src;          /* their contiguous bytes */
+} run;
+
+typedef struct enc_ctx {
+  mig_encoder *e;
+  bool compress;
+  uint64_t comp_in, comp_out, comp_ns;
+} enc_ctx;
+
+/* A run of data frames goes as one LZ4 block when that saves at least 1/16, else raw. */
+static void flush_run(enc_ctx *x, run *r) {
+  if (!r->n) return;
+  mig_batch *b = &x->e->b;
+  size_t bytes = (size_t)r->n * FRAME;
+  uint8_t *dst = b->bulk + b->bulk_len;
+  int clen = 0;
+  if (x->compress) {
+    uint64_t t0 = mig_now_ns();
+    clen = LZ4_compress_fast_extState(x->e->lz4_state, (const char *)r->src, (char *)dst, (int)bytes,
+                                      (int)(bytes - bytes / 16), x->e->accel);
+    x->comp_ns += mig_now_ns() - t0;
+    x->comp_in += bytes;
+    x->comp_out += clen > 0 ? (uint64_t)clen : bytes;
+  }
+  uint8_t kind = clen > 0 ? HPVM__MIG_FRAME_KIND__MIG_FRAME_LZ4 : HPVM__MIG_FRAME_KIND__MIG_FRAME_RAW;
+  if (clen > 0) {
+    b->lens[b->nlens++] = (uint32_t)clen;
+    b->bulk_len += (size_t)clen;
+    b->lz4 += r->n;
+  } else {
+    memcpy(dst, r->src, bytes);
+    b->bulk_len += bytes;
+    b->raw += r->n;
+  }
+  memset(b->kinds + r->start, kind, r->n);
+  r->n = 0;
+}
+
+/* Rounds >= 1 with the cache: the frame's snapshot, a delta when short, the cache updated.
+ * True when it went as a delta. */
+static bool try_delta(enc_ctx *x, unsigned i, uint64_t f, const uint8_t *snap) {
+  mig_encoder *e = x->e;
+  mig_batch *b = &e->b;
+  mig_delta_cache *c = &e->cache;
+  size_t s = cache_slot(e, f);
+  uint8_t *slot = c->data + s * FRAME;
+  bool hit = c->tag[s] == f + 1;
+  int dlen = hit ? mig_delta_encode(slot, snap, b->bulk + b->bulk_len, MIG_DELTA_MAX) : -1;
+  hit ? c->hits++ : c->misses++;
+  memcpy(slot, snap, FRAME);
+  c->tag[s] = f + 1;
+  if (dlen < 0) return false;
+  b->kinds[i] = HPVM__MIG_FRAME_KIND__MIG_FRAME_DELTA;
+  b->lens[b->nlens++] = (uint32_t)dlen;
+  b->bulk_len += (size_t)dlen;
+  b->delta++;
+  return true;
+}
+
+int mig_encode(mig_encoder *e, uint32_t round, uint64_t first, unsigned span, const uint64_t *want,
+               const uint64_t *populated) {
+  mig_batch *b = &e->b;
+  vm *v = e->v;
+  if (span == 0 || span > MIG_CHUNK_FRAMES) return HPVM_EINVAL;
+  b->round = round, b->first = first, b->span = span;
+  b->nframes = b->ndata = b->nlens = 0;
+  b->bulk_len = 0;
+  b->zero = b->raw = b->lz4 = b->delta = 0;
+  memset(b->kinds, HPVM__MIG_FRAME_KIND__MIG_FRAME_NONE, span);
+  enc_ctx x = {.e = e, .compress = batch_compresses(e)};
+  bool use_cache = e->delta && round > 0;
+  run r = {0};
+  for (unsigned i = 0; i < span; i++) {
+    uint64_t f = first + i, gpa = f << VM_FRAME_SHIFT;
+    const uint8_t *p = (want && !bit(want, f)) ? NULL : vm_mem_ptr(v, gpa, FRAME);
+    if (!p) {
+      flush_run(&x, &r);
+      continue;
+    }
+    b->nframes++;
+    if ((populated && !bit(populated, f)) || frame_is_zero(p)) {
+      flush_run(&x, &r);
+      b->kinds[i] = HPVM__MIG_FRAME_KIND__MIG_FRAME_ZERO;
+      b->zero++;
+      if (use_cache) {
+        size_t s = cache_slot(e, f);
+        if (e->cache.tag[s] == f + 1) e->cache.tag[s] = 0;
+      }
+      continue;
+    }
+    b->ndata++;
+    if (use_cache) {
+      uint8_t *snap = b->stage + (size_t)i * FRAME;
+      memcpy(snap, p, FRAME);
+      flush_run(&x, &r);   /* a delta, if any, goes before the next data run */
+      if (try_delta(&x, i, f, snap)) continue;
+      p = snap;
+    }
+    if (r.n && r.src + (size_t)r.n * FRAME != p) flush_run(&x, &r);
+    if (!r.n) r.start = i, r.src = p;
+    r.n++;
+  }
+  flush_run(&x, &r);
+  if (e->mode == MIG_COMPRESS_AUTO && x.comp_in) auto_update(&e->au, x.comp_in, x.comp_out, x.comp_ns);
+  return 0;
+}
+
+/* ---- Decoder --------------------------------------------------------------------------------- */
+
+/* Consecutive LZ4 frames from i: their count. */
+static size_t lz4_run(const uint8_t *kinds, size_t span, size_t i) {
+  size_t n = 0;
+  while (i + n < span && kinds[i + n] == HPVM__MIG_FRAME_KIND__MIG_FRAME_LZ4) n++;
+  return n;
+}
+
+static int check_batch(vm *v, uint64_t first, const uint8_t *kinds, size_t span, const uint32_t *lens,
+                       size_t nlens, const uint8_t *bulk, size_t len, char *msg, size_t msglen) {
+  if (span == 0 || span > MIG_CHUNK_FRAMES)
+    return mig_fail(msg, msglen, HPVM_ECORRUPT, "a page batch of %zu frames (1 to %u)", span, MIG_CHUNK_FRAMES);
+  if (first > (UINT64_MAX >> VM_FRAME_SHIFT) - span)
+    return mig_fail(msg, msglen, HPVM_ECORRUPT, "a page batch at frame 0x%llx beyond any address", (unsigned long long)first);
+  size_t k = 0, pos = 0;
+  for (size_t i = 0; i < span;) {
+    uint8_t kind = kinds[i];
+    uint64_t f = first + i;
+    if (kind > HPVM__MIG_FRAME_KIND__MIG_FRAME_DELTA)
+      return mig_fail(msg, msglen, HPVM_ECORRUPT, "frame 0x%llx: unknown kind %u", (unsigned long long)f, kind);
+    if (kind == HPVM__MIG_FRAME_KIND__MIG_FRAME_NONE) {
+      i++;
+      continue;
+    }
+    size_t n = kind == HPVM__MIG_FRAME_KIND__MIG_FRAME_LZ4 ? lz4_run(kinds, span, i) : 1;
+    if (!vm_is_ram(v, f << VM_FRAME_SHIFT, n * FRAME))
+      return mig_fail(msg, msglen, HPVM_ECORRUPT, "frame 0x%llx (address 0x%llx) is not in the VM's RAM",
+                      (unsigned long long)f, (unsigned long long)(f << VM_FRAME_SHIFT));
+    size_t need = 0;
+    if (kind == HPVM__MIG_FRAME_KIND__MIG_FRAME_RAW) need = FRAME;
+    if (kind == HPVM__MIG_FRAME_KIND__MIG_FRAME_LZ4 || kind == HPVM__MIG_FRAME_KIND__MIG_FRAME_DELTA) {
+      if (k >= nlens) return mig_fail(msg, msglen, HPVM_ECORRUPT, "frame 0x%llx: its length is missing", (unsigned long long)f);
+      need = lens[k++];
+      if (need > len - pos) goto short_bulk;
+      if (kind == HPVM__MIG_FRAME_KIND__MIG_FRAME_LZ4 && (need == 0 || need >= n * FRAME))
+        return mig_fail(msg, msglen, HPVM_ECORRUPT, "frame 0x%llx: an LZ4 block of %zu bytes for %zu frames",
+                        (unsigned long long)f, need, n);
+      if (kind == HPVM__MIG_FRAME_KIND__MIG_FRAME_DELTA && (need > MIG_DELTA_MAX || delta_walk(NULL, bulk + pos, need)))
+        return mig_fail(msg, msglen, HPVM_ECORRUPT, "frame 0x%llx: a malformed delta of %zu bytes", (unsigned long long)f, need);
+    }
+    if (need > len - pos) goto short_bulk;
+    pos += need;
+    i += n;
+  }
+  if (k != nlens) return mig_fail(msg, msglen, HPVM_ECORRUPT, "%zu lengths for %zu compressed runs and deltas", nlens, k);
+  if (pos != len) return mig_fail(msg, msglen, HPVM_ECORRUPT, "%zu bytes of page data after the batch's frames", len - pos);
+  return 0;
+short_bulk:
+  return mig_fail(msg, msglen, HPVM_ECORRUPT, "the batch's page data ends early (%zu bytes)", len);
+}
+
+int mig_decode(vm *v, uint32_t round, uint64_t first, const uint8_t *kinds, size_t span, const uint32_t *lens,
+               size_t nlens, const uint8_t *bulk, size_t len, char *msg, size_t msglen) {
+  int rc = check_batch(v, first, kinds, span, lens, nlens, bulk, len, msg, msglen);
+  if (rc) return rc;
+  size_t k = 0, pos = 0;
+  int frames = 0;
+  for (size_t i = 0; i < span;) {
+    uint8_t kind = kinds[i];
+    if (kind == HPVM__MIG_FRAME_KIND__MIG_FRAME_NONE) {
+      i++;
+      continue;
+    }
+    uint64_t gpa = (first + i) << VM_FRAME_SHIFT;
+    size_t n = kind == HPVM__MIG_FRAME_KIND__MIG_FRAME_LZ4 ? lz4_run(kinds, span, i) : 1;
+    uint8_t *p = vm_mem_ptr(v, gpa, n * FRAME);
+    switch (kind) {
+    case HPVM__MIG_FRAME_KIND__MIG_FRAME_ZERO:
+      if (round == 0) break;   /* the destination's RAM starts cleared */
+      memset(p, 0, FRAME);
+      break;
+    case HPVM__MIG_FRAME_KIND__MIG_FRAME_RAW:
+      memcpy(p, bulk + pos, FRAME);
+      pos += FRAME;
+      break;
+    case HPVM__MIG_FRAME_KIND__MIG_FRAME_LZ4: {
+      int out = LZ4_decompress_safe((const char *)bulk + pos, (char *)p, (int)lens[k], (int)(n * FRAME));
+      if (out != (int)(n * FRAME)) {
+        vm_mem_written(v, gpa, n * FRAME);
+        return mig_fail(msg, msglen, HPVM_ECORRUPT, "frame 0x%llx: an LZ4 block that does not decode to its %zu frames",
+                        (unsigned long long)(first + i), n);
+      }
+      pos += lens[k++];
+      break;
+    }
+    default:   /* DELTA, checked above */
+      mig_delta_apply(p, bulk + pos, lens[k]);
+      pos += lens[k++];
+      break;
+    }
+    if (kind != HPVM__MIG_FRAME_KIND__MIG_FRAME_ZERO || round) vm_mem_written(v, gpa, n * FRAME);
+    frames += (int)n;
+    i += n;
+  }
+  return frames;
+}
