@@ -790,3 +790,123 @@ int nt_host_index(const nt_env *e, const char *name) {
     if (!strcmp(e->h[i].name, name)) return (int)i;
   return -1;
 }
+
+/* ---- Guests for migration tests ---------------------------------------------------------------- */
+
+void nt_guest_create(nt_env *e, unsigned i, const char *vm, unsigned mem_mib, unsigned cpus, const char *args,
+                     unsigned disk_mib) {
+  char disk[600] = "";
+  if (disk_mib) {
+    char path[400];
+    snprintf(path, sizeof path, "%s/%s-disk.img", e->shared, vm);
+    free(nt_ok(e, i, "hpvmdevmgmt -S %uM %s", disk_mib, path));
+    snprintf(disk, sizeof disk, "-a disk:avio_stor::file:%s", path);
+  }
+  free(nt_ok(e, i, "hpvmcreate -P %s -c %u -r %uM -K %s -A \"%s\" %s", vm, cpus, mem_mib, HPVMK, args, disk));
+}
+
+int nt_state(nt_env *e, unsigned i, const char *vm) {
+  Hpvm__StatusRequest s = HPVM__STATUS_REQUEST__INIT;
+  s.name = (char *)vm;
+  Hpvm__Request req = HPVM__REQUEST__INIT;
+  req.body_case = HPVM__REQUEST__BODY_STATUS;
+  req.status = &s;
+  Hpvm__Response *r = NULL;
+  hpvmd_call(e->h[i].sock, &req, &r);
+  int st = !r ? HPVM_EIO : r->error ? r->error : r->body_case != HPVM__RESPONSE__BODY_VM ? HPVM_EIO : (int)r->vm->state;
+  hpvmd_response_free(r);
+  return st;
+}
+
+bool nt_wait_state(nt_env *e, unsigned i, const char *vm, int state, int timeout_ms) {
+  uint64_t end = nt_ms() + (uint64_t)timeout_ms;
+  do {
+    if (nt_state(e, i, vm) == state) return true;
+    usleep(20000);
+  } while (nt_ms() < end);
+  return false;
+}
+
+bool nt_console_wait(const nt_env *e, unsigned i, const char *vm, const char *needle, int timeout_ms) {
+  char path[600];
+  snprintf(path, sizeof path, "%s/vms/%s/console.log", e->h[i].state, vm);
+  return nt_wait_file(path, needle, timeout_ms);
+}
+
+void nt_guest_start(nt_env *e, unsigned i, const char *vm, const char *needle) {
+  free(nt_ok(e, i, "hpvmstart -P %s", vm));
+  if (needle && !nt_console_wait(e, i, vm, needle, 60000)) {
+    char *c = nt_console(e, i, vm);
+    fail_msg("%s: '%s' not on the console of %s within 60 s:\n%s", e->h[i].name, needle, vm, c);
+  }
+}
+
+static unsigned count_in(const char *s, const char *needle) {
+  unsigned n = 0;
+  for (const char *p = s; p && (p = strstr(p, needle)); p += strlen(needle)) n++;
+  return n;
+}
+
+/* Host i's whole console history of vm: console.log.1 (rotated) then console.log. */
+static char *console_all(const nt_env *e, unsigned i, const char *vm) {
+  char path[600];
+  snprintf(path, sizeof path, "%s/vms/%s/console.log.1", e->h[i].state, vm);
+  char *old = nt_read_file(path), *cur = nt_console(e, i, vm);
+  if (!old) return cur;
+  size_t a = strlen(old), b = strlen(cur);
+  old = realloc(old, a + b + 1);
+  memcpy(old + a, cur, b + 1);
+  free(cur);
+  return old;
+}
+
+unsigned nt_guest_boots(const nt_env *e, const char *vm) {
+  unsigned n = 0;
+  for (unsigned i = 0; i < e->n; i++) {
+    char *s = console_all(e, i, vm);
+    n += count_in(s, "hpvmk: IA-64 guest kernel:");
+    free(s);
+  }
+  return n;
+}
+
+unsigned nt_guest_settled(nt_env *e, const char *vm, int timeout_ms) {
+  uint64_t end = nt_ms() + (uint64_t)timeout_ms;
+  unsigned runners = 0, where = 0;
+  char owner[300] = "";
+  for (;;) {
+    runners = nt_runners(e, vm, &where);
+    if (runners == 1 && nt_lease(e, vm, owner, sizeof owner, NULL) == 0 && !strcmp(owner, e->h[where].name) &&
+        nt_state(e, where, vm) == HPVM__VM_RUN_STATE__VM_RUN_STATE_ON)
+      return where;
+    if (nt_ms() >= end) break;
+    usleep(20000);
+  }
+  nt_dump_logs(e);
+  fail_msg("%s did not settle on exactly one host within %d ms: %u hosts run it, the lease names '%s'", vm,
+           timeout_ms, runners, owner);
+  return 0;
+}
+
+char *nt_guest_verify(nt_env *e, unsigned i, const char *vm, const char *workloads) {
+  free(nt_ok(e, i, "hpvmstop -P %s -g -t 60", vm));
+  if (!nt_wait_state(e, i, vm, HPVM__VM_RUN_STATE__VM_RUN_STATE_OFF, 90000))
+    fail_msg("%s did not power off on %s within 90 s of a graceful stop", vm, e->h[i].name);
+  for (unsigned k = 0; k < e->n; k++) {
+    char *s = console_all(e, k, vm);
+    const char *bad = strstr(s, "FAIL");
+    if (bad) {
+      nt_dump_logs(e);
+      fail_msg("the console of %s on %s reports a failure: %.300s\n---- whole log ----\n%s", vm, e->h[k].name, bad, s);
+    }
+    free(s);
+  }
+  char *s = nt_console(e, i, vm);
+  char words[400], want[200];
+  snprintf(words, sizeof words, "%s shutdown", workloads);
+  for (char *w = strtok(words, " "); w; w = strtok(NULL, " ")) {
+    snprintf(want, sizeof want, "PASS %s\n", w);
+    if (!strstr(s, want)) fail_msg("'%s' is not on the console of %s on %s:\n%s", want, vm, e->h[i].name, s);
+  }
+  return s;
+}

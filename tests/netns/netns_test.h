@@ -124,6 +124,33 @@ int nt_lease(const nt_env *e, const char *vm, char *owner, size_t ownerlen, uint
 /* The host index named owner, or -1. */
 int nt_host_index(const nt_env *e, const char *name);
 
+/* ---- Guests for migration tests -------------------------------------------------------------- */
+
+/* Create VM vm on host i: hpvmk with mem_mib of memory, cpus vCPUs, the guest command line
+ * args and, when disk_mib > 0, a disk of that size in the shared directory (so every host
+ * sees it at the same path). Fails the test on error. */
+void nt_guest_create(nt_env *e, unsigned i, const char *vm, unsigned mem_mib, unsigned cpus, const char *args,
+                     unsigned disk_mib);
+/* The VM's run state as host i's hpvmd sees it (HPVM__VM_RUN_STATE__*) or a negative error. */
+int nt_state(nt_env *e, unsigned i, const char *vm);
+/* Poll until host i sees vm in state (true) or timeout_ms passed (false). */
+bool nt_wait_state(nt_env *e, unsigned i, const char *vm, int state, int timeout_ms);
+/* Start it on host i and wait until its console (on host i) shows needle (NULL: no wait). */
+void nt_guest_start(nt_env *e, unsigned i, const char *vm, const char *needle);
+/* Poll host i's console log of vm until it contains needle (true) or timeout_ms passed. */
+bool nt_console_wait(const nt_env *e, unsigned i, const char *vm, const char *needle, int timeout_ms);
+/* How many times the guest kernel booted, over every host's console logs: a guest that
+ * survives migrations and faults boots once. */
+unsigned nt_guest_boots(const nt_env *e, const char *vm);
+/* The guest runs on exactly one host, and the lease names it: that host's index (fails the
+ * test otherwise, after waiting up to timeout_ms for things to settle). */
+unsigned nt_guest_settled(nt_env *e, const char *vm, int timeout_ms);
+/* Stop the guest on host i with a graceful shutdown (its workloads end and report), wait
+ * until it is off, and check its console: "PASS w" for each workload named in the
+ * space-separated list workloads, "PASS shutdown", and no "FAIL" on any host. Returns host
+ * i's console log (free it). */
+char *nt_guest_verify(nt_env *e, unsigned i, const char *vm, const char *workloads);
+
 /* ---- Small helpers -------------------------------------------------------------------------- */
 
 uint64_t nt_ms(void);

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "control.pb-c.h"
 #include "netns_test.h"
 
 #define MIB (1024 * 1024)
@@ -112,6 +113,20 @@ static void test_each_host_has_its_hpvmd_on_one_shared_directory(void **state) {
   free(st);
 }
 
+/* The guest helpers migration tests build on: a guest with a disk in the shared directory
+ * runs its self-checking workloads on hostb, settles there, and a graceful stop shows every
+ * PASS; it booted once. */
+static void test_a_guest_with_a_shared_disk_verifies_on_its_host(void **state) {
+  nt_env *e = *state;
+  nt_guest_create(e, 1, "g3", 64, 2, "memverify size=16M heartbeat diskverify blocks=64", 8);
+  nt_guest_start(e, 1, "g3", "HB 3 ");
+  assert_int_equal(nt_guest_settled(e, "g3", 10000), 1);
+  assert_int_equal(nt_state(e, 0, "g3"), HPVM__VM_RUN_STATE__VM_RUN_STATE_ELSEWHERE);
+  free(nt_guest_verify(e, 1, "g3", "memverify heartbeat diskverify"));
+  assert_int_equal(nt_guest_boots(e, "g3"), 1);
+  assert_int_equal(nt_runners(e, "g3", NULL), 0);
+}
+
 /* Freeing the environment kills its hpvmds and guests and deletes its namespaces. */
 static void test_cleanup_leaves_no_namespace_and_no_process(void **state) {
   (void)state;
@@ -189,6 +204,7 @@ int main(void) {
       cmocka_unit_test(test_three_hosts_share_a_bridge),
       cmocka_unit_test_setup_teardown(test_each_host_has_its_hpvmd_on_one_shared_directory, nt_setup2,
                                       nt_teardown),
+      cmocka_unit_test_setup_teardown(test_a_guest_with_a_shared_disk_verifies_on_its_host, nt_setup2, nt_teardown),
       cmocka_unit_test(test_cleanup_leaves_no_namespace_and_no_process),
       cmocka_unit_test(test_a_killed_test_leaves_nothing_to_the_next_run),
   };
