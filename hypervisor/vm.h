@@ -116,6 +116,19 @@ int vm_dirty_log_harvest(vm *v, uint64_t *bitmap);
 void vm_dirty_log_stop(vm *v);
 bool vm_dirty_logging(const vm *v);
 
+/* ---- Migration's helpers (migrate/) -----------------------------------------------------------
+ * vm_mem_populated: the frames that may hold data, as a bitmap like the dirty log's: a RAM
+ * frame whose host page was never populated reads zeros and has its bit clear (round 0 sends
+ * it as zero without reading it); holes between RAM ranges are clear. Where the host cannot
+ * tell, every RAM frame is set. vm_mem_clear: every RAM frame reads zero again (a VM not
+ * started; HPVM_EBUSY otherwise). vm_devices_quiesce: wait at most timeout_ms (0: no limit)
+ * for the avio_stor requests in flight (HPVM_ETIMEDOUT), then vm_disks_flush: every disk's
+ * backing file on stable storage (fdatasync; HPVM_EIO). */
+int vm_mem_populated(vm *v, uint64_t *bitmap);
+int vm_mem_clear(vm *v);
+int vm_devices_quiesce(vm *v, unsigned timeout_ms, char *msg, size_t msglen);
+int vm_disks_flush(vm *v, char *msg, size_t msglen);
+
 /* ---- Interrupts -------------------------------------------------------------------------- */
 
 /* Pend external interrupt `vector` (16..255) on vCPU `cpu` and wake it if it halts. */
@@ -246,6 +259,11 @@ int vm_save(vm *v, struct wire_writer *w, char *msg, size_t msglen);
 /* Save to a file: written as PATH.tmp, synced, then renamed over path. */
 int vm_save_file(vm *v, const char *path, char *msg, size_t msglen);
 int vm_restore(vm *v, struct wire_reader *r, char *msg, size_t msglen);
+/* The same without RAM (live migration's frozen phase: memory travels on its own).
+ * vm_save_state writes no MEMORY section; vm_restore_state leaves RAM as it is (the pages
+ * already received) and applies everything else as vm_restore does, ar.itc included. */
+int vm_save_state(vm *v, struct wire_writer *w, char *msg, size_t msglen);
+int vm_restore_state(vm *v, struct wire_reader *r, char *msg, size_t msglen);
 /* Restore from a file (which must end with the stream) or a buffer. */
 int vm_restore_file(vm *v, const char *path, char *msg, size_t msglen);
 int vm_restore_mem(vm *v, const void *buf, size_t len, char *msg, size_t msglen);
