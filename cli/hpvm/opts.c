@@ -129,6 +129,7 @@ static const known_attr known_attrs[] = {
   {"register_status", "enabled|disabled", 0, 0},
   {"online_migration", "enabled|disabled", 0, 0},
   {"graceful_stop_timeout", NULL, 1, 3600},
+  {"mem_image", "FILE", 0, 0},            /* RAM filled from FILE at boot (benchmarks) */
 };
 
 static int take_attr(cli_vmopts *o, const char *arg, char *why, size_t whylen) {
@@ -142,8 +143,14 @@ static int take_attr(cli_vmopts *o, const char *arg, char *why, size_t whylen) {
   if (!k)
     return BAD(HPVM_EINVAL,
                "-x %s: unknown attribute (known: runnable_status, modify_status, visible_status, register_status, "
-               "online_migration, graceful_stop_timeout)", arg);
-  if (k->values) {
+               "online_migration, graceful_stop_timeout, mem_image)", arg);
+  char abs[PATH_MAX];
+  struct stat st;
+  if (k->values && !strcmp(k->values, "FILE")) {   /* a regular file, its path made absolute for hpvmd */
+    if (!realpath(value, abs) || stat(abs, &st) || !S_ISREG(st.st_mode))
+      return BAD(HPVM_EINVAL, "-x %s: %s is not a readable regular file", arg, value);
+    value = abs;
+  } else if (k->values) {
     if (strcmp(value, "enabled") && strcmp(value, "disabled"))
       return BAD(HPVM_EINVAL, "-x %s: %s is enabled or disabled", arg, k->key);
   } else {

@@ -38,6 +38,9 @@ static void usage(FILE *f) {
              "  --cpus N        virtual CPUs, 1 to 64 (default 1)\n"
              "  --args CMDLINE  the guest's command line\n"
              "  --disk FILE     an avio_stor disk backed by FILE (repeatable)\n"
+             "  --mem-image FILE\n"
+             "                  fill RAM from FILE before the kernel loads (benchmarks; all-zero pages\n"
+             "                  stay unpopulated; the kernel's own bytes win where they overlap)\n"
              "  --state-file FILE\n"
              "                  on SIGUSR1 (kill -USR1 PID): pause the VM, save its state to FILE and\n"
              "                  exit 0; if the save fails, say why and let the VM run on\n"
@@ -148,7 +151,7 @@ static void *signal_thread(void *arg) {
 }
 
 int main(int argc, char **argv) {
-  const char *kernel = NULL, *cmdline = NULL, *restore = NULL, *state_file = NULL;
+  const char *kernel = NULL, *cmdline = NULL, *restore = NULL, *state_file = NULL, *mem_image = NULL;
   bool memory_given = false, cpus_given = false;
   const char *disks[VM_MAX_DISKS];
   vm_config cfg = {.memory = DEFAULT_MEMORY, .ncpus = 1, .console_in = STDIN_FILENO, .console_out = STDOUT_FILENO};
@@ -164,7 +167,8 @@ int main(int argc, char **argv) {
       continue;
     }
     bool takes = !strcmp(a, "--kernel") || !strcmp(a, "--memory") || !strcmp(a, "--cpus") || !strcmp(a, "--args") ||
-                 !strcmp(a, "--disk") || !strcmp(a, "--restore") || !strcmp(a, "--state-file");
+                 !strcmp(a, "--disk") || !strcmp(a, "--restore") || !strcmp(a, "--state-file") ||
+                 !strcmp(a, "--mem-image");
     if (!takes) return bad("unknown argument %s; see hpvmapp --help", a);
     if (i + 1 >= argc) return bad("%s needs a value; see hpvmapp --help", a);
     const char *val = argv[++i];
@@ -172,6 +176,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--args")) cmdline = val;
     else if (!strcmp(a, "--restore")) restore = val;
     else if (!strcmp(a, "--state-file")) state_file = val;
+    else if (!strcmp(a, "--mem-image")) mem_image = val;
     else if (!strcmp(a, "--memory")) {
       if (!parse_size(val, &cfg.memory)) return bad("--memory %s: not a size; give e.g. 512M or 4G", val);
       memory_given = true;
@@ -189,6 +194,7 @@ int main(int argc, char **argv) {
   if (kernel && restore) return bad("%s", "give --kernel FILE or --restore FILE, not both");
   if (!kernel && !restore) return bad("%s", "no kernel; give --kernel FILE (see hpvmapp --help)");
   if (restore && cmdline) return bad("%s", "--args: a restored guest keeps the command line it was saved with");
+  if (restore && mem_image) return bad("%s", "--mem-image: a restored guest's memory comes from its state file");
   char msg[600];
   if (restore) {
     /* A VM of the saved one's size; explicit values must agree (vm_restore says what differs). */
@@ -223,7 +229,8 @@ int main(int argc, char **argv) {
     app_ctl_discard(ctl);
     return bad("%s", msg);
   }
-  rc = restore ? vm_restore_file(v, restore, msg, sizeof msg) : vm_load_kernel(v, kernel, msg, sizeof msg);
+  if (mem_image) rc = vm_mem_load_image(v, mem_image, msg, sizeof msg);   /* first: the kernel's bytes win */
+  if (!rc) rc = restore ? vm_restore_file(v, restore, msg, sizeof msg) : vm_load_kernel(v, kernel, msg, sizeof msg);
   vm_sched *sched = NULL;
   if (!rc) rc = app_sched_admit(&scho, v, ctlo.name, &sched, msg, sizeof msg);
   if (rc) {

@@ -1,6 +1,6 @@
 // lib.S — arithmetic IA-64 has no instruction for (64-bit multiply and divide, by shift and
 // add/subtract; they are rare here: pacing, reports), and the command line: tokens are
-// workload names (diskverify memverify memstress heartbeat idle) and key=value options that
+// workload names (diskverify memverify memstress heartbeat idle memsum) and key=value options that
 // belong to the workload named before them (or to all, before the first name). Values are
 // decimal with an optional K/M/G suffix (powers of 1024); time= takes seconds or "ms".
 	.include "kernel.inc"
@@ -8,7 +8,7 @@
 	.section .rodata
 	.align 8
 	.global wl_names
-wl_names:	data8 .Lwn_disk, .Lwn_memv, .Lwn_mems, .Lwn_hb, .Lwn_idle, 0
+wl_names:	data8 .Lwn_disk, .Lwn_memv, .Lwn_mems, .Lwn_hb, .Lwn_idle, .Lwn_msum, 0
 param_names:	data8 .Lpn_size, .Lpn_rate, .Lpn_time, .Lpn_wss, .Lpn_count, .Lpn_blocks
 	data8 .Lpn_passes, .Lpn_corrupt, .Lpn_disk, .Lpn_fault, 0
 .Lwn_disk:	.asciz "diskverify"
@@ -16,6 +16,7 @@ param_names:	data8 .Lpn_size, .Lpn_rate, .Lpn_time, .Lpn_wss, .Lpn_count, .Lpn_b
 .Lwn_mems:	.asciz "memstress"
 .Lwn_hb:	.asciz "heartbeat"
 .Lwn_idle:	.asciz "idle"
+.Lwn_msum:	.asciz "memsum"
 .Lpn_size:	.asciz "size"
 .Lpn_rate:	.asciz "rate"
 .Lpn_time:	.asciz "time"

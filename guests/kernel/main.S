@@ -19,9 +19,9 @@
 
 	.section .rodata
 	.align 8
-wl_init_tab:	data8 disk_init, memv_init, mems_init, hb_init, idle_init
-wl_step_tab:	data8 disk_step, memv_step, mems_step, hb_step, idle_step
-wl_finish_tab:	data8 disk_finish, memv_finish, mems_finish, hb_finish, idle_finish
+wl_init_tab:	data8 disk_init, memv_init, mems_init, hb_init, idle_init, msum_init
+wl_step_tab:	data8 disk_step, memv_step, mems_step, hb_step, idle_step, msum_step
+wl_finish_tab:	data8 disk_finish, memv_finish, mems_finish, hb_finish, idle_finish, msum_finish
 reasons:	data8 .Lr0, .Lr1, .Lr2, .Lr3
 .Lr0:	.asciz "unexpected interruption"
 .Lr1:	.asciz "reference outside RAM"
@@ -180,16 +180,19 @@ ENTRY bsp_main, 0, 8, 8
 	ld8 r10 = [r2], 8
 	or r3 = r3, r9
 	;;
-	ld8 r11 = [r2]
+	ld8 r11 = [r2], 8
 	or r3 = r3, r10
 	;;
+	ld8 r14 = [r2]
 	or r3 = r3, r11
+	;;
+	or r3 = r3, r14
 	;;
 	cmp.ne p6, p0 = 0, r3
 (p6)	br.cond.dptk 2f
 	PRINTF "FAIL kernel: no workload on the command line\n"
 .Lusage:
-	PRINTF "usage: [memverify size=S rate=MB/s] [memstress wss=S rate=MB/s] [heartbeat count=N] [diskverify blocks=N passes=N] [idle] [time=SECONDS|MSms]\n"
+	PRINTF "usage: [memverify size=S rate=MB/s] [memstress wss=S rate=MB/s] [heartbeat count=N] [diskverify blocks=N passes=N] [idle] [memsum size=S] [time=SECONDS|MSms]\n"
 	mov out0 = 1
 	CALL kexit
 2:	CALL plan
@@ -289,7 +292,7 @@ ENTRY start_aps, 0, 8, 8
 END start_aps
 
 // participates(wl, cpu, n, both) -> r8: does vCPU `cpu` of `n` run a slot of workload wl?
-// The disk is driven by vCPU 0 (the platform sends device interrupts there), the heartbeat by
+// The disk and memsum are driven by vCPU 0 (the platform sends device interrupts there), the heartbeat by
 // the last vCPU, idle by all; memverify and memstress share all vCPUs, or split them even/odd
 // when both run.
 ENTRY participates, 4, 2, 0
@@ -298,6 +301,8 @@ ENTRY participates, 4, 2, 0
 	cmp.eq p6, p0 = WL_DISK, in0
 	cmp.eq p7, p0 = WL_HB, in0
 	cmp.eq p8, p0 = WL_IDLE, in0
+	;;
+	cmp.eq.or p6, p0 = WL_MSUM, in0
 	;;
 (p6)	cmp.eq.unc p9, p0 = 0, in1
 (p7)	cmp.eq.unc p10, p0 = r2, in1

@@ -394,6 +394,28 @@ static void test_kernel_path_is_made_absolute(void **state) {
   cli_vm_free(c);
 }
 
+static void test_mem_image_attribute_is_an_absolute_regular_file(void **state) {
+  (void)state;
+  make_file("ram.img", 4096, false);
+  char cwd[512];
+  assert_non_null(getcwd(cwd, sizeof cwd));
+  assert_int_equal(chdir(tmpdir), 0);
+  Hpvm__VmConfig *c;
+  int rc = create_with(NULL, &c, "-x", "mem_image=ram.img", NULL);
+  assert_int_equal(chdir(cwd), 0);
+  assert_int_equal(rc, 0);
+  char want[300];
+  snprintf(want, sizeof want, "%s/ram.img", tmpdir);
+  assert_string_equal(cli_vm_attr(c, "mem_image"), want);
+  cli_vm_free(c);
+  cli_vmopts o;
+  cli_vmopts_init(&o);
+  assert_int_equal(take(&o, 'x', "mem_image=/nonexistent/ram.img"), HPVM_EINVAL);
+  assert_why_contains("not a readable regular file");
+  assert_int_equal(take(&o, 'x', "mem_image=/tmp"), HPVM_EINVAL);
+  cli_vmopts_free(&o);
+}
+
 static void test_cmdline_is_one_bounded_line(void **state) {
   (void)state;
   cli_vmopts o;
@@ -573,6 +595,7 @@ int main(void) {
     cmocka_unit_test(test_register_status_sets_the_three_statuses),
     cmocka_unit_test(test_kernel_must_be_an_ia64_elf),
     cmocka_unit_test(test_kernel_path_is_made_absolute),
+    cmocka_unit_test(test_mem_image_attribute_is_an_absolute_regular_file),
     cmocka_unit_test(test_cmdline_is_one_bounded_line),
     cmocka_unit_test(test_device_spec_syntax_is_checked_when_taken),
     cmocka_unit_test(test_host_limits_refuse_more_cores_or_memory_than_it_has),
