@@ -327,5 +327,7 @@ int cli_cmd_status(cli_ctx *c, int argc, char **argv);
 int cli_cmd_info(cli_ctx *c, int argc, char **argv);
 int cli_cmd_devmgmt(cli_ctx *c, int argc, char **argv);
 int cli_cmd_console(cli_ctx *c, int argc, char **argv);
+int cli_cmd_suspend(cli_ctx *c, int argc, char **argv);   /* suspend.c: hpvmsuspend */
+int cli_cmd_resume(cli_ctx *c, int argc, char **argv);    /* suspend.c: hpvmresume */
 
 #endif

@@ -30,7 +30,7 @@ static const Hpvm__VmConfig *cfg_of(const Hpvm__VmStatus *vm) {
 
 const char *cli_state_name(const Hpvm__VmStatus *vm) {
   switch (vm->state) {
-  case S(OFF): return cfg_of(vm) && vm->config->not_runnable ? "Off (NR)" : "Off";
+  case S(OFF): return vm->not_runnable_here || (cfg_of(vm) && vm->config->not_runnable) ? "Off (NR)" : "Off";
   case S(BOOTING): return "On (EFI)";
   case S(ON): return "On (OS)";
   case S(STOPPING): return "Stopping";
@@ -159,9 +159,20 @@ static void fmt_verbose_fields(FILE *f, const Hpvm__VmStatus *vm, const char *lo
   fprintf(f, "Console viewers          : %u\n", vm->viewers);
   fprintf(f, "Console log              : %s\n", vm->console_log);
   fprintf(f, "Graceful stop timeout    : %s\n", gst ? gst : "30");
-  fprintf(f, "Runnable status          : %s\n", c->not_runnable ? "disabled" : "enabled");
-  if (c->not_runnable && *c->not_runnable_reason)
-    fprintf(f, "Not runnable because     : %s\n", c->not_runnable_reason);
+  /* On this host: the VM-wide flag, or this host's registration (after a migration). */
+  bool nr = vm->not_runnable_here || c->not_runnable;
+  const char *nr_why = *vm->not_runnable_reason ? vm->not_runnable_reason : c->not_runnable_reason;
+  fprintf(f, "Runnable status          : %s\n", nr ? "disabled" : "enabled");
+  if (nr && *nr_why) fprintf(f, "Not runnable because     : %s\n", nr_why);
+  if (c->n_registrations) {
+    fprintf(f, "Registered on            :");
+    for (size_t i = 0; i < c->n_registrations; i++)
+      fprintf(f, "%s %s (%s)", i ? "," : "", c->registrations[i]->host,
+              c->registrations[i]->runnable ? "runnable" : "not runnable");
+    fputc('\n', f);
+  }
+  if (c->suspended && *c->suspended->path)
+    fprintf(f, "Suspended to             : %s (%s)\n", c->suspended->path, c->suspended->host);
   fprintf(f, "Modify status            : %s\n", status_attr(c, "modify_status"));
   fprintf(f, "Visible status           : %s\n", status_attr(c, "visible_status"));
   fprintf(f, "Online migration         : %s\n", status_attr(c, "online_migration"));
@@ -378,6 +389,16 @@ static void json_config(FILE *f, const Hpvm__VmConfig *c) {
   jstr(f, "cmdline", c->cmdline, true);
   fprintf(f, "\"not_runnable\":%s,", c->not_runnable ? "true" : "false");
   jstr(f, "not_runnable_reason", c->not_runnable_reason, true);
+  fprintf(f, "\"registrations\":[");
+  for (size_t i = 0; i < c->n_registrations; i++) {
+    fprintf(f, "%s{", i ? "," : "");
+    jstr(f, "host", c->registrations[i]->host, true);
+    fprintf(f, "\"runnable\":%s,", c->registrations[i]->runnable ? "true" : "false");
+    jstr(f, "reason", c->registrations[i]->reason, false);
+    fputc('}', f);
+  }
+  fprintf(f, "],");
+  if (c->suspended && *c->suspended->path) jstr(f, "suspended_to", c->suspended->path, true);
   fprintf(f, "\"attributes\":{");
   for (size_t i = 0; i < c->n_attributes; i++) {
     if (i) fputc(',', f);
@@ -423,6 +444,8 @@ void cli_fmt_json_vm(FILE *f, const Hpvm__VmStatus *vm, const char *local_host) 
   jstr(f, "state", cli_state_name(vm), true);
   jstr(f, "run_state", run_state_id(vm->state), true);
   jstr(f, "reason", vm->reason, true);
+  fprintf(f, "\"not_runnable_here\":%s,", vm->not_runnable_here ? "true" : "false");
+  jstr(f, "not_runnable_here_reason", vm->not_runnable_reason, true);
   jstr(f, "host", vm->host, true);
   jstr(f, "runsysid", runsysid(vm, local_host), true);
   if (cfg_of(vm)) json_config(f, vm->config);

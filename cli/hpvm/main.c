@@ -41,6 +41,8 @@ static int top_help(FILE *f, int status) {
              "  info      hpvminfo     show this host\n"
              "  console   hpvmconsole  the virtual MP and console of one\n"
              "  devmgmt   hpvmdevmgmt  create disk image files; list the devices VMs use\n"
+             "  suspend   hpvmsuspend  save a running one to a file and stop it\n"
+             "  resume    hpvmresume   continue one from that file\n"
              "Each command has --help and a man page (docs/man/). hpvmd must run on this host\n"
              "(hpvmd --shared DIR); the commands find it at $HPVMD_SOCKET, or\n"
              "$HPVM_STATE_DIR/hpvmd.sock, or /var/lib/hpvm/hpvmd.sock.\n");

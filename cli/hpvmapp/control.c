@@ -4,9 +4,9 @@
  * Two threads besides the VM's own. The control thread polls the supervisor connection (the
  * socketpair from the spawn, later whatever connected to app.sock) and the listening socket;
  * it says hello on every new connection, answers status queries, and does what commands ask
- * (power off, ask the guest to shut down, pause, resume, console input). A newer connection
- * replaces an older one: a restarted hpvmd must always be able to take over, even from one
- * that hangs. The console pump reads what the guest prints, appends it to console.log and
+ * (power off, ask the guest to shut down, pause, resume, suspend to a file, console input).
+ * A newer connection replaces an older one: a restarted hpvmd must always be able to take
+ * over, even from one that hangs. The console pump reads what the guest prints, appends it to console.log and
  * forwards it while a supervisor is there. Sends are serialized by send_lock and time out
  * after a few seconds, so a supervisor that stops reading costs the guest its viewers, never
  * its progress.
@@ -51,6 +51,7 @@ struct app_ctl {
   wire_framer in;              /* owned by the control thread */
   atomic_int state;            /* HPVM__VM_RUN_STATE__* */
   atomic_bool poweroff_asked;
+  char *suspended_to;          /* hpvmsuspend saved the VM there (control thread; read after its join) */
   int64_t started_ns;
   /* Console log, owned by the pump. */
   int log_fd;
@@ -221,6 +222,32 @@ static void drop_connection(app_ctl *c) {
   wire_framer_free(&c->in);
 }
 
+/* hpvmsuspend: pause, save, power off with 0, as SIGUSR1 with --state-file does, so the guest
+ * never runs past the state it was saved in; the exit says where the state is. A save that
+ * fails resumes the guest (the pause nests: a guest paused by hpvmd stays paused) and the one
+ * reply is the error. A success has no reply: hpvmapp exits and AppExit.suspended_to says it. */
+static void suspend_to(app_ctl *c, const char *path) {
+  char msg[700], line[900];
+  int st = atomic_load(&c->state);
+  if (c->suspended_to || (st != HPVM__VM_RUN_STATE__VM_RUN_STATE_ON && st != HPVM__VM_RUN_STATE__VM_RUN_STATE_PAUSED)) {
+    send_error(c, "the VM is not running (or is being stopped), so it cannot be suspended");
+    return;
+  }
+  if (!path || path[0] != '/') {
+    send_error(c, "cannot suspend: the state file needs an absolute path");
+    return;
+  }
+  vm_pause(c->v);
+  if (vm_save_file(c->v, path, msg, sizeof msg) || !(c->suspended_to = strdup(path))) {
+    snprintf(line, sizeof line, "cannot suspend: %s; the guest runs on", msg);
+    vm_resume(c->v);
+    send_error(c, line);
+    return;
+  }
+  fprintf(stderr, "hpvmapp: VM suspended to %s\n", path);
+  vm_power_off(c->v, 0);
+}
+
 /* Pause, resume and schedule get exactly one reply each (status or error), in the order of
  * the commands: hpvmd matches replies to its requests first in, first out. */
 static void do_command(app_ctl *c, const Hpvm__AppCommand *cmd) {
@@ -267,6 +294,9 @@ static void do_command(app_ctl *c, const Hpvm__AppCommand *cmd) {
     else send_status(c);
     break;
   }
+  case HPVM__APP_COMMAND__BODY_SUSPEND:
+    suspend_to(c, cmd->suspend->path);
+    break;
   default:
     send_error(c, "unknown command (a newer hpvmd?)");
   }
@@ -343,6 +373,7 @@ static void ctl_free(app_ctl *c) {
   pthread_mutex_destroy(&c->send_lock);
   free(c->name);
   free(c->run_dir);
+  free(c->suspended_to);
   free(c);
 }
 
@@ -444,7 +475,8 @@ static void crash_line(const app_ctl *c, char *out, size_t len) {
 
 static void exit_reason(const app_ctl *c, int status, char *out, size_t len) {
   char crash[512];
-  if (atomic_load(&c->poweroff_asked)) snprintf(out, len, "powered off by hpvmd (exit %d)", status);
+  if (c->suspended_to) snprintf(out, len, "suspended to %s (hpvmsuspend)", c->suspended_to);
+  else if (atomic_load(&c->poweroff_asked)) snprintf(out, len, "powered off by hpvmd (exit %d)", status);
   else if (status == VM_EXIT_CRASH) {
     crash_line(c, crash, sizeof crash);
     snprintf(out, len, "%s", crash[0] ? crash : "guest crashed (its registers are in app.log)");
@@ -479,6 +511,7 @@ void app_ctl_finish(app_ctl *c, int status) {
   Hpvm__AppEvent e = HPVM__APP_EVENT__INIT;
   x.status = status;
   x.reason = reason;
+  if (c->suspended_to) x.suspended_to = c->suspended_to;
   e.body_case = HPVM__APP_EVENT__BODY_EXIT;
   e.exit = &x;
   send_event(c, &e);

@@ -54,7 +54,7 @@ typedef struct hd_options {
 
 /* A request waiting for a VM to change state (start: hello or exit; stop/remove: exit;
  * pause: the next status). */
-enum hd_wait_kind { HD_WAIT_START = 1, HD_WAIT_STOP, HD_WAIT_REMOVE, HD_WAIT_PAUSE, HD_WAIT_SCHED };
+enum hd_wait_kind { HD_WAIT_START = 1, HD_WAIT_STOP, HD_WAIT_REMOVE, HD_WAIT_PAUSE, HD_WAIT_SCHED, HD_WAIT_SUSPEND };
 typedef struct hd_waiter {
   enum hd_wait_kind kind;
   hd_client *client;    /* NULL once the client has gone: the result is only logged */
@@ -102,6 +102,7 @@ struct hd_vm {
   int stop_phase;               /* 0 none, 1 graceful asked, 2 power-off asked, 3 killed */
   char *stop_note;              /* why hpvmd stopped it: the reason an OFF shows */
   int adopt_polls;              /* re-attached hpvmapp closed its socket: checks of its pid */
+  char *resume_from;            /* hpvmresume: the next spawn restores this state file */
   /* CPU entitlement the running hpvmapp was admitted with (from its hello and status). */
   unsigned entitlement, cap;
   /* Lease. */
@@ -229,6 +230,21 @@ int hd_modify_live(hd_daemon *d, const hd_req *q, const Hpvm__VmConfig *next);
 void hd_forget_client(hd_daemon *d, hd_client *c);
 /* hpvmd exits: close every hpvmapp connection (the VMs keep running). */
 void hd_detach_all(hd_daemon *d);
+
+/* Start VM name on this host (super.c): registration, kernel and host checks, lease, spawn of
+ * hpvmapp (with --restore v->resume_from when that is set). 0 (the VM is BOOTING; *out is
+ * it) or an error with why. */
+int hd_vm_start(hd_daemon *d, const char *name, hd_vm **out, char *why, size_t len);
+
+/* ---- suspend.c ------------------------------------------------------------------------------ */
+void hd_cmd_suspend(hd_daemon *d, const hd_req *q);
+void hd_cmd_resume(hd_daemon *d, const hd_req *q);
+/* A run ended (finalize, lease released): record a suspension and answer hpvmsuspend. */
+void hd_suspend_ended(hd_vm *v, const char *reason);
+/* hpvmapp refused the suspend (the guest runs on): answer the waiter w (unlinked). */
+void hd_suspend_refused(hd_vm *v, hd_waiter *w, const char *msg);
+/* A run began (first hello): the configuration's suspension record, if any, is used up. */
+void hd_suspend_started(hd_vm *v);
 
 /* ---- console.c ------------------------------------------------------------------------------ */
 void hd_cmd_console(hd_daemon *d, const hd_req *q);

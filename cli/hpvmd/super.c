@@ -105,6 +105,7 @@ static void free_vm(uv_handle_t *h) {
   wire_framer_free(&v->in);
   if (v->app_exit) hpvm__app_exit__free_unpacked(v->app_exit, NULL);
   free(v->name), free(v->run_dir), free(v->console_log), free(v->reason), free(v->stop_note);
+  free(v->resume_from);
   free(v);
 }
 
@@ -194,11 +195,14 @@ static void answer_waiters(hd_vm *v, unsigned kinds, int err, const char *msg) {
  * with its status (err 0) or with an error line. */
 static void answer_reply(hd_vm *v, int err, const char *msg) {
   hd_waiter **p = &v->waiters;
-  while (*p && (*p)->kind != HD_WAIT_PAUSE && (*p)->kind != HD_WAIT_SCHED) p = &(*p)->next;
+  while (*p && (*p)->kind != HD_WAIT_PAUSE && (*p)->kind != HD_WAIT_SCHED && !(err && (*p)->kind == HD_WAIT_SUSPEND))
+    p = &(*p)->next;   /* a suspend's only reply is a refusal: success ends hpvmapp */
   hd_waiter *w = *p;
   if (!w) return;
   *p = w->next;
-  if (w->kind == HD_WAIT_PAUSE) {
+  if (w->kind == HD_WAIT_SUSPEND) {
+    hd_suspend_refused(v, w, msg);
+  } else if (w->kind == HD_WAIT_PAUSE) {
     if (!err) answer_status(v, w->client, w->id, w->user, w->cmdline);
     else if (w->client) hd_answer_error(w->client, w->id, w->user, w->cmdline, err, "VM %s: %s", v->name, msg);
     else hd_cmdlog(v->d, w->user, w->cmdline, err, msg);
@@ -430,7 +434,10 @@ static void on_app_event(hd_vm *v, Hpvm__AppEvent *e) {
     if (v->state == HPVM__VM_RUN_STATE__VM_RUN_STATE_BOOTING) v->state = HPVM__VM_RUN_STATE__VM_RUN_STATE_ON;
     hd_log(d, HD_INFO, "VM %s: %s hpvmapp pid %d (%s)", v->name, h->restarted_supervisor ? "re-attached to" : "started",
            (int)v->pid, hd_state_name(v->state));
-    if (first && !h->restarted_supervisor) hd_console_event(v, "VM started");
+    if (first && !h->restarted_supervisor) {
+      hd_console_event(v, "VM started");
+      hd_suspend_started(v);
+    }
     answer_waiters(v, 1u << HD_WAIT_START, 0, NULL);
     break;
   }
@@ -614,6 +621,7 @@ static void finalize(hd_vm *v) {
   unlink_in(v->run_dir, "app.pid");
   unlink_in(v->run_dir, "app.sock");
   lease_drop(v);
+  hd_suspend_ended(v, reason);   /* before app_exit goes: it says where a suspended guest is */
   uv_timer_stop(&v->timer);
   hd_log(d, state == HPVM__VM_RUN_STATE__VM_RUN_STATE_CRASH ? HD_WARN : HD_INFO, "VM %s: %s: %s", v->name,
          hd_state_name(state), reason);
@@ -759,12 +767,13 @@ static int spawn(hd_vm *v, const Hpvm__VmConfig *cfg, char *why, size_t len) {
   args[n++] = "--control-fd", args[n++] = "3";
   args[n++] = "--name", args[n++] = v->name;
   args[n++] = "--run-dir", args[n++] = v->run_dir;
-  args[n++] = "--kernel", args[n++] = cfg->kernel;
+  if (v->resume_from) args[n++] = "--restore", args[n++] = v->resume_from;   /* hpvmresume */
+  else args[n++] = "--kernel", args[n++] = cfg->kernel;
   args[n++] = "--memory", args[n++] = mem;
   args[n++] = "--cpus", args[n++] = cpus;
   args[n++] = "--entitlement", args[n++] = entitle;
   args[n++] = "--sched-dir", args[n++] = d->o.state_dir;   /* one scheduler for the host's guests */
-  if (cfg->cmdline && *cfg->cmdline) args[n++] = "--args", args[n++] = cfg->cmdline;
+  if (!v->resume_from && cfg->cmdline && *cfg->cmdline) args[n++] = "--args", args[n++] = cfg->cmdline;
   for (size_t i = 0; i < cfg->n_devices; i++) {
     const Hpvm__VmStorageDevice *dev = cfg->devices[i];
     if (dev->backing != HPVM__VM_BACKING_TYPE__VM_BACKING_TYPE_FILE &&
@@ -834,8 +843,7 @@ static int spawn(hd_vm *v, const Hpvm__VmConfig *cfg, char *why, size_t len) {
   return 0;
 }
 
-/* Start VM name: checks, lease, spawn. 0 (the VM is BOOTING; *out is it) or an error with why. */
-static int start_vm(hd_daemon *d, const char *name, hd_vm **out, char *why, size_t len) {
+int hd_vm_start(hd_daemon *d, const char *name, hd_vm **out, char *why, size_t len) {
   *out = NULL;
   hd_vm *v = hd_vm_find(d, name);
   if (v && hd_vm_running(v)) {
@@ -848,11 +856,8 @@ static int start_vm(hd_daemon *d, const char *name, hd_vm **out, char *why, size
     snprintf(why, len, "%s", sto_error(d->sto));
     return rc;
   }
-  if (cfg->not_runnable) {
-    snprintf(why, len, "VM %s is not runnable (Off (NR))%s%s; it may be running elsewhere after a migration", name,
-             cfg->not_runnable_reason && *cfg->not_runnable_reason ? ": " : "",
-             cfg->not_runnable_reason ? cfg->not_runnable_reason : "");
-    rc = HPVM_ESTATE;
+  if ((rc = sto_vm_runnable_on(cfg, sto_host(d->sto), why, len))) {
+    /* Not Runnable here (after a migration: "migrated to B"), or not registered here */
   } else if (!cfg->kernel || !*cfg->kernel) {
     snprintf(why, len, "VM %s has no guest kernel; give it one with hpvmmodify -P %s -K FILE", name, name);
     rc = HPVM_EINVAL;
@@ -877,7 +882,7 @@ void hd_cmd_start(hd_daemon *d, const hd_req *q) {
     return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, HPVM_EINVAL, "hpvmstart: no VM name; give one with -P NAME");
   char why[1200];
   hd_vm *v;
-  int rc = start_vm(d, name, &v, why, sizeof why);
+  int rc = hd_vm_start(d, name, &v, why, sizeof why);
   if (rc) return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, rc, "%s", why);
   hd_log(d, HD_INFO, "%s starts VM %s: hpvmapp pid %d", q->user, name, (int)v->pid);
   hd_waiter_add(v, HD_WAIT_START, q, false);
@@ -889,6 +894,7 @@ void hd_autostart(hd_daemon *d) {
   if (sto_vm_list(d->sto, &e, &n)) return;
   for (size_t i = 0; i < n; i++) {
     if (!e[i].cfg || e[i].cfg->boot != HPVM__VM_BOOT_MODE__VM_BOOT_MODE_AUTO) continue;
+    if (sto_vm_runnable_on(e[i].cfg, sto_host(d->sto), NULL, 0)) continue;   /* Off (NR) here: not ours to boot */
     hd_vm *v = hd_vm_find(d, e[i].name);
     if (v && (hd_vm_running(v) || v->state == HPVM__VM_RUN_STATE__VM_RUN_STATE_CRASH)) continue;
     sto_lease l;
@@ -896,7 +902,7 @@ void hd_autostart(hd_daemon *d) {
         strcmp(l.owner, sto_host(d->sto)))
       continue;
     char why[1200];
-    if (start_vm(d, e[i].name, &v, why, sizeof why)) hd_log(d, HD_WARN, "autostart of VM %s: %s", e[i].name, why);
+    if (hd_vm_start(d, e[i].name, &v, why, sizeof why)) hd_log(d, HD_WARN, "autostart of VM %s: %s", e[i].name, why);
     else hd_log(d, HD_INFO, "autostart: VM %s (boot mode auto), hpvmapp pid %d", e[i].name, (int)v->pid);
   }
   sto_vm_list_free(e, n);

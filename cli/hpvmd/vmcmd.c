@@ -261,8 +261,18 @@ void hd_cmd_modify(hd_daemon *d, const hd_req *q) {
       return;
     }
     if (m->n_fields) {
-      for (size_t i = 0; i < m->n_fields; i++)
+      bool runnable_set = false;
+      for (size_t i = 0; i < m->n_fields; i++) {
         swap_field(cur, in, protobuf_c_message_descriptor_get_field_by_name(&hpvm__vm_config__descriptor, m->fields[i]));
+        runnable_set |= !strcmp(m->fields[i], "not_runnable");
+      }
+      /* -x runnable_status: VM-wide before any migration, this host's registration after */
+      if (runnable_set &&
+          sto_vm_set_runnable(cur, sto_host(d->sto), !cur->not_runnable, cur->not_runnable_reason, hd_wall_ns())) {
+        sto_vm_free(in);
+        sto_vm_free(cur);
+        return fail(q, HPVM_ENOMEM, "hpvmd is out of memory");
+      }
     } else {
       /* Whole configuration: identity and the store's fields stay as stored. */
       static const char *const keep[] = {"name", "uuid", "vm_number", "created_ns", "created_host", "modified_ns",
@@ -456,6 +466,9 @@ void hd_cmd_clone(hd_daemon *d, const hd_req *q) {
     cfg->vm_number = 0;
     cfg->config_generation = 0;
     cfg->not_runnable = false;
+    sto_vm_registrations_clear(cfg);   /* a new VM: runnable on every host, never suspended */
+    if (cfg->suspended) protobuf_c_message_free_unpacked(&cfg->suspended->base, NULL);
+    cfg->suspended = NULL;
     if (!cfg->name || !cfg->uuid) rc = HPVM_ENOMEM, snprintf(why, sizeof why, "out of memory");
     else if (!(rc = check_config(d, cfg, why, sizeof why))) {
       Hpvm__VmConfig *made = NULL;
@@ -506,6 +519,16 @@ void hd_fill_status(hd_daemon *d, Hpvm__VmConfig *cfg, const char *name, Hpvm__V
     snprintf(owner, STO_NAME_MAX + 1, "%s", l.owner);
     st->state = HPVM__VM_RUN_STATE__VM_RUN_STATE_ELSEWHERE;
     st->host = owner;
+    return;
+  }
+  /* Off here: "Off (NR)" when it may not start here (VM-wide flag, or this host's
+   * registration: Not Runnable after a migration, or not registered). */
+  if (st->state == HPVM__VM_RUN_STATE__VM_RUN_STATE_OFF && sto_vm_runnable_on(cfg, sto_host(d->sto), NULL, 0)) {
+    const Hpvm__VmRegistration *g = sto_vm_registration(cfg, sto_host(d->sto));
+    st->not_runnable_here = true;
+    st->not_runnable_reason = cfg->not_runnable ? cfg->not_runnable_reason
+                              : g                ? g->reason
+                                                 : (char *)"not registered on this host";
   }
 }
 
