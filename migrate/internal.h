@@ -69,6 +69,7 @@ typedef struct mig_encoder {
   mig_delta_cache cache;
   mig_auto au;
   mig_batch b;
+  uint8_t dbuf[MIG_DELTA_MAX];       /* a delta before it is known to be short enough */
 } mig_encoder;
 
 int mig_encoder_init(mig_encoder *e, vm *v, mig_compress mode, uint64_t delta_cache_bytes, char *msg, size_t msglen);

@@ -222,7 +222,10 @@ static void flush_run(enc_ctx *x, run *r) {
   size_t bytes = (size_t)r->n * FRAME;
   uint8_t *dst = b->bulk + b->bulk_len;
   int clen = 0;
-  if (x->compress) {
+  /* Consecutive LZ4 frames are one block to the decoder: a run right after an LZ4 run (never
+   * made by the loop below, which splits runs only at other kinds) would have to go raw. */
+  bool after_lz4 = r->start > 0 && b->kinds[r->start - 1] == HPVM__MIG_FRAME_KIND__MIG_FRAME_LZ4;
+  if (x->compress && !after_lz4) {
     uint64_t t0 = mig_now_ns();
     clen = LZ4_compress_fast_extState(x->e->lz4_state, (const char *)r->src, (char *)dst, (int)bytes,
                                       (int)(bytes - bytes / 16), x->e->accel);
@@ -244,20 +247,22 @@ static void flush_run(enc_ctx *x, run *r) {
   r->n = 0;
 }
 
-/* Rounds >= 1 with the cache: the frame's snapshot, a delta when short, the cache updated.
- * True when it went as a delta. */
-static bool try_delta(enc_ctx *x, unsigned i, uint64_t f, const uint8_t *snap) {
+/* Rounds >= 1 with the cache: a delta of the frame's snapshot when short, the cache updated.
+ * True when it went as a delta (the data run before it flushed first, so runs stay whole). */
+static bool try_delta(enc_ctx *x, run *r, unsigned i, uint64_t f, const uint8_t *snap) {
   mig_encoder *e = x->e;
   mig_batch *b = &e->b;
   mig_delta_cache *c = &e->cache;
   size_t s = cache_slot(e, f);
   uint8_t *slot = c->data + s * FRAME;
   bool hit = c->tag[s] == f + 1;
-  int dlen = hit ? mig_delta_encode(slot, snap, b->bulk + b->bulk_len, MIG_DELTA_MAX) : -1;
+  int dlen = hit ? mig_delta_encode(slot, snap, e->dbuf, MIG_DELTA_MAX) : -1;
   hit ? c->hits++ : c->misses++;
   memcpy(slot, snap, FRAME);
   c->tag[s] = f + 1;
   if (dlen < 0) return false;
+  flush_run(x, r);
+  memcpy(b->bulk + b->bulk_len, e->dbuf, (size_t)dlen);
   b->kinds[i] = HPVM__MIG_FRAME_KIND__MIG_FRAME_DELTA;
   b->lens[b->nlens++] = (uint32_t)dlen;
   b->bulk_len += (size_t)dlen;
@@ -300,8 +305,7 @@ int mig_encode(mig_encoder *e, uint32_t round, uint64_t first, unsigned span, co
     if (use_cache) {
       uint8_t *snap = b->stage + (size_t)i * FRAME;
       memcpy(snap, p, FRAME);
-      flush_run(&x, &r);   /* a delta, if any, goes before the next data run */
-      if (try_delta(&x, i, f, snap)) continue;
+      if (try_delta(&x, &r, i, f, snap)) continue;
       p = snap;
     }
     if (r.n && r.src + (size_t)r.n * FRAME != p) flush_run(&x, &r);

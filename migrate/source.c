@@ -1,0 +1,830 @@
+/* source.c — the sending side of a live migration: the state machine that runs it, one sender
+ * thread per channel and a receiver for what the destination says on channel 0.
+ *
+ * The protocol (messages per phase; ch* = every channel, ch0 = channel 0 only):
+ *
+ *   source (this file)                                              destination (dest.c)
+ *   INIT      ch*: HELLO{version, channel, channels, memory, vcpus} ---->  HELLO: check, clear RAM
+ *             dirty log on
+ *   COPY      round 0 (all RAM; never-touched frames as zero)
+ *             ch*: PAGES{round, first_frame, kinds, lens} + data ... ---->  RECEIVING: write into RAM
+ *             ch*: ROUND_END{round, frames} ------------------------->  (frames counted per channel)
+ *             harvest the dirty log; predict downtime; maybe throttle
+ *             round r >= 1 (the harvested frames) ... the same
+ *   QUIESCE   vm_pause, disk requests completed, disks fdatasync'd
+ *   FROZEN    harvest (after the drain: DMA dirtied frames too)
+ *             ch*: PAGES ..., ROUND_END{final} ---------------------->  every channel's final seen
+ *             ch0: STATE + HPVMSTAT without RAM ---------------------->  STATE: vm_restore_state
+ *                                                <-------------------- ch0: STATE_ACK
+ *   HANDOFF   hooks->handoff writes the lease naming the target
+ *             ch0: COMMIT{lease_generation} ------------------------->  ADOPT: hooks->adopt, vm_start
+ *   COMMITTED                                    <-------------------- ch0: RESUMED
+ *   DONE      downtime = vm_pause .. RESUMED received
+ *
+ *   Before the handoff hook succeeded, cancel, a timeout or any error (a channel broke, the
+ *   destination said ERROR): ROLLBACK  ch0: ABORT{why} --------------->  FAILED: discard
+ *             dirty log off, throttle 0, vm_resume: the guest runs on here as before.
+ *   After it: never resume; DONE even if RESUMED never comes (stats and msg say so).
+ *
+ * The transition table (anything not listed is refused and ends the migration as an error):
+ *
+ *   state      | STARTED ROUND CONVERGED QUIESCED ACKED HANDED_OFF RESUMED LOST | ERROR TIMEOUT CANCEL | ROLLED_BACK
+ *   INIT       | COPY                                                           | ROLLBACK (all three) |
+ *   COPY       |         COPY  QUIESCE                                          | ROLLBACK (all three) |
+ *   QUIESCE    |                         FROZEN                                 | ROLLBACK (all three) |
+ *   FROZEN     |                                  HANDOFF                       | ROLLBACK (all three) |
+ *   HANDOFF    |                                        COMMITTED               | ROLLBACK (ERROR)     |
+ *   COMMITTED  |                                                   DONE    DONE |                      |
+ *   ROLLBACK   |                                                                |   CANCELED (CANCEL)  | FAILED
+ *
+ * Threads: the caller's thread runs the machine (harvests, decides, pauses, sends the control
+ * messages on ch0 while the senders are idle); sender i encodes and sends the chunks of
+ * channel i (frame f goes on channel (f / 256) % channels, always, so a frame's versions never
+ * overtake each other); the receiver reads ch0. They meet under m->lock. */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "internal.h"
+#include "wire.h"
+
+#define SEND_TIMEOUT_MS 30000        /* the destination stops reading for this long: it is gone */
+#define ABORT_TIMEOUT_MS 1000
+
+/* ---- The transition table -------------------------------------------------------------------- */
+
+static const struct { mig_src_state from; mig_src_event ev; mig_src_state to; } src_table[] = {
+    {MIG_SRC_INIT, MIG_SRC_EV_STARTED, MIG_SRC_COPY},
+    {MIG_SRC_INIT, MIG_SRC_EV_ERROR, MIG_SRC_ROLLBACK},
+    {MIG_SRC_INIT, MIG_SRC_EV_TIMEOUT, MIG_SRC_ROLLBACK},
+    {MIG_SRC_INIT, MIG_SRC_EV_CANCEL, MIG_SRC_ROLLBACK},
+    {MIG_SRC_COPY, MIG_SRC_EV_ROUND, MIG_SRC_COPY},
+    {MIG_SRC_COPY, MIG_SRC_EV_CONVERGED, MIG_SRC_QUIESCE},
+    {MIG_SRC_COPY, MIG_SRC_EV_ERROR, MIG_SRC_ROLLBACK},
+    {MIG_SRC_COPY, MIG_SRC_EV_TIMEOUT, MIG_SRC_ROLLBACK},
+    {MIG_SRC_COPY, MIG_SRC_EV_CANCEL, MIG_SRC_ROLLBACK},
+    {MIG_SRC_QUIESCE, MIG_SRC_EV_QUIESCED, MIG_SRC_FROZEN},
+    {MIG_SRC_QUIESCE, MIG_SRC_EV_ERROR, MIG_SRC_ROLLBACK},
+    {MIG_SRC_QUIESCE, MIG_SRC_EV_TIMEOUT, MIG_SRC_ROLLBACK},
+    {MIG_SRC_QUIESCE, MIG_SRC_EV_CANCEL, MIG_SRC_ROLLBACK},
+    {MIG_SRC_FROZEN, MIG_SRC_EV_ACKED, MIG_SRC_HANDOFF},
+    {MIG_SRC_FROZEN, MIG_SRC_EV_ERROR, MIG_SRC_ROLLBACK},
+    {MIG_SRC_FROZEN, MIG_SRC_EV_TIMEOUT, MIG_SRC_ROLLBACK},
+    {MIG_SRC_FROZEN, MIG_SRC_EV_CANCEL, MIG_SRC_ROLLBACK},
+    {MIG_SRC_HANDOFF, MIG_SRC_EV_HANDED_OFF, MIG_SRC_COMMITTED},
+    {MIG_SRC_HANDOFF, MIG_SRC_EV_ERROR, MIG_SRC_ROLLBACK},
+    {MIG_SRC_COMMITTED, MIG_SRC_EV_RESUMED, MIG_SRC_DONE},
+    {MIG_SRC_COMMITTED, MIG_SRC_EV_LOST, MIG_SRC_DONE},
+    {MIG_SRC_ROLLBACK, MIG_SRC_EV_ROLLED_BACK, MIG_SRC_FAILED},
+    {MIG_SRC_ROLLBACK, MIG_SRC_EV_CANCEL, MIG_SRC_CANCELED},
+};
+
+mig_src_state mig_src_next(mig_src_state s, mig_src_event e) {
+  for (size_t i = 0; i < sizeof src_table / sizeof *src_table; i++)
+    if (src_table[i].from == s && src_table[i].ev == e) return src_table[i].to;
+  return MIG_SRC_INVALID;
+}
+
+const char *mig_src_state_name(mig_src_state s) {
+  static const char *const n[MIG_SRC_NSTATES] = {"INVALID", "INIT", "COPY", "QUIESCE", "FROZEN", "HANDOFF",
+                                                 "COMMITTED", "ROLLBACK", "DONE", "FAILED", "CANCELED"};
+  return (unsigned)s < MIG_SRC_NSTATES ? n[s] : "?";
+}
+
+const char *mig_src_event_name(mig_src_event e) {
+  static const char *const n[MIG_SRC_NEVENTS] = {"INVALID", "STARTED", "ROUND", "CONVERGED", "QUIESCED", "ACKED",
+                                                 "HANDED_OFF", "RESUMED", "LOST", "ERROR", "TIMEOUT", "CANCEL",
+                                                 "ROLLED_BACK"};
+  return (unsigned)e < MIG_SRC_NEVENTS ? n[e] : "?";
+}
+
+static mig_phase phase_of(mig_src_state s) {
+  switch (s) {
+  case MIG_SRC_COPY: return MIG_PHASE_COPY;
+  case MIG_SRC_QUIESCE: return MIG_PHASE_QUIESCE;
+  case MIG_SRC_FROZEN: return MIG_PHASE_FROZEN;
+  case MIG_SRC_HANDOFF: case MIG_SRC_COMMITTED: return MIG_PHASE_HANDOFF;
+  case MIG_SRC_DONE: return MIG_PHASE_DONE;
+  case MIG_SRC_FAILED: case MIG_SRC_ROLLBACK: return MIG_PHASE_FAILED;
+  case MIG_SRC_CANCELED: return MIG_PHASE_CANCELED;
+  default: return MIG_PHASE_INIT;
+  }
+}
+
+/* ---- The source -------------------------------------------------------------------------------- */
+
+typedef struct sender {
+  mig_source *m;
+  unsigned idx;
+  chan *ch;
+  pthread_t th;
+  bool started;
+  uint64_t seen_job;
+  mig_encoder enc;
+  /* Counters: written by the sender, read by the machine. */
+  _Atomic uint64_t wire, frames, data_frames, zero, raw, lz4, delta, round_frames;
+  int err;
+  char msg[256];
+} sender;
+
+struct mig_source {
+  vm *v;
+  unsigned nch;
+  mig_params p;
+  mig_source_hooks h;
+  mig_src_state state;
+  sender s[MIG_MAX_CHANNELS];
+
+  pthread_mutex_t lock;
+  pthread_cond_t cond;             /* CLOCK_MONOTONIC */
+  /* Under lock: the round job the senders run. */
+  uint64_t job;                    /* incremented per job */
+  uint32_t job_round;
+  bool job_final, quit;
+  unsigned busy;                   /* senders still on the job */
+  atomic_bool stop;                /* senders: leave the job now (cancel, error) */
+  atomic_bool cancel;
+  /* Under lock: what the receiver heard on ch0. */
+  pthread_t rx;
+  bool rx_started, rx_done, acked, resumed;
+  int rx_err;
+  char rx_msg[256];
+
+  uint64_t *send_map;              /* the frames of the current round (rounds >= 1) */
+  uint64_t *populated;             /* round 0: frames that may hold data */
+  uint64_t *tmp;
+  size_t nwords;
+  mig_conv conv;
+
+  pthread_mutex_t bucket_lock;     /* bandwidth limit: a token bucket in wire bytes */
+  double tokens;
+  uint64_t bucket_ns;
+
+  mig_stats st;                    /* under lock */
+  uint64_t t_new, t_run, t_copy, t_pause, t_resumed, t_first_page, last_progress, last_harvest;
+  double cpu0;
+  bool logging, paused, handed_off, ran;
+  int err;                         /* the first failure */
+  char msg[256];
+  mig_src_event cause;             /* what sent the machine to ROLLBACK ... */
+  mig_src_state cause_state;       /* ... from which state */
+};
+
+/* Record the first failure. */
+static void src_error(mig_source *m, int rc, const char *text) {
+  pthread_mutex_lock(&m->lock);
+  if (!m->err) {
+    m->err = rc;
+    snprintf(m->msg, sizeof m->msg, "%s", text);
+  }
+  pthread_mutex_unlock(&m->lock);
+}
+
+static void cond_init_monotonic(pthread_cond_t *c) {
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(c, &ca);
+  pthread_condattr_destroy(&ca);
+}
+
+/* Wait on m->cond (lock held) until deadline_ns; false once it has passed. */
+static bool wait_until(mig_source *m, uint64_t deadline_ns) {
+  if (mig_now_ns() >= deadline_ns) return false;
+  struct timespec ts = {.tv_sec = (time_t)(deadline_ns / 1000000000), .tv_nsec = (long)(deadline_ns % 1000000000)};
+  pthread_cond_timedwait(&m->cond, &m->lock, &ts);
+  return true;
+}
+
+/* ---- Bandwidth limit ----------------------------------------------------------------------------- */
+
+/* Take n wire bytes from the bucket, sleeping off any debt: the rate holds on average and a
+ * burst is at most ~20 ms of it. */
+static void bucket_take(mig_source *m, size_t n) {
+  if (!m->p.bandwidth_bps) return;
+  double rate = (double)m->p.bandwidth_bps, burst = rate / 50 > 1 << 20 ? rate / 50 : 1 << 20;
+  pthread_mutex_lock(&m->bucket_lock);
+  uint64_t now = mig_now_ns();
+  m->tokens += (double)(now - m->bucket_ns) * rate / 1e9;
+  if (m->tokens > burst) m->tokens = burst;
+  m->bucket_ns = now;
+  m->tokens -= (double)n;
+  double debt = m->tokens < 0 ? -m->tokens : 0;
+  pthread_mutex_unlock(&m->bucket_lock);
+  if (debt > 0) {
+    uint64_t ns = (uint64_t)(debt * 1e9 / rate);
+    struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000), .tv_nsec = (long)(ns % 1000000000)};
+    nanosleep(&ts, NULL);
+  }
+}
+
+/* ---- Senders --------------------------------------------------------------------------------- */
+
+static bool chunk_any(const uint64_t *map, uint64_t first, unsigned span) {
+  for (uint64_t w = first / 64; w < (first + span + 63) / 64; w++)
+    if (map[w]) return true;
+  return false;
+}
+
+static int send_msg(sender *s, const Hpvm__MigMessage *msg, const void *bulk, size_t len) {
+  return chan_send(s->ch, &msg->base, bulk, len, SEND_TIMEOUT_MS, s->msg, sizeof s->msg);
+}
+
+static void count_ram_zero(sender *s, uint64_t first, unsigned span) {
+  uint64_t n = 0;
+  for (unsigned i = 0; i < span; i++) n += vm_is_ram(s->m->v, (first + i) << VM_FRAME_SHIFT, VM_FRAME_SIZE);
+  atomic_fetch_add(&s->frames, n);
+  atomic_fetch_add(&s->zero, n);
+}
+
+/* One batch on the wire; 0 or the chan's error. */
+static int send_batch(sender *s, uint32_t round) {
+  mig_source *m = s->m;
+  mig_batch *b = &s->enc.b;
+  Hpvm__MigMessage msg = HPVM__MIG_MESSAGE__INIT;
+  Hpvm__MigPages pages = HPVM__MIG_PAGES__INIT;
+  msg.type = HPVM__MIG_TYPE__MIG_TYPE_PAGES;
+  msg.pages = &pages;
+  pages.round = round;
+  pages.first_frame = b->first;
+  pages.kinds = (ProtobufCBinaryData){.len = b->span, .data = b->kinds};
+  pages.n_lens = b->nlens;
+  pages.lens = b->lens;
+  size_t wire = protobuf_c_message_get_packed_size(&msg.base) + b->bulk_len;
+  uint64_t t0 = mig_now_ns();
+  bucket_take(m, wire);
+  int rc = send_msg(s, &msg, b->bulk, b->bulk_len);
+  if (rc) return rc;
+  mig_auto_wire(&s->enc.au, wire, mig_now_ns() - t0);
+  if (!m->t_first_page) m->t_first_page = mig_now_ns();   /* a benign race: any first will do */
+  atomic_fetch_add(&s->wire, wire);
+  atomic_fetch_add(&s->round_frames, b->nframes);
+  return 0;
+}
+
+static int run_round(sender *s, uint32_t round, bool final) {
+  mig_source *m = s->m;
+  uint64_t nframes = vm_phys_span(m->v) >> VM_FRAME_SHIFT;
+  atomic_store(&s->round_frames, 0);
+  for (uint64_t k = s->idx; k * MIG_CHUNK_FRAMES < nframes; k += m->nch) {
+    if (atomic_load(&m->stop)) return 0;
+    uint64_t first = k * MIG_CHUNK_FRAMES;
+    unsigned span = (unsigned)(nframes - first < MIG_CHUNK_FRAMES ? nframes - first : MIG_CHUNK_FRAMES);
+    const uint64_t *want = round == 0 ? NULL : m->send_map;
+    const uint64_t *pop = round == 0 ? m->populated : NULL;
+    if (want && !chunk_any(want, first, span)) continue;
+    if (pop && !chunk_any(pop, first, span)) {   /* never touched: zero, and the target's RAM is clear */
+      count_ram_zero(s, first, span);
+      continue;
+    }
+    int rc = mig_encode(&s->enc, round, first, span, want, pop);
+    mig_batch *b = &s->enc.b;
+    if (rc) return snprintf(s->msg, sizeof s->msg, "cannot encode frames at 0x%" PRIx64, first), rc;
+    atomic_fetch_add(&s->frames, b->nframes);
+    atomic_fetch_add(&s->data_frames, b->ndata);
+    atomic_fetch_add(&s->zero, b->zero);
+    atomic_fetch_add(&s->raw, b->raw);
+    atomic_fetch_add(&s->lz4, b->lz4);
+    atomic_fetch_add(&s->delta, b->delta);
+    if (!b->nframes || (round == 0 && !b->ndata)) continue;
+    if ((rc = send_batch(s, round))) return rc;
+  }
+  Hpvm__MigMessage msg = HPVM__MIG_MESSAGE__INIT;
+  Hpvm__MigRoundEnd end = HPVM__MIG_ROUND_END__INIT;
+  msg.type = HPVM__MIG_TYPE__MIG_TYPE_ROUND_END;
+  msg.round_end = &end;
+  end.round = round;
+  end.final = final;
+  end.frames = atomic_load(&s->round_frames);
+  return send_msg(s, &msg, NULL, 0);
+}
+
+static void *sender_main(void *arg) {
+  sender *s = arg;
+  mig_source *m = s->m;
+  pthread_mutex_lock(&m->lock);
+  for (;;) {
+    while (!m->quit && m->job == s->seen_job) pthread_cond_wait(&m->cond, &m->lock);
+    if (m->quit) break;
+    s->seen_job = m->job;
+    uint32_t round = m->job_round;
+    bool final = m->job_final;
+    pthread_mutex_unlock(&m->lock);
+    int rc = s->err ? s->err : run_round(s, round, final);
+    pthread_mutex_lock(&m->lock);
+    if (rc && !s->err) {
+      s->err = rc;
+      if (!m->err) m->err = rc, snprintf(m->msg, sizeof m->msg, "channel %u: %.200s", s->idx, s->msg);
+    }
+    m->busy--;
+    pthread_cond_broadcast(&m->cond);
+  }
+  pthread_mutex_unlock(&m->lock);
+  return NULL;
+}
+
+/* ---- The receiver (ch0) ------------------------------------------------------------------------ */
+
+static void *receiver_main(void *arg) {
+  mig_source *m = arg;
+  chan *ch = m->s[0].ch;
+  char msg[256];
+  for (;;) {
+    ProtobufCMessage *pm = NULL;
+    int rc = chan_recv(ch, &hpvm__mig_message__descriptor, &pm, NULL, NULL, 0, msg, sizeof msg);
+    pthread_mutex_lock(&m->lock);
+    bool end = true;
+    if (rc == 1) {
+      if (!m->resumed) m->rx_err = HPVM_EIO, snprintf(m->rx_msg, sizeof m->rx_msg, "the destination closed the channel");
+    } else if (rc < 0) {
+      m->rx_err = rc;
+      snprintf(m->rx_msg, sizeof m->rx_msg, "%s", msg);
+    } else {
+      const Hpvm__MigMessage *mm = (const Hpvm__MigMessage *)pm;
+      end = false;
+      if (mm->type == HPVM__MIG_TYPE__MIG_TYPE_STATE_ACK) m->acked = true;
+      else if (mm->type == HPVM__MIG_TYPE__MIG_TYPE_RESUMED) m->resumed = true, m->t_resumed = mig_now_ns();
+      else if (mm->type == HPVM__MIG_TYPE__MIG_TYPE_ERROR) {
+        m->rx_err = mm->error && mm->error->code < 0 ? mm->error->code : HPVM_EIO;
+        snprintf(m->rx_msg, sizeof m->rx_msg, "the destination gave up: %s",
+                 mm->error && mm->error->text ? mm->error->text : "no reason given");
+        end = true;
+      } else {
+        m->rx_err = HPVM_ECORRUPT;
+        snprintf(m->rx_msg, sizeof m->rx_msg, "the destination sent message type %d, which it never should", (int)mm->type);
+        end = true;
+      }
+      protobuf_c_message_free_unpacked(pm, NULL);
+    }
+    if (end) m->rx_done = true;
+    pthread_cond_broadcast(&m->cond);
+    pthread_mutex_unlock(&m->lock);
+    if (end) return NULL;
+  }
+}
+
+/* ---- Statistics and progress -------------------------------------------------------------------- */
+
+/* Sum the senders' counters into m->st (lock held). */
+static void collect(mig_source *m) {
+  mig_stats *st = &m->st;
+  uint64_t wire = 0, frames = 0, zero = 0, raw = 0, lz4 = 0, delta = 0;
+  for (unsigned i = 0; i < m->nch; i++) {
+    sender *s = &m->s[i];
+    wire += atomic_load(&s->wire), frames += atomic_load(&s->frames), zero += atomic_load(&s->zero);
+    raw += atomic_load(&s->raw), lz4 += atomic_load(&s->lz4), delta += atomic_load(&s->delta);
+  }
+  st->phase = phase_of(m->state);
+  st->wire_bytes = wire;
+  st->mem_sent = frames * VM_FRAME_SIZE;
+  if (st->round == 0 && m->state == MIG_SRC_COPY) st->round0_done = st->mem_sent;
+  st->pages_zero = zero, st->pages_raw = raw, st->pages_lz4 = lz4, st->pages_delta = delta;
+  st->throttle = m->conv.throttle;
+  st->cpu_s = mig_cpu_seconds() - m->cpu0;
+  st->total_ns = mig_now_ns() - m->t_new;
+  if (m->t_first_page && !st->setup_ns) st->setup_ns = m->t_first_page - m->t_new;
+}
+
+static void progress(mig_source *m, bool force) {
+  uint64_t now = mig_now_ns();
+  uint32_t every = m->p.progress_ms ? m->p.progress_ms : 250;
+  if (!force && now - m->last_progress < (uint64_t)every * 1000000) return;
+  m->last_progress = now;
+  mig_stats copy;
+  pthread_mutex_lock(&m->lock);
+  collect(m);
+  copy = m->st;
+  pthread_mutex_unlock(&m->lock);
+  if (m->h.progress) m->h.progress(m->h.ctx, &copy);
+}
+
+/* ---- Creation ----------------------------------------------------------------------------------- */
+
+int mig_source_new(vm *v, chan **ch, unsigned nch, const mig_params *p, const mig_source_hooks *h, mig_source **out,
+                   char *msg, size_t msglen) {
+  *out = NULL;
+  if (!v || !ch || nch < 1 || nch > MIG_MAX_CHANNELS) {
+    for (unsigned i = 0; ch && i < nch && i < MIG_MAX_CHANNELS; i++) chan_close(ch[i]);
+    return mig_fail(msg, msglen, HPVM_EINVAL, "a migration takes 1 to %d channels (got %u)", MIG_MAX_CHANNELS, nch);
+  }
+  mig_source *m = calloc(1, sizeof *m);
+  if (!m) {
+    for (unsigned i = 0; i < nch; i++) chan_close(ch[i]);
+    return mig_fail(msg, msglen, HPVM_ENOMEM, "out of memory");
+  }
+  m->v = v;
+  m->nch = nch;
+  if (p) m->p = *p;
+  if (h) m->h = *h;
+  m->state = MIG_SRC_INIT;
+  m->t_new = mig_now_ns();
+  m->cpu0 = mig_cpu_seconds();
+  pthread_mutex_init(&m->lock, NULL);
+  pthread_mutex_init(&m->bucket_lock, NULL);
+  cond_init_monotonic(&m->cond);
+  for (unsigned i = 0; i < nch; i++) m->s[i].ch = ch[i], m->s[i].m = m, m->s[i].idx = i;
+  m->nwords = vm_dirty_log_words(v);
+  m->send_map = calloc(m->nwords, 8);
+  m->populated = calloc(m->nwords, 8);
+  m->tmp = calloc(m->nwords, 8);
+  int rc = m->send_map && m->populated && m->tmp ? 0 : mig_fail(msg, msglen, HPVM_ENOMEM, "out of memory for the dirty bitmaps");
+  uint64_t cache = m->p.no_delta ? 0 : m->p.delta_cache_bytes ? m->p.delta_cache_bytes : vm_memory_size(v) / 4;
+  for (unsigned i = 0; !rc && i < nch; i++) {
+    rc = mig_encoder_init(&m->s[i].enc, v, m->p.compress, cache / nch, msg, msglen);
+    m->s[i].enc.nch = nch;
+  }
+  m->st.mem_bytes = vm_memory_size(v);
+  mig_conv_init(&m->conv, &m->p, vm_ncpus(v));
+  if (rc) {
+    mig_source_free(m);
+    return rc;
+  }
+  *out = m;
+  return 0;
+}
+
+void mig_source_cancel(mig_source *m) {
+  atomic_store(&m->cancel, true);
+  pthread_mutex_lock(&m->lock);
+  pthread_cond_broadcast(&m->cond);
+  pthread_mutex_unlock(&m->lock);
+}
+
+void mig_source_stats(mig_source *m, mig_stats *out) {
+  pthread_mutex_lock(&m->lock);
+  if (!m->ran || m->state == MIG_SRC_COPY) collect(m);
+  *out = m->st;
+  pthread_mutex_unlock(&m->lock);
+}
+
+/* ---- The states' work ---------------------------------------------------------------------------- */
+
+/* A failure that did not come from a sender or the receiver. */
+static mig_src_event fail_ev(mig_source *m, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static mig_src_event fail_ev(mig_source *m, int rc, const char *fmt, ...) {
+  char text[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(text, sizeof text, fmt, ap);
+  va_end(ap);
+  src_error(m, rc, text);
+  return rc == HPVM_ETIMEDOUT ? MIG_SRC_EV_TIMEOUT : MIG_SRC_EV_ERROR;
+}
+
+/* What stops a phase early, checked under the lock: cancel, a sender's or the receiver's error. */
+static mig_src_event interrupted(mig_source *m) {
+  if (m->err) return m->err == HPVM_ETIMEDOUT ? MIG_SRC_EV_TIMEOUT : MIG_SRC_EV_ERROR;
+  if (m->rx_err) {
+    m->err = m->rx_err;
+    snprintf(m->msg, sizeof m->msg, "%s", m->rx_msg);
+    return MIG_SRC_EV_ERROR;
+  }
+  if (atomic_load(&m->cancel)) return MIG_SRC_EV_CANCEL;
+  return MIG_SRC_EV_INVALID;
+}
+
+static mig_src_event do_init(mig_source *m) {
+  char msg[256];
+  Hpvm__MigMessage mm = HPVM__MIG_MESSAGE__INIT;
+  Hpvm__MigHello hello = HPVM__MIG_HELLO__INIT;
+  mm.type = HPVM__MIG_TYPE__MIG_TYPE_HELLO;
+  mm.hello = &hello;
+  hello.version = MIG_PROTOCOL_VERSION;
+  hello.channels = m->nch;
+  hello.memory_bytes = vm_memory_size(m->v);
+  hello.vcpus = vm_ncpus(m->v);
+  hello.chunk_frames = MIG_CHUNK_FRAMES;
+  for (unsigned i = 0; i < m->nch; i++) {
+    hello.channel = i;
+    int rc = chan_send(m->s[i].ch, &mm.base, NULL, 0, SEND_TIMEOUT_MS, msg, sizeof msg);
+    if (rc) return fail_ev(m, rc, "channel %u: %s", i, msg);
+  }
+  if (atomic_load(&m->cancel)) return MIG_SRC_EV_CANCEL;
+  int rc = pthread_create(&m->rx, NULL, receiver_main, m);
+  if (rc) return fail_ev(m, HPVM_ENOMEM, "cannot start the receiver thread");
+  m->rx_started = true;
+  for (unsigned i = 0; i < m->nch; i++) {
+    if (pthread_create(&m->s[i].th, NULL, sender_main, &m->s[i]))
+      return fail_ev(m, HPVM_ENOMEM, "cannot start sender thread %u", i);
+    m->s[i].started = true;
+  }
+  vm_dirty_log_start(m->v);
+  m->logging = true;
+  m->last_harvest = m->t_copy = mig_now_ns();
+  /* Round 0 reads only what was ever written; the log is on first, so nothing written from
+   * now on is missed by either. */
+  vm_mem_populated(m->v, m->populated);
+  return MIG_SRC_EV_STARTED;
+}
+
+/* Run a round on every sender and wait for it: 0, or the event that interrupted it. */
+static mig_src_event run_job(mig_source *m, uint32_t round, bool final, uint64_t deadline_ns) {
+  pthread_mutex_lock(&m->lock);
+  m->job_round = round, m->job_final = final;
+  m->busy = m->nch;
+  m->job++;
+  pthread_cond_broadcast(&m->cond);
+  mig_src_event ev = MIG_SRC_EV_INVALID;
+  while (m->busy) {
+    ev = interrupted(m);
+    if (!ev && deadline_ns && mig_now_ns() >= deadline_ns) {
+      m->err = HPVM_ETIMEDOUT;
+      snprintf(m->msg, sizeof m->msg, "the copy phase ran out of time (copy timeout %u ms) in round %u; the guest "
+               "dirties memory faster than the link carries it: raise the timeout or the bandwidth, or allow "
+               "auto-converge", m->p.copy_timeout_ms, round);
+      ev = MIG_SRC_EV_TIMEOUT;
+    }
+    if (ev) {
+      atomic_store(&m->stop, true);
+      while (m->busy) pthread_cond_wait(&m->cond, &m->lock);
+      break;
+    }
+    uint32_t every = m->p.progress_ms ? m->p.progress_ms : 250;
+    wait_until(m, mig_now_ns() + (uint64_t)every * 1000000);
+    if (m->busy && m->state == MIG_SRC_COPY) {
+      pthread_mutex_unlock(&m->lock);
+      progress(m, false);
+      pthread_mutex_lock(&m->lock);
+    }
+  }
+  if (!ev) ev = interrupted(m);
+  pthread_mutex_unlock(&m->lock);
+  return ev;
+}
+
+static uint64_t popcount(const uint64_t *map, size_t n) {
+  uint64_t c = 0;
+  for (size_t i = 0; i < n; i++) c += (uint64_t)__builtin_popcountll(map[i]);
+  return c;
+}
+
+static uint64_t sum_round_counter(mig_source *m, size_t off) {
+  uint64_t t = 0;
+  for (unsigned i = 0; i < m->nch; i++) t += atomic_load((_Atomic uint64_t *)((char *)&m->s[i] + off));
+  return t;
+}
+
+static mig_src_event do_copy(mig_source *m) {
+  uint32_t round = m->st.round;
+  uint64_t deadline = m->p.copy_timeout_ms ? m->t_copy + (uint64_t)m->p.copy_timeout_ms * 1000000 : 0;
+  uint64_t w0 = sum_round_counter(m, offsetof(sender, wire)), f0 = sum_round_counter(m, offsetof(sender, frames));
+  uint64_t d0 = sum_round_counter(m, offsetof(sender, data_frames)), t0 = mig_now_ns();
+  mig_src_event ev = run_job(m, round, false, deadline);
+  if (ev) return ev;
+  uint64_t t1 = mig_now_ns(), wire = sum_round_counter(m, offsetof(sender, wire)) - w0;
+  uint64_t frames = sum_round_counter(m, offsetof(sender, frames)) - f0;
+  mig_conv_round(&m->conv, round, wire, frames, sum_round_counter(m, offsetof(sender, data_frames)) - d0, t1 - t0);
+  /* The next dirty set, and the decision. */
+  int rc = vm_dirty_log_harvest(m->v, m->send_map);
+  if (rc) return fail_ev(m, rc, "cannot harvest the dirty log");
+  uint64_t now = mig_now_ns(), dirty = popcount(m->send_map, m->nwords);
+  mig_conv_action a = mig_conv_decide(&m->conv, dirty, (now - m->t_copy) / 1000000);
+  pthread_mutex_lock(&m->lock);
+  m->st.wire_mbps = t1 > t0 ? (double)wire * 1e3 / (double)(t1 - t0) : 0;
+  m->st.mem_mbps = t1 > t0 ? (double)frames * VM_FRAME_SIZE * 1e3 / (double)(t1 - t0) : 0;
+  m->st.dirty_mbps = now > m->last_harvest ? (double)dirty * VM_FRAME_SIZE * 1e3 / (double)(now - m->last_harvest) : 0;
+  m->st.dirty_bytes = dirty * VM_FRAME_SIZE;
+  m->st.expected_downtime_ms = m->conv.predicted_ms;
+  if (round == 0) m->st.round0_done = m->st.mem_bytes;
+  pthread_mutex_unlock(&m->lock);
+  m->last_harvest = now;
+  progress(m, true);
+  switch (a) {
+  case MIG_CONV_SWITCHOVER: return MIG_SRC_EV_CONVERGED;
+  case MIG_CONV_TIMEOUT:
+    return fail_ev(m, HPVM_ETIMEDOUT, "the copy phase ran out of time (copy timeout %u ms) after %u rounds with %" PRIu64
+                   " MiB still dirty (%.0f MB/s dirtied, %.0f MB/s on the wire): raise the timeout or the bandwidth%s",
+                   m->p.copy_timeout_ms, round + 1, (uint64_t)(dirty * VM_FRAME_SIZE >> 20), m->st.dirty_mbps, m->st.wire_mbps,
+                   m->p.no_auto_converge ? ", or allow auto-converge" : "");
+  case MIG_CONV_THROTTLE:
+    rc = vm_set_throttle(m->v, m->conv.throttle);
+    if (rc) return fail_ev(m, rc, "cannot throttle the guest to %u %%", m->conv.throttle);
+    break;
+  default: break;
+  }
+  pthread_mutex_lock(&m->lock);
+  m->st.round = round + 1;
+  pthread_mutex_unlock(&m->lock);
+  return MIG_SRC_EV_ROUND;
+}
+
+static mig_src_event do_quiesce(mig_source *m) {
+  char msg[256];
+  /* Most of the flushing while the guest still runs: the frozen flush then has little left. */
+  int rc = vm_disks_flush(m->v, msg, sizeof msg);
+  if (rc) return fail_ev(m, rc, "%s", msg);
+  m->t_pause = mig_now_ns();
+  vm_pause(m->v);
+  m->paused = true;
+  if (atomic_load(&m->cancel)) return MIG_SRC_EV_CANCEL;
+  rc = vm_devices_quiesce(m->v, m->p.quiesce_timeout_ms ? m->p.quiesce_timeout_ms : 10000, msg, sizeof msg);
+  if (rc) return fail_ev(m, rc, "I/O quiesce: %s", msg);
+  /* The last dirty set: after the drain, so frames the completed requests wrote are in it. */
+  rc = vm_dirty_log_harvest(m->v, m->tmp);
+  if (rc) return fail_ev(m, rc, "cannot harvest the dirty log");
+  for (size_t i = 0; i < m->nwords; i++) m->send_map[i] |= m->tmp[i];
+  return MIG_SRC_EV_QUIESCED;
+}
+
+static int send_ctl(mig_source *m, Hpvm__MigMessage *mm, const void *bulk, size_t len, int timeout_ms, char *msg,
+                    size_t msglen) {
+  return chan_send(m->s[0].ch, &mm->base, bulk, len, timeout_ms, msg, msglen);
+}
+
+static mig_src_event do_frozen(mig_source *m) {
+  char msg[256];
+  uint32_t limit = m->p.frozen_timeout_ms ? m->p.frozen_timeout_ms : 10000;
+  uint64_t deadline = mig_now_ns() + (uint64_t)limit * 1000000;
+  pthread_mutex_lock(&m->lock);
+  m->st.round++;
+  m->st.dirty_bytes = popcount(m->send_map, m->nwords) * VM_FRAME_SIZE;
+  pthread_mutex_unlock(&m->lock);
+  mig_src_event ev = run_job(m, m->st.round, true, 0);
+  if (ev) return ev;
+  /* The state, without RAM, on ch0 after its final round. */
+  wire_writer w;
+  int rc = wire_writer_init_mem(&w);
+  if (!rc) rc = vm_save_state(m->v, &w, msg, sizeof msg);
+  else snprintf(msg, sizeof msg, "out of memory");
+  size_t len = 0;
+  uint8_t *state = rc ? NULL : wire_writer_take(&w, &len);
+  wire_writer_free(&w);
+  if (rc) return fail_ev(m, rc, "cannot save the VM state: %s", msg);
+  Hpvm__MigMessage mm = HPVM__MIG_MESSAGE__INIT;
+  mm.type = HPVM__MIG_TYPE__MIG_TYPE_STATE;
+  rc = send_ctl(m, &mm, state, len, SEND_TIMEOUT_MS, msg, sizeof msg);
+  free(state);
+  if (rc) return fail_ev(m, rc, "channel 0: %s", msg);
+  pthread_mutex_lock(&m->lock);
+  atomic_fetch_add(&m->s[0].wire, len);
+  while (!m->acked && !(ev = interrupted(m)))
+    if (!wait_until(m, deadline)) {
+      m->err = HPVM_ETIMEDOUT;
+      snprintf(m->msg, sizeof m->msg, "the destination did not acknowledge the state within %u ms (frozen timeout); "
+               "the guest goes on here", limit);
+      ev = MIG_SRC_EV_TIMEOUT;
+      break;
+    }
+  pthread_mutex_unlock(&m->lock);
+  return ev ? ev : MIG_SRC_EV_ACKED;
+}
+
+static mig_src_event do_handoff(mig_source *m) {
+  /* A cancel that came before the hook still counts; from the hook on it is too late. */
+  if (atomic_load(&m->cancel)) return fail_ev(m, HPVM_ECANCELED, "canceled before the handoff");
+  uint64_t gen = 0;
+  char msg[256] = "";
+  int rc = m->h.handoff ? m->h.handoff(m->h.ctx, &gen, msg, sizeof msg) : 0;
+  if (rc) return fail_ev(m, rc < 0 ? rc : HPVM_EIO, "the ownership handoff failed: %s", msg[0] ? msg : hpvm_strerror(rc));
+  m->handed_off = true;
+  Hpvm__MigMessage mm = HPVM__MIG_MESSAGE__INIT;
+  mm.type = HPVM__MIG_TYPE__MIG_TYPE_COMMIT;
+  mm.lease_generation = gen;
+  rc = send_ctl(m, &mm, NULL, 0, SEND_TIMEOUT_MS, msg, sizeof msg);
+  if (rc) {
+    /* The lease names the target: it owns the guest now whatever happens to this channel. */
+    pthread_mutex_lock(&m->lock);
+    snprintf(m->msg, sizeof m->msg, "handed off at lease generation %" PRIu64 ", but COMMIT could not be sent (%s); "
+             "the target adopts the guest from the lease", gen, msg);
+    pthread_mutex_unlock(&m->lock);
+  }
+  return MIG_SRC_EV_HANDED_OFF;
+}
+
+static mig_src_event do_committed(mig_source *m) {
+  uint32_t limit = m->p.frozen_timeout_ms ? m->p.frozen_timeout_ms : 10000;
+  uint64_t deadline = mig_now_ns() + (uint64_t)limit * 1000000;
+  pthread_mutex_lock(&m->lock);
+  while (!m->resumed && !m->rx_done && wait_until(m, deadline)) {}
+  bool ok = m->resumed;
+  if (ok) m->st.downtime_ns = m->t_resumed - m->t_pause;
+  else if (!m->msg[0])
+    snprintf(m->msg, sizeof m->msg, "handed off; the target did not confirm that it resumed the guest (%.150s): check it there",
+             m->rx_err ? m->rx_msg : "no answer in time");
+  pthread_mutex_unlock(&m->lock);
+  return ok ? MIG_SRC_EV_RESUMED : MIG_SRC_EV_LOST;
+}
+
+static void stop_senders(mig_source *m) {
+  pthread_mutex_lock(&m->lock);
+  atomic_store(&m->stop, true);
+  while (m->busy) pthread_cond_wait(&m->cond, &m->lock);
+  pthread_mutex_unlock(&m->lock);
+}
+
+static mig_src_event do_rollback(mig_source *m) {
+  stop_senders(m);
+  char msg[256];
+  pthread_mutex_lock(&m->lock);
+  if (m->cause == MIG_SRC_EV_CANCEL && !m->err) {
+    m->err = HPVM_ECANCELED;
+    snprintf(m->msg, sizeof m->msg, "migration canceled in the %s phase; the guest goes on here",
+             mig_phase_name(phase_of(m->cause_state)));
+  }
+  int err = m->err ? m->err : HPVM_EIO;
+  char why[256];
+  snprintf(why, sizeof why, "%s", m->msg);
+  bool rx_dead = m->rx_done;
+  pthread_mutex_unlock(&m->lock);
+  /* Tell the target (best effort: it may be the one that is gone). */
+  if (!rx_dead && !m->s[0].err) {
+    Hpvm__MigMessage mm = HPVM__MIG_MESSAGE__INIT;
+    Hpvm__MigError e = HPVM__MIG_ERROR__INIT;
+    mm.type = HPVM__MIG_TYPE__MIG_TYPE_ABORT;
+    mm.error = &e;
+    e.code = err;
+    e.text = why;
+    send_ctl(m, &mm, NULL, 0, ABORT_TIMEOUT_MS, msg, sizeof msg);
+  }
+  if (m->logging) vm_dirty_log_stop(m->v), m->logging = false;
+  vm_set_throttle(m->v, 0);
+  m->conv.throttle = 0;
+  if (m->paused) vm_resume(m->v), m->paused = false;
+  return err == HPVM_ECANCELED ? MIG_SRC_EV_CANCEL : MIG_SRC_EV_ROLLED_BACK;
+}
+
+/* ---- The machine --------------------------------------------------------------------------------- */
+
+static void teardown(mig_source *m, bool graceful) {
+  if (m->rx_started) {
+    /* Wake the receiver if the target said nothing more. */
+    shutdown(chan_fd(m->s[0].ch), SHUT_RD);
+    pthread_join(m->rx, NULL);
+    m->rx_started = false;
+  }
+  pthread_mutex_lock(&m->lock);
+  m->quit = true;
+  pthread_cond_broadcast(&m->cond);
+  pthread_mutex_unlock(&m->lock);
+  for (unsigned i = 0; i < m->nch; i++)
+    if (m->s[i].started) pthread_join(m->s[i].th, NULL), m->s[i].started = false;
+  for (unsigned i = 0; i < m->nch; i++) {
+    if (!m->s[i].ch) continue;
+    graceful ? chan_close(m->s[i].ch) : chan_abort(m->s[i].ch);
+    m->s[i].ch = NULL;
+  }
+}
+
+static mig_src_event do_state(mig_source *m) {
+  switch (m->state) {
+  case MIG_SRC_INIT: return do_init(m);
+  case MIG_SRC_COPY: return do_copy(m);
+  case MIG_SRC_QUIESCE: return do_quiesce(m);
+  case MIG_SRC_FROZEN: return do_frozen(m);
+  case MIG_SRC_HANDOFF: return do_handoff(m);
+  case MIG_SRC_COMMITTED: return do_committed(m);
+  case MIG_SRC_ROLLBACK: return do_rollback(m);
+  default: return MIG_SRC_EV_INVALID;
+  }
+}
+
+int mig_source_run(mig_source *m, char *msg, size_t msglen) {
+  if (m->ran) return mig_fail(msg, msglen, HPVM_ESTATE, "this migration has run already: create another");
+  m->ran = true;
+  m->t_run = mig_now_ns();
+  progress(m, true);
+  while (m->state != MIG_SRC_DONE && m->state != MIG_SRC_FAILED && m->state != MIG_SRC_CANCELED) {
+    mig_src_state before = m->state;
+    mig_src_event ev = do_state(m);
+    mig_src_state next = mig_src_next(before, ev);
+    if (next == MIG_SRC_INVALID) {
+      /* Refused: a bug, but the guest must still end up running on exactly one side. */
+      char text[128];
+      snprintf(text, sizeof text, "internal error: event %s is not allowed in state %s", mig_src_event_name(ev),
+               mig_src_state_name(before));
+      src_error(m, HPVM_ESTATE, text);
+      next = m->handed_off ? MIG_SRC_DONE : before == MIG_SRC_ROLLBACK ? MIG_SRC_FAILED : MIG_SRC_ROLLBACK;
+    }
+    if (next == MIG_SRC_ROLLBACK) m->cause = ev, m->cause_state = before;
+    pthread_mutex_lock(&m->lock);
+    m->state = next;
+    pthread_mutex_unlock(&m->lock);
+    if (phase_of(next) != phase_of(before)) progress(m, true);
+  }
+  bool done = m->state == MIG_SRC_DONE;
+  teardown(m, true);
+  if (m->logging) vm_dirty_log_stop(m->v), m->logging = false;
+  pthread_mutex_lock(&m->lock);
+  collect(m);
+  int rc = done ? 0 : m->err ? m->err : HPVM_EIO;
+  mig_fail(msg, msglen, rc, "%s", done && !m->msg[0] ? "migrated: the guest runs on the target" : m->msg);
+  pthread_mutex_unlock(&m->lock);
+  progress(m, true);
+  return rc;
+}
+
+void mig_source_free(mig_source *m) {
+  if (!m) return;
+  teardown(m, false);
+  for (unsigned i = 0; i < m->nch; i++) mig_encoder_free(&m->s[i].enc);
+  free(m->send_map), free(m->populated), free(m->tmp);
+  pthread_mutex_destroy(&m->lock);
+  pthread_mutex_destroy(&m->bucket_lock);
+  pthread_cond_destroy(&m->cond);
+  free(m);
+}
