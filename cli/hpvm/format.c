@@ -38,6 +38,7 @@ const char *cli_state_name(const Hpvm__VmStatus *vm) {
   case S(CRASH): return "Crash";
   case S(BAD_RECORD): return "Invalid";
   case S(ELSEWHERE): return "On (OS)";
+  case S(INCOMING): return "Migrating in";
   default: return "Invalid";
   }
 }
@@ -46,7 +47,7 @@ const char *cli_state_word(const Hpvm__VmStatus *vm) {
   switch (vm->state) {
   case S(OFF): return "Off";
   case S(CRASH): return "Crash";
-  case S(BOOTING): case S(ON): case S(STOPPING): case S(PAUSED): case S(ELSEWHERE): return "On";
+  case S(BOOTING): case S(ON): case S(STOPPING): case S(PAUSED): case S(ELSEWHERE): case S(INCOMING): return "On";
   default: return "Invalid";
   }
 }
@@ -61,6 +62,7 @@ static const char *run_state_id(int s) {
   case S(CRASH): return "CRASH";
   case S(BAD_RECORD): return "BAD_RECORD";
   case S(ELSEWHERE): return "ELSEWHERE";
+  case S(INCOMING): return "INCOMING";
   default: return "INVALID";
   }
 }

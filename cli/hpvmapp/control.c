@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "app_migrate.h"
 #include "control.h"
 #include "control.pb-c.h"
 #include "rpc.h"
@@ -52,6 +53,10 @@ struct app_ctl {
   atomic_int state;            /* HPVM__VM_RUN_STATE__* */
   atomic_bool poweroff_asked;
   char *suspended_to;          /* hpvmsuspend saved the VM there (control thread; read after its join) */
+  app_mig *mig;                /* live migration (migrate.c): its commands go there */
+  atomic_uint generation;      /* +1 per supervisor connection: pending requests are re-sent */
+  char *migrated_to;           /* the guest was handed over to this host (set before power-off) */
+  char *exit_note;             /* the reason the exit reports instead of the usual one */
   int64_t started_ns;
   /* Console log, owned by the pump. */
   int log_fd;
@@ -197,6 +202,7 @@ static void take_connection(app_ctl *c, int fd, bool restarted) {
   if (c->fd >= 0) close(c->fd);
   c->fd = fd;
   c->restarted = restarted;
+  atomic_fetch_add(&c->generation, 1);
   wire_framer_free(&c->in);
   wire_framer_init(&c->in, WIRE_MAGIC_APP, WIRE_RPC_VERSION, CMD_MAX);
   Hpvm__AppStatus s = HPVM__APP_STATUS__INIT;
@@ -297,6 +303,14 @@ static void do_command(app_ctl *c, const Hpvm__AppCommand *cmd) {
   case HPVM__APP_COMMAND__BODY_SUSPEND:
     suspend_to(c, cmd->suspend->path);
     break;
+  case HPVM__APP_COMMAND__BODY_MIGRATE_OUT:
+  case HPVM__APP_COMMAND__BODY_INCOMING:
+  case HPVM__APP_COMMAND__BODY_HANDOFF_RESULT:
+  case HPVM__APP_COMMAND__BODY_ADOPT_RESULT:
+  case HPVM__APP_COMMAND__BODY_MIGRATE_CANCEL:
+    if (c->mig) app_mig_command(c->mig, cmd);
+    else send_error(c, "this hpvmapp cannot migrate");
+    break;
   default:
     send_error(c, "unknown command (a newer hpvmd?)");
   }
@@ -374,6 +388,8 @@ static void ctl_free(app_ctl *c) {
   free(c->name);
   free(c->run_dir);
   free(c->suspended_to);
+  free(c->migrated_to);
+  free(c->exit_note);
   free(c);
 }
 
@@ -444,9 +460,18 @@ int app_ctl_prepare(const app_ctl_opts *o, vm_config *cfg, app_ctl **out) {
 
 int app_ctl_start(app_ctl *c, vm *v) {
   if (!c) return 0;
-  c->v = v;
   c->started_ns = wall_ns();
-  atomic_store(&c->state, HPVM__VM_RUN_STATE__VM_RUN_STATE_ON);
+  if (c->ctl_running) {   /* connected before the guest ran (incoming migration) */
+    atomic_store(&c->state, HPVM__VM_RUN_STATE__VM_RUN_STATE_ON);
+    send_status(c);
+    return 0;
+  }
+  return app_ctl_connect(c, v, HPVM__VM_RUN_STATE__VM_RUN_STATE_ON);
+}
+
+int app_ctl_connect(app_ctl *c, vm *v, int state) {
+  c->v = v;
+  atomic_store(&c->state, state);
   int fd = c->fd;
   c->fd = -1;
   take_connection(c, fd, false);
@@ -475,7 +500,9 @@ static void crash_line(const app_ctl *c, char *out, size_t len) {
 
 static void exit_reason(const app_ctl *c, int status, char *out, size_t len) {
   char crash[512];
-  if (c->suspended_to) snprintf(out, len, "suspended to %s (hpvmsuspend)", c->suspended_to);
+  if (c->migrated_to) snprintf(out, len, "migrated to host %s", c->migrated_to);
+  else if (c->exit_note) snprintf(out, len, "%s", c->exit_note);
+  else if (c->suspended_to) snprintf(out, len, "suspended to %s (hpvmsuspend)", c->suspended_to);
   else if (atomic_load(&c->poweroff_asked)) snprintf(out, len, "powered off by hpvmd (exit %d)", status);
   else if (status == VM_EXIT_CRASH) {
     crash_line(c, crash, sizeof crash);
@@ -512,10 +539,41 @@ void app_ctl_finish(app_ctl *c, int status) {
   x.status = status;
   x.reason = reason;
   if (c->suspended_to) x.suspended_to = c->suspended_to;
+  if (c->migrated_to) x.migrated_to = c->migrated_to;
   e.body_case = HPVM__APP_EVENT__BODY_EXIT;
   e.exit = &x;
   send_event(c, &e);
   unlink_in(c->run_dir, "app.sock");
   unlink_in(c->run_dir, "app.pid");
   ctl_free(c);
+}
+
+/* ---- Live migration (migrate.c) ------------------------------------------------------------------ */
+
+void app_ctl_set_mig(app_ctl *c, app_mig *m) {
+  if (c) c->mig = m;
+}
+
+void app_ctl_send(app_ctl *c, const Hpvm__AppEvent *e) {
+  if (c) send_event(c, e);
+}
+
+unsigned app_ctl_generation(app_ctl *c) {
+  return c ? atomic_load(&c->generation) : 0;
+}
+
+void app_ctl_set_state(app_ctl *c, int state) {
+  if (c) atomic_store(&c->state, state);
+}
+
+void app_ctl_set_migrated(app_ctl *c, const char *host) {
+  if (!c) return;
+  free(c->migrated_to);
+  c->migrated_to = strdup(host);
+}
+
+void app_ctl_set_exit_note(app_ctl *c, const char *reason) {
+  if (!c) return;
+  free(c->exit_note);
+  c->exit_note = strdup(reason);
 }

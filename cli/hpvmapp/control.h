@@ -12,6 +12,7 @@
 #ifndef HPVMAPP_CONTROL_H
 #define HPVMAPP_CONTROL_H
 
+#include "control.pb-c.h"
 #include "vm.h"
 
 typedef struct app_ctl_opts {
@@ -28,8 +29,26 @@ int app_ctl_parse(app_ctl_opts *o, int argc, char **argv, int *i);
 /* Supervised mode: check the options, take over the console (cfg->console_in/out become
  * pipes of this module). *out stays NULL when o->fd < 0. 0, or -1 after printing why. */
 int app_ctl_prepare(const app_ctl_opts *o, vm_config *cfg, app_ctl **out);
-/* The VM runs: say hello to the supervisor and serve its commands. */
+/* The VM runs: say hello to the supervisor and serve its commands (or, when app_ctl_connect
+ * did that already, report the VM On). */
 int app_ctl_start(app_ctl *c, vm *v);
+/* Say hello and serve commands before the guest runs, in state (INCOMING: the target of a
+ * live migration); app_ctl_start follows once it runs. */
+int app_ctl_connect(app_ctl *c, vm *v, int state);
+
+/* ---- For the live migration glue (migrate.c, app_migrate.h) ---------------------------- */
+typedef struct app_mig app_mig;
+/* Migration commands (migrate_out, incoming, handoff/adopt results, cancel) go to m. */
+void app_ctl_set_mig(app_ctl *c, app_mig *m);
+/* An event to the supervisor, from any thread (dropped while none is connected). */
+void app_ctl_send(app_ctl *c, const Hpvm__AppEvent *e);
+/* +1 per supervisor connection: a request waiting for its answer is sent again. */
+unsigned app_ctl_generation(app_ctl *c);
+void app_ctl_set_state(app_ctl *c, int state);
+/* The run ends because the guest now runs on host (the exit says "migrated to host H"). */
+void app_ctl_set_migrated(app_ctl *c, const char *host);
+/* The reason the exit gives instead of the usual one (a failed incoming migration). */
+void app_ctl_set_exit_note(app_ctl *c, const char *reason);
 /* The VM never ran (it could not be created or loaded): undo app_ctl_prepare (app.sock,
  * app.pid) without an exit record; hpvmd reads the reason from hpvmapp's stderr. NULL-safe. */
 void app_ctl_discard(app_ctl *c);

@@ -21,6 +21,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "app_migrate.h"
 #include "control.h"
 #include "entitle.h"
 #include "hpvm_error.h"
@@ -50,6 +51,9 @@ static void usage(FILE *f) {
              "  (kill -PWR PID asks the guest to shut down, as hpvmstop -g does)\n"
              "  --entitlement PCT[:CAP]  %% of a host core guaranteed to each vCPU (0: best-effort), and its cap\n"
              "  --sched-dir DIR the host scheduler shared with the other VMs (hpvmd's state dir)\n"
+             "  --incoming FD,FD...\n"
+             "                  the target of a live migration (hpvmd passes it with the channels'\n"
+             "                  sockets): the guest comes from the source host instead of a kernel\n"
              "  --control-fd N --name VM --run-dir DIR\n"
              "                  supervised by hpvmd: commands on socket N, console to DIR/console.log\n"
              "                  (cli/hpvmapp/control.h); hpvmd passes these, people need not\n"
@@ -157,10 +161,13 @@ int main(int argc, char **argv) {
   vm_config cfg = {.memory = DEFAULT_MEMORY, .ncpus = 1, .console_in = STDIN_FILENO, .console_out = STDOUT_FILENO};
   app_ctl_opts ctlo = {.fd = -1};
   app_sched_opts scho = {0};
+  int in_fds[APP_MIG_MAX_CHANNELS];
+  unsigned n_in = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) return usage(stdout), 0;
-    int ctl_opt = app_ctl_parse(&ctlo, argc, argv, &i);
+    int ctl_opt = app_mig_parse(argc, argv, &i, in_fds, &n_in);
+    if (!ctl_opt) ctl_opt = app_ctl_parse(&ctlo, argc, argv, &i);
     if (!ctl_opt) ctl_opt = app_sched_parse(&scho, argc, argv, &i);
     if (ctl_opt) {
       if (ctl_opt < 0) return 2;
@@ -191,8 +198,10 @@ int main(int argc, char **argv) {
       disks[cfg.ndisks++] = val;
     }
   }
+  if (n_in && (restore || ctlo.fd < 0)) return bad("%s", "--incoming goes with --control-fd (hpvmd), without --restore");
+  if (n_in) kernel = mem_image = NULL;   /* the guest, memory included, comes from the source */
   if (kernel && restore) return bad("%s", "give --kernel FILE or --restore FILE, not both");
-  if (!kernel && !restore) return bad("%s", "no kernel; give --kernel FILE (see hpvmapp --help)");
+  if (!kernel && !restore && !n_in) return bad("%s", "no kernel; give --kernel FILE (see hpvmapp --help)");
   if (restore && cmdline) return bad("%s", "--args: a restored guest keeps the command line it was saved with");
   if (restore && mem_image) return bad("%s", "--mem-image: a restored guest's memory comes from its state file");
   char msg[600];
@@ -230,7 +239,7 @@ int main(int argc, char **argv) {
     return bad("%s", msg);
   }
   if (mem_image) rc = vm_mem_load_image(v, mem_image, msg, sizeof msg);   /* first: the kernel's bytes win */
-  if (!rc) rc = restore ? vm_restore_file(v, restore, msg, sizeof msg) : vm_load_kernel(v, kernel, msg, sizeof msg);
+  if (!rc && !n_in) rc = restore ? vm_restore_file(v, restore, msg, sizeof msg) : vm_load_kernel(v, kernel, msg, sizeof msg);
   vm_sched *sched = NULL;
   if (!rc) rc = app_sched_admit(&scho, v, ctlo.name, &sched, msg, sizeof msg);
   if (rc) {
@@ -243,13 +252,28 @@ int main(int argc, char **argv) {
   pthread_create(&st, NULL, signal_thread, &sc);
   pthread_detach(st);
   raw_tty();
-  rc = vm_start(v);
+  app_mig *mig = app_mig_new(ctl, v);
+  if (n_in) {
+    /* The target of a live migration: hello first (hpvmd then hands over the channels), the
+     * guest runs only once the library received it and hpvmd adopted its lease. */
+    rc = app_ctl_connect(ctl, v, HPVM__VM_RUN_STATE__VM_RUN_STATE_INCOMING);
+    if (!rc && (rc = app_mig_incoming(mig, in_fds, n_in, msg, sizeof msg))) {
+      char note[700];
+      snprintf(note, sizeof note, "incoming migration failed: %s", msg);
+      fprintf(stderr, "hpvmapp: %s\n", note);
+      app_ctl_set_exit_note(ctl, note);
+    }
+  } else {
+    rc = vm_start(v);
+  }
   if (!rc) rc = app_ctl_start(ctl, v);
   int status = rc ? 1 : vm_wait(v);
+  app_mig_stop(mig);   /* a migration thread still running ends before the exit is told */
   app_ctl_finish(ctl, status);
   restore_tty();
-  if (rc) fprintf(stderr, "hpvmapp: cannot start the VM: %s\n", hpvm_strerror(rc));
+  if (rc && !n_in) fprintf(stderr, "hpvmapp: cannot start the VM: %s\n", hpvm_strerror(rc));
   vm_destroy(v);
+  app_mig_free(mig);
   app_sched_close(sched);
   return status & 0xff;
 }

@@ -8,6 +8,12 @@
  *              re-attach after a restart, leases
  *   console.c  console viewers
  *   log.c      logging to stderr or syslog
+ *   ident.c    this host's identity (keys) and trust in other hosts, the cluster secret
+ *   peer.c     the peer listener (--listen): authenticated connections from other hosts,
+ *              the target side of a live migration (offer checks, channels, hpvmapp
+ *              --incoming, adopting the lease)
+ *   migrate.c  the source side of a live migration: hpvmmigrate's request, the storage
+ *              proofs, progress to the client, the lease handover
  *
  * One hd_daemon per process, passed by pointer; everything runs on its libuv loop thread,
  * so nothing here is locked. An hd_vm exists for every VM this hpvmd has run (or re-attached
@@ -21,8 +27,10 @@
 #include <sys/types.h>
 #include <uv.h>
 
+#include "chan.h"
 #include "control.pb-c.h"
 #include "hpvm_error.h"
+#include "peer.pb-c.h"
 #include "rpc.h"
 #include "storage.h"
 
@@ -38,6 +46,9 @@
 typedef struct hd_daemon hd_daemon;
 typedef struct hd_vm hd_vm;
 typedef struct hd_client hd_client;
+typedef struct hd_migration hd_migration;   /* migrate.c: this host is the source */
+typedef struct hd_incoming hd_incoming;     /* peer.c: this host is the target */
+typedef struct hd_offline hd_offline;       /* offline.c: an offline migration from here */
 
 typedef struct hd_options {
   char *shared_dir;
@@ -105,6 +116,11 @@ struct hd_vm {
   char *resume_from;            /* hpvmresume: the next spawn restores this state file */
   /* CPU entitlement the running hpvmapp was admitted with (from its hello and status). */
   unsigned entitlement, cap;
+  uint64_t memory_bytes;        /* of the running guest (the target's admission counts it) */
+  /* Live migration: at most one of them, while it lasts. */
+  hd_migration *mig;            /* going out (source) */
+  hd_incoming *incoming;        /* coming in (target): state INCOMING until adopted */
+  char *migrated_to;            /* the last run ended by a migration to this host */
   /* Lease. */
   bool have_lease;
   sto_lease lease;
@@ -151,6 +167,15 @@ struct hd_daemon {
   bool use_syslog;
   bool stopping;
   char *hpvmapp;                /* resolved path */
+  /* Identity and peers (ident.c, peer.c). */
+  chan_identity ident;
+  uint8_t cluster_secret[32];
+  int peer_fd;                  /* the --listen socket, -1 when none */
+  uv_poll_t peer_poll;
+  bool peer_open;
+  unsigned peer_conns;          /* handshakes on worker threads */
+  hd_incoming *incomings;
+  hd_offline *offlines;         /* offline migrations in progress from this host */
 };
 
 /* ---- log.c ---------------------------------------------------------------------------------- */
@@ -231,6 +256,53 @@ void hd_forget_client(hd_daemon *d, hd_client *c);
 /* hpvmd exits: close every hpvmapp connection (the VMs keep running). */
 void hd_detach_all(hd_daemon *d);
 
+/* Spawn hpvmapp for a run of cfg (super.c). incoming: the live migration target's
+ * hpvmapp --incoming with the channels' sockets fds[0..nfds) as its fds 4.. (the state
+ * is INCOMING, not BOOTING). 0, or an error with why. */
+int hd_spawn(hd_vm *v, const Hpvm__VmConfig *cfg, const int *fds, unsigned nfds, char *why, size_t len);
+/* super.c helpers for peer.c and migrate.c. */
+void hd_vm_set_reason(hd_vm *v, const char *reason);
+uint64_t hd_incarnation(hd_daemon *d);
+
+/* ---- ident.c -------------------------------------------------------------------------------- */
+/* Load or create this host's identity (STATE/host.key), publish its public keys in
+ * DIR/hosts/<host>/key, read the cluster secret (creating the cluster when the shared
+ * directory has none yet: the first host of a cluster). */
+int hd_ident_start(hd_daemon *d, char *msg, size_t len);
+/* chan_trust_fn with ctx = the hd_daemon: the peer's keys must be the ones in
+ * DIR/hosts/<peer>/key. Safe on any thread (it opens its own store). */
+int hd_trust(void *ctx, const char *peer, const uint8_t sign_pk[32], const uint8_t kx_pk[32], char *why,
+             size_t whylen);
+/* The channel configuration of this host (identity, cluster secret, hd_trust). */
+void hd_chan_config(hd_daemon *d, chan_config *c);
+
+/* ---- peer.c --------------------------------------------------------------------------------- */
+int hd_peer_start(hd_daemon *d, char *msg, size_t len);
+void hd_peer_stop(hd_daemon *d);
+/* The target's hpvmapp --incoming said hello / asked to adopt the lease / ended. */
+void hd_incoming_hello(hd_vm *v);
+void hd_incoming_adopt(hd_vm *v, const Hpvm__AppAdopt *a);
+void hd_incoming_ended(hd_vm *v, const char *reason);
+void hd_incoming_progress(hd_vm *v, const Hpvm__MigrateProgress *p);
+/* A status line for hpvmstatus ("incoming from A: copy round 3"). */
+const char *hd_incoming_note(const hd_vm *v);
+
+/* ---- migrate.c ------------------------------------------------------------------------------ */
+void hd_cmd_migrate(hd_daemon *d, const hd_req *q);
+/* BLAKE2b-256 of the first max_bytes of path (a file or block device) and its size: the
+ * storage proofs of both sides. 0, or an error with errno set. */
+int hd_fingerprint(const char *path, uint64_t max_bytes, uint8_t out[32], uint64_t *size);
+/* hpvmapp's migration events (source side). */
+void hd_mig_progress(hd_vm *v, const Hpvm__MigrateProgress *p);
+void hd_mig_handoff(hd_vm *v, const Hpvm__AppHandoff *h);
+void hd_mig_done(hd_vm *v, const Hpvm__AppMigrateDone *m);
+/* The source's hpvmapp ended while a migration was on (it crashed, was stopped). */
+void hd_mig_abort(hd_vm *v, const char *reason);
+/* hpvmstatus: "migrating to B: copy round 3, 45 % sent" or NULL. */
+const char *hd_mig_note(const hd_vm *v);
+/* A client went away: its migration goes on, answering nobody. */
+void hd_mig_forget_client(hd_daemon *d, hd_client *c);
+
 /* Start VM name on this host (super.c): registration, kernel and host checks, lease, spawn of
  * hpvmapp (with --restore v->resume_from when that is set). 0 (the VM is BOOTING; *out is
  * it) or an error with why. */
@@ -245,6 +317,25 @@ void hd_suspend_ended(hd_vm *v, const char *reason);
 void hd_suspend_refused(hd_vm *v, hd_waiter *w, const char *msg);
 /* A run began (first hello): the configuration's suspension record, if any, is used up. */
 void hd_suspend_started(hd_vm *v);
+
+/* ---- offline.c ------------------------------------------------------------------------------ */
+struct Hpvm__OfflineOffer;      /* peer.pb-c.h */
+struct Hpvm__OfflineCommit;
+struct Hpvm__StorageProof;
+/* hpvmmigrate without -o (migrate.c hands it over): the stopped guest's registration moves. */
+void hd_migrate_offline(hd_daemon *d, const hd_req *q);
+/* The target's side of the peer requests (peer.c hands them over with their channel). */
+void hd_offline_offer(hd_daemon *d, chan *ch, const struct Hpvm__OfflineOffer *o);
+void hd_offline_commit(hd_daemon *d, chan *ch, const struct Hpvm__OfflineCommit *c);
+void hd_offline_forget_client(hd_daemon *d, hd_client *c);
+/* The registration of VM name moves from this host to `to`: `to` runnable, this host Not
+ * Runnable ("migrated to <to>") or, with drop_source, unregistered; compare-and-swap, retried
+ * unless want_gen (the generation the target checked) is given. 0 or an error with why. */
+int hd_offline_register_move(hd_daemon *d, const char *name, const char *to, bool drop_source, uint64_t want_gen,
+                             char *why, size_t len);
+/* peer.c's checks of a live offer, for the offline one. */
+int hd_peer_check_proof(hd_daemon *d, const char *src, const struct Hpvm__StorageProof *p, char *why, size_t len);
+int hd_peer_check_capacity(hd_daemon *d, const Hpvm__VmConfig *c, char *why, size_t len);
 
 /* ---- console.c ------------------------------------------------------------------------------ */
 void hd_cmd_console(hd_daemon *d, const hd_req *q);

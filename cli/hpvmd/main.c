@@ -55,6 +55,7 @@ const char *hd_state_name(int state) {
   case HPVM__VM_RUN_STATE__VM_RUN_STATE_CRASH: return "Crash";
   case HPVM__VM_RUN_STATE__VM_RUN_STATE_BAD_RECORD: return "Invalid";
   case HPVM__VM_RUN_STATE__VM_RUN_STATE_ELSEWHERE: return "On (another host)";
+  case HPVM__VM_RUN_STATE__VM_RUN_STATE_INCOMING: return "Migrating in";
   default: return "?";
   }
 }
@@ -70,7 +71,8 @@ static void usage(FILE *f) {
           "  --state-dir DIR     this host's own state: control socket, per-VM run directories\n"
           "                      (default %s)\n"
           "  --name HOST         this host's name in the cluster (default: the host name)\n"
-          "  --listen ADDR:PORT  address published for peer RPC and migration\n"
+          "  --listen ADDR:PORT  where other hosts reach this one (live migration); published in\n"
+          "                      the shared directory\n"
           "  --foreground        do not detach; log to stderr\n"
           "  --config FILE       read 'key = value' settings (the option names without --);\n"
           "                      default %s when it exists; options given here win\n"
@@ -285,6 +287,7 @@ static void shutdown_daemon(hd_daemon *d, const char *why) {
   for (hd_vm *v = d->vms; v; v = v->next) running += hd_vm_running(v);
   hd_log(d, HD_INFO, "%s: exiting; %u guest(s) keep running and the next hpvmd re-attaches to them", why, running);
   hd_server_stop(d);
+  hd_peer_stop(d);
   hd_detach_all(d);
   uv_timer_stop(&d->tick);
   uv_close((uv_handle_t *)&d->tick, NULL);
@@ -334,6 +337,7 @@ static int start(hd_daemon *d, char *msg, size_t len) {
   char why[600];
   if ((rc = sto_lease_timing_check(HD_LEASE_RENEW_MS, HD_LEASE_FENCE_MS, d->o.lease_timeout_ms, why, sizeof why)))
     return snprintf(msg, len, "lease timing: %s", why), rc;
+  if ((rc = hd_ident_start(d, msg, len))) return rc;
   if (sto_liveness_start(d->sto, d->o.lease_timeout_ms, d->o.listen ? d->o.listen : "", &d->live) == 0)
     d->have_live = true;
   else hd_log(d, HD_WARN, "cannot write this host's liveness record: %s", sto_error(d->sto));
@@ -348,13 +352,11 @@ static int start(hd_daemon *d, char *msg, size_t len) {
   uv_signal_start(&d->sig_hup, on_signal, SIGHUP);
   hd_reattach_all(d);
   if ((rc = hd_server_start(d, msg, len))) return rc;
+  if ((rc = hd_peer_start(d, msg, len))) return rc;
   uv_timer_start(&d->tick, on_tick, HD_LEASE_RENEW_MS, HD_LEASE_RENEW_MS);
   hd_log(d, HD_INFO, "hpvmd %s on host %s: shared %s, state %s, control socket %s, hpvmapp %s%s%s", HD_VERSION,
          sto_host(d->sto), d->o.shared_dir, d->o.state_dir, d->socket_path, d->hpvmapp,
          d->o.listen ? ", peer address " : "", d->o.listen ? d->o.listen : "");
-  if (d->o.listen)
-    hd_log(d, HD_INFO, "peer RPC and migration are not served yet: %s is only published in the liveness record",
-           d->o.listen);
   hd_autostart(d);
   return 0;
 }
@@ -398,6 +400,7 @@ int main(int argc, char **argv) {
   hd_daemon daemon = {0};   /* main's own: everything else gets it by pointer */
   hd_daemon *d = &daemon;
   d->lock_fd = -1;
+  d->peer_fd = -1;
   char msg[1200];
   if (parse_args(&d->o, argc, argv, msg, sizeof msg)) {
     fprintf(stderr, "hpvmd: %s\n", msg);

@@ -157,6 +157,7 @@ static const char *verb_of(const Hpvm__Request *r, const char **name) {
   case HPVM__REQUEST__BODY_LIST: return "hpvmstatus";
   case HPVM__REQUEST__BODY_INFO: return "hpvminfo";
   case HPVM__REQUEST__BODY_CONSOLE: *name = r->console->name; return "hpvmconsole";
+  case HPVM__REQUEST__BODY_MIGRATE: *name = r->migrate->name; return "hpvmmigrate";
   case HPVM__REQUEST__BODY_SUSPEND: *name = r->suspend->name; return "hpvmsuspend";
   case HPVM__REQUEST__BODY_RESUME: *name = r->resume->name; return "hpvmresume";
   default: return "?";
@@ -199,6 +200,7 @@ static void dispatch(hd_client *c, const Hpvm__Request *r) {
   case HPVM__REQUEST__BODY_LIST: hd_cmd_list(d, &q); break;
   case HPVM__REQUEST__BODY_INFO: hd_cmd_info(d, &q); break;
   case HPVM__REQUEST__BODY_CONSOLE: hd_cmd_console(d, &q); break;
+  case HPVM__REQUEST__BODY_MIGRATE: hd_cmd_migrate(d, &q); break;
   case HPVM__REQUEST__BODY_SUSPEND: hd_cmd_suspend(d, &q); break;
   case HPVM__REQUEST__BODY_RESUME: hd_cmd_resume(d, &q); break;
   default:

@@ -24,7 +24,13 @@
  *
  * Ownership: a VM runs only under its lease in shared storage (storage.h), acquired before
  * the spawn, renewed by hd_tick, released when the run ends. A lease lost to another host,
- * or not renewed within the fence time, powers the guest off (self-fencing). */
+ * or not renewed within the fence time, powers the guest off (self-fencing).
+ *
+ * Live migration adds two kinds of run. The source's ends with AppExit.migrated_to: the lease
+ * was handed over (migrate.c), so it is neither renewed nor released, and the VM shows as
+ * running on the target. The target's starts as INCOMING (hpvmapp --incoming, spawned by
+ * peer.c with the channels' sockets, without the lease) and becomes ON when peer.c adopts the
+ * lease; one that ends before that is forgotten: the guest still runs on the source. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -89,6 +95,7 @@ bool hd_vm_running(const hd_vm *v) {
   case HPVM__VM_RUN_STATE__VM_RUN_STATE_ON:
   case HPVM__VM_RUN_STATE__VM_RUN_STATE_STOPPING:
   case HPVM__VM_RUN_STATE__VM_RUN_STATE_PAUSED:
+  case HPVM__VM_RUN_STATE__VM_RUN_STATE_INCOMING:
     return true;
   default:
     return false;
@@ -100,12 +107,17 @@ static void set_str(char **p, const char *s) {
   *p = s ? strdup(s) : NULL;
 }
 
+void hd_vm_set_reason(hd_vm *v, const char *reason) {
+  set_str(&v->reason, reason);
+}
+
 static void free_vm(uv_handle_t *h) {
   hd_vm *v = h->data;
   wire_framer_free(&v->in);
   if (v->app_exit) hpvm__app_exit__free_unpacked(v->app_exit, NULL);
   free(v->name), free(v->run_dir), free(v->console_log), free(v->reason), free(v->stop_note);
   free(v->resume_from);
+  free(v->migrated_to);
   free(v);
 }
 
@@ -248,6 +260,8 @@ int hd_modify_live(hd_daemon *d, const hd_req *q, const Hpvm__VmConfig *next) {
 }
 
 void hd_forget_client(hd_daemon *d, hd_client *c) {
+  hd_mig_forget_client(d, c);
+  hd_offline_forget_client(d, c);
   for (hd_vm *v = d->vms; v; v = v->next) {
     for (hd_waiter *w = v->waiters; w; w = w->next)
       if (w->client == c) w->client = NULL;
@@ -352,6 +366,10 @@ static uint64_t incarnation(hd_daemon *d) {
   return d->have_live ? d->live.incarnation : 0;
 }
 
+uint64_t hd_incarnation(hd_daemon *d) {
+  return incarnation(d);
+}
+
 static int lease_take(hd_vm *v, char *why, size_t len) {
   hd_daemon *d = v->d;
   sto_observer obs = {0};
@@ -434,6 +452,10 @@ static void on_app_event(hd_vm *v, Hpvm__AppEvent *e) {
     if (v->state == HPVM__VM_RUN_STATE__VM_RUN_STATE_BOOTING) v->state = HPVM__VM_RUN_STATE__VM_RUN_STATE_ON;
     hd_log(d, HD_INFO, "VM %s: %s hpvmapp pid %d (%s)", v->name, h->restarted_supervisor ? "re-attached to" : "started",
            (int)v->pid, hd_state_name(v->state));
+    if (v->incoming) {
+      hd_incoming_hello(v);
+      break;
+    }
     if (first && !h->restarted_supervisor) {
       hd_console_event(v, "VM started");
       hd_suspend_started(v);
@@ -445,7 +467,9 @@ static void on_app_event(hd_vm *v, Hpvm__AppEvent *e) {
     v->status.retired = e->status->retired;
     v->status.rss_bytes = e->status->rss_bytes;
     if (e->status->entitlement) v->entitlement = e->status->entitlement, v->cap = e->status->cap;
-    if (e->status->state && hd_vm_running(v) && v->state != HPVM__VM_RUN_STATE__VM_RUN_STATE_STOPPING)
+    /* A late INCOMING from hpvmapp must not undo the adoption that made it ON. */
+    if (e->status->state && hd_vm_running(v) && v->state != HPVM__VM_RUN_STATE__VM_RUN_STATE_STOPPING &&
+        (e->status->state != HPVM__VM_RUN_STATE__VM_RUN_STATE_INCOMING || v->incoming))
       v->state = e->status->state;
     answer_reply(v, 0, NULL);
     break;
@@ -459,6 +483,19 @@ static void on_app_event(hd_vm *v, Hpvm__AppEvent *e) {
     break;
   case HPVM__APP_EVENT__BODY_ERROR:
     answer_reply(v, HPVM_ESTATE, e->error);
+    break;
+  case HPVM__APP_EVENT__BODY_MIGRATE_PROGRESS:
+    if (v->incoming) hd_incoming_progress(v, e->migrate_progress);
+    else hd_mig_progress(v, e->migrate_progress);
+    break;
+  case HPVM__APP_EVENT__BODY_HANDOFF:
+    hd_mig_handoff(v, e->handoff);
+    break;
+  case HPVM__APP_EVENT__BODY_ADOPT:
+    hd_incoming_adopt(v, e->adopt);
+    break;
+  case HPVM__APP_EVENT__BODY_MIGRATE_DONE:
+    hd_mig_done(v, e->migrate_done);
     break;
   default:
     break;
@@ -599,8 +636,30 @@ static void finalize(hd_vm *v) {
     snprintf(reason, sizeof reason, "hpvmapp (pid %d) died without saying why (killed?)", (int)v->pid);
   }
   bool start_failed = !v->hello_seen;
+  bool incoming = v->incoming != NULL || v->state == HPVM__VM_RUN_STATE__VM_RUN_STATE_INCOMING;
+  char migrated[STO_NAME_MAX + 1] = "";
+  if (v->app_exit && v->app_exit->migrated_to && *v->app_exit->migrated_to)
+    snprintf(migrated, sizeof migrated, "%s", v->app_exit->migrated_to);
+  else if (said && !strncmp(reason, "migrated to host ", 17))
+    snprintf(migrated, sizeof migrated, "%.255s", reason + 17);
+  else if (v->migrated_to)
+    snprintf(migrated, sizeof migrated, "%s", v->migrated_to);
+  if (v->mig) hd_mig_abort(v, reason);
+  if (incoming) {
+    /* Never adopted: the guest runs on the source. Nothing of this run is kept but why. */
+    hd_incoming_ended(v, reason);
+    char why[1200];
+    snprintf(why, sizeof why, "incoming migration failed: %.1150s", reason);
+    memcpy(reason, why, sizeof why);
+  }
   int state;
-  if (v->stop_note && status != 134) {
+  if (migrated[0]) {
+    state = HPVM__VM_RUN_STATE__VM_RUN_STATE_OFF;
+    snprintf(reason, sizeof reason, "migrated to host %s", migrated);
+    v->have_lease = false;     /* the target's now: neither renewed nor released here */
+  } else if (incoming) {
+    state = HPVM__VM_RUN_STATE__VM_RUN_STATE_OFF;
+  } else if (v->stop_note && status != 134) {
     state = HPVM__VM_RUN_STATE__VM_RUN_STATE_OFF;
     snprintf(buf, sizeof buf, "%s", v->stop_note);
     snprintf(reason, sizeof reason, "%s", buf);
@@ -632,8 +691,10 @@ static void finalize(hd_vm *v) {
   set_str(&v->stop_note, NULL);
   if (v->app_exit) hpvm__app_exit__free_unpacked(v->app_exit, NULL);
   v->app_exit = NULL;
+  set_str(&v->migrated_to, NULL);
   memset(&v->status, 0, sizeof v->status);
-  snprintf(line, sizeof line, "VM %s: %.1200s", hd_state_name(state), reason);
+  if (migrated[0]) snprintf(line, sizeof line, "VM migrated to host %.255s: it runs there now", migrated);
+  else snprintf(line, sizeof line, "VM %s: %.1200s", hd_state_name(state), reason);
   hd_console_event(v, line);
   if (start_failed) {
     snprintf(line, sizeof line, "VM %.255s did not start: %.1200s", v->name, reason);
@@ -746,8 +807,9 @@ int hd_entitlement_of(const Hpvm__VmConfig *cfg, unsigned *ent, unsigned *cap, c
 }
 
 /* Spawn hpvmapp for cfg. 0, or an error with why filled. */
-static int spawn(hd_vm *v, const Hpvm__VmConfig *cfg, char *why, size_t len) {
+int hd_spawn(hd_vm *v, const Hpvm__VmConfig *cfg, const int *fds, unsigned nfds, char *why, size_t len) {
   hd_daemon *d = v->d;
+  char incoming[16 * 4 + 8] = "";
   if (mkdir(v->run_dir, 0750) && errno != EEXIST) {
     snprintf(why, len, "cannot create %s: %s", v->run_dir, strerror(errno));
     return HPVM_EIO;
@@ -763,6 +825,9 @@ static int spawn(hd_vm *v, const Hpvm__VmConfig *cfg, char *why, size_t len) {
   else snprintf(entitle, sizeof entitle, "%u", ent);
   const char *args[64 + 2 * STO_DEVICES_MAX];
   size_t n = 0, ndisk = 0;
+  if (nfds > 16) return snprintf(why, len, "at most 16 migration channels"), HPVM_EINVAL;
+  for (unsigned i = 0; i < nfds; i++)   /* the channels become fds 4, 5, ... */
+    snprintf(incoming + strlen(incoming), sizeof incoming - strlen(incoming), "%s%u", i ? "," : "", 4 + i);
   args[n++] = d->hpvmapp;
   args[n++] = "--control-fd", args[n++] = "3";
   args[n++] = "--name", args[n++] = v->name;
@@ -774,6 +839,11 @@ static int spawn(hd_vm *v, const Hpvm__VmConfig *cfg, char *why, size_t len) {
   args[n++] = "--entitlement", args[n++] = entitle;
   args[n++] = "--sched-dir", args[n++] = d->o.state_dir;   /* one scheduler for the host's guests */
   if (!v->resume_from && cfg->cmdline && *cfg->cmdline) args[n++] = "--args", args[n++] = cfg->cmdline;
+  if (nfds) args[n++] = "--incoming", args[n++] = incoming;   /* live migration target */
+  for (size_t i = 0; i < cfg->n_attributes; i++)   /* -x mem_image=FILE: RAM preloaded at boot (benchmarks) */
+    if (!v->resume_from && !nfds && !strcmp(cfg->attributes[i]->key, "mem_image") && cfg->attributes[i]->value &&
+        *cfg->attributes[i]->value)
+      args[n++] = "--mem-image", args[n++] = cfg->attributes[i]->value;
   for (size_t i = 0; i < cfg->n_devices; i++) {
     const Hpvm__VmStorageDevice *dev = cfg->devices[i];
     if (dev->backing != HPVM__VM_BACKING_TYPE__VM_BACKING_TYPE_FILE &&
@@ -798,17 +868,18 @@ static int spawn(hd_vm *v, const Hpvm__VmConfig *cfg, char *why, size_t len) {
     close(sv[0]), close(sv[1]);
     return HPVM_EIO;
   }
-  uv_stdio_container_t io[4];
+  uv_stdio_container_t io[4 + 16];
   io[0].flags = UV_IGNORE;
   io[1].flags = UV_INHERIT_FD, io[1].data.fd = log_fd;
   io[2].flags = UV_INHERIT_FD, io[2].data.fd = log_fd;
   io[3].flags = UV_INHERIT_FD, io[3].data.fd = sv[1];
+  for (unsigned i = 0; i < nfds; i++) io[4 + i].flags = UV_INHERIT_FD, io[4 + i].data.fd = fds[i];
   uv_process_options_t po = {0};
   po.file = d->hpvmapp;
   po.args = (char **)args;
   po.exit_cb = on_child_exit;
   po.flags = UV_PROCESS_DETACHED;   /* setsid: its own session, it outlives hpvmd */
-  po.stdio_count = 4;
+  po.stdio_count = 4 + (int)nfds;
   po.stdio = io;
   uv_process_t *p = calloc(1, sizeof *p);
   rc = p ? uv_spawn(d->loop, p, &po) : UV_ENOMEM;
@@ -827,7 +898,8 @@ static int spawn(hd_vm *v, const Hpvm__VmConfig *cfg, char *why, size_t len) {
   v->adopted_gone = v->child_signaled = v->hello_seen = false;
   v->stop_phase = 0;
   set_str(&v->stop_note, NULL);
-  v->state = HPVM__VM_RUN_STATE__VM_RUN_STATE_BOOTING;
+  v->state = nfds ? HPVM__VM_RUN_STATE__VM_RUN_STATE_INCOMING : HPVM__VM_RUN_STATE__VM_RUN_STATE_BOOTING;
+  v->memory_bytes = cfg->memory_bytes;
   v->entitlement = ent;
   v->cap = cap;
   v->started_ns = hd_wall_ns();
@@ -846,6 +918,10 @@ static int spawn(hd_vm *v, const Hpvm__VmConfig *cfg, char *why, size_t len) {
 int hd_vm_start(hd_daemon *d, const char *name, hd_vm **out, char *why, size_t len) {
   *out = NULL;
   hd_vm *v = hd_vm_find(d, name);
+  if (v && v->incoming) {
+    snprintf(why, len, "VM %s is migrating in to this host; it runs on the source host until then", name);
+    return HPVM_ESTATE;
+  }
   if (v && hd_vm_running(v)) {
     snprintf(why, len, "VM %s is already %s (hpvmapp pid %d)", name, hd_state_name(v->state), (int)v->pid);
     return HPVM_ESTATE;
@@ -867,7 +943,7 @@ int hd_vm_start(hd_daemon *d, const char *name, hd_vm **out, char *why, size_t l
       snprintf(why, len, "hpvmd is out of memory");
       rc = HPVM_ENOMEM;
     } else if ((rc = lease_take(v, why, len)) == 0) {
-      rc = spawn(v, cfg, why, len);
+      rc = hd_spawn(v, cfg, NULL, 0, why, len);
       if (rc) lease_drop(v);
       else *out = v;
     }
@@ -950,6 +1026,10 @@ void hd_cmd_stop(hd_daemon *d, const hd_req *q) {
   if (!s->name || !*s->name)
     return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, HPVM_EINVAL, "hpvmstop: no VM name; give one with -P NAME");
   hd_vm *v = hd_vm_find(d, s->name);
+  if (v && v->incoming)
+    return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, HPVM_ESTATE,
+                           "VM %s is migrating in to this host and still runs on the source host; stop it there "
+                           "(or cancel the migration there with hpvmmigrate -P %s --cancel)", s->name, s->name);
   if (!v || !hd_vm_running(v)) {
     Hpvm__VmConfig *cfg = NULL;
     int rc = sto_vm_load(d->sto, s->name, &cfg);
@@ -1080,6 +1160,7 @@ void hd_detach_all(hd_daemon *d) {
   while (d->vms) {
     hd_vm *v = d->vms;
     d->vms = v->next;
+    if (v->mig) hd_mig_abort(v, "hpvmd stopped; without it the handoff cannot happen, so the guest stays here");
     app_close(v);
     if (v->proc) {
       uv_close((uv_handle_t *)v->proc, on_proc_closed);   /* closing the handle does not kill it */

@@ -508,6 +508,18 @@ void hd_fill_status(hd_daemon *d, Hpvm__VmConfig *cfg, const char *name, Hpvm__V
       st->rss_bytes = v->status.rss_bytes;
     }
     for (hd_viewer *w = v->viewers; w; w = w->next) st->viewers++;
+    if (v->incoming || v->state == HPVM__VM_RUN_STATE__VM_RUN_STATE_INCOMING) {
+      /* Coming in: it still runs on the source, which holds its lease. */
+      sto_lease l;
+      st->state = HPVM__VM_RUN_STATE__VM_RUN_STATE_INCOMING;
+      st->reason = (char *)(hd_incoming_note(v) ? hd_incoming_note(v) : "incoming");
+      if (sto_lease_read(d->sto, name, &l) == 0 && l.state == HPVM__LEASE_STATE__LEASE_STATE_HELD) {
+        snprintf(owner, STO_NAME_MAX + 1, "%s", l.owner);
+        st->host = owner;
+      }
+      return;
+    }
+    if (hd_mig_note(v)) st->reason = (char *)hd_mig_note(v);   /* On, migrating out */
     if (hd_vm_running(v) || v->state == HPVM__VM_RUN_STATE__VM_RUN_STATE_CRASH) return;
   } else {
     st->state = HPVM__VM_RUN_STATE__VM_RUN_STATE_OFF;

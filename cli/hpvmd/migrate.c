@@ -1,0 +1,565 @@
+/* migrate.c — the source side of a live migration, as hpvmd sees it (hpvmmigrate -o).
+ *
+ *   hpvmmigrate --MigrateRequest--> hpvmd: local checks (the guest is On here, this host
+ *        holds its lease, the target is known: a host of the shared directory whose liveness
+ *        record gives its address, or ADDR:PORT), the storage proofs (a random token written
+ *        next to each disk file, fingerprints of the kernel and of block devices), then
+ *        AppMigrateOut to the guest's hpvmapp: target, this host's identity and the cluster
+ *        secret (over the local socketpair only), the parameters, a random migration id.
+ *   hpvmapp --migrate_progress--> hpvmd --Response{more}--> hpvmmigrate   (and hpvmstatus
+ *        shows "migrating to B: copy round 3, 45 % sent")
+ *   hpvmapp --handoff--> hpvmd: sto_lease_handover(to B); from then on this host owns
+ *        nothing: the lease is no longer renewed, and the guest is never resumed here
+ *        --AppHandoffResult--> hpvmapp (the library then commits on the target)
+ *   hpvmapp --migrate_done--> hpvmd --final Response--> hpvmmigrate; after a success
+ *        hpvmapp exits with AppExit.migrated_to and the VM shows as running on B.
+ *
+ * A handover whose outcome is uncertain (the write failed in a way that may have reached
+ * the disk) is decided by reading the lease back: naming the target at the next generation
+ * means handed over. When even that read fails, the guest is treated as handed over: it
+ * stays paused here and the target adopts it only if the lease really names it — the one
+ * case where a broken shared storage can stop a guest on both hosts, never run it on two.
+ *
+ * Offline migration (without -o), -b, -D and -d are a later step; the request refuses them
+ * with the reason, and MigrateRequest already carries their fields. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "peer.pb-c.h"
+
+#define MIG_CHANNELS_DEFAULT 2
+#define MIG_CHANNELS_MAX 16
+#define KERNEL_PRINT_MAX (64u << 20)   /* a kernel is fingerprinted whole, up to this */
+#define DEVICE_PRINT_BYTES (1u << 20)  /* block devices and unwritable directories: the first MiB */
+#define TOKEN_PREFIX ".hpvm-migrate-"
+
+struct hd_migration {
+  hd_vm *v;
+  char id[33];
+  char target[STO_NAME_MAX + 1];   /* "" until known when the target was ADDR:PORT */
+  char address[160];
+  hd_client *client;
+  uint64_t req_id;
+  char *user, *cmdline;
+  char note[400];
+  char **tokens;                   /* token files written for the proofs: removed at the end */
+  size_t ntokens;
+  bool handed_off;
+  bool canceled;
+  bool drop_source;                /* -D: this host's registration goes instead of Not Runnable */
+};
+
+/* ---- Fingerprints and proofs ------------------------------------------------------------------- */
+
+int hd_fingerprint(const char *path, uint64_t max_bytes, uint8_t out[32], uint64_t *size) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return HPVM_ENOENT;
+  struct stat st;
+  off_t end = fstat(fd, &st) == 0 && S_ISBLK(st.st_mode) ? lseek(fd, 0, SEEK_END) : st.st_size;
+  *size = end > 0 ? (uint64_t)end : 0;
+  crypto_generichash_state h;
+  crypto_generichash_init(&h, NULL, 0, 32);
+  static uint8_t buf[1 << 16];   /* only ever called on the loop thread */
+  uint64_t done = 0;
+  int rc = 0;
+  while (done < max_bytes) {
+    size_t want = max_bytes - done < sizeof buf ? (size_t)(max_bytes - done) : sizeof buf;
+    ssize_t n = pread(fd, buf, want, (off_t)done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      rc = HPVM_EIO;
+      break;
+    }
+    if (n == 0) break;
+    crypto_generichash_update(&h, buf, (size_t)n);
+    done += (uint64_t)n;
+  }
+  close(fd);
+  crypto_generichash_final(&h, out, 32);
+  return rc;
+}
+
+static int random_hex(char *out, size_t nbytes) {
+  uint8_t b[32];
+  if (nbytes > sizeof b || getrandom(b, nbytes, 0) != (ssize_t)nbytes) return HPVM_EIO;
+  for (size_t i = 0; i < nbytes; i++) sprintf(out + 2 * i, "%02x", b[i]);
+  return 0;
+}
+
+typedef struct proofs {
+  ProtobufCBinaryData *packed;
+  size_t n;
+} proofs;
+
+static int proof_add(proofs *ps, const Hpvm__StorageProof *p) {
+  ProtobufCBinaryData *np = realloc(ps->packed, (ps->n + 1) * sizeof *np);
+  if (!np) return HPVM_ENOMEM;
+  ps->packed = np;
+  size_t len = hpvm__storage_proof__get_packed_size(p);
+  if (!(np[ps->n].data = malloc(len ? len : 1))) return HPVM_ENOMEM;
+  hpvm__storage_proof__pack(p, np[ps->n].data);
+  np[ps->n++].len = len;
+  return 0;
+}
+
+static void proofs_free(proofs *ps) {
+  for (size_t i = 0; i < ps->n; i++) free(ps->packed[i].data);
+  free(ps->packed);
+}
+
+static int proof_content(proofs *ps, const char *what, const char *path, uint64_t max, char *why, size_t len) {
+  Hpvm__StorageProof p = HPVM__STORAGE_PROOF__INIT;
+  uint8_t fp[32];
+  p.kind = HPVM__STORAGE_PROOF__KIND__KIND_CONTENT;
+  p.path = (char *)path;
+  p.what = (char *)what;
+  if (hd_fingerprint(path, max, fp, &p.size)) {
+    snprintf(why, len, "cannot read %s %s: %s", what, path, strerror(errno));
+    return HPVM_EIO;
+  }
+  p.fingerprint.data = fp;
+  p.fingerprint.len = sizeof fp;
+  p.fingerprint_bytes = max;
+  return proof_add(ps, &p);
+}
+
+/* A disk file: a random token in a hidden file of its directory proves the target sees the
+ * same directory; where the directory cannot be written, the first MiB's fingerprint. */
+static int proof_file(hd_migration *m, proofs *ps, const char *what, const char *path, char *why, size_t len) {
+  char dir[4096], tf[4200], token[65];
+  snprintf(dir, sizeof dir, "%s", path);
+  snprintf(tf, sizeof tf, "%s/" TOKEN_PREFIX "%s", dirname(dir), m->id);
+  struct stat st;
+  if (stat(path, &st)) return snprintf(why, len, "%s %s: %s", what, path, strerror(errno)), HPVM_ENOENT;
+  int fd = random_hex(token, 32) ? -1 : open(tf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  bool ok = fd >= 0 && write(fd, token, 64) == 64 && fsync(fd) == 0;
+  if (fd >= 0 && close(fd)) ok = false;
+  if (fd >= 0) {
+    char **nt = realloc(m->tokens, (m->ntokens + 1) * sizeof *nt);
+    if (nt && (nt[m->ntokens] = strdup(tf))) m->tokens = nt, m->ntokens++;
+    else if (nt) m->tokens = nt;
+  }
+  if (!ok) return proof_content(ps, what, path, DEVICE_PRINT_BYTES, why, len);
+  Hpvm__StorageProof p = HPVM__STORAGE_PROOF__INIT;
+  p.kind = HPVM__STORAGE_PROOF__KIND__KIND_FILE_TOKEN;
+  p.path = (char *)path;
+  p.what = (char *)what;
+  p.size = (uint64_t)st.st_size;
+  p.token_file = tf;
+  p.token.data = (uint8_t *)token;
+  p.token.len = 64;
+  return proof_add(ps, &p);
+}
+
+static int make_proofs(hd_migration *m, const Hpvm__VmConfig *cfg, proofs *ps, char *why, size_t len) {
+  int rc = 0;
+  if (cfg->kernel && *cfg->kernel) rc = proof_content(ps, "guest kernel", cfg->kernel, KERNEL_PRINT_MAX, why, len);
+  for (size_t i = 0; i < cfg->n_devices && !rc; i++) {
+    const Hpvm__VmStorageDevice *dev = cfg->devices[i];
+    char what[600];
+    snprintf(what, sizeof what, "device %s", dev->spec && *dev->spec ? dev->spec : dev->path);
+    if (dev->backing == HPVM__VM_BACKING_TYPE__VM_BACKING_TYPE_FILE) rc = proof_file(m, ps, what, dev->path, why, len);
+    else if (dev->backing == HPVM__VM_BACKING_TYPE__VM_BACKING_TYPE_DISK ||
+             dev->backing == HPVM__VM_BACKING_TYPE__VM_BACKING_TYPE_LV)
+      rc = proof_content(ps, what, dev->path, DEVICE_PRINT_BYTES, why, len);
+  }
+  return rc;
+}
+
+/* ---- The migration record ---------------------------------------------------------------------- */
+
+static void mig_free(hd_migration *m) {
+  for (size_t i = 0; i < m->ntokens; i++) {
+    unlink(m->tokens[i]);
+    free(m->tokens[i]);
+  }
+  free(m->tokens);
+  free(m->user);
+  free(m->cmdline);
+  if (m->v && m->v->mig == m) m->v->mig = NULL;
+  free(m);
+}
+
+const char *hd_mig_note(const hd_vm *v) {
+  return v->mig ? v->mig->note : NULL;
+}
+
+void hd_mig_forget_client(hd_daemon *d, hd_client *c) {
+  for (hd_vm *v = d->vms; v; v = v->next)
+    if (v->mig && v->mig->client == c) v->mig->client = NULL;
+}
+
+static void fill_progress(hd_migration *m, Hpvm__MigrateProgress *p) {
+  p->id = m->id;
+  p->vm = m->v->name;
+  p->source = (char *)sto_host(m->v->d->sto);
+  if (m->target[0]) p->target = m->target;
+}
+
+static void note_from(hd_migration *m, const Hpvm__MigrateProgress *p) {
+  const Hpvm__MigrateStats *s = p->stats;
+  const char *to = m->target[0] ? m->target : m->address;
+  if (!s || !strcmp(s->phase, "init") || !s->phase[0])
+    snprintf(m->note, sizeof m->note, "migrating to host %s: %s", to, p->note && *p->note ? p->note : "init");
+  else if (!strcmp(s->phase, "copy"))
+    snprintf(m->note, sizeof m->note, "migrating to host %s: copy round %u, %.0f %% sent", to, s->round,
+             s->mem_bytes ? 100.0 * (double)(s->round ? s->mem_bytes : s->round0_done) / (double)s->mem_bytes : 0.0);
+  else snprintf(m->note, sizeof m->note, "migrating to host %s: %s", to, s->phase);
+}
+
+/* To the waiting hpvmmigrate: a progress Response (more), or nothing when it left. */
+static void tell_client(hd_migration *m, Hpvm__MigrateProgress *p) {
+  if (!m->client) return;
+  Hpvm__Response r = HPVM__RESPONSE__INIT;
+  r.id = m->req_id;
+  r.more = true;
+  r.body_case = HPVM__RESPONSE__BODY_MIGRATE;
+  r.migrate = p;
+  hd_client_send(m->client, &r.base);
+}
+
+static void finish(hd_migration *m, int err, const char *msg, Hpvm__MigrateProgress *final) {
+  hd_daemon *d = m->v->d;
+  Hpvm__MigrateProgress empty = HPVM__MIGRATE_PROGRESS__INIT;
+  Hpvm__MigrateProgress *p = final ? final : &empty;
+  fill_progress(m, p);
+  Hpvm__Response r = HPVM__RESPONSE__INIT;
+  r.id = m->req_id;
+  r.error = err;
+  r.message = (char *)(msg ? msg : "");
+  r.body_case = HPVM__RESPONSE__BODY_MIGRATE;
+  r.migrate = p;
+  if (m->client) hd_answer(m->client, &r, m->user, m->cmdline);
+  else hd_cmdlog(d, m->user, m->cmdline, err, msg);
+  mig_free(m);
+}
+
+/* ---- hpvmapp's events -------------------------------------------------------------------------- */
+
+void hd_mig_progress(hd_vm *v, const Hpvm__MigrateProgress *p) {
+  hd_migration *m = v->mig;
+  if (!m) return;
+  if (!m->target[0] && p->target && *p->target) snprintf(m->target, sizeof m->target, "%s", p->target);
+  note_from(m, p);
+  Hpvm__MigrateProgress copy = *p;
+  fill_progress(m, &copy);
+  tell_client(m, &copy);
+}
+
+void hd_mig_handoff(hd_vm *v, const Hpvm__AppHandoff *h) {
+  hd_daemon *d = v->d;
+  hd_migration *m = v->mig;
+  Hpvm__AppHandoffResult r = HPVM__APP_HANDOFF_RESULT__INIT;
+  char msg[900] = "";
+  int rc = 0;
+  if (!m || m->canceled) {
+    rc = m ? HPVM_ECANCELED : HPVM_ESTATE;
+    snprintf(msg, sizeof msg, m ? "the migration was canceled" : "no migration of VM %s is in progress", v->name);
+  } else if (!v->have_lease) {
+    rc = HPVM_ESTATE;
+    snprintf(msg, sizeof msg, "host %s does not hold the lease of VM %s", sto_host(d->sto), v->name);
+  } else if (!h->target_host || !*h->target_host) {
+    rc = HPVM_EINVAL;
+    snprintf(msg, sizeof msg, "the handoff names no target host");
+  } else {
+    snprintf(m->target, sizeof m->target, "%s", h->target_host);
+    uint64_t next_gen = v->lease.lease_generation + 1;
+    rc = sto_lease_handover(d->sto, v->name, &v->lease, h->target_host);
+    if (rc) snprintf(msg, sizeof msg, "%s", sto_error(d->sto));
+    if (rc == 0) {
+      r.lease_generation = v->lease.lease_generation;
+    } else {
+      /* Did it reach the disk anyway? The lease says. */
+      sto_lease l;
+      int rr = sto_lease_read(d->sto, v->name, &l);
+      if (rr == 0 && l.state == HPVM__LEASE_STATE__LEASE_STATE_HELD && !strcmp(l.owner, h->target_host) &&
+          l.lease_generation == next_gen) {
+        hd_log(d, HD_WARN, "VM %s: the handover reported %s, but the lease names host %s: handed over", v->name, msg,
+               h->target_host);
+        rc = 0;
+        r.lease_generation = next_gen;
+      } else if (rr) {
+        hd_log(d, HD_ERR, "VM %s: the handover's outcome is unknown (%s) and the lease cannot be read (%s): the guest "
+               "stays paused here, host %s adopts it only if the lease names it", v->name, msg, sto_error(d->sto),
+               h->target_host);
+        rc = 0;
+        r.lease_generation = next_gen;
+      }
+    }
+  }
+  if (rc == 0) {
+    v->have_lease = false;     /* never renewed (nor released) by this host again */
+    m->handed_off = true;
+    snprintf(m->note, sizeof m->note, "migrating to host %s: handing over", m->target);
+    hd_log(d, HD_INFO, "VM %s: lease handed over to host %s (generation %llu)", v->name, m->target,
+           (unsigned long long)r.lease_generation);
+  } else {
+    hd_log(d, HD_WARN, "VM %s: lease not handed over to host %s: %s; the guest resumes here", v->name,
+           h->target_host ? h->target_host : "?", msg);
+    r.error = rc;
+    r.message = msg;
+  }
+  Hpvm__AppCommand c = HPVM__APP_COMMAND__INIT;
+  c.body_case = HPVM__APP_COMMAND__BODY_HANDOFF_RESULT;
+  c.handoff_result = &r;
+  hd_vm_send(v, &c);
+}
+
+void hd_mig_done(hd_vm *v, const Hpvm__AppMigrateDone *md) {
+  hd_migration *m = v->mig;
+  if (!m) return;
+  hd_daemon *d = v->d;
+  Hpvm__MigrateProgress final = HPVM__MIGRATE_PROGRESS__INIT;
+  if (md->final) final = *md->final;
+  if (!m->target[0] && final.target && *final.target) snprintf(m->target, sizeof m->target, "%s", final.target);
+  if (m->handed_off) {
+    if (md->error)
+      hd_log(d, HD_ERR, "VM %s: the migration to host %s failed after the handover (%s): the guest is host %s's now",
+             v->name, m->target, md->message, m->target);
+    free(v->migrated_to);
+    v->migrated_to = strdup(m->target);
+    hd_log(d, HD_INFO, "VM %s: migrated to host %s (migration %s)", v->name, m->target, m->id);
+    /* As HPVM does: the target is where it may start now, this host's copy is Not Runnable
+     * ("migrated to B") or, with -D, unregistered. After the guest resumed there, so the
+     * configuration write is not part of the downtime. */
+    char why[900];
+    if (hd_offline_register_move(d, v->name, m->target, m->drop_source, 0, why, sizeof why))
+      hd_log(d, HD_WARN, "VM %s: its registration could not be moved to host %s: %s", v->name, m->target, why);
+  } else if (md->error) {
+    hd_log(d, HD_WARN, "VM %s: migration %s%s%s not done: %s; the guest runs on here", v->name, m->id,
+           m->target[0] ? " to host " : "", m->target, md->message);
+  } else {
+    hd_log(d, HD_INFO, "VM %s: host %s accepts it (migration %s, check only)", v->name, m->target, m->id);
+  }
+  finish(m, md->error, md->message, &final);
+}
+
+void hd_mig_abort(hd_vm *v, const char *reason) {
+  hd_migration *m = v->mig;
+  if (!m) return;
+  char msg[1400];
+  if (m->handed_off)
+    snprintf(msg, sizeof msg, "hpvmapp ended after handing VM %s over to host %s (%s): check it there with hpvmstatus",
+             v->name, m->target, reason);
+  else snprintf(msg, sizeof msg, "VM %s ended during the migration: %s", v->name, reason);
+  finish(m, m->handed_off ? 0 : HPVM_ESTATE, m->handed_off ? "" : msg, NULL);
+}
+
+/* ---- The request ------------------------------------------------------------------------------- */
+
+static void cancel(hd_daemon *d, const hd_req *q, const char *name) {
+  hd_vm *v = hd_vm_find(d, name);
+  hd_migration *m = v ? v->mig : NULL;
+  if (!m)
+    return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, HPVM_ESTATE,
+                           "no migration of VM %s is in progress on host %s%s", name, sto_host(d->sto),
+                           v && v->incoming ? " (it is coming in here: cancel it on the source host)" : "");
+  if (m->handed_off)
+    return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, HPVM_ESTATE,
+                           "too late to cancel: VM %s is being handed over to host %s", name, m->target);
+  Hpvm__AppCommand c = HPVM__APP_COMMAND__INIT;
+  c.body_case = HPVM__APP_COMMAND__BODY_MIGRATE_CANCEL;
+  c.migrate_cancel = true;
+  if (hd_vm_send(v, &c))
+    return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, HPVM_EIO, "VM %s: hpvmapp does not answer", name);
+  m->canceled = true;
+  hd_log(d, HD_INFO, "%s cancels the migration of VM %s", q->user, name);
+  char msg[600];
+  snprintf(msg, sizeof msg, "cancel requested: VM %s stays on host %s", name, sto_host(d->sto));
+  Hpvm__Response r = HPVM__RESPONSE__INIT;
+  r.id = q->r->id;
+  r.message = msg;
+  hd_answer(q->c, &r, q->user, q->cmdline);
+}
+
+/* "10.0.0.5:7410", "[fd00::5]:7410": an address; anything else is a host name. */
+static bool is_address(const char *t) {
+  const char *colon = strrchr(t, ':');
+  if (!colon || !colon[1]) return false;
+  for (const char *p = colon + 1; *p; p++)
+    if (*p < '0' || *p > '9') return false;
+  return true;
+}
+
+/* The target's address and the keys of every host we might reach. */
+static int resolve_target(hd_daemon *d, const char *target, hd_migration *m, char *why, size_t len) {
+  const char *me = sto_host(d->sto);
+  if (is_address(target)) {
+    snprintf(m->address, sizeof m->address, "%s", target);
+    if (d->o.listen && !strcmp(target, d->o.listen))
+      return snprintf(why, len, "%s is this host's own address", target), HPVM_EINVAL;
+    return 0;
+  }
+  char sub[600];
+  if (sto_host_name_check(target, sub, sizeof sub))
+    return snprintf(why, len, "-h %s: neither a host name nor ADDR:PORT (%s)", target, sub), HPVM_EINVAL;
+  if (!strcmp(target, me)) return snprintf(why, len, "host %s is this host", target), HPVM_EINVAL;
+  sto_observer obs = {0};
+  sto_liveness live;
+  int status, rc = sto_host_observe(d->sto, target, &obs, &live, &status);
+  if (rc) return snprintf(why, len, "%s", sto_error(d->sto)), rc;
+  if (status == STO_HOST_UNKNOWN)
+    return snprintf(why, len, "no host named %s in the shared directory %s (hosts register when their hpvmd starts)",
+                    target, d->o.shared_dir), HPVM_ENOENT;
+  if (status == STO_HOST_LEFT)
+    return snprintf(why, len, "host %s has left the cluster (its hpvmd stopped); start it there", target), HPVM_EUNAVAIL;
+  if (!live.address[0])
+    return snprintf(why, len, "host %s publishes no peer address: start its hpvmd with --listen ADDR:PORT", target),
+           HPVM_EUNAVAIL;
+  snprintf(m->target, sizeof m->target, "%s", target);
+  snprintf(m->address, sizeof m->address, "%s", live.address);
+  return 0;
+}
+
+static int trusted_hosts(hd_daemon *d, Hpvm__AppHostKey **keys, Hpvm__AppHostKey ***ptrs, size_t *n, uint8_t (**raw)[64]) {
+  char **names = NULL;
+  size_t nn = 0;
+  *n = 0;
+  int rc = sto_host_list(d->sto, &names, &nn);
+  if (rc) return rc;
+  *keys = calloc(nn ? nn : 1, sizeof **keys);
+  *ptrs = calloc(nn ? nn : 1, sizeof **ptrs);
+  *raw = calloc(nn ? nn : 1, sizeof **raw);
+  for (size_t i = 0; i < nn; i++) {
+    if (*keys && *ptrs && *raw && sto_host_key_read(d->sto, names[i], (*raw)[*n], (*raw)[*n] + 32) == 0) {
+      Hpvm__AppHostKey *k = &(*keys)[*n];
+      hpvm__app_host_key__init(k);
+      k->host = names[i];
+      names[i] = NULL;
+      k->sign_pk.data = (*raw)[*n];
+      k->sign_pk.len = 32;
+      k->kx_pk.data = (*raw)[*n] + 32;
+      k->kx_pk.len = 32;
+      (*ptrs)[*n] = k;
+      (*n)++;
+    }
+    free(names[i]);
+  }
+  free(names);
+  return *keys && *ptrs && *raw ? 0 : HPVM_ENOMEM;
+}
+
+static void refuse(const hd_req *q, int err, const char *msg) {
+  hd_answer_error(q->c, q->r->id, q->user, q->cmdline, err, "%s", msg);
+}
+
+/* Everything that must hold on this host before it asks hpvmapp. 0, or an error with why. */
+static int local_checks(hd_daemon *d, const Hpvm__MigrateRequest *r, hd_vm **vp, char *why, size_t len) {
+  const char *name = r->name;
+  hd_vm *v = hd_vm_find(d, name);
+  bool running = v && hd_vm_running(v);
+  *vp = v;
+  sto_lease l;
+  bool other = sto_lease_read(d->sto, name, &l) == 0 && l.state == HPVM__LEASE_STATE__LEASE_STATE_HELD &&
+               strcmp(l.owner, sto_host(d->sto));
+  if (r->boot_after || r->stop_first)
+    return snprintf(why, len, "-b and -d belong to offline migration (without -o); a live migration keeps VM %s "
+                    "running", name), HPVM_EINVAL;
+  if (v && v->incoming)
+    return snprintf(why, len, "VM %s is migrating in to this host; wait until it runs here", name), HPVM_ESTATE;
+  if (!running) {
+    if (other) return snprintf(why, len, "VM %s runs on host %s: migrate it from there", name, l.owner), HPVM_ESTATE;
+    return snprintf(why, len, "VM %s is %s: only a running guest migrates live", name,
+                    v ? hd_state_name(v->state) : "Off"), HPVM_ESTATE;
+  }
+  if (v->mig)
+    return snprintf(why, len, "VM %s is already migrating (%s); hpvmmigrate -P %s --cancel stops it", name, v->mig->note,
+                    name), HPVM_EBUSY;
+  if (v->state != HPVM__VM_RUN_STATE__VM_RUN_STATE_ON)
+    return snprintf(why, len, "VM %s is %s: only an On guest migrates live", name, hd_state_name(v->state)), HPVM_ESTATE;
+  if (!v->have_lease || other)
+    return snprintf(why, len, "host %s does not hold the lease of VM %s%s%s", sto_host(d->sto), name,
+                    other ? ": host " : "", other ? l.owner : ""), HPVM_ESTATE;
+  if (!v->app) return snprintf(why, len, "VM %s: hpvmapp does not answer", name), HPVM_EIO;
+  if (r->channels > MIG_CHANNELS_MAX)
+    return snprintf(why, len, "--channels %u: give 1 to %u", r->channels, MIG_CHANNELS_MAX), HPVM_EINVAL;
+  return 0;
+}
+
+void hd_cmd_migrate(hd_daemon *d, const hd_req *q) {
+  const Hpvm__MigrateRequest *r = q->r->migrate;
+  if (!r->name || !*r->name) return refuse(q, HPVM_EINVAL, "hpvmmigrate: no VM name; give one with -P NAME");
+  if (r->cancel) return cancel(d, q, r->name);
+  if (!r->online) return hd_migrate_offline(d, q);   /* offline.c: a stopped guest's registration moves */
+  if (!r->online) return hd_migrate_offline(d, q);   /* offline.c: a stopped guest's registration moves */
+  if (!r->target || !*r->target) return refuse(q, HPVM_EINVAL, "hpvmmigrate: no target host; give one with -h HOST");
+  char why[1500];
+  Hpvm__VmConfig *cfg = NULL;
+  int rc = sto_vm_load(d->sto, r->name, &cfg);
+  if (rc) return refuse(q, rc, sto_error(d->sto));
+  hd_vm *v;
+  hd_migration *m = calloc(1, sizeof *m);
+  proofs ps = {0};
+  Hpvm__AppHostKey *keys = NULL, **kptrs = NULL;
+  uint8_t(*raw)[64] = NULL;
+  size_t nkeys = 0;
+  if (!m) rc = HPVM_ENOMEM, snprintf(why, sizeof why, "hpvmd is out of memory");
+  if (!rc) rc = local_checks(d, r, &v, why, sizeof why);
+  if (!rc) {
+    m->v = v;
+    rc = random_hex(m->id, 16);
+    if (rc) snprintf(why, sizeof why, "no randomness for a migration id");
+  }
+  if (!rc) rc = resolve_target(d, r->target, m, why, sizeof why);
+  if (!rc && (rc = trusted_hosts(d, &keys, &kptrs, &nkeys, &raw)))
+    snprintf(why, sizeof why, "cannot read the hosts' keys: %s", sto_error(d->sto));
+  if (!rc) rc = make_proofs(m, cfg, &ps, why, sizeof why);
+  if (!rc) {
+    Hpvm__AppIdentity me = HPVM__APP_IDENTITY__INIT;
+    me.host = d->ident.host;
+    me.sign_pk = (ProtobufCBinaryData){32, d->ident.sign_pk};
+    me.sign_sk = (ProtobufCBinaryData){64, d->ident.sign_sk};
+    me.kx_pk = (ProtobufCBinaryData){32, d->ident.kx_pk};
+    me.kx_sk = (ProtobufCBinaryData){32, d->ident.kx_sk};
+    Hpvm__MigrateRequest params = *r;
+    if (!params.channels) params.channels = MIG_CHANNELS_DEFAULT;
+    Hpvm__AppMigrateOut out = HPVM__APP_MIGRATE_OUT__INIT;
+    out.id = m->id;
+    out.target_host = m->target;
+    out.target_address = m->address;
+    out.n_trusted = nkeys;
+    out.trusted = kptrs;
+    out.me = &me;
+    out.cluster_secret = (ProtobufCBinaryData){32, d->cluster_secret};
+    out.config = cfg;
+    out.params = &params;
+    out.n_proofs = ps.n;
+    out.proofs = ps.packed;
+    Hpvm__AppCommand c = HPVM__APP_COMMAND__INIT;
+    c.body_case = HPVM__APP_COMMAND__BODY_MIGRATE_OUT;
+    c.migrate_out = &out;
+    if ((rc = hd_vm_send(v, &c))) snprintf(why, sizeof why, "VM %s: hpvmapp does not answer", r->name);
+  }
+  for (size_t i = 0; i < nkeys; i++) free(keys[i].host);
+  free(keys), free(kptrs);
+  if (raw) sodium_memzero(raw, nkeys * sizeof *raw);
+  free(raw);
+  proofs_free(&ps);
+  sto_vm_free(cfg);
+  if (rc) {
+    if (m) mig_free(m);
+    return refuse(q, rc, why);
+  }
+  m->client = q->c;
+  m->req_id = q->r->id;
+  m->drop_source = r->delete_source;
+  m->user = strdup(q->user ? q->user : "hpvmd");
+  m->cmdline = q->cmdline ? strdup(q->cmdline) : NULL;
+  v->mig = m;
+  snprintf(m->note, sizeof m->note, "migrating to host %s: init", m->target[0] ? m->target : m->address);
+  hd_log(d, HD_INFO, "%s migrates VM %s to %s%s%s (%s, migration %s%s)", q->user, r->name, m->target[0] ? "host " : "",
+         m->target[0] ? m->target : m->address, "", m->address, m->id, r->check_only ? ", check only" : "");
+  Hpvm__MigrateProgress p = HPVM__MIGRATE_PROGRESS__INIT;
+  fill_progress(m, &p);
+  p.note = m->note;
+  tell_client(m, &p);
+}
