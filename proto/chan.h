@@ -11,10 +11,11 @@
  * derived from ephemeral-ephemeral, ephemeral-static (both ways) agreement and the cluster
  * secret, and each side signs the whole transcript with its Ed25519 key, so both are proven,
  * a man in the middle or a host without the cluster secret fails, and a replayed handshake
- * yields keys nobody holds. Then frames: length, then AEAD ciphertext (AES-256-GCM when both
- * CPUs have it, XChaCha20-Poly1305 otherwise) with per-direction keys and the frame's sequence
- * number as nonce, so a modified, replayed, reordered or dropped frame fails authentication,
- * and an end of stream without the peer's authenticated close is reported as truncation.
+ * yields keys nobody holds. Then frames, each sent as one or more records (length, type, AEAD
+ * ciphertext of at most 64 KiB: AES-256-GCM when both CPUs have it, XChaCha20-Poly1305
+ * otherwise) with per-direction keys and the record's sequence number as nonce, so a
+ * modified, replayed, reordered or dropped record fails authentication, and an end of stream
+ * without the peer's authenticated close is reported as truncation.
  * docs/wire/chan.md is the byte-level description.
  *
  * A frame carries one protobuf message and, optionally, bulk bytes after it (page data),
@@ -79,14 +80,17 @@ const char *chan_cipher(const chan *ch);  /* "aes256gcm" or "xchacha20poly1305" 
 int chan_fd(const chan *ch);
 
 /* Send one frame: m (may be NULL) then bulk (may be NULL/0). HPVM_EIO when the peer is
- * gone; HPVM_ETIMEDOUT when it stops reading for timeout_ms (0: no limit). */
+ * gone; HPVM_ETIMEDOUT when it stops reading for timeout_ms (0: no limit); HPVM_ERANGE when
+ * message + bulk exceed CHAN_MAX_FRAME. */
 int chan_send(chan *ch, const ProtobufCMessage *m, const void *bulk, size_t bulklen, int timeout_ms,
               char *msg, size_t msglen);
 /* Receive one frame and unpack its message as d: 0 with *out set (free it with
- * protobuf_c_message_free_unpacked) and *bulk/*bulklen pointing at the bulk bytes (valid until
+ * protobuf_c_message_free_unpacked) and *bulk, *bulklen pointing at the bulk bytes (valid until
  * the next chan_recv on this chan); 1 after the peer's authenticated close; HPVM_ECORRUPT for
  * a frame that fails authentication (tampered, replayed, reordered, dropped) or does not
- * parse, HPVM_ETRUNC for a stream that ends without the close, HPVM_ETIMEDOUT, HPVM_EIO.
+ * parse, HPVM_ETRUNC for a stream that ends without the close, HPVM_ERANGE for a length over
+ * the limits (checked before anything is allocated), HPVM_ETIMEDOUT (nothing arrived for
+ * timeout_ms; 0: no limit), HPVM_EIO.
  * Any failure ends the channel: every later call returns it. */
 int chan_recv(chan *ch, const ProtobufCMessageDescriptor *d, ProtobufCMessage **out,
               const uint8_t **bulk, size_t *bulklen, int timeout_ms, char *msg, size_t msglen);
@@ -98,8 +102,9 @@ void chan_abort(chan *ch);
 /* Hand an established channel to another process (hpvmd accepts, hpvmapp --incoming
  * continues): the keys and sequence numbers as bytes (secret: send only over a local socket
  * to a process of the same user), and the fd separately. chan_export frees ch but leaves its
- * fd open. */
-#define CHAN_STATE_LEN 256
+ * fd open, also when it fails (a channel that already failed has nothing to hand over: its
+ * error is returned). CHAN_STATE_LEN holds the longest peer name (CHAN_NAME_MAX). */
+#define CHAN_STATE_LEN 512
 int chan_export(chan *ch, uint8_t state[CHAN_STATE_LEN]);
 int chan_import(int fd, const uint8_t state[CHAN_STATE_LEN], chan **out, char *msg, size_t msglen);
 
