@@ -1,5 +1,5 @@
-/* bench_mig.c — the migration library's micro-benchmark (docs/bench.md, "Live migration,
- * in-process"): one process, two VMs, hpvm_chan channels over socketpairs (the handshake and
+/* bench_mig.c — the migration library's micro-benchmark (figures in docs/design/migration.md):
+ * one process, two VMs, hpvm_chan channels over socketpairs (the handshake and
  * AEAD encryption on, as between hosts; loopback has no other cost), hpvmk idling in the
  * source while its RAM above 16 MiB holds a preloaded image of the issue's mixed profile
  * (64 KiB chunks: 40 % zero, never written; 45 % bytes of the files under /usr/lib; 15 %
