@@ -74,7 +74,7 @@ typedef struct mig_stats {
   uint64_t dirty_bytes;         /* the dirty set still to send */
   uint32_t expected_downtime_ms;
   unsigned throttle;            /* % the vCPUs are slowed (auto-converge) */
-  uint64_t setup_ns;            /* start to first page sent (init phase, measured by caller) */
+  uint64_t setup_ns;            /* mig_source_new to first page sent (the caller adds its own init) */
   uint64_t total_ns;            /* start to resumed on the target */
   uint64_t downtime_ns;         /* source paused the vCPUs -> target said it resumed */
   double cpu_s;                 /* this side's CPU seconds (process) */
