@@ -490,7 +490,6 @@ void hd_cmd_migrate(hd_daemon *d, const hd_req *q) {
   if (!r->name || !*r->name) return refuse(q, HPVM_EINVAL, "hpvmmigrate: no VM name; give one with -P NAME");
   if (r->cancel) return cancel(d, q, r->name);
   if (!r->online) return hd_migrate_offline(d, q);   /* offline.c: a stopped guest's registration moves */
-  if (!r->online) return hd_migrate_offline(d, q);   /* offline.c: a stopped guest's registration moves */
   if (!r->target || !*r->target) return refuse(q, HPVM_EINVAL, "hpvmmigrate: no target host; give one with -h HOST");
   char why[1500];
   Hpvm__VmConfig *cfg = NULL;
