@@ -229,6 +229,7 @@ static double percent_sent(const Hpvm__MigrateStats *s) {
 static void print_progress(mrun *r, const Hpvm__MigrateProgress *p) {
   FILE *f = r->c->out;
   if (p->note && *p->note) fprintf(f, "%s: %s\n", r->c->cmd, p->note);
+  fflush(f);   /* a terminal or a log sees each as it comes, before any error line on stderr */
   const Hpvm__MigrateStats *s = p->stats;
   if (!s || !*s->phase || !strcmp(s->phase, "init")) return;
   fprintf(f, "%s: %-8s round %-3u %5.1f %% sent  wire %.1f MB/s  memory %.1f MB/s  dirty %.1f MB/s  "
@@ -368,8 +369,11 @@ static int run_migrate(mrun *r, const mopts *o, const char *name) {
     const Hpvm__MigrateProgress *p = resp->migrate;
     if (r->json) json_summary(r, p, o->check);
     else if (o->check) {
-      fprintf(r->c->out, "%s: VM %s can migrate live to host %s: %s\n", r->c->cmd, name, p->target, p->note);
+      fprintf(r->c->out, "%s: VM %s can migrate%s to host %s: %s\n", r->c->cmd, name, o->online ? " live" : "",
+              p->target, p->note);
       for (size_t i = 0; i < p->n_warnings; i++) fprintf(r->c->out, "%s: warning: %s\n", r->c->cmd, p->warnings[i]);
+    } else if (!o->online) {
+      if (!r->quiet) fprintf(r->c->out, "%s: %s\n", r->c->cmd, p->note);   /* offline: hpvmd says what moved */
     } else if (!r->quiet) print_summary(r, p);
   }
   hpvmd_response_free(resp);

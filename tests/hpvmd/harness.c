@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -56,8 +58,14 @@ void ht_hpvmd_start(ht_env *e) {
   if (pid == 0) {
     int fd = open(e->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) dup2(fd, 2), dup2(fd, 1);
-    execl(HPVMD, "hpvmd", "--foreground", "--shared", e->shared, "--state-dir", e->state, "--name", "testhost",
-          "--hpvmapp", HPVMAPP, (char *)NULL);
+    if (e->hide[0] && (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+                       mount("hpvmd-test-hide", e->hide, "tmpfs", 0, NULL))) {
+      perror("hpvmd test harness: cannot hide a directory (private mount namespace)");
+      _exit(126);
+    }
+    execl(HPVMD, "hpvmd", "--foreground", "--shared", e->shared, "--state-dir", e->state, "--name",
+          e->name[0] ? e->name : "testhost", "--hpvmapp", HPVMAPP, e->listen[0] ? "--listen" : (char *)NULL, e->listen,
+          (char *)NULL);
     _exit(127);
   }
   e->hpvmd = pid;

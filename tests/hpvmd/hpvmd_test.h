@@ -23,6 +23,11 @@ typedef struct ht_env {
   char sock[320];       /* DIR/state/hpvmd.sock */
   char log[300];        /* hpvmd's stderr */
   pid_t hpvmd;          /* 0 when not running */
+  /* For tests with several hosts (tests/migrate): all optional, set before ht_hpvmd_start. */
+  char name[64];        /* --name (default "testhost") */
+  char listen[64];      /* --listen ADDR:PORT (default none) */
+  char hide[300];       /* hpvmd runs in a private mount namespace with an empty tmpfs over
+                           this directory: what a host that does not share it sees */
 } ht_env;
 
 /* cmocka setup/teardown: a fresh env with hpvmd running (*state is the ht_env). */
