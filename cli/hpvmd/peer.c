@@ -493,7 +493,7 @@ void hd_incoming_adopt(hd_vm *v, const Hpvm__AppAdopt *a) {
   char msg[900];
   sto_lease l;
   int rc;
-  if (!in) {
+  if (!in && v->state != HPVM__VM_RUN_STATE__VM_RUN_STATE_INCOMING) {
     snprintf(msg, sizeof msg, "VM %s is not migrating in to host %s", v->name, sto_host(d->sto));
     rc = HPVM_ESTATE;
   } else if ((rc = sto_lease_adopt(d->sto, v->name, a->lease_generation, hd_incarnation(d), &l))) {
@@ -510,11 +510,14 @@ void hd_incoming_adopt(hd_vm *v, const Hpvm__AppAdopt *a) {
     v->state = HPVM__VM_RUN_STATE__VM_RUN_STATE_ON;
     v->started_ns = hd_wall_ns();
     hd_vm_set_reason(v, NULL);
+    /* Without the record (an hpvmd restarted meanwhile re-attached to hpvmapp --incoming)
+     * the lease still says who handed it over. */
+    const char *from = in ? in->source : l.previous_owner;
     hd_log(d, HD_INFO, "VM %s: migrated in from host %s (migration %s, lease generation %llu); it runs here now",
-           v->name, in->source, in->id, (unsigned long long)a->lease_generation);
-    snprintf(msg, sizeof msg, "VM migrated in from host %s", in->source);
+           v->name, from, in ? in->id : a->id, (unsigned long long)a->lease_generation);
+    snprintf(msg, sizeof msg, "VM migrated in from host %s", from);
     hd_console_event(v, msg);
-    incoming_free(in);
+    if (in) incoming_free(in);
   }
   Hpvm__AppCommand c = HPVM__APP_COMMAND__INIT;
   c.body_case = HPVM__APP_COMMAND__BODY_ADOPT_RESULT;
