@@ -835,9 +835,9 @@ bool nt_console_wait(const nt_env *e, unsigned i, const char *vm, const char *ne
 
 void nt_guest_start(nt_env *e, unsigned i, const char *vm, const char *needle) {
   free(nt_ok(e, i, "hpvmstart -P %s", vm));
-  if (needle && !nt_console_wait(e, i, vm, needle, 60000)) {
+  if (needle && !nt_console_wait(e, i, vm, needle, 120000)) {
     char *c = nt_console(e, i, vm);
-    fail_msg("%s: '%s' not on the console of %s within 60 s:\n%s", e->h[i].name, needle, vm, c);
+    fail_msg("%s: '%s' not on the console of %s within 120 s:\n%s", e->h[i].name, needle, vm, c);
   }
 }
 
