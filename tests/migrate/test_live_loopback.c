@@ -3,10 +3,11 @@
  * hpvmmigrate command as a user runs it, hpvmk running memverify + heartbeat + diskverify on a
  * disk in a directory both hosts see.
  *
- *   - back and forth six times: each migration reports success, the console goes on on the
- *     target (new heartbeats, new memverify passes), both hosts agree where it runs, exactly
- *     one hpvmapp of the guest exists, nothing FAILs; a graceful stop at the end has every
- *     workload PASS
+ *   - back and forth six times (HPVM_LIVE_ROUNDS=n: n times and nothing else; ctest's
+ *     migrate_test_live_loopback_50, label long, runs it 50 times): each migration reports
+ *     success, the console goes on on the target (new heartbeats, new memverify passes), both
+ *     hosts agree where it runs, exactly one hpvmapp of the guest exists, nothing FAILs; a
+ *     graceful stop at the end has every workload PASS
  *   - -s refusals: a guest of that name already running on the target (a host of another
  *     shared directory that trusts this one), a backing file the target cannot see, one it
  *     sees but that is not the same storage (a same-named copy), memory the target cannot
@@ -285,10 +286,12 @@ static void start_guest(two *t) {
 
 static void test_live_migration_back_and_forth(void **state) {
   two *t = *state;
+  const char *env = getenv("HPVM_LIVE_ROUNDS");
+  unsigned rounds = env && atoi(env) > 0 ? (unsigned)atoi(env) & ~1u : 6;   /* even: it ends on hosta */
   start_guest(t);
   int pid = 0;
   assert_int_equal(apps_of(t, VM, &pid), 1);
-  for (unsigned i = 0; i < 6; i++) {
+  for (unsigned i = 0; i < rounds; i++) {
     ht_env *src = &t->h[i % 2], *dst = &t->h[(i + 1) % 2];
     size_t mark = console_len(dst, VM);
     int old_pid = pid;
@@ -562,7 +565,8 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_check_refuses_storage_the_target_does_not_share, setup, teardown),
   };
   size_t n = sizeof tests / sizeof tests[0];
-  if (!can_hide()) {
+  if (getenv("HPVM_LIVE_ROUNDS")) n = 1;   /* the long run: back and forth only */
+  else if (!can_hide()) {
     printf("SKIP test_check_refuses_storage_the_target_does_not_share: needs root (a private mount namespace) "
            "and nsenter\n");
     n--;
