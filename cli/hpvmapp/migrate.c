@@ -62,6 +62,7 @@ struct app_mig {
   char cipher[32];
   unsigned nch;
   uint64_t t0_ns;
+  bool handed_off;                /* hpvmd wrote the lease for the target: never resume here */
   /* hpvmd's answer to our handoff or adopt request. */
   bool have_reply;
   int reply_err;
@@ -417,7 +418,7 @@ static int on_handoff(void *ctx, uint64_t *gen, char *msg, size_t len) {
   pthread_mutex_lock(&m->lock);
   int rc = m->reply_err;
   if (rc) snprintf(msg, len, "%s", m->reply_msg);
-  else *gen = m->reply_gen;
+  else *gen = m->reply_gen, m->handed_off = true;
   pthread_mutex_unlock(&m->lock);
   return rc;
 }
@@ -476,7 +477,11 @@ static void *source_thread(void *arg) {
       pthread_mutex_unlock(&m->lock);
       mig_source_free(src);
     }
-    handed_off = rc == 0 || st.phase == MIG_PHASE_DONE || st.phase == MIG_PHASE_HANDOFF;
+    /* After a successful handoff hook the guest is the target's even if the end went wrong
+     * (the library never resumes it then); before it, the library resumed it. */
+    pthread_mutex_lock(&m->lock);
+    handed_off = rc == 0 || m->handed_off;
+    pthread_mutex_unlock(&m->lock);
     if (!rc) snprintf(msg, sizeof msg, "VM %s runs on host %s", m->out->config->name, m->target);
   }
   for (unsigned i = 0; i < MIG_MAX_CHANNELS; i++) chan_close(ch[i]);
@@ -514,7 +519,7 @@ static void start_source(app_mig *m, const Hpvm__AppMigrateOut *o) {
   if (m->out) hpvm__app_migrate_out__free_unpacked(m->out, NULL);
   m->out = (Hpvm__AppMigrateOut *)msg_copy(&o->base);
   m->thread_started = m->thread_done = false;
-  m->cancel = false;
+  m->cancel = m->handed_off = false;
   m->target[0] = m->cipher[0] = 0;
   if (o->target_host) snprintf(m->target, sizeof m->target, "%s", o->target_host);
   m->nch = o->params->channels ? o->params->channels : 2;
