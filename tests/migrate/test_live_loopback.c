@@ -230,6 +230,35 @@ static unsigned apps_of(two *t, const char *name, int *pid) {
   return n;
 }
 
+/* An hpvmconsole viewer attached to host e's hpvmd sees needle in what the guest prints. */
+static bool viewer_sees(ht_env *e, const char *name, const char *needle) {
+  Hpvm__ConsoleAttachRequest a = HPVM__CONSOLE_ATTACH_REQUEST__INIT;
+  a.name = (char *)name;
+  a.read_only = true;
+  int fd;
+  Hpvm__Response *r = NULL;
+  int rc = hpvmd_console_attach(e->sock, &a, &fd, &r);
+  hpvmd_response_free(r);
+  if (rc) return false;
+  char seen[8192] = "";
+  size_t n = 0;
+  bool found = false;
+  uint64_t end = ht_ms() + 5000;
+  while (!found && ht_ms() < end) {
+    Hpvm__ConsoleData *d = NULL;
+    if (hpvmd_console_recv(fd, &d)) break;
+    size_t k = d->data.len < sizeof seen - 1 - n ? d->data.len : sizeof seen - 1 - n;
+    memcpy(seen + n, d->data.data, k);
+    n += k;
+    seen[n] = 0;
+    found = strstr(seen, needle) != NULL;
+    protobuf_c_message_free_unpacked(&d->base, NULL);
+    if (n == sizeof seen - 1) n = 0;
+  }
+  close(fd);
+  return found;
+}
+
 /* ---- The command -------------------------------------------------------------------------------- */
 
 typedef struct out {
@@ -321,6 +350,7 @@ static void test_live_migration_back_and_forth(void **state) {
     assert_string_equal(reason, want);
     /* The guest goes on over there: new heartbeats, new verified memory and disk passes. */
     assert_true(console_wait(dst, VM, mark, "HB ", 5000));
+    if (i == 0) assert_true(viewer_sees(dst, VM, "HB "));   /* hpvmconsole on the target */
     assert_true(console_wait(dst, VM, mark, " verified", 10000));
     assert_true(console_wait(dst, VM, mark, "diskverify: pass", 10000));
     for (unsigned h = 0; h < 2; h++) {
