@@ -248,7 +248,7 @@ class Bench:
         vm = "g%d" % self.seq
         rate = workload_rate(workload)
         args = "memstress wss=%dM rate=%d" % (self.a.ws // MiB, rate) if rate else "idle"
-        self.hpvm(a, "hpvmcreate", "-P", vm, "-c", "1", "-r", "%dM" % (size // MiB), "-e", "0", "-B", "manual",
+        self.hpvm(a, "hpvmcreate", "-P", vm, "-c", "1", "-r", "%dM" % (size // MiB), "-e", "10", "-B", "manual",
                   "-K", self.kernel, "-A", args, "-x", "mem_image=" + image)
         self.hpvm(a, "hpvmstart", "-P", vm)
         console = os.path.join(a.state, "vms", vm, "console.log")
@@ -288,6 +288,14 @@ class Bench:
                 res["error"] = "cannot read hpvmmigrate --json: %s" % e
         res.setdefault("cpu_src", cpu_src.seconds())
         res.setdefault("cpu_dst", cpu_dst.seconds() if cpu_dst else None)
+        if "error" not in res:
+            # The guest goes on on B: a dirtying one reports its rate on B's console again.
+            st = self.hpvm(b, "hpvmstatus", "-P", vm, "--json", check=False).stdout
+            on_b = os.path.join(b.state, "vms", vm, "console.log")
+            if rate and not wait_for_text(on_b, "memstress: cpu 0:", 10):
+                res["error"] = "the guest does not run on the target (no memstress line on its console)"
+            elif '"run_state":"ON"' not in st:
+                res["error"] = "hpvmstatus on the target does not show the guest ON"
         # the guest runs on B; stop and forget it on both hosts
         for h in (b, a):
             self.hpvm(h, "hpvmstop", "-P", vm, "-F", "-q", check=False)

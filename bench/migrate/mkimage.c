@@ -164,7 +164,7 @@ static int generate(profile p, uint64_t size, uint64_t seed, const char *files_d
     write_all(fd, buf, CHUNK, off, out);
   }
   if (p == PROFILE_ZERO) kinds[0] = size / CHUNK;
-  if (ftruncate(fd, (off_t)size) != 0 || fsync(fd) != 0 || close(fd) != 0) die("cannot finish %s", out);
+  if (ftruncate(fd, (off_t)size) != 0 || close(fd) != 0) die("cannot finish %s", out);
   uint64_t n = size / CHUNK;
   printf("%s: %llu MiB, 64 KiB chunks: %.1f %% zero, %.1f %% file bytes, %.1f %% random\n", out,
          (unsigned long long)(size >> 20), 100.0 * (double)kinds[0] / (double)n, 100.0 * (double)kinds[1] / (double)n,
