@@ -103,7 +103,8 @@ void chan_abort(chan *ch);
  * continues): the keys and sequence numbers as bytes (secret: send only over a local socket
  * to a process of the same user), and the fd separately. chan_export frees ch but leaves its
  * fd open, also when it fails (a channel that already failed has nothing to hand over: its
- * error is returned). CHAN_STATE_LEN holds the longest peer name (CHAN_NAME_MAX). */
+ * error is returned). chan_import takes fd only when it succeeds. CHAN_STATE_LEN holds the
+ * longest peer name (CHAN_NAME_MAX). */
 #define CHAN_STATE_LEN 512
 int chan_export(chan *ch, uint8_t state[CHAN_STATE_LEN]);
 int chan_import(int fd, const uint8_t state[CHAN_STATE_LEN], chan **out, char *msg, size_t msglen);

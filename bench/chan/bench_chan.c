@@ -5,7 +5,9 @@
  *      and the AEAD alone on one core (seal, open in memory, no socket: in a channel the
  *      sender seals while the receiver opens, so the slower of the two bounds it);
  *   2. handshakes per second over a socketpair (both sides in this process).
- * MB is 10^6 bytes of bulk (the payload migration moves), frames carry a small message too.
+ * MB is 10^6 bytes of bulk (the payload migration moves), frames carry a small message too;
+ * CPU s/GB is the CPU time of both threads per 10^9 bytes, the figure that a busy host
+ * disturbs least. 1 GB per row (32 MB with --quick).
  *   bench_chan [--quick]       --quick: short runs, for ctest's smoke run */
 #include <pthread.h>
 #include <stdbool.h>
@@ -21,6 +23,12 @@
 
 #include "chan.h"
 #include "vmstate.pb-c.h"
+
+static double cpu_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static double now_s(void) {
   struct timespec ts;
@@ -95,15 +103,16 @@ static void *sender_main(void *arg) {
   return NULL;
 }
 
-/* MB/s of bulk through chan_send/chan_recv. */
-static double chan_rate(const ends *e, bool xchacha, size_t frame, size_t total, const char **cipher) {
+/* MB/s of bulk through chan_send/chan_recv; *cpu_per_gb: CPU seconds of both threads per GB. */
+static double chan_rate(const ends *e, bool xchacha, size_t frame, size_t total, const char **cipher,
+                        double *cpu_per_gb) {
   chan *c, *s;
   connect_pair(e, xchacha, &c, &s);
   *cipher = chan_cipher(c);
   uint8_t *bulk = malloc(frame);
   randombytes_buf(bulk, frame);
   sender sd = {.ch = c, .frame = frame, .frames = total / frame ? total / frame : 1, .bulk = bulk};
-  double t0 = now_s();
+  double t0 = now_s(), c0 = cpu_s();
   pthread_t t;
   pthread_create(&t, NULL, sender_main, &sd);
   char msg[512];
@@ -117,11 +126,12 @@ static double chan_rate(const ends *e, bool xchacha, size_t frame, size_t total,
     if (!ok) die("chan_recv", "a frame came back different");
   }
   pthread_join(t, NULL);
-  double dt = now_s() - t0;
+  double dt = now_s() - t0, bytes = (double)sd.frames * (double)frame;
+  *cpu_per_gb = (cpu_s() - c0) / (bytes / 1e9);
   chan_close(c);
   chan_close(s);
   free(bulk);
-  return (double)sd.frames * (double)frame / dt / 1e6;
+  return bytes / dt / 1e6;
 }
 
 typedef struct plain_job {
@@ -143,12 +153,12 @@ static void *plain_writer(void *arg) {
 }
 
 /* MB/s of the same bytes through the bare socketpair (no framing, no crypto). */
-static double plain_rate(size_t frame, size_t total) {
+static double plain_rate(size_t frame, size_t total, double *cpu_per_gb) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv)) die("socketpair", "failed");
   plain_job j = {.fd = sv[0], .frame = frame, .frames = total / frame ? total / frame : 1};
   uint8_t *buf = malloc(frame);
-  double t0 = now_s();
+  double t0 = now_s(), c0 = cpu_s();
   pthread_t t;
   pthread_create(&t, NULL, plain_writer, &j);
   for (size_t i = 0; i < j.frames; i++)
@@ -158,11 +168,12 @@ static double plain_rate(size_t frame, size_t total) {
       off += (size_t)r;
     }
   pthread_join(t, NULL);
-  double dt = now_s() - t0;
+  double dt = now_s() - t0, bytes = (double)j.frames * (double)frame;
+  *cpu_per_gb = (cpu_s() - c0) / (bytes / 1e9);
   close(sv[0]);
   close(sv[1]);
   free(buf);
-  return (double)j.frames * (double)frame / dt / 1e6;
+  return bytes / dt / 1e6;
 }
 
 /* MB/s of seal and of open in memory on one core (*open_mbs), with the calls chan.c makes:
@@ -201,24 +212,27 @@ static void throughput_table(const ends *e, bool quick) {
   size_t total = quick ? (32u << 20) : (1u << 30);
   printf("Channel throughput: %zu MB of bulk per row, sender and receiver on their own threads\n",
          total / 1000000);
-  printf("%-20s %10s %10s %10s %10s\n", "cipher", "frame", "chan MB/s", "seal MB/s", "open MB/s");
+  printf("%-20s %10s %10s %10s %10s %10s\n", "cipher", "frame", "chan MB/s", "CPU s/GB", "seal MB/s",
+         "open MB/s");
   for (int k = 0; k < 2; k++) {
     bool xchacha = k == 1;
     if (!xchacha && !crypto_aead_aes256gcm_is_available()) {
-      printf("%-20s %10s %10s %10s %10s\n", "aes256gcm", "-", "no AES-NI", "-", "-");
+      printf("%-20s %10s %10s %10s %10s %10s\n", "aes256gcm", "-", "no AES-NI", "-", "-", "-");
       continue;
     }
     for (size_t f = 0; f < sizeof frames / sizeof frames[0]; f++) {
       if (quick && f != 1) continue;
       const char *cipher;
-      double r = chan_rate(e, xchacha, frames[f], total, &cipher);
+      double cpu;
+      double r = chan_rate(e, xchacha, frames[f], total, &cipher, &cpu);
       double open;
       double seal = aead_rate(!xchacha, frames[f], total / 4, &open);
-      printf("%-20s %6zu KiB %10.0f %10.0f %10.0f\n", cipher, frames[f] >> 10, r, seal, open);
+      printf("%-20s %6zu KiB %10.0f %10.2f %10.0f %10.0f\n", cipher, frames[f] >> 10, r, cpu, seal, open);
       fflush(stdout);
     }
   }
-  printf("%-20s %6d KiB %10.0f %10s %10s\n", "none (socketpair)", 1024, plain_rate(1 << 20, total), "-", "-");
+  double cpu, r = plain_rate(1 << 20, total, &cpu);
+  printf("%-20s %6d KiB %10.0f %10.2f %10s %10s\n", "none (socketpair)", 1024, r, cpu, "-", "-");
 }
 
 static void handshake_table(const ends *e, bool quick) {

@@ -261,6 +261,8 @@ typedef struct relay {
   mitm_act act;
   size_t at;
   uint8_t mask;
+  long hs_flip;                          /* flip a bit of this byte of the handshake (hello ||
+                                            confirm) as it passes; -1: none */
   uint8_t log[16384];
   size_t loglen;
   pthread_t t;
@@ -315,9 +317,14 @@ static void *relay_main(void *arg) {
     goto end;
   }
   if (!relay_read(r, h + OPENING_LEN, HELLO_FIXED - OPENING_LEN)) goto end;
-  size_t n = h[HELLO_NAME_LEN_AT];
-  if (!relay_read(r, h + HELLO_FIXED, n) || !relay_write(r, h, HELLO_FIXED + n)) goto end;
-  if (!relay_read(r, h, CONFIRM_LEN) || !relay_write(r, h, CONFIRM_LEN)) goto end;
+  size_t n = h[HELLO_NAME_LEN_AT], hl = HELLO_FIXED + n;
+  if (!relay_read(r, h + HELLO_FIXED, n)) goto end;
+  if (r->hs_flip >= 0 && (size_t)r->hs_flip < hl) h[r->hs_flip] ^= (uint8_t)(1u << (r->hs_flip % 8));
+  if (!relay_write(r, h, hl)) goto end;  /* the client confirms only after the server's hello */
+  if (!relay_read(r, h + hl, CONFIRM_LEN)) goto end;
+  if (r->hs_flip >= 0 && (size_t)r->hs_flip >= hl && (size_t)r->hs_flip < hl + CONFIRM_LEN)
+    h[r->hs_flip] ^= (uint8_t)(1u << (r->hs_flip % 8));
+  if (!relay_write(r, h + hl, CONFIRM_LEN)) goto end;
   for (int i = 0;; i++) {
     uint8_t *f;
     size_t len = relay_frame(r, &f);
@@ -383,6 +390,7 @@ static mitm *mitm_new(int frame, mitm_act act, size_t at, uint8_t mask) {
   mitm *m = calloc(1, sizeof *m);
   m->c2s.frame = frame, m->c2s.act = act, m->c2s.at = at, m->c2s.mask = mask;
   m->s2c.frame = -1;
+  m->c2s.hs_flip = m->s2c.hs_flip = -1;
   return m;
 }
 
@@ -841,6 +849,42 @@ static void test_a_replayed_handshake_yields_nothing(void **state) {
   free(m);
 }
 
+/* Every byte of the handshake is bound by the transcript, a signature or a MAC: a man in the
+ * middle flipping one bit anywhere in what the client says (hello, confirmation) or what the
+ * server says (hello, confirmation) makes the handshake fail. The side that checks the
+ * flipped message refuses; only a flip in the client's confirmation, which the server checks
+ * last, leaves the client with a channel, and then its first receive meets the end. */
+static void test_any_bit_flipped_in_a_live_handshake_is_refused(void **state) {
+  fixture *fx = *state;
+  size_t hello_c = HELLO_FIXED + strlen(fx->alpha.host), hello_s = HELLO_FIXED + strlen(fx->beta.host);
+  for (int dir = 0; dir < 2; dir++) {
+    size_t len = (dir ? hello_s : hello_c) + CONFIRM_LEN;
+    for (size_t k = 0; k < len; k++) {
+      end c, s;
+      ends_default(fx, &c, &s, false);
+      c.cfg.timeout_ms = s.cfg.timeout_ms = 300;  /* a flipped name length leaves one side waiting */
+      mitm *m = mitm_new(-1, ACT_NONE, 0, 0);
+      (dir ? &m->s2c : &m->c2s)->hs_flip = (long)k;
+      connect_through(m, &c, &s);
+      bool client_last = dir == 0 && k >= hello_c;
+      if (s.rc == 0 || (c.rc == 0 && !client_last))
+        print_message("%s byte %zu flipped: client %d %s / server %d %s\n", dir ? "server" : "client", k, c.rc, c.msg,
+                      s.rc, s.msg);
+      assert_true(s.rc < 0);
+      assert_null(s.ch);
+      if (c.rc == 0) {
+        assert_true(client_last);
+        assert_int_equal(chan_recv(c.ch, NULL, NULL, NULL, NULL, IO_MS, NULL, 0), HPVM_ETRUNC);
+        chan_close(c.ch);
+      } else {
+        assert_null(c.ch);
+      }
+      mitm_end(m);
+      free(m);
+    }
+  }
+}
+
 static void test_garbage_instead_of_a_hello_is_refused(void **state) {
   fixture *fx = *state;
   static const char garbage[] = "GET / HTTP/1.1\r\nHost: beta\r\n\r\n";
@@ -1083,6 +1127,7 @@ int main(void) {
     cmocka_unit_test(test_a_wrong_cluster_secret_fails_on_both_sides),
     cmocka_unit_test(test_no_cluster_secret_on_either_side_still_authenticates),
     cmocka_unit_test(test_a_replayed_handshake_yields_nothing),
+    cmocka_unit_test(test_any_bit_flipped_in_a_live_handshake_is_refused),
     cmocka_unit_test(test_garbage_instead_of_a_hello_is_refused),
     cmocka_unit_test(test_another_protocol_version_is_refused_with_both_versions),
     cmocka_unit_test(test_a_silent_peer_times_the_handshake_out),
