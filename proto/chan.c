@@ -467,12 +467,17 @@ int chan_identity_load(const char *state_dir, const char *host, chan_identity *i
           "the file", path);
       return HPVM_EPERM;
     }
-    if (errno != ENOENT) {
-      say(msg, msglen, "cannot open host key %s: %s", path, strerror(errno));
-      return errno == EACCES ? HPVM_EPERM : HPVM_EIO;
+    int e = errno;
+    if (e != ENOENT) {
+      say(msg, msglen, "cannot open host key %s: %s", path, strerror(e));
+      return e == EACCES ? HPVM_EPERM : HPVM_EIO;
     }
     rc = keyfile_create(state_dir, path, id, msg, msglen);
     if (rc != 1) break;                  /* 1: someone else created it meanwhile: load theirs */
+  }
+  if (rc == 1) {                         /* created by another process and removed again, twice */
+    say(msg, msglen, "host key %s is being created and removed by another process: stop it and retry", path);
+    rc = HPVM_EBUSY;
   }
   if (rc) {
     char keep[CHAN_NAME_MAX + 1];
@@ -673,12 +678,13 @@ static int hs_derive(handshake *hs, char *msg, size_t msglen) {
   const chan_identity *me = hs->cfg->me;
   uint8_t dh[3][32];
   int bad;
+  const hello *t = &hs->theirs;
   if (hs->client)
-    bad = crypto_scalarmult(dh[0], hs->eph_sk, hs->theirs.eph_pk) | crypto_scalarmult(dh[1], hs->eph_sk, hs->theirs.kx_pk) |
-          crypto_scalarmult(dh[2], me->kx_sk, hs->theirs.eph_pk);
+    bad = crypto_scalarmult(dh[0], hs->eph_sk, t->eph_pk) | crypto_scalarmult(dh[1], hs->eph_sk, t->kx_pk) |
+          crypto_scalarmult(dh[2], me->kx_sk, t->eph_pk);
   else
-    bad = crypto_scalarmult(dh[0], hs->eph_sk, hs->theirs.eph_pk) | crypto_scalarmult(dh[1], me->kx_sk, hs->theirs.eph_pk) |
-          crypto_scalarmult(dh[2], hs->eph_sk, hs->theirs.kx_pk);
+    bad = crypto_scalarmult(dh[0], hs->eph_sk, t->eph_pk) | crypto_scalarmult(dh[1], me->kx_sk, t->eph_pk) |
+          crypto_scalarmult(dh[2], hs->eph_sk, t->kx_pk);
   if (bad) {
     sodium_memzero(dh, sizeof dh);
     say(msg, msglen, "%s sent a degenerate X25519 key (a low-order point): refused", hs->who);

@@ -189,14 +189,16 @@ static double aead_rate(bool aes, size_t frame, size_t total, double *open_mbs) 
   double t0 = now_s();
   for (size_t i = 0; i < frames; i++) {
     nonce[0] = (uint8_t)i, nonce[1] = (uint8_t)(i >> 8);
-    if (aes) crypto_aead_aes256gcm_encrypt_detached_afternm(buf, tags + 16 * i, NULL, buf, frame, ad, 8, NULL, nonce, st);
-    else crypto_aead_xchacha20poly1305_ietf_encrypt_detached(buf, tags + 16 * i, NULL, buf, frame, ad, 8, NULL, nonce, key);
+    uint8_t *tag = tags + 16 * i;
+    if (aes) crypto_aead_aes256gcm_encrypt_detached_afternm(buf, tag, NULL, buf, frame, ad, 8, NULL, nonce, st);
+    else crypto_aead_xchacha20poly1305_ietf_encrypt_detached(buf, tag, NULL, buf, frame, ad, 8, NULL, nonce, key);
   }
   double t1 = now_s();
   for (size_t i = frames; i-- > 0;) {   /* undo in reverse: each open sees what its seal made */
     nonce[0] = (uint8_t)i, nonce[1] = (uint8_t)(i >> 8);
-    int bad = aes ? crypto_aead_aes256gcm_decrypt_detached_afternm(buf, NULL, buf, frame, tags + 16 * i, ad, 8, nonce, st)
-                  : crypto_aead_xchacha20poly1305_ietf_decrypt_detached(buf, NULL, buf, frame, tags + 16 * i, ad, 8, nonce, key);
+    const uint8_t *tag = tags + 16 * i;
+    int bad = aes ? crypto_aead_aes256gcm_decrypt_detached_afternm(buf, NULL, buf, frame, tag, ad, 8, nonce, st)
+                  : crypto_aead_xchacha20poly1305_ietf_decrypt_detached(buf, NULL, buf, frame, tag, ad, 8, nonce, key);
     if (bad) die("aead", "a sealed buffer did not open");
   }
   double t2 = now_s();
