@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # dev.sh — install what is missing, build, and run the demo or the test suite.
-#   bash scripts/dev.sh demo        the main job: a local hpvmd runs a guest through the HPVM commands
+#   bash scripts/dev.sh demo        the main job: a guest live-migrated between two local hosts
 #   bash scripts/dev.sh test        the whole test suite (ctest)
 #   bash scripts/dev.sh test-asan   the suite under AddressSanitizer + UBSan
 #   bash scripts/dev.sh bench       the benchmarks (tables)
@@ -32,36 +32,50 @@ build() {  # build DIR [cmake args...]
 }
 
 demo_cleanup() {
-  hpvmstop -P demo1 -F >/dev/null 2>&1 || true
-  [ -f "$DEMO_TMP/state/hpvmd.lock" ] && kill "$(cat "$DEMO_TMP/state/hpvmd.lock")" 2>/dev/null
+  local sd
+  for sd in "$DEMO_TMP"/state-*; do
+    HPVM_STATE_DIR=$sd hpvmstop -P demo1 -F >/dev/null 2>&1 || true
+  done
+  for sd in "$DEMO_TMP"/state-*; do
+    [ -f "$sd/hpvmd.lock" ] && kill "$(cat "$sd/hpvmd.lock")" 2>/dev/null
+  done
   rm -rf "$DEMO_TMP"
 }
 
-# The main job: a local host — hpvmd with a private shared directory — runs a guest the way
-# an operator would with the HPVM commands, then everything is stopped cleanly.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# The main job: two local hosts — two hpvmd sharing one storage directory, listening on
+# loopback — run a guest the way an operator would with the HPVM commands, live-migrate it
+# from one host to the other and back while it checks its own memory and disk, then stop.
 demo() {
   build build
   local bin=$PWD/build/bin
   DEMO_TMP=$(mktemp -d /tmp/hpvm-demo.XXXXXX)
   local tmp=$DEMO_TMP
-  mkdir -p "$tmp/shared" "$tmp/state"
-  export HPVM_STATE_DIR=$tmp/state PATH=$bin:$PATH
+  mkdir -p "$tmp/shared" "$tmp/state-hosta" "$tmp/state-hostb"
+  export PATH=$bin:$PATH
   trap demo_cleanup EXIT
   step() { echo; echo "\$ $*"; "$@"; }
-  step hpvmd --shared "$tmp/shared" --state-dir "$tmp/state" --name demohost
-  step hpvmdevmgmt -S 64M "$tmp/shared/demo1.img"
-  step hpvmcreate -P demo1 -O hpux -c 2 -r 512M -K "$PWD/build/guests/hpvmk" \
+  on() { local h=$1; shift; echo; echo "[$h]\$ $*"; HPVM_STATE_DIR=$tmp/state-$h "$@"; }
+  step hpvmd --shared "$tmp/shared" --state-dir "$tmp/state-hosta" --name hosta --listen "127.0.0.1:$(free_port)"
+  step hpvmd --shared "$tmp/shared" --state-dir "$tmp/state-hostb" --name hostb --listen "127.0.0.1:$(free_port)"
+  on hosta hpvmdevmgmt -S 64M "$tmp/shared/demo1.img"
+  on hosta hpvmcreate -P demo1 -O hpux -c 2 -r 512M -K "$PWD/build/guests/hpvmk" \
       -A "heartbeat memverify size=64M diskverify blocks=128" -a "disk:avio_stor::file:$tmp/shared/demo1.img"
-  step hpvmstart -P demo1
-  sleep 3
-  step hpvmstatus
-  step hpvmstatus -P demo1
-  echo; echo "\$ hpvmconsole -P demo1 -q -c cl    # the console log"
-  hpvmconsole -P demo1 -q -c cl | tail -n 8
-  step hpvmstop -P demo1 -F
-  step hpvmstatus -P demo1 -M
-  echo; echo "== the interpreter alone: ia64run --stats on a 300 M-instruction integer loop"
-  "$bin/ia64run" --stats build/bench/interp_alu_loop
+  on hosta hpvmstart -P demo1
+  sleep 2
+  on hosta hpvmstatus
+  on hosta hpvmmigrate -P demo1 -h hostb -o
+  on hostb hpvmstatus
+  sleep 2
+  on hostb hpvmmigrate -P demo1 -h hosta -o --channels 1 --compress lz4
+  sleep 2
+  echo; echo "[hosta]\$ hpvmconsole -P demo1 -q -c cl | tail    # the guest kept checking itself"
+  HPVM_STATE_DIR=$tmp/state-hosta hpvmconsole -P demo1 -q -c cl | tail -n 6
+  on hosta hpvmstop -P demo1 -F
+  on hosta hpvmstatus -P demo1 -M
 }
 
 run_tests() {  # run_tests DIR [cmake args...]
