@@ -649,7 +649,7 @@ def print_table(b, rows):
 def main():
     ap = argparse.ArgumentParser(description="hpvm live-migration benchmark (see docs/bench.md)")
     ap.add_argument("build")
-    ap.add_argument("--quick", action="store_true", help="256 MiB image, 64 MiB working set, loopback and 1g, idle and dirty50")
+    ap.add_argument("--quick", action="store_true", help="256 MiB image, 64 MiB working set, loopback and 1g, idle and dirty50, QEMU multifd only")
     ap.add_argument("--size", default="2G")
     ap.add_argument("--ws", default="256M", help="working set of the dirtying guests")
     ap.add_argument("--setups", default="loopback,1g,10g")
@@ -673,6 +673,7 @@ def main():
         if args.workloads == "idle,dirty50,dirty200":
             args.workloads = "idle,dirty50"
         args.timeout = min(args.timeout, 30)
+        args.qemu_variants = args.qemu_variants or "multifd"
     args.size, args.ws = parse_size(args.size), parse_size(args.ws)
     args.setups = args.setups.split(",")
     args.profiles = args.profiles.split(",")
