@@ -12,6 +12,9 @@
  *                               ▼           on its own monotonic clock): generation + 1
  *                          HELD by another host
  *
+ * A renewal may carry a note for other hosts (sto_lease_renew_note: a migration's source says
+ * "migrate-aborted <id>" before it resumes the guest); the note stays while the owner does.
+ *
  * Every transition is one compare-and-swap on the record's generation, so two hosts can
  * never both succeed from the same record: one of them sees HPVM_EBUSY. Nothing compares
  * clocks of two hosts: the owner counts its deadline from its own monotonic time before it
@@ -51,6 +54,7 @@ static void lease_from(const Hpvm__Lease *m, uint64_t gen, sto_lease *l) {
   l->renew_wall_ns = m->renew_wall_ns;
   l->timeout_ms = m->timeout_ms;
   l->record_gen = gen;
+  snprintf(l->note, sizeof l->note, "%s", m->note ? m->note : "");
 }
 
 int sto_lease_read(sto_store *s, const char *vm, sto_lease *out) {
@@ -92,6 +96,7 @@ static int lease_write(sto_store *s, const char *vm, const char *rel, sto_lease 
   m.timeout_ms = next->timeout_ms;
   m.previous_owner = next->previous_owner;
   m.reason = (char *)reason;
+  m.note = next->note;
   int r;
   if (next->record_gen == 0) {
     r = sto_msg_create(s, rel, LEASE_KIND, &m.base);
@@ -134,6 +139,7 @@ int sto_lease_acquire(sto_store *s, const char *vm, uint32_t timeout_ms, uint64_
      * incarnation of the owner starts a new epoch. */
     if (!(mine(s, &cur) && cur.owner_incarnation == incarnation)) next.lease_generation++;
     if (cur.state == HELD) copy_name(next.previous_owner, cur.owner);
+    if (!mine(s, &cur)) next.note[0] = '\0';   /* a note is kept only while the owner stays */
   } else {
     uint32_t expiry = cur.timeout_ms ? cur.timeout_ms : timeout_ms;
     if (!observe(obs, cur.record_gen, now, expiry)) {
@@ -145,6 +151,7 @@ int sto_lease_acquire(sto_store *s, const char *vm, uint32_t timeout_ms, uint64_
     }
     next.lease_generation++;
     copy_name(next.previous_owner, cur.owner);
+    next.note[0] = '\0';
     reason = "takeover";
   }
   next.state = HELD;
@@ -175,10 +182,13 @@ static int owned(sto_store *s, const char *vm, const sto_lease *l, sto_lease *cu
   return 0;
 }
 
-int sto_lease_renew(sto_store *s, const char *vm, sto_lease *l) {
+/* note NULL: keep the one there. */
+static int renew(sto_store *s, const char *vm, sto_lease *l, const char *note) {
   char rel[PATH_MAX];
   int r = lease_rel(s, vm, rel);
   if (r) return r;
+  if (note && strlen(note) >= STO_LEASE_NOTE_MAX)
+    return sto__fail(s, HPVM_EINVAL, "a lease note of %zu bytes: at most %d", strlen(note), STO_LEASE_NOTE_MAX - 1);
   const uint64_t t0 = sto__mono(s);  /* before anything: the deadline counts from here */
   if ((r = sto__lock(s, rel))) return r;
   sto_lease cur;
@@ -190,10 +200,17 @@ int sto_lease_renew(sto_store *s, const char *vm, sto_lease *l) {
   next.renewals++;
   next.renew_mono_ns = t0;
   next.renew_wall_ns = sto__wall(s);
-  if (!(r = lease_write(s, vm, rel, &next, "renew"))) *l = next;
+  if (note) snprintf(next.note, sizeof next.note, "%s", note);
+  if (!(r = lease_write(s, vm, rel, &next, note ? "note" : "renew"))) *l = next;
 out:
   sto__unlock(s, rel);
   return r;
+}
+
+int sto_lease_renew(sto_store *s, const char *vm, sto_lease *l) { return renew(s, vm, l, NULL); }
+
+int sto_lease_renew_note(sto_store *s, const char *vm, sto_lease *l, const char *note) {
+  return renew(s, vm, l, note ? note : "");
 }
 
 int sto_lease_release(sto_store *s, const char *vm, sto_lease *l) {
@@ -207,6 +224,7 @@ int sto_lease_release(sto_store *s, const char *vm, sto_lease *l) {
   copy_name(next.previous_owner, s->host);
   next.owner[0] = '\0';
   next.owner_incarnation = 0;
+  next.note[0] = '\0';
   next.renewals++;
   next.renew_mono_ns = sto__mono(s);
   next.renew_wall_ns = sto__wall(s);
@@ -229,6 +247,7 @@ int sto_lease_handover(sto_store *s, const char *vm, sto_lease *l, const char *t
   copy_name(next.owner, to);
   copy_name(next.previous_owner, s->host);
   next.owner_incarnation = 0;        /* the target fills it in when it adopts */
+  next.note[0] = '\0';
   next.lease_generation++;
   next.renewals++;
   next.renew_mono_ns = 0;            /* not the target's clock: it has not renewed yet */

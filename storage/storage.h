@@ -262,6 +262,7 @@ typedef struct sto_observer {
   uint64_t wait_ms;                  /* out: how much longer until it counts as expired */
 } sto_observer;
 
+#define STO_LEASE_NOTE_MAX 128
 typedef struct sto_lease {
   int state;                         /* HPVM__LEASE_STATE__LEASE_STATE_FREE / _HELD */
   char owner[STO_NAME_MAX + 1];
@@ -273,6 +274,7 @@ typedef struct sto_lease {
   int64_t renew_wall_ns;
   uint32_t timeout_ms;
   uint64_t record_gen;               /* storage generation (0: no record yet) */
+  char note[STO_LEASE_NOTE_MAX];     /* sto_lease_renew_note's; "" when none */
 } sto_lease;
 
 /* Read a VM's lease; a VM without a lease record reads as FREE with record_gen 0. */
@@ -286,6 +288,13 @@ int sto_lease_acquire(sto_store *s, const char *vm, uint32_t timeout_ms, uint64_
 /* Renew a lease this host holds (*l as returned by acquire/renew/adopt). HPVM_EBUSY when it
  * was lost (*l then shows the new owner): stop the guest at once. */
 int sto_lease_renew(sto_store *s, const char *vm, sto_lease *l);
+/* Renew, and leave a note for other hosts: later renewals and re-acquisitions by this owner
+ * keep it; it goes when the lease changes hands (handover, release, takeover) or with another
+ * call ("" removes it). Live migration: before a source resumes a guest whose target may hold
+ * its complete state, it writes "migrate-aborted <migration id>", and the target, which can no
+ * longer hear the source, discards what it holds. HPVM_EINVAL for a note of
+ * STO_LEASE_NOTE_MAX bytes or more; else as sto_lease_renew. */
+int sto_lease_renew_note(sto_store *s, const char *vm, sto_lease *l, const char *note);
 /* Give it up: FREE. */
 int sto_lease_release(sto_store *s, const char *vm, sto_lease *l);
 /* Hand it to host `to` with a new lease generation (migration). After this the caller owns
