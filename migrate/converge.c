@@ -2,14 +2,18 @@
  * slow it down, when to give up. Pure arithmetic on what source.c measures, so it can be
  * tested without a VM.
  *
- * Each round gives its wire bytes, frames and duration: bandwidth (wire bytes per second) and
- * bytes per page are moving averages over the rounds, so zero and delta frames, which cost a
- * few bytes, count as small. After each harvest the predicted downtime is what the dirty set
- * and the state would take on the wire at that bandwidth; under downtime_ms the source
- * switches over. A dirty set that does not shrink by a tenth for MIG_STALL_ROUNDS decisions
- * in a row means the guest dirties about as fast as the link drains: auto-converge then
- * raises the throttle one step (20, 40, 60, 80, 99 % of the vCPUs' time taken away), as
- * QEMU's cpu-throttle does. Past copy_timeout_ms the answer is TIMEOUT (the source resumes
+ * Each round gives its wire bytes, duration and frames by how they went: bandwidth (wire
+ * bytes per second; rounds under MIG_BW_MIN_BYTES measure latency rather than bandwidth and
+ * leave it alone) and the bytes per frame sent as data, per frame sent as a delta and per
+ * frame of any kind (headers) are moving averages. After each harvest the predicted downtime
+ * prices the dirty set by what the source holds: a frame with a cached version goes as a
+ * delta (a rewritten word costs ~10 bytes, not 4 KiB), any other as data; plus the state;
+ * over the bandwidth. Under downtime_ms the source switches over. When the prediction does
+ * not shrink by a tenth for MIG_STALL_ROUNDS decisions in a row, the guest dirties about as
+ * fast as the link drains: auto-converge then raises the throttle one step (20, 40, 60, 80,
+ * 99 % of the vCPUs' time taken away), as QEMU's cpu-throttle does. A dirty set that stays
+ * the same size but moves from data to deltas is shrinking, so a hot working set that deltas
+ * handle is never throttled. Past copy_timeout_ms the answer is TIMEOUT (the source resumes
  * the guest and reports it), never before. */
 #include "internal.h"
 
@@ -28,28 +32,32 @@ void mig_conv_init(mig_conv *c, const mig_params *p, unsigned ncpus) {
 
 static double avg(double old, double x) { return old == 0 ? x : old + ALPHA * (x - old); }
 
-void mig_conv_round(mig_conv *c, unsigned round, uint64_t wire_bytes, uint64_t frames, uint64_t data_frames,
-                    uint64_t ns) {
-  if (ns && wire_bytes) c->bw = avg(c->bw, (double)wire_bytes * 1e9 / (double)ns);
-  uint64_t per = round == 0 ? data_frames : frames;
-  if (per) c->bytes_per_page = avg(c->bytes_per_page, (double)wire_bytes / (double)per);
+void mig_conv_round(mig_conv *c, const mig_round_meas *r) {
+  if (r->ns && r->wire && (r->wire >= MIG_BW_MIN_BYTES || c->bw == 0)) c->bw = avg(c->bw, (double)r->wire * 1e9 / (double)r->ns);
+  if (r->data_frames) c->data_bpp = avg(c->data_bpp, (double)r->data_bytes / (double)r->data_frames);
+  if (r->deltas) c->delta_bpp = avg(c->delta_bpp, (double)r->delta_bytes / (double)r->deltas);
+  uint64_t bulk = r->data_bytes + r->delta_bytes;
+  if (r->frames && r->wire >= bulk) c->ovh_bpp = avg(c->ovh_bpp, (double)(r->wire - bulk) / (double)r->frames);
 }
 
-uint32_t mig_conv_predict(const mig_conv *c, uint64_t dirty_frames) {
+uint32_t mig_conv_predict(const mig_conv *c, uint64_t dirty_frames, uint64_t cached_frames) {
   if (c->bw <= 0) return UINT32_MAX;
-  double bpp = c->bytes_per_page > 0 ? c->bytes_per_page : (double)VM_FRAME_SIZE;
-  double bytes = (double)dirty_frames * bpp + (double)c->ncpus * MIG_STATE_BYTES_PER_CPU;
+  if (cached_frames > dirty_frames) cached_frames = dirty_frames;
+  double data = c->data_bpp > 0 ? c->data_bpp : (double)VM_FRAME_SIZE;
+  double delta = c->delta_bpp > 0 ? c->delta_bpp : MIG_DELTA_GUESS;
+  double bytes = (double)dirty_frames * c->ovh_bpp + (double)(dirty_frames - cached_frames) * data +
+                 (double)cached_frames * delta + (double)c->ncpus * MIG_STATE_BYTES_PER_CPU;
   double ms = bytes * 1000.0 / c->bw;
   return ms >= UINT32_MAX ? UINT32_MAX : (uint32_t)(ms + 0.999);
 }
 
-mig_conv_action mig_conv_decide(mig_conv *c, uint64_t dirty_frames, uint64_t elapsed_ms) {
-  c->predicted_ms = mig_conv_predict(c, dirty_frames);
+mig_conv_action mig_conv_decide(mig_conv *c, uint64_t dirty_frames, uint64_t cached_frames, uint64_t elapsed_ms) {
+  c->predicted_ms = mig_conv_predict(c, dirty_frames, cached_frames);
   bool first = c->decisions++ == 0;
   if (c->predicted_ms <= c->downtime_ms) return MIG_CONV_SWITCHOVER;
   if (c->copy_timeout_ms && elapsed_ms >= c->copy_timeout_ms) return MIG_CONV_TIMEOUT;
-  bool shrinking = first || (double)dirty_frames < 0.9 * (double)c->prev_dirty;
-  c->prev_dirty = dirty_frames;
+  bool shrinking = first || (double)c->predicted_ms < 0.9 * (double)c->prev_predicted;
+  c->prev_predicted = c->predicted_ms;
   c->stalls = shrinking ? 0 : c->stalls + 1;
   if (c->auto_converge && c->stalls >= MIG_STALL_ROUNDS && c->step < MIG_THROTTLE_STEPS) {
     c->throttle = mig_throttle_steps[c->step++];

@@ -26,12 +26,15 @@
  * A source that disappears after STATE_ACK but before COMMIT leaves the outcome to the lease:
  * this side fails (HPVM_EIO, saying so) and hpvmd decides from the lease whether the guest
  * it holds must run (the source may have written the lease before it died). */
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "internal.h"
 #include "wire.h"
@@ -39,6 +42,8 @@
 #define IDLE_TIMEOUT_MS 60000        /* the source sends nothing for this long: it is gone */
 #define HELLO_TIMEOUT_MS 10000
 #define SEND_TIMEOUT_MS 10000
+#define ACK_MS 50                    /* while receiving, an ACK this often */
+
 
 static const struct { mig_dst_state from; mig_dst_event ev; mig_dst_state to; } dst_table[] = {
     {MIG_DST_HELLO, MIG_DST_EV_HELLOS, MIG_DST_RECEIVING},
@@ -86,6 +91,14 @@ typedef struct receiver {
   uint32_t round;
   uint64_t round_frames;
   _Atomic uint64_t wire, frames, zero, raw, lz4, delta;
+  _Atomic uint64_t cpu_ns;         /* this thread's CPU time, when it ends */
+  /* Time blocked inside chan_recv (neither running nor ready to run: waiting for data), and
+   * when the current chan_recv began (0: not in one). A receiver that keeps up with the link
+   * waits there; one the CPU limits (busy, starved by other load, or stalled in the kernel
+   * while it writes guest memory) does not. */
+  mig_busy busy;
+  _Atomic uint64_t waited_ns, recv_since;
+  uint64_t acked_waited;           /* main thread: at the previous ACK */
 } receiver;
 
 struct mig_dest {
@@ -95,7 +108,8 @@ struct mig_dest {
   mig_dest_hooks h;
   mig_dst_state state;
   pthread_mutex_t lock;
-  pthread_cond_t cond;
+  pthread_cond_t cond;             /* CLOCK_MONOTONIC */
+  uint64_t *received;              /* frames this side holds something for (bit per frame) */
   unsigned finals;                 /* channels that ended the final round (under lock) */
   bool aborted;                    /* the source said ABORT */
   int err;                         /* the first failure (under lock) */
@@ -143,7 +157,7 @@ static int take_pages(receiver *r, const Hpvm__MigPages *p, const uint8_t *bulk,
     return mig_fail(msg, msglen, HPVM_ECORRUPT, "channel %u: a batch at frame 0x%" PRIx64 ", which another channel carries",
                     r->idx, p->first_frame);
   size_t nlens = p->n_lens;
-  int n = mig_decode(d->v, p->round, p->first_frame, p->kinds.data, p->kinds.len, p->lens, nlens, bulk, len, msg, msglen);
+  int n = mig_decode(d->v, d->received, p->round, p->first_frame, p->kinds.data, p->kinds.len, p->lens, nlens, bulk, len, msg, msglen);
   if (n < 0) return n;
   r->round_frames += (uint64_t)n;
   atomic_fetch_add(&r->frames, (uint64_t)n);
@@ -169,15 +183,32 @@ static int take_round_end(receiver *r, const Hpvm__MigRoundEnd *e, char *msg, si
   return e->final ? 1 : 0;
 }
 
+static void *receiver_loop(receiver *r);
 static void *receiver_main(void *arg) {
   receiver *r = arg;
+  char name[16];
+  snprintf(name, sizeof name, "mig-recv%u", r->idx);
+  pthread_setname_np(pthread_self(), name);
+  mig_busy_start(&r->busy);
+  receiver_loop(r);
+  mig_busy_stop(&r->busy);
+  atomic_store(&r->cpu_ns, mig_thread_cpu_ns());
+  return NULL;
+}
+
+static void *receiver_loop(receiver *r) {
   mig_dest *d = r->d;
   char msg[256];
   for (;;) {
     ProtobufCMessage *pm = NULL;
     const uint8_t *bulk = NULL;
     size_t len = 0;
+    mig_busy_sample(&r->busy, 0);
+    atomic_store(&r->recv_since, r->busy.t_wall);
     int rc = chan_recv(r->ch, &hpvm__mig_message__descriptor, &pm, &bulk, &len, IDLE_TIMEOUT_MS, msg, sizeof msg);
+    mig_busy_sample(&r->busy, 0);
+    atomic_fetch_add(&r->waited_ns, r->busy.blocked_ns);
+    atomic_store(&r->recv_since, 0);
     if (rc == 1) {
       dst_error(d, HPVM_EIO, "channel %u: the source closed it before the end of the copy", r->idx);
       return NULL;
@@ -250,6 +281,28 @@ static mig_dst_event do_hello(mig_dest *d, chan **ch) {
   return MIG_DST_EV_HELLOS;
 }
 
+/* The ACK of the last period: bytes so far, and the share of it the receivers spent waiting
+ * for data (a chan_recv still going counts as waiting since it began). Main thread, lock not
+ * held. */
+static int send_ack(mig_dest *d, uint64_t period_ns, char *msg, size_t msglen) {
+  Hpvm__MigMessage mm = HPVM__MIG_MESSAGE__INIT;
+  Hpvm__MigAck ack = HPVM__MIG_ACK__INIT;
+  mm.type = HPVM__MIG_TYPE__MIG_TYPE_ACK;
+  mm.ack = &ack;
+  uint64_t idle = 0, now = mig_now_ns();
+  for (unsigned i = 0; i < d->nch; i++) {
+    receiver *r = &d->r[i];
+    ack.wire_bytes += atomic_load(&r->wire);
+    uint64_t waited = atomic_load(&r->waited_ns), since = atomic_load(&r->recv_since);
+    uint64_t w = waited - r->acked_waited;
+    if (since && now > since) w += now - since < period_ns ? now - since : period_ns;
+    r->acked_waited = waited;
+    idle += w >= period_ns ? 1000 : w * 1000 / (period_ns ? period_ns : 1);
+  }
+  ack.idle_permille = (uint32_t)(idle / d->nch);
+  return chan_send(d->r[0].ch, &mm.base, NULL, 0, SEND_TIMEOUT_MS, msg, msglen);
+}
+
 static mig_dst_event do_receiving(mig_dest *d) {
   int rc = vm_mem_clear(d->v);
   if (rc) {
@@ -264,7 +317,18 @@ static mig_dst_event do_receiving(mig_dest *d) {
     d->r[i].started = true;
   }
   pthread_mutex_lock(&d->lock);
-  while (!d->err && d->finals < d->nch) pthread_cond_wait(&d->cond, &d->lock);
+  uint64_t last_ack = mig_now_ns();
+  while (!d->err && d->finals < d->nch) {
+    uint64_t due = last_ack + ACK_MS * 1000000ull;
+    struct timespec ts = {.tv_sec = (time_t)(due / 1000000000), .tv_nsec = (long)(due % 1000000000)};
+    if (pthread_cond_timedwait(&d->cond, &d->lock, &ts) != ETIMEDOUT || d->err || d->finals == d->nch) continue;
+    pthread_mutex_unlock(&d->lock);
+    char msg[256];
+    uint64_t now = mig_now_ns();
+    if ((rc = send_ack(d, now - last_ack, msg, sizeof msg))) dst_error(d, rc, "channel 0: %s", msg);
+    last_ack = now;
+    pthread_mutex_lock(&d->lock);
+  }
   mig_dst_event ev = d->err ? error_ev(d) : MIG_DST_EV_FINALS;
   pthread_mutex_unlock(&d->lock);
   if (ev == MIG_DST_EV_FINALS)
@@ -376,6 +440,7 @@ static mig_dst_event step_work(mig_dest *d, chan **ch) {
 static void collect(mig_dest *d, mig_stats *st) {
   for (unsigned i = 0; i < d->nch; i++) {
     receiver *r = &d->r[i];
+    st->mig_cpu_s += (double)atomic_load(&r->cpu_ns) / 1e9;
     st->wire_bytes += atomic_load(&r->wire);
     st->mem_sent += atomic_load(&r->frames) * VM_FRAME_SIZE;
     st->pages_zero += atomic_load(&r->zero), st->pages_raw += atomic_load(&r->raw);
@@ -410,9 +475,19 @@ int mig_dest_run(vm *v, chan **ch, unsigned nch, const mig_dest_hooks *h, mig_st
   if (h) d->h = *h;
   d->t0 = mig_now_ns();
   d->cpu0 = mig_cpu_seconds();
+  uint64_t run_cpu0 = mig_thread_cpu_ns();
   pthread_mutex_init(&d->lock, NULL);
-  pthread_cond_init(&d->cond, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&d->cond, &ca);
+  pthread_condattr_destroy(&ca);
+  d->received = calloc(vm_dirty_log_words(v), 8);
   for (unsigned i = 0; i < nch; i++) d->r[i].d = d, d->r[i].idx = i;
+  if (!d->received) {
+    dst_error(d, HPVM_ENOMEM, "out of memory for the received-frames bitmap");
+    d->state = MIG_DST_FAILED;
+  }
   report(d);
   while (d->state != MIG_DST_RUNNING && d->state != MIG_DST_FAILED) {
     mig_dst_state before = d->state;
@@ -459,11 +534,13 @@ int mig_dest_run(vm *v, chan **ch, unsigned nch, const mig_dest_hooks *h, mig_st
     out->mem_bytes = vm_memory_size(v);
     out->total_ns = mig_now_ns() - d->t0;
     out->cpu_s = mig_cpu_seconds() - d->cpu0;
+    out->mig_cpu_s += (double)(mig_thread_cpu_ns() - run_cpu0) / 1e9;
   }
   int rc = ok ? 0 : d->err ? d->err : HPVM_EIO;
   mig_fail(msg, msglen, rc, "%s", ok ? "the guest runs here" : d->msg);
   pthread_mutex_destroy(&d->lock);
   pthread_cond_destroy(&d->cond);
+  free(d->received);
   free(d);
   return rc;
 }

@@ -78,6 +78,8 @@ typedef struct mig_stats {
   uint64_t total_ns;            /* start to resumed on the target */
   uint64_t downtime_ns;         /* source paused the vCPUs -> target said it resumed */
   double cpu_s;                 /* this side's CPU seconds (process) */
+  double mig_cpu_s;             /* of which the migration's own threads (state machine, senders,
+                                 * receivers): the guest's vCPUs and host load left out */
 } mig_stats;
 
 /* ---- Source --------------------------------------------------------------------------------- */

@@ -55,6 +55,12 @@
 
 #define SEND_TIMEOUT_MS 30000        /* the destination stops reading for this long: it is gone */
 #define ABORT_TIMEOUT_MS 1000
+#define HARVEST_MS 100               /* round 0 harvests the dirty log this often (what to defer) */
+#define BUSY_PERIOD_NS 20000000ull   /* senders measure their blocked share over this */
+/* The link limits when the senders mostly wait for the wire and the receivers for data. */
+#define LINK_BOUND_PERMILLE 300
+#define CPU_BOUND_PERMILLE 100       /* receivers waiting less than this: the CPU limits */
+#define LINK_VOTES 2                 /* ACKs in a row that must agree before the link is believed */
 
 /* ---- The transition table -------------------------------------------------------------------- */
 
@@ -128,6 +134,11 @@ typedef struct sender {
   mig_encoder enc;
   /* Counters: written by the sender, read by the machine. */
   _Atomic uint64_t wire, frames, data_frames, zero, raw, lz4, delta, round_frames;
+  _Atomic uint64_t data_bytes, delta_bytes, same;
+  _Atomic uint64_t cpu_ns;         /* this thread's CPU time, after each round */
+  _Atomic unsigned blocked;        /* permille of its last period spent blocked (wire, bucket) */
+  mig_busy busy;
+  double link_seen;                /* the link measure its encoder has */
   int err;
   char msg[256];
 } sender;
@@ -155,10 +166,20 @@ struct mig_source {
   int rx_err;
   char rx_msg[256];
 
+  _Atomic uint64_t rx_cpu_ns;      /* the receiver's CPU time, when it ends */
+  /* The link, from the destination's ACKs (written by the receiver, read by the senders). */
+  _Atomic double link_bps;         /* when it limits; 0: the CPU limits, or not known */
+  uint64_t ack_bytes, ack_ns;      /* the previous ACK (receiver only) */
+  unsigned link_votes;             /* ACKs in a row that found the link limiting */
+  double ack_rate;
+  uint64_t run_cpu0, run_cpu_ns;   /* the machine's thread (mig_source_run) */
+
   uint64_t *send_map;              /* the frames of the current round (rounds >= 1) */
+  _Atomic uint64_t *next_map;      /* the next round's: harvests OR into it; round 0 defers them */
   uint64_t *populated;             /* round 0: frames that may hold data */
   uint64_t *tmp;
   size_t nwords;
+  uint64_t dirtied;                /* frames the harvests of this round found */
   mig_conv conv;
 
   pthread_mutex_t bucket_lock;     /* bandwidth limit: a token bucket in wire bytes */
@@ -256,21 +277,43 @@ static int send_batch(sender *s, uint32_t round) {
   pages.n_lens = b->nlens;
   pages.lens = b->lens;
   size_t wire = protobuf_c_message_get_packed_size(&msg.base) + b->bulk_len;
-  uint64_t t0 = mig_now_ns();
   bucket_take(m, wire);
   int rc = send_msg(s, &msg, b->bulk, b->bulk_len);
   if (rc) return rc;
-  mig_auto_wire(&s->enc.au, wire, mig_now_ns() - t0);
   if (!m->t_first_page) m->t_first_page = mig_now_ns();   /* a benign race: any first will do */
   atomic_fetch_add(&s->wire, wire);
   atomic_fetch_add(&s->round_frames, b->nframes);
   return 0;
 }
 
+/* Between batches: this sender's blocked share, and the link measure for `auto`. */
+static void sender_measure(sender *s) {
+  if (mig_busy_sample(&s->busy, BUSY_PERIOD_NS)) atomic_store(&s->blocked, s->busy.blocked_permille);
+  double link = atomic_load(&s->m->link_bps);
+  if (link != s->link_seen) s->link_seen = link, mig_auto_link(&s->enc.au, link, s->m->nch);
+}
+
+static void count_batch(sender *s) {
+  mig_batch *b = &s->enc.b;
+  atomic_fetch_add(&s->frames, b->nframes);
+  atomic_fetch_add(&s->data_frames, b->ndata - b->delta);
+  atomic_fetch_add(&s->zero, b->zero);
+  atomic_fetch_add(&s->raw, b->raw);
+  atomic_fetch_add(&s->lz4, b->lz4);
+  atomic_fetch_add(&s->delta, b->delta);
+  atomic_fetch_add(&s->same, b->same);
+  atomic_fetch_add(&s->delta_bytes, b->delta_bytes);
+  atomic_fetch_add(&s->data_bytes, b->bulk_len - b->delta_bytes);
+}
+
+/* This channel's chunks of a round. Round 0: every frame that may hold data, except those
+ * written since the dirty log started (next_map, growing while the round runs: they go in
+ * round 1, so are sent once, not twice); later rounds: the frames of send_map. */
 static int run_round(sender *s, uint32_t round, bool final) {
   mig_source *m = s->m;
   uint64_t nframes = vm_phys_span(m->v) >> VM_FRAME_SHIFT;
   atomic_store(&s->round_frames, 0);
+  mig_busy_reset(&s->busy);   /* the wait for this round is not the wire's */
   for (uint64_t k = s->idx; k * MIG_CHUNK_FRAMES < nframes; k += m->nch) {
     if (atomic_load(&m->stop)) return 0;
     uint64_t first = k * MIG_CHUNK_FRAMES;
@@ -282,15 +325,11 @@ static int run_round(sender *s, uint32_t round, bool final) {
       count_ram_zero(s, first, span);
       continue;
     }
-    int rc = mig_encode(&s->enc, round, first, span, want, pop);
+    sender_measure(s);
+    int rc = mig_encode(&s->enc, round, first, span, want, round == 0 ? m->next_map : NULL, pop);
     mig_batch *b = &s->enc.b;
     if (rc) return snprintf(s->msg, sizeof s->msg, "cannot encode frames at 0x%" PRIx64, first), rc;
-    atomic_fetch_add(&s->frames, b->nframes);
-    atomic_fetch_add(&s->data_frames, b->ndata);
-    atomic_fetch_add(&s->zero, b->zero);
-    atomic_fetch_add(&s->raw, b->raw);
-    atomic_fetch_add(&s->lz4, b->lz4);
-    atomic_fetch_add(&s->delta, b->delta);
+    count_batch(s);
     if (!b->nframes || (round == 0 && !b->ndata)) continue;
     if ((rc = send_batch(s, round))) return rc;
   }
@@ -307,6 +346,10 @@ static int run_round(sender *s, uint32_t round, bool final) {
 static void *sender_main(void *arg) {
   sender *s = arg;
   mig_source *m = s->m;
+  char name[16];
+  snprintf(name, sizeof name, "mig-send%u", s->idx);
+  pthread_setname_np(pthread_self(), name);
+  mig_busy_start(&s->busy);
   pthread_mutex_lock(&m->lock);
   for (;;) {
     while (!m->quit && m->job == s->seen_job) pthread_cond_wait(&m->cond, &m->lock);
@@ -316,6 +359,7 @@ static void *sender_main(void *arg) {
     bool final = m->job_final;
     pthread_mutex_unlock(&m->lock);
     int rc = s->err ? s->err : run_round(s, round, final);
+    atomic_store(&s->cpu_ns, mig_thread_cpu_ns());
     pthread_mutex_lock(&m->lock);
     if (rc && !s->err) {
       s->err = rc;
@@ -325,13 +369,39 @@ static void *sender_main(void *arg) {
     pthread_cond_broadcast(&m->cond);
   }
   pthread_mutex_unlock(&m->lock);
+  mig_busy_stop(&s->busy);
   return NULL;
 }
 
 /* ---- The receiver (ch0) ------------------------------------------------------------------------ */
 
+/* An ACK: the link's rate from the bytes acknowledged over time, believed only while the link
+ * is what limits (the receivers waited for data and the senders for the wire), dropped when
+ * the receivers hardly waited (the CPU limits, on either side: a starved receiver must not
+ * make loopback look like a slow link). Receiver thread, lock held. */
+static void take_ack(mig_source *m, const Hpvm__MigAck *a) {
+  uint64_t now = mig_now_ns();
+  uint64_t bytes = a->wire_bytes >= m->ack_bytes ? a->wire_bytes - m->ack_bytes : 0;
+  if (m->ack_ns && now > m->ack_ns && m->busy == m->nch && bytes >= 64 * 1024) {
+    double rate = (double)bytes * 1e9 / (double)(now - m->ack_ns);
+    unsigned blocked = 0;
+    for (unsigned i = 0; i < m->nch; i++) blocked += atomic_load(&m->s[i].blocked);
+    blocked /= m->nch;
+    double link = atomic_load(&m->link_bps);
+    bool link_bound = a->idle_permille >= LINK_BOUND_PERMILLE && blocked >= LINK_BOUND_PERMILLE;
+    m->link_votes = link_bound ? m->link_votes + 1 : 0;
+    if (link_bound && m->link_votes >= LINK_VOTES) link = link ? link + 0.25 * (rate - link) : rate;
+    else if (a->idle_permille < CPU_BOUND_PERMILLE) link = 0;
+    atomic_store(&m->link_bps, link);
+    m->ack_rate = rate;
+    if (getenv("MIG_DEBUG")) fprintf(stderr, "ack: rate %.0f MB/s idle %u blocked %u -> link %.0f MB/s\n", rate / 1e6, a->idle_permille, blocked, link / 1e6);
+  }
+  m->ack_bytes = a->wire_bytes, m->ack_ns = now;
+}
+
 static void *receiver_main(void *arg) {
   mig_source *m = arg;
+  pthread_setname_np(pthread_self(), "mig-ack");
   chan *ch = m->s[0].ch;
   char msg[256];
   for (;;) {
@@ -347,7 +417,8 @@ static void *receiver_main(void *arg) {
     } else {
       const Hpvm__MigMessage *mm = (const Hpvm__MigMessage *)pm;
       end = false;
-      if (mm->type == HPVM__MIG_TYPE__MIG_TYPE_STATE_ACK) m->acked = true;
+      if (mm->type == HPVM__MIG_TYPE__MIG_TYPE_ACK && mm->ack) take_ack(m, mm->ack);
+      else if (mm->type == HPVM__MIG_TYPE__MIG_TYPE_STATE_ACK) m->acked = true;
       else if (mm->type == HPVM__MIG_TYPE__MIG_TYPE_RESUMED) m->resumed = true, m->t_resumed = mig_now_ns();
       else if (mm->type == HPVM__MIG_TYPE__MIG_TYPE_ERROR) {
         m->rx_err = mm->error && mm->error->code < 0 ? mm->error->code : HPVM_EIO;
@@ -364,7 +435,10 @@ static void *receiver_main(void *arg) {
     if (end) m->rx_done = true;
     pthread_cond_broadcast(&m->cond);
     pthread_mutex_unlock(&m->lock);
-    if (end) return NULL;
+    if (end) {
+      atomic_store(&m->rx_cpu_ns, mig_thread_cpu_ns());
+      return NULL;
+    }
   }
 }
 
@@ -374,8 +448,10 @@ static void *receiver_main(void *arg) {
 static void collect(mig_source *m) {
   mig_stats *st = &m->st;
   uint64_t wire = 0, frames = 0, zero = 0, raw = 0, lz4 = 0, delta = 0;
+  uint64_t cpu = atomic_load(&m->rx_cpu_ns) + m->run_cpu_ns;
   for (unsigned i = 0; i < m->nch; i++) {
     sender *s = &m->s[i];
+    cpu += atomic_load(&s->cpu_ns);
     wire += atomic_load(&s->wire), frames += atomic_load(&s->frames), zero += atomic_load(&s->zero);
     raw += atomic_load(&s->raw), lz4 += atomic_load(&s->lz4), delta += atomic_load(&s->delta);
   }
@@ -386,11 +462,14 @@ static void collect(mig_source *m) {
   st->pages_zero = zero, st->pages_raw = raw, st->pages_lz4 = lz4, st->pages_delta = delta;
   st->throttle = m->conv.throttle;
   st->cpu_s = mig_cpu_seconds() - m->cpu0;
+  st->mig_cpu_s = (double)cpu / 1e9;
   st->total_ns = mig_now_ns() - m->t_new;
   if (m->t_first_page && !st->setup_ns) st->setup_ns = m->t_first_page - m->t_new;
 }
 
+/* Called on the machine's thread only. */
 static void progress(mig_source *m, bool force) {
+  m->run_cpu_ns = mig_thread_cpu_ns() - m->run_cpu0;
   uint64_t now = mig_now_ns();
   uint32_t every = m->p.progress_ms ? m->p.progress_ms : 250;
   if (!force && now - m->last_progress < (uint64_t)every * 1000000) return;
@@ -430,14 +509,13 @@ int mig_source_new(vm *v, chan **ch, unsigned nch, const mig_params *p, const mi
   for (unsigned i = 0; i < nch; i++) m->s[i].ch = ch[i], m->s[i].m = m, m->s[i].idx = i;
   m->nwords = vm_dirty_log_words(v);
   m->send_map = calloc(m->nwords, 8);
+  m->next_map = calloc(m->nwords, 8);
   m->populated = calloc(m->nwords, 8);
   m->tmp = calloc(m->nwords, 8);
-  int rc = m->send_map && m->populated && m->tmp ? 0 : mig_fail(msg, msglen, HPVM_ENOMEM, "out of memory for the dirty bitmaps");
+  int rc = m->send_map && m->next_map && m->populated && m->tmp
+               ? 0 : mig_fail(msg, msglen, HPVM_ENOMEM, "out of memory for the dirty bitmaps");
   uint64_t cache = m->p.no_delta ? 0 : m->p.delta_cache_bytes ? m->p.delta_cache_bytes : vm_memory_size(v) / 4;
-  for (unsigned i = 0; !rc && i < nch; i++) {
-    rc = mig_encoder_init(&m->s[i].enc, v, m->p.compress, cache / nch, msg, msglen);
-    m->s[i].enc.nch = nch;
-  }
+  for (unsigned i = 0; !rc && i < nch; i++) rc = mig_encoder_init(&m->s[i].enc, v, m->p.compress, cache / nch, nch, msg, msglen);
   m->st.mem_bytes = vm_memory_size(v);
   mig_conv_init(&m->conv, &m->p, vm_ncpus(v));
   if (rc) {
@@ -522,6 +600,35 @@ static mig_src_event do_init(mig_source *m) {
   return MIG_SRC_EV_STARTED;
 }
 
+static uint64_t popcount(const uint64_t *map, size_t n) {
+  uint64_t c = 0;
+  for (size_t i = 0; i < n; i++) c += (uint64_t)__builtin_popcountll(map[i]);
+  return c;
+}
+
+/* Harvest the dirty log into next_map (its bits only grow until the round ends); the frames
+ * it found. */
+static int harvest_next(mig_source *m, uint64_t *found) {
+  int rc = vm_dirty_log_harvest(m->v, m->tmp);
+  if (rc) return rc;
+  for (size_t i = 0; i < m->nwords; i++)
+    if (m->tmp[i]) atomic_fetch_or_explicit(&m->next_map[i], m->tmp[i], memory_order_relaxed);
+  *found = popcount(m->tmp, m->nwords);
+  return 0;
+}
+
+/* Round 0, every HARVEST_MS: what the guest wrote since the log started is known before the
+ * senders reach it, and they defer it (lock not held). */
+static int harvest_during_round(mig_source *m, uint64_t *next_ns) {
+  uint64_t now = mig_now_ns(), found = 0;
+  if (now < *next_ns) return 0;
+  int rc = harvest_next(m, &found);
+  if (rc) return rc;
+  m->dirtied += found;
+  *next_ns = now + HARVEST_MS * 1000000ull;
+  return 0;
+}
+
 /* Run a round on every sender and wait for it: 0, or the event that interrupted it. */
 static mig_src_event run_job(mig_source *m, uint32_t round, bool final, uint64_t deadline_ns) {
   pthread_mutex_lock(&m->lock);
@@ -530,6 +637,9 @@ static mig_src_event run_job(mig_source *m, uint32_t round, bool final, uint64_t
   m->job++;
   pthread_cond_broadcast(&m->cond);
   mig_src_event ev = MIG_SRC_EV_INVALID;
+  uint32_t every = m->p.progress_ms ? m->p.progress_ms : 250;
+  uint64_t next_harvest = mig_now_ns() + HARVEST_MS * 1000000ull;
+  bool harvesting = round == 0 && !final;
   while (m->busy) {
     ev = interrupted(m);
     if (!ev && deadline_ns && mig_now_ns() >= deadline_ns) {
@@ -544,10 +654,13 @@ static mig_src_event run_job(mig_source *m, uint32_t round, bool final, uint64_t
       while (m->busy) pthread_cond_wait(&m->cond, &m->lock);
       break;
     }
-    uint32_t every = m->p.progress_ms ? m->p.progress_ms : 250;
-    wait_until(m, mig_now_ns() + (uint64_t)every * 1000000);
+    uint64_t wake = mig_now_ns() + (uint64_t)every * 1000000;
+    if (harvesting && next_harvest < wake) wake = next_harvest;
+    wait_until(m, wake);
     if (m->busy && m->state == MIG_SRC_COPY) {
       pthread_mutex_unlock(&m->lock);
+      int rc = harvesting ? harvest_during_round(m, &next_harvest) : 0;
+      if (rc) src_error(m, rc, "cannot harvest the dirty log");
       progress(m, false);
       pthread_mutex_lock(&m->lock);
     }
@@ -557,37 +670,57 @@ static mig_src_event run_job(mig_source *m, uint32_t round, bool final, uint64_t
   return ev;
 }
 
-static uint64_t popcount(const uint64_t *map, size_t n) {
-  uint64_t c = 0;
-  for (size_t i = 0; i < n; i++) c += (uint64_t)__builtin_popcountll(map[i]);
-  return c;
-}
-
 static uint64_t sum_round_counter(mig_source *m, size_t off) {
   uint64_t t = 0;
   for (unsigned i = 0; i < m->nch; i++) t += atomic_load((_Atomic uint64_t *)((char *)&m->s[i] + off));
   return t;
 }
 
+#define SUM(m, field) sum_round_counter(m, offsetof(sender, field))
+
+static mig_round_meas round_counters(mig_source *m) {
+  return (mig_round_meas){.wire = SUM(m, wire), .frames = SUM(m, frames), .data_frames = SUM(m, data_frames),
+                          .data_bytes = SUM(m, data_bytes), .deltas = SUM(m, delta), .delta_bytes = SUM(m, delta_bytes)};
+}
+
+/* The frames of send_map whose re-send would be a delta (senders idle). */
+static uint64_t cached_frames(mig_source *m) {
+  uint64_t n = 0;
+  for (size_t w = 0; w < m->nwords; w++)
+    for (uint64_t bits = m->send_map[w]; bits; bits &= bits - 1) {
+      uint64_t f = w * 64 + (uint64_t)__builtin_ctzll(bits);
+      n += mig_encoder_cached(&m->s[mig_channel_of(f, m->nch)].enc, f);
+    }
+  return n;
+}
+
 static mig_src_event do_copy(mig_source *m) {
   uint32_t round = m->st.round;
   uint64_t deadline = m->p.copy_timeout_ms ? m->t_copy + (uint64_t)m->p.copy_timeout_ms * 1000000 : 0;
-  uint64_t w0 = sum_round_counter(m, offsetof(sender, wire)), f0 = sum_round_counter(m, offsetof(sender, frames));
-  uint64_t d0 = sum_round_counter(m, offsetof(sender, data_frames)), t0 = mig_now_ns();
+  mig_round_meas c0 = round_counters(m);
+  uint64_t t0 = mig_now_ns(), dirty_t0 = m->last_harvest;
+  m->dirtied = 0;
   mig_src_event ev = run_job(m, round, false, deadline);
   if (ev) return ev;
-  uint64_t t1 = mig_now_ns(), wire = sum_round_counter(m, offsetof(sender, wire)) - w0;
-  uint64_t frames = sum_round_counter(m, offsetof(sender, frames)) - f0;
-  mig_conv_round(&m->conv, round, wire, frames, sum_round_counter(m, offsetof(sender, data_frames)) - d0, t1 - t0);
-  /* The next dirty set, and the decision. */
-  int rc = vm_dirty_log_harvest(m->v, m->send_map);
+  uint64_t t1 = mig_now_ns();
+  mig_round_meas r = round_counters(m);
+  r.wire -= c0.wire, r.frames -= c0.frames, r.data_frames -= c0.data_frames, r.data_bytes -= c0.data_bytes;
+  r.deltas -= c0.deltas, r.delta_bytes -= c0.delta_bytes, r.ns = t1 - t0;
+  mig_conv_round(&m->conv, &r);
+  /* The next dirty set (what round 0 deferred is in it), and the decision. */
+  uint64_t found = 0;
+  int rc = harvest_next(m, &found);
   if (rc) return fail_ev(m, rc, "cannot harvest the dirty log");
-  uint64_t now = mig_now_ns(), dirty = popcount(m->send_map, m->nwords);
-  mig_conv_action a = mig_conv_decide(&m->conv, dirty, (now - m->t_copy) / 1000000);
+  m->dirtied += found;
+  for (size_t i = 0; i < m->nwords; i++) m->send_map[i] = atomic_exchange_explicit(&m->next_map[i], 0, memory_order_relaxed);
+  uint64_t now = mig_now_ns(), dirty = popcount(m->send_map, m->nwords), cached = cached_frames(m);
+  mig_conv_action a = mig_conv_decide(&m->conv, dirty, cached, (now - m->t_copy) / 1000000);
   pthread_mutex_lock(&m->lock);
-  m->st.wire_mbps = t1 > t0 ? (double)wire * 1e3 / (double)(t1 - t0) : 0;
-  m->st.mem_mbps = t1 > t0 ? (double)frames * VM_FRAME_SIZE * 1e3 / (double)(t1 - t0) : 0;
-  m->st.dirty_mbps = now > m->last_harvest ? (double)dirty * VM_FRAME_SIZE * 1e3 / (double)(now - m->last_harvest) : 0;
+  m->st.wire_mbps = t1 > t0 ? (double)r.wire * 1e3 / (double)(t1 - t0) : 0;
+  m->st.mem_mbps = t1 > t0 ? (double)r.frames * VM_FRAME_SIZE * 1e3 / (double)(t1 - t0) : 0;
+  /* Frames dirtied per second: each harvest's count (a frame written twice between two
+   * harvests counts once: a lower bound). */
+  m->st.dirty_mbps = now > dirty_t0 ? (double)m->dirtied * VM_FRAME_SIZE * 1e3 / (double)(now - dirty_t0) : 0;
   m->st.dirty_bytes = dirty * VM_FRAME_SIZE;
   m->st.expected_downtime_ms = m->conv.predicted_ms;
   if (round == 0) m->st.round0_done = m->st.mem_bytes;
@@ -787,6 +920,7 @@ int mig_source_run(mig_source *m, char *msg, size_t msglen) {
   if (m->ran) return mig_fail(msg, msglen, HPVM_ESTATE, "this migration has run already: create another");
   m->ran = true;
   m->t_run = mig_now_ns();
+  m->run_cpu0 = mig_thread_cpu_ns();
   progress(m, true);
   while (m->state != MIG_SRC_DONE && m->state != MIG_SRC_FAILED && m->state != MIG_SRC_CANCELED) {
     mig_src_state before = m->state;
@@ -809,6 +943,7 @@ int mig_source_run(mig_source *m, char *msg, size_t msglen) {
   bool done = m->state == MIG_SRC_DONE;
   teardown(m, true);
   if (m->logging) vm_dirty_log_stop(m->v), m->logging = false;
+  m->run_cpu_ns = mig_thread_cpu_ns() - m->run_cpu0;
   pthread_mutex_lock(&m->lock);
   collect(m);
   int rc = done ? 0 : m->err ? m->err : HPVM_EIO;
@@ -822,7 +957,7 @@ void mig_source_free(mig_source *m) {
   if (!m) return;
   teardown(m, false);
   for (unsigned i = 0; i < m->nch; i++) mig_encoder_free(&m->s[i].enc);
-  free(m->send_map), free(m->populated), free(m->tmp);
+  free(m->send_map), free(m->next_map), free(m->populated), free(m->tmp);
   pthread_mutex_destroy(&m->lock);
   pthread_mutex_destroy(&m->bucket_lock);
   pthread_cond_destroy(&m->cond);

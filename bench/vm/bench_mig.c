@@ -1,13 +1,21 @@
 /* bench_mig.c — the migration library's micro-benchmark (figures in docs/design/migration.md):
- * one process, two VMs, hpvm_chan channels over socketpairs (the handshake and
- * AEAD encryption on, as between hosts; loopback has no other cost), hpvmk idling in the
- * source while its RAM above 16 MiB holds a preloaded image of the issue's mixed profile
- * (64 KiB chunks: 40 % zero, never written; 45 % bytes of the files under /usr/lib; 15 %
- * random). Prints a table per channel count and compression mode: total time, downtime
- * (source pause to RESUMED), rounds, wire MiB, MB/s of guest memory, pages by kind and the
- * process's CPU seconds (both sides). The figures are for reading; nothing checks them.
+ * one process, two VMs, hpvm_chan channels over socketpairs (the handshake and AEAD
+ * encryption on, as between hosts; loopback has no other cost), hpvmk in the source while
+ * its RAM above 16 MiB holds a preloaded image of the issue's mixed profile (64 KiB chunks:
+ * 40 % zero, never written; 45 % bytes of the files under /usr/lib; 15 % random). The guest
+ * idles, or with --busy runs hpvmk's memstress (one 8-byte store in every page of a --wss
+ * working set at RATE MiB/s). --link emulates a slower link with the library's token bucket
+ * (bandwidth_bps): the socketpair itself is never the limit then.
  *
- *   bench_mig [--quick] [--size MiB]      (default 2048 MiB; --quick: 256 MiB, one row) */
+ * Prints a row per (mode, channels, rate): total time, downtime (source pause to RESUMED),
+ * rounds, wire MiB, MB/s of guest memory, pages by kind, the throttle reached, and CPU
+ * seconds of each side's migration threads (mig_cpu_s: load on the host stretches wall
+ * time far more than it changes these). The figures are for reading; nothing checks them.
+ *
+ *   bench_mig [--quick] [--size MiB] [--mode auto|lz4|none[,...]] [--channels N[,...]]
+ *             [--busy RATE[,...]] [--wss MiB] [--link Mbit/s] [--downtime ms] [--repeat N]
+ *             [--no-delta] [--no-auto-converge]
+ *   default: 2048 MiB, idle, modes auto,none,lz4 x channels 1,2; --quick: 256 MiB, auto, 2. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -24,6 +32,7 @@
 
 #define CHUNK (64u << 10)
 #define LOW (16u << 20)              /* hpvmk's own memory: left alone */
+#define MAXLIST 8
 
 /* ---- The image --------------------------------------------------------------------------------- */
 
@@ -63,32 +72,27 @@ static void file_bytes(files *fs, uint8_t *out) {
   }
 }
 
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint64_t rng;
 static uint64_t next(void) {
   rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
   return rng;
 }
 
-typedef struct image { uint64_t zero, file, random; } image;
-
-static image load_mixed(vm *v, uint64_t mem, files *fs) {
-  image im = {0};
+/* The same image for every row: the generator and the file stream restart. */
+static void load_mixed(vm *v, uint64_t mem, files *fs) {
+  rng = 0x9e3779b97f4a7c15ull;
+  if (fs->fd >= 0) close(fs->fd);
+  fs->fd = -1, fs->next = 0;
   uint8_t *buf = malloc(CHUNK);
   for (uint64_t gpa = LOW; gpa + CHUNK <= mem; gpa += CHUNK) {
     unsigned r = (unsigned)(next() % 100);
-    if (r < 40) {
-      im.zero++;
-      continue;
-    }
-    if (r < 85) file_bytes(fs, buf), im.file++;
-    else {
+    if (r < 40) continue;
+    if (r < 85) file_bytes(fs, buf);
+    else
       for (unsigned i = 0; i < CHUNK / 8; i++) ((uint64_t *)(void *)buf)[i] = next();
-      im.random++;
-    }
     vm_mem_write(v, gpa, buf, CHUNK);
   }
   free(buf);
-  return im;
 }
 
 /* ---- Channels ---------------------------------------------------------------------------------- */
@@ -124,6 +128,15 @@ static void connect_pairs(const chan_identity *src, const chan_identity *dst, un
 
 /* ---- One migration ------------------------------------------------------------------------------ */
 
+typedef struct opts {
+  uint64_t mem;
+  unsigned nmodes, nch_n, nrates, repeat;
+  mig_compress modes[MAXLIST];
+  unsigned nch[MAXLIST], rates[MAXLIST];
+  unsigned wss_mib, link_mbit, downtime_ms;
+  bool no_delta, no_auto_converge;
+} opts;
+
 typedef struct dest_run { vm *v; chan *ch[MIG_MAX_CHANNELS]; unsigned n; mig_stats st; int rc; char msg[512]; } dest_run;
 static void *dest_main(void *arg) {
   dest_run *d = arg;
@@ -131,8 +144,8 @@ static void *dest_main(void *arg) {
   return NULL;
 }
 
-static vm *guest(uint64_t mem, bool load) {
-  vm_config cfg = {.memory = mem, .ncpus = 1, .cmdline = "idle", .console_in = -1, .console_out = -1};
+static vm *guest(uint64_t mem, const char *cmdline, bool load) {
+  vm_config cfg = {.memory = mem, .ncpus = 1, .cmdline = cmdline, .console_in = -1, .console_out = -1};
   vm *v;
   char msg[256];
   if (vm_create(&cfg, &v, msg, sizeof msg) || (load && vm_load_kernel(v, HPVMK, msg, sizeof msg)))
@@ -142,10 +155,11 @@ static vm *guest(uint64_t mem, bool load) {
 
 static void show(void *ctx, const mig_stats *s) {
   (void)ctx;
-  fprintf(stderr, "  %-8s round %u  %5.1f %%  wire %7.1f MiB  %6.0f MB/s  dirty %llu KiB  expect %u ms  %.3f s\n",
-          mig_phase_name(s->phase), s->round, s->mem_bytes ? 100.0 * (double)s->round0_done / (double)s->mem_bytes : 0,
-          s->wire_bytes / 1048576.0, s->wire_mbps, (unsigned long long)s->dirty_bytes >> 10, s->expected_downtime_ms,
-          s->total_ns / 1e9);
+  fprintf(stderr, "  %-8s round %u  %5.1f %%  wire %7.1f MiB  %6.0f MB/s  dirty %llu KiB %5.0f MB/s  expect %u ms  "
+          "throttle %u  %.3f s  cpu %.2f\n", mig_phase_name(s->phase), s->round,
+          s->mem_bytes ? 100.0 * (double)s->round0_done / (double)s->mem_bytes : 0, s->wire_bytes / 1048576.0,
+          s->wire_mbps, (unsigned long long)s->dirty_bytes >> 10, s->dirty_mbps, s->expected_downtime_ms, s->throttle,
+          s->total_ns / 1e9, s->mig_cpu_s);
 }
 
 static double now_s(void) {
@@ -154,18 +168,26 @@ static double now_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void row(const chan_identity *ids, uint64_t mem, files *fs, unsigned nch, mig_compress mode, const char *name) {
-  vm *a = guest(mem, true);
-  load_mixed(a, mem, fs);
+static const char *mode_name(mig_compress m) {
+  return m == MIG_COMPRESS_AUTO ? "auto" : m == MIG_COMPRESS_LZ4 ? "lz4" : "none";
+}
+
+static void row(const chan_identity *ids, const opts *o, files *fs, unsigned nch, mig_compress mode, unsigned rate) {
+  char cmdline[64] = "idle";
+  if (rate) snprintf(cmdline, sizeof cmdline, "memstress wss=%uM rate=%u", o->wss_mib, rate);
+  vm *a = guest(o->mem, cmdline, true);
+  load_mixed(a, o->mem, fs);
   vm_start(a);
-  usleep(200000);
-  vm *b = guest(mem, false);
+  usleep(rate ? 1000000 : 200000);   /* memstress reaches its rate */
+  vm *b = guest(o->mem, NULL, false);
   chan *sc[MIG_MAX_CHANNELS];
   dest_run d = {.v = b, .n = nch};
   connect_pairs(&ids[0], &ids[1], nch, sc, d.ch);
   pthread_t t;
   pthread_create(&t, NULL, dest_main, &d);
-  mig_params p = {.compress = mode, .downtime_ms = 10, .progress_ms = 100};
+  mig_params p = {.compress = mode, .downtime_ms = o->downtime_ms, .progress_ms = 100,
+                  .bandwidth_bps = (uint64_t)o->link_mbit * 1000000 / 8, .no_delta = o->no_delta,
+                  .no_auto_converge = o->no_auto_converge, .copy_timeout_ms = 120000};
   mig_source *m;
   char msg[512];
   double t0 = now_s();
@@ -177,26 +199,84 @@ static void row(const chan_identity *ids, uint64_t mem, files *fs, unsigned nch,
   mig_source_stats(m, &st);
   mig_source_free(m);
   pthread_join(t, NULL);
-  if (rc || d.rc) printf("%-5s %3u  FAILED: %s / %s\n", name, nch, msg, d.msg);
+  double load[1] = {0};
+  getloadavg(load, 1);
+  if (rc || d.rc) printf("%-5s %4u %5u  FAILED: %s / %s\n", mode_name(mode), nch, rate, msg, d.msg);
   else
-    printf("%-5s %3u  %8.0f %9.2f %6u %9.1f %8.0f %8llu %8llu %8llu %6llu %7.2f\n", name, nch, (t1 - t0) * 1e3,
-           st.downtime_ns / 1e6, st.round + 1, st.wire_bytes / 1048576.0, (double)mem / 1e6 / (t1 - t0),
-           (unsigned long long)st.pages_zero, (unsigned long long)st.pages_raw, (unsigned long long)st.pages_lz4,
-           (unsigned long long)st.pages_delta, st.cpu_s);
+    printf("%-5s %4u %5u %8.0f %8.2f %6u %9.1f %8.0f %8llu %8llu %8llu %7llu %4u %6.2f %6.2f %5.1f\n", mode_name(mode),
+           nch, rate, (t1 - t0) * 1e3, st.downtime_ns / 1e6, st.round + 1, st.wire_bytes / 1048576.0,
+           (double)o->mem / 1e6 / (t1 - t0), (unsigned long long)st.pages_zero, (unsigned long long)st.pages_raw,
+           (unsigned long long)st.pages_lz4, (unsigned long long)st.pages_delta, st.throttle, st.mig_cpu_s,
+           d.st.mig_cpu_s, load[0]);
   vm_destroy(b);
   vm_destroy(a);
 }
 
+/* "a,b,c" into up to MAXLIST unsigneds; 0 when malformed. */
+static unsigned parse_list(const char *s, unsigned *out) {
+  unsigned n = 0;
+  for (char *end; *s && n < MAXLIST; s = *end ? end + 1 : end) {
+    unsigned long v = strtoul(s, &end, 10);
+    if (end == s || (*end && *end != ',')) return 0;
+    out[n++] = (unsigned)v;
+  }
+  return n;
+}
+
+static unsigned parse_modes(const char *s, mig_compress *out) {
+  unsigned n = 0;
+  char buf[64];
+  snprintf(buf, sizeof buf, "%s", s);
+  for (char *save = NULL, *t = strtok_r(buf, ",", &save); t && n < MAXLIST; t = strtok_r(NULL, ",", &save)) {
+    if (!strcmp(t, "auto")) out[n++] = MIG_COMPRESS_AUTO;
+    else if (!strcmp(t, "lz4")) out[n++] = MIG_COMPRESS_LZ4;
+    else if (!strcmp(t, "none")) out[n++] = MIG_COMPRESS_NONE;
+    else return 0;
+  }
+  return n;
+}
+
+static int usage(void) {
+  fprintf(stderr, "usage: bench_mig [--quick] [--size MiB] [--mode auto|lz4|none[,...]] [--channels N[,...]]\n"
+                  "                 [--busy MiB/s[,...]] [--wss MiB] [--link Mbit/s] [--downtime ms] [--repeat N]\n"
+                  "                 [--no-delta] [--no-auto-converge]\n");
+  return 2;
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
-  bool quick = false;
-  uint64_t mib = 2048;
+  opts o = {.mem = 2048ull << 20, .nmodes = 3, .modes = {MIG_COMPRESS_AUTO, MIG_COMPRESS_NONE, MIG_COMPRESS_LZ4},
+            .nch_n = 2, .nch = {1, 2}, .nrates = 1, .rates = {0}, .repeat = 1, .wss_mib = 256, .downtime_ms = 10};
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--quick")) quick = true, mib = 256;
-    else if (!strcmp(argv[i], "--size") && i + 1 < argc) mib = strtoull(argv[++i], NULL, 0);
-    else return fprintf(stderr, "usage: bench_mig [--quick] [--size MiB]\n"), 2;
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    bool ok = true;
+    if (!strcmp(a, "--quick")) {
+      o.mem = 256ull << 20, o.nmodes = 1, o.modes[0] = MIG_COMPRESS_AUTO, o.nch_n = 1, o.nch[0] = 2;
+      continue;
+    }
+    if (!strcmp(a, "--no-delta")) {
+      o.no_delta = true;
+      continue;
+    }
+    if (!strcmp(a, "--no-auto-converge")) {
+      o.no_auto_converge = true;
+      continue;
+    }
+    if (!v) return usage();
+    i++;
+    if (!strcmp(a, "--size")) o.mem = strtoull(v, NULL, 0) << 20;
+    else if (!strcmp(a, "--mode")) ok = (o.nmodes = parse_modes(v, o.modes)) > 0;
+    else if (!strcmp(a, "--channels")) ok = (o.nch_n = parse_list(v, o.nch)) > 0;
+    else if (!strcmp(a, "--busy")) ok = (o.nrates = parse_list(v, o.rates)) > 0;
+    else if (!strcmp(a, "--wss")) o.wss_mib = (unsigned)strtoul(v, NULL, 0);
+    else if (!strcmp(a, "--link")) o.link_mbit = (unsigned)strtoul(v, NULL, 0);
+    else if (!strcmp(a, "--downtime")) o.downtime_ms = (unsigned)strtoul(v, NULL, 0);
+    else if (!strcmp(a, "--repeat")) o.repeat = (unsigned)strtoul(v, NULL, 0);
+    else ok = false;
+    if (!ok) return usage();
   }
-  uint64_t mem = mib << 20;
+  for (unsigned i = 0; i < o.nch_n; i++)
+    if (o.nch[i] < 1 || o.nch[i] > MIG_MAX_CHANNELS) return usage();
   char dir[] = "/tmp/hpvm_bench_mig_XXXXXX", sd[64], dd[64], msg[256];
   if (!mkdtemp(dir)) return 1;
   snprintf(sd, sizeof sd, "%s/a", dir), snprintf(dd, sizeof dd, "%s/b", dir);
@@ -209,16 +289,17 @@ int main(int argc, char **argv) {
   nftw("/usr/lib", add_file, 32, FTW_PHYS);
   if (!fs.n) return fprintf(stderr, "bench_mig: no files under /usr/lib for the image\n"), 1;
   qsort(fs.path, fs.n, sizeof *fs.path, cmp);
-  printf("Live migration in one process, idle hpvmk, %llu MiB mixed image (40%% zero, 45%% /usr/lib, 15%% random),\n"
-         "channels over socketpairs, encrypted (chan); downtime limit 10 ms\n\n", (unsigned long long)mib);
-  printf("mode  chan  total_ms  down_ms rounds  wire_MiB  mem_MB/s     zero      raw      lz4  delta   cpu_s\n");
-  if (quick) row(ids, mem, &fs, 2, MIG_COMPRESS_AUTO, "auto");
-  else {
-    static const struct { mig_compress m; const char *n; } modes[] = {
-        {MIG_COMPRESS_AUTO, "auto"}, {MIG_COMPRESS_NONE, "none"}, {MIG_COMPRESS_LZ4, "lz4"}};
-    for (unsigned k = 0; k < 3; k++)
-      for (unsigned nch = 1; nch <= 2; nch++) row(ids, mem, &fs, nch, modes[k].m, modes[k].n);
-  }
+  printf("Live migration in one process, %llu MiB mixed image (40%% zero, 45%% /usr/lib, 15%% random), hpvmk idle or\n"
+         "memstress (rate MiB/s over a %u MiB working set), channels over socketpairs, encrypted (chan); downtime\n"
+         "limit %u ms; link %s%u%s. cpu: seconds of each side's migration threads; load: 1-min load average after.\n\n",
+         (unsigned long long)(o.mem >> 20), o.wss_mib, o.downtime_ms, o.link_mbit ? "token bucket " : "",
+         o.link_mbit, o.link_mbit ? " Mbit/s" : " (loopback socketpair)");
+  printf("mode  chan  rate total_ms  down_ms rounds  wire_MiB mem_MB/s     zero      raw      lz4   delta thr%% "
+         "src_cpu dst_cpu  load\n");
+  for (unsigned rep = 0; rep < o.repeat; rep++)
+    for (unsigned r = 0; r < o.nrates; r++)
+      for (unsigned k = 0; k < o.nmodes; k++)
+        for (unsigned c = 0; c < o.nch_n; c++) row(ids, &o, &fs, o.nch[c], o.modes[k], o.rates[r]);
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
   return system(cmd) == 0 ? 0 : 1;
