@@ -9,7 +9,7 @@
  *   HELLO      | RECEIVING                                    | FAILED  FAILED
  *   RECEIVING  |            STATE                             | FAILED  FAILED
  *   STATE      |                    ACKED                     | FAILED  FAILED
- *   ACKED      |                              ADOPT           | FAILED  FAILED
+ *   ACKED      |                              ADOPT   RUNNING | FAILED  FAILED
  *   ADOPT      |                                      RUNNING |         FAILED
  *
  * HELLO: every channel's first message names its index, the channel count, the VM's memory
@@ -23,9 +23,11 @@
  * ADOPT: the hook takes the lease; then vm_start and RESUMED. Any failure before RUNNING:
  * ERROR to the source (unless it is the one that aborted), channels closed, the VM is garbage.
  *
- * A source that disappears after STATE_ACK but before COMMIT leaves the outcome to the lease:
- * this side fails (HPVM_EIO, saying so) and hpvmd decides from the lease whether the guest
- * it holds must run (the source may have written the lease before it died). */
+ * A source that goes silent after STATE_ACK (channel 0 closed or broken, or no COMMIT within
+ * MIG_COMMIT_WAIT_MS) may have written the lease for this host just before: the decide hook
+ * asks the lease (hpvmd) and, when it says the guest is ours, ACKED --ADOPTED--> RUNNING
+ * (vm_start; RESUMED if the source can still hear it). Without the hook, or when the lease
+ * says no, the migration fails as any other. */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -56,6 +58,7 @@ static const struct { mig_dst_state from; mig_dst_event ev; mig_dst_state to; } 
     {MIG_DST_STATE, MIG_DST_EV_ABORT, MIG_DST_FAILED},
     {MIG_DST_STATE, MIG_DST_EV_ERROR, MIG_DST_FAILED},
     {MIG_DST_ACKED, MIG_DST_EV_COMMIT, MIG_DST_ADOPT},
+    {MIG_DST_ACKED, MIG_DST_EV_ADOPTED, MIG_DST_RUNNING},   /* the source went silent; the lease says ours */
     {MIG_DST_ACKED, MIG_DST_EV_ABORT, MIG_DST_FAILED},
     {MIG_DST_ACKED, MIG_DST_EV_ERROR, MIG_DST_FAILED},
     {MIG_DST_ADOPT, MIG_DST_EV_ADOPTED, MIG_DST_RUNNING},
@@ -337,10 +340,11 @@ static mig_dst_event do_receiving(mig_dest *d) {
 }
 
 /* Receive one control message on ch0: 0 with *out, or the event of the failure. */
-static mig_dst_event recv_ctl(mig_dest *d, Hpvm__MigType want, Hpvm__MigMessage **out, const uint8_t **bulk, size_t *len) {
+static mig_dst_event recv_ctl(mig_dest *d, Hpvm__MigType want, Hpvm__MigMessage **out, const uint8_t **bulk, size_t *len,
+                              int timeout_ms) {
   char msg[256];
   ProtobufCMessage *pm = NULL;
-  int rc = chan_recv(d->r[0].ch, &hpvm__mig_message__descriptor, &pm, bulk, len, IDLE_TIMEOUT_MS, msg, sizeof msg);
+  int rc = chan_recv(d->r[0].ch, &hpvm__mig_message__descriptor, &pm, bulk, len, timeout_ms, msg, sizeof msg);
   if (rc) {
     dst_error(d, rc < 0 ? rc : HPVM_EIO, "channel 0: %s", rc < 0 ? msg : "the source closed it");
     return MIG_DST_EV_ERROR;
@@ -368,7 +372,7 @@ static mig_dst_event do_state(mig_dest *d) {
   Hpvm__MigMessage *mm = NULL;
   const uint8_t *bulk = NULL;
   size_t len = 0;
-  mig_dst_event ev = recv_ctl(d, HPVM__MIG_TYPE__MIG_TYPE_STATE, &mm, &bulk, &len);
+  mig_dst_event ev = recv_ctl(d, HPVM__MIG_TYPE__MIG_TYPE_STATE, &mm, &bulk, &len, IDLE_TIMEOUT_MS);
   if (ev) return ev;
   atomic_fetch_add(&d->r[0].wire, len);
   char msg[256];
@@ -391,19 +395,38 @@ static mig_dst_event do_state(mig_dest *d) {
   return MIG_DST_EV_RESTORED;
 }
 
+/* The source went silent after STATE_ACK: the decide hook asks the lease. */
+static mig_dst_event decide(mig_dest *d) {
+  char why[256], msg[256] = "";
+  pthread_mutex_lock(&d->lock);
+  snprintf(why, sizeof why, "%s", d->msg);
+  pthread_mutex_unlock(&d->lock);
+  int rc = d->h.decide ? d->h.decide(d->h.ctx, msg, sizeof msg) : HPVM_EIO;
+  pthread_mutex_lock(&d->lock);
+  if (rc == 0) {
+    d->err = 0;
+  } else {
+    d->err = rc < 0 ? rc : HPVM_EIO;
+    snprintf(d->msg, sizeof d->msg, "%.100s after the state was acknowledged; %.110s", why,
+             d->h.decide ? msg : "the ownership lease decides whether the guest runs here");
+  }
+  pthread_mutex_unlock(&d->lock);
+  if (rc) return MIG_DST_EV_ERROR;
+  if ((rc = vm_start(d->v))) {
+    dst_error(d, rc, "the VM does not start after the restore: %s", hpvm_strerror(rc));
+    return MIG_DST_EV_ERROR;
+  }
+  Hpvm__MigMessage res = HPVM__MIG_MESSAGE__INIT;
+  res.type = HPVM__MIG_TYPE__MIG_TYPE_RESUMED;
+  chan_send(d->r[0].ch, &res.base, NULL, 0, 1000, msg, sizeof msg);   /* if it still listens */
+  return MIG_DST_EV_ADOPTED;
+}
+
 static mig_dst_event do_acked(mig_dest *d) {
   Hpvm__MigMessage *mm = NULL;
-  mig_dst_event ev = recv_ctl(d, HPVM__MIG_TYPE__MIG_TYPE_COMMIT, &mm, NULL, NULL);
-  if (ev) {
-    if (ev == MIG_DST_EV_ERROR && !d->aborted) {
-      pthread_mutex_lock(&d->lock);
-      size_t n = strlen(d->msg);
-      snprintf(d->msg + n, sizeof d->msg - n, " (after the state was acknowledged: the ownership lease decides "
-               "whether the guest runs here)");
-      pthread_mutex_unlock(&d->lock);
-    }
-    return ev;
-  }
+  mig_dst_event ev = recv_ctl(d, HPVM__MIG_TYPE__MIG_TYPE_COMMIT, &mm, NULL, NULL, MIG_COMMIT_WAIT_MS);
+  if (ev == MIG_DST_EV_ERROR && !d->aborted) return decide(d);
+  if (ev) return ev;
   d->lease_generation = mm->lease_generation;
   protobuf_c_message_free_unpacked(&mm->base, NULL);
   return MIG_DST_EV_COMMIT;
@@ -452,7 +475,8 @@ static void collect(mig_dest *d, mig_stats *st) {
 static void report(mig_dest *d) {
   if (!d->h.progress) return;
   mig_stats st = {.phase = d->state == MIG_DST_RUNNING ? MIG_PHASE_DONE : d->state == MIG_DST_FAILED ? MIG_PHASE_FAILED
-                          : d->state == MIG_DST_ADOPT ? MIG_PHASE_HANDOFF : d->state == MIG_DST_HELLO ? MIG_PHASE_INIT
+                          : d->state == MIG_DST_ADOPT || d->state == MIG_DST_ACKED ? MIG_PHASE_HANDOFF
+                          : d->state == MIG_DST_HELLO ? MIG_PHASE_INIT
                           : d->state == MIG_DST_RECEIVING ? MIG_PHASE_COPY : MIG_PHASE_FROZEN,
                   .mem_bytes = vm_memory_size(d->v)};
   d->h.progress(d->h.ctx, &st);

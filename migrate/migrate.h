@@ -14,7 +14,10 @@
  *
  * Cancel, a timeout, any error or the death of the target before the handoff: the source
  * resumes the guest (if it paused it) and returns an error; the guest runs on as if nothing
- * happened. Once its handoff hook has succeeded the source never resumes. Functions return
+ * happened — after its abort hook recorded the abort, when the target may already hold the
+ * whole state. Once its handoff hook has succeeded the source never resumes. A target that
+ * acknowledged the state and then hears nothing more asks its decide hook (the lease) whether
+ * the guest is its own. Functions return
  * 0 or a negative HPVM_E* code and fill msg with one line. Nothing here is global. */
 #ifndef HPVM_MIGRATE_H
 #define HPVM_MIGRATE_H
@@ -93,6 +96,15 @@ typedef struct mig_source_hooks {
    * then on the source never resumes. A negative code when it is certainly not written:
    * the source resumes the guest and the migration fails. */
   int (*handoff)(void *ctx, uint64_t *lease_generation, char *msg, size_t msglen);
+  /* The migration failed after the destination may have received the complete state (in
+   * the frozen or handoff phase, before the handoff hook succeeded) and the guest is about
+   * to resume here: record, where the destination can see it should it no longer hear this
+   * side, that the migration was aborted (hpvmd notes it in the lease). 0: recorded, the
+   * guest resumes. Negative: it could not be, so the guest must not resume here (the
+   * destination may take it over once the lease expires): the library leaves it paused,
+   * sends no ABORT and mig_source_run returns the error; the caller stops it. NULL: the
+   * guest resumes without asking. */
+  int (*abort)(void *ctx, char *msg, size_t msglen);
 } mig_source_hooks;
 
 typedef struct mig_source mig_source;
@@ -119,7 +131,16 @@ typedef struct mig_dest_hooks {
   /* The source says it wrote the lease for this host at lease_generation: adopt it (hpvmd
    * checks the lease names us). 0: the guest may resume here. Negative: it may not. */
   int (*adopt)(void *ctx, uint64_t lease_generation, char *msg, size_t msglen);
+  /* The state was acknowledged, then the source went silent without COMMIT or ABORT (channel
+   * 0 closed or broke, or COMMIT did not come within MIG_COMMIT_WAIT_MS): it may have written
+   * the lease for this host just before. Only the lease can tell: 0 when the guest is this
+   * host's (hpvmd adopted the lease, or took it over after it expired): it resumes here.
+   * Negative: it is not; the migration fails. NULL: it fails at once. */
+  int (*decide)(void *ctx, char *msg, size_t msglen);
 } mig_dest_hooks;
+
+/* How long the destination waits for COMMIT after STATE_ACK before it asks the lease. */
+#define MIG_COMMIT_WAIT_MS 10000
 
 /* Receive into v: created (vm_create) with the VM's configuration, not started, nothing
  * loaded. 0: the guest was resumed here (vm_start done, the source told); the caller vm_waits

@@ -24,6 +24,8 @@
  *   Before the handoff hook succeeded, cancel, a timeout or any error (a channel broke, the
  *   destination said ERROR): ROLLBACK  ch0: ABORT{why} --------------->  FAILED: discard
  *             dirty log off, throttle 0, vm_resume: the guest runs on here as before.
+ *             From the frozen phase on, hooks->abort first records the abort (the lease) for a
+ *             destination that may not hear the ABORT; if it cannot, no ABORT and no resume.
  *   After it: never resume; DONE even if RESUMED never comes (stats and msg say so).
  *
  * The transition table (anything not listed is refused and ends the migration as an error):
@@ -810,6 +812,13 @@ static mig_src_event do_frozen(mig_source *m) {
 static mig_src_event do_handoff(mig_source *m) {
   /* A cancel that came before the hook still counts; from the hook on it is too late. */
   if (atomic_load(&m->cancel)) return fail_ev(m, HPVM_ECANCELED, "canceled before the handoff");
+  /* A destination that acknowledged and then closed its channel is gone: no handover to it. */
+  pthread_mutex_lock(&m->lock);
+  int gone = m->rx_err;
+  char why[256];
+  snprintf(why, sizeof why, "%s", m->rx_msg);
+  pthread_mutex_unlock(&m->lock);
+  if (gone) return fail_ev(m, gone, "the destination went away after it acknowledged the state (%s)", why);
   uint64_t gen = 0;
   char msg[256] = "";
   int rc = m->h.handoff ? m->h.handoff(m->h.ctx, &gen, msg, sizeof msg) : 0;
@@ -864,6 +873,22 @@ static mig_src_event do_rollback(mig_source *m) {
   snprintf(why, sizeof why, "%s", m->msg);
   bool rx_dead = m->rx_done;
   pthread_mutex_unlock(&m->lock);
+  /* The destination may hold the whole state and, should it not hear the ABORT, ask the
+   * lease: the abort is recorded there before the guest resumes, or the guest stays paused. */
+  bool may_hold = m->cause_state == MIG_SRC_FROZEN || m->cause_state == MIG_SRC_HANDOFF;
+  if (m->paused && may_hold && m->h.abort) {
+    char amsg[256] = "";
+    int rc = m->h.abort(m->h.ctx, amsg, sizeof amsg);
+    if (rc) {
+      pthread_mutex_lock(&m->lock);
+      m->err = rc < 0 ? rc : HPVM_EIO;
+      snprintf(m->msg, sizeof m->msg, "%.80s; the abort could not be recorded (%.90s), so the guest stays paused "
+               "here: stop it", why, amsg[0] ? amsg : hpvm_strerror(rc));
+      pthread_mutex_unlock(&m->lock);
+      if (m->logging) vm_dirty_log_stop(m->v), m->logging = false;
+      return MIG_SRC_EV_ROLLED_BACK;
+    }
+  }
   /* Tell the target (best effort: it may be the one that is gone). */
   if (!rx_dead && !m->s[0].err) {
     Hpvm__MigMessage mm = HPVM__MIG_MESSAGE__INIT;
