@@ -129,6 +129,32 @@ static inline uint64_t mig_local_frame(uint64_t f, unsigned nch) {
   return f / MIG_CHUNK_FRAMES / nch * MIG_CHUNK_FRAMES + f % MIG_CHUNK_FRAMES;
 }
 
+/* ---- link.c: what `auto` is told about the link ------------------------------------------- */
+
+/* One ACK window, as the source sees it. */
+typedef struct mig_link_obs {
+  uint64_t ns;                        /* the window's length */
+  uint64_t wire;                      /* bytes the destination acknowledged in it */
+  uint64_t data_frames, lz4_frames;   /* frames the senders encoded as data in it, of them LZ4 */
+  unsigned idle_permille;             /* the receivers waited for data (the ACK says) */
+  unsigned blocked_permille;          /* the senders waited for the wire (bucket, socket) */
+} mig_link_obs;
+
+typedef struct mig_link {
+  double link_bps, published;         /* the link's rate when it limits; what `auto` was told */
+  double last_rate;
+  unsigned votes;                     /* link-bound windows in a row at a steady rate */
+  /* The check of compression: guest bytes per second compressed, then in a raw probe. */
+  double comp_gbps, raw_gbps, probe_link;
+  unsigned comp_windows, stretch, probe_windows, vetoes;
+  bool probing;
+  uint64_t now_ns, veto_until_ns, veto_len_ns;
+} mig_link;
+
+void mig_link_init(mig_link *l);
+/* The window just acknowledged: the rate to tell the encoders (mig_auto_link); 0: send raw. */
+double mig_link_update(mig_link *l, const mig_link_obs *o);
+
 /* ---- converge.c: the convergence policy ---------------------------------------------------- */
 
 #define MIG_THROTTLE_STEPS 5

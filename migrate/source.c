@@ -59,10 +59,6 @@
 #define ABORT_TIMEOUT_MS 1000
 #define HARVEST_MS 100               /* round 0 harvests the dirty log this often (what to defer) */
 #define BUSY_PERIOD_NS 20000000ull   /* senders measure their blocked share over this */
-/* The link limits when the senders mostly wait for the wire and the receivers for data. */
-#define LINK_BOUND_PERMILLE 300
-#define CPU_BOUND_PERMILLE 100       /* receivers waiting less than this: the CPU limits */
-#define LINK_VOTES 2                 /* ACKs in a row that must agree before the link is believed */
 
 /* ---- The transition table -------------------------------------------------------------------- */
 
@@ -171,9 +167,8 @@ struct mig_source {
   _Atomic uint64_t rx_cpu_ns;      /* the receiver's CPU time, when it ends */
   /* The link, from the destination's ACKs (written by the receiver, read by the senders). */
   _Atomic double link_bps;         /* when it limits; 0: the CPU limits, or not known */
-  uint64_t ack_bytes, ack_ns;      /* the previous ACK (receiver only) */
-  unsigned link_votes;             /* ACKs in a row that found the link limiting */
-  double ack_rate;
+  mig_link link;                   /* receiver only: */
+  uint64_t ack_bytes, ack_ns, ack_data, ack_lz4;   /* at the previous ACK */
   uint64_t run_cpu0, run_cpu_ns;   /* the machine's thread (mig_source_run) */
 
   uint64_t *send_map;              /* the frames of the current round (rounds >= 1) */
@@ -311,11 +306,11 @@ static void count_batch(sender *s) {
 /* This channel's chunks of a round. Round 0: every frame that may hold data, except those
  * written since the dirty log started (next_map, growing while the round runs: they go in
  * round 1, so are sent once, not twice); later rounds: the frames of send_map. */
-static int run_round(sender *s, uint32_t round, bool final) {
+static int run_round(sender *s, uint32_t round, bool final, bool on_sender) {
   mig_source *m = s->m;
   uint64_t nframes = vm_phys_span(m->v) >> VM_FRAME_SHIFT;
   atomic_store(&s->round_frames, 0);
-  mig_busy_reset(&s->busy);   /* the wait for this round is not the wire's */
+  if (on_sender) mig_busy_reset(&s->busy);   /* the wait for this round is not the wire's */
   for (uint64_t k = s->idx; k * MIG_CHUNK_FRAMES < nframes; k += m->nch) {
     if (atomic_load(&m->stop)) return 0;
     uint64_t first = k * MIG_CHUNK_FRAMES;
@@ -327,7 +322,7 @@ static int run_round(sender *s, uint32_t round, bool final) {
       count_ram_zero(s, first, span);
       continue;
     }
-    sender_measure(s);
+    if (on_sender) sender_measure(s);
     int rc = mig_encode(&s->enc, round, first, span, want, round == 0 ? m->next_map : NULL, pop);
     mig_batch *b = &s->enc.b;
     if (rc) return snprintf(s->msg, sizeof s->msg, "cannot encode frames at 0x%" PRIx64, first), rc;
@@ -360,7 +355,7 @@ static void *sender_main(void *arg) {
     uint32_t round = m->job_round;
     bool final = m->job_final;
     pthread_mutex_unlock(&m->lock);
-    int rc = s->err ? s->err : run_round(s, round, final);
+    int rc = s->err ? s->err : run_round(s, round, final, true);
     atomic_store(&s->cpu_ns, mig_thread_cpu_ns());
     pthread_mutex_lock(&m->lock);
     if (rc && !s->err) {
@@ -377,28 +372,30 @@ static void *sender_main(void *arg) {
 
 /* ---- The receiver (ch0) ------------------------------------------------------------------------ */
 
-/* An ACK: the link's rate from the bytes acknowledged over time, believed only while the link
- * is what limits (the receivers waited for data and the senders for the wire), dropped when
- * the receivers hardly waited (the CPU limits, on either side: a starved receiver must not
- * make loopback look like a slow link). Receiver thread, lock held. */
+/* An ACK closes a window of the link's measure (link.c); what it concludes goes to the
+ * senders' `auto` through m->link_bps. Only while every sender is on a round: between rounds
+ * the link idles and says nothing. Receiver thread, lock held. */
 static void take_ack(mig_source *m, const Hpvm__MigAck *a) {
   uint64_t now = mig_now_ns();
-  uint64_t bytes = a->wire_bytes >= m->ack_bytes ? a->wire_bytes - m->ack_bytes : 0;
-  if (m->ack_ns && now > m->ack_ns && m->busy == m->nch && bytes >= 64 * 1024) {
-    double rate = (double)bytes * 1e9 / (double)(now - m->ack_ns);
-    unsigned blocked = 0;
-    for (unsigned i = 0; i < m->nch; i++) blocked += atomic_load(&m->s[i].blocked);
-    blocked /= m->nch;
-    double link = atomic_load(&m->link_bps);
-    bool link_bound = a->idle_permille >= LINK_BOUND_PERMILLE && blocked >= LINK_BOUND_PERMILLE;
-    m->link_votes = link_bound ? m->link_votes + 1 : 0;
-    if (link_bound && m->link_votes >= LINK_VOTES) link = link ? link + 0.25 * (rate - link) : rate;
-    else if (a->idle_permille < CPU_BOUND_PERMILLE) link = 0;
-    atomic_store(&m->link_bps, link);
-    m->ack_rate = rate;
-    if (getenv("MIG_DEBUG")) fprintf(stderr, "ack: rate %.0f MB/s idle %u blocked %u -> link %.0f MB/s\n", rate / 1e6, a->idle_permille, blocked, link / 1e6);
+  uint64_t data = 0, lz4 = 0;
+  unsigned blocked = 0;
+  for (unsigned i = 0; i < m->nch; i++) {
+    data += atomic_load(&m->s[i].raw) + atomic_load(&m->s[i].lz4);
+    lz4 += atomic_load(&m->s[i].lz4);
+    blocked += atomic_load(&m->s[i].blocked);
   }
-  m->ack_bytes = a->wire_bytes, m->ack_ns = now;
+  if (m->ack_ns && now > m->ack_ns && m->busy == m->nch && a->wire_bytes >= m->ack_bytes) {
+    mig_link_obs o = {.ns = now - m->ack_ns, .wire = a->wire_bytes - m->ack_bytes, .data_frames = data - m->ack_data,
+                      .lz4_frames = lz4 - m->ack_lz4, .idle_permille = a->idle_permille,
+                      .blocked_permille = blocked / m->nch};
+    atomic_store(&m->link_bps, mig_link_update(&m->link, &o));
+    if (getenv("MIG_DEBUG"))
+      fprintf(stderr, "ack: rate %.0f MB/s data %.0f MB/s lz4 %llu/%llu idle %u blocked %u -> link %.0f MB/s%s\n",
+              (double)o.wire * 1e3 / (double)o.ns, (double)o.data_frames * 4096e3 / (double)o.ns,
+              (unsigned long long)o.lz4_frames, (unsigned long long)o.data_frames, o.idle_permille, o.blocked_permille,
+              m->link.published / 1e6, m->link.probing ? " probe" : "");
+  }
+  m->ack_bytes = a->wire_bytes, m->ack_ns = now, m->ack_data = data, m->ack_lz4 = lz4;
 }
 
 static void *receiver_main(void *arg) {
@@ -460,7 +457,7 @@ static void collect(mig_source *m) {
   st->phase = phase_of(m->state);
   st->wire_bytes = wire;
   st->mem_sent = frames * VM_FRAME_SIZE;
-  if (st->round == 0 && m->state == MIG_SRC_COPY) st->round0_done = st->mem_sent;
+  if (st->round0_done < st->mem_bytes && m->state == MIG_SRC_COPY) st->round0_done = st->mem_sent;
   st->pages_zero = zero, st->pages_raw = raw, st->pages_lz4 = lz4, st->pages_delta = delta;
   st->throttle = m->conv.throttle;
   st->cpu_s = mig_cpu_seconds() - m->cpu0;
@@ -520,6 +517,7 @@ int mig_source_new(vm *v, chan **ch, unsigned nch, const mig_params *p, const mi
   for (unsigned i = 0; !rc && i < nch; i++) rc = mig_encoder_init(&m->s[i].enc, v, m->p.compress, cache / nch, nch, msg, msglen);
   m->st.mem_bytes = vm_memory_size(v);
   mig_conv_init(&m->conv, &m->p, vm_ncpus(v));
+  mig_link_init(&m->link);
   if (rc) {
     mig_source_free(m);
     return rc;
@@ -771,6 +769,26 @@ static int send_ctl(mig_source *m, Hpvm__MigMessage *mm, const void *bulk, size_
   return chan_send(m->s[0].ch, &mm->base, bulk, len, timeout_ms, msg, msglen);
 }
 
+/* The final round, channel after channel on this thread: the senders are idle, and waking
+ * them would add their scheduling delays to the downtime (the set is small: the prediction
+ * was under the downtime limit). */
+static mig_src_event final_round(mig_source *m, uint32_t round) {
+  for (unsigned i = 0; i < m->nch; i++) {
+    sender *s = &m->s[i];
+    int rc = s->err ? s->err : run_round(s, round, true, false);
+    if (!rc) continue;
+    pthread_mutex_lock(&m->lock);
+    if (!s->err) s->err = rc;
+    if (!m->err) m->err = rc, snprintf(m->msg, sizeof m->msg, "channel %u: %.200s", s->idx, s->msg);
+    pthread_mutex_unlock(&m->lock);
+    break;
+  }
+  pthread_mutex_lock(&m->lock);
+  mig_src_event ev = interrupted(m);
+  pthread_mutex_unlock(&m->lock);
+  return ev;
+}
+
 static mig_src_event do_frozen(mig_source *m) {
   char msg[256];
   uint32_t limit = m->p.frozen_timeout_ms ? m->p.frozen_timeout_ms : 10000;
@@ -779,7 +797,7 @@ static mig_src_event do_frozen(mig_source *m) {
   m->st.round++;
   m->st.dirty_bytes = popcount(m->send_map, m->nwords) * VM_FRAME_SIZE;
   pthread_mutex_unlock(&m->lock);
-  mig_src_event ev = run_job(m, m->st.round, true, 0);
+  mig_src_event ev = final_round(m, m->st.round);
   if (ev) return ev;
   /* The state, without RAM, on ch0 after its final round. */
   wire_writer w;
