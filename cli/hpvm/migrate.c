@@ -7,7 +7,8 @@
  *
  * The request goes to this host's hpvmd (the source), which answers with progress Responses
  * (Response.more) until the final one: the summary or the error. Progress is printed as it
- * comes (at most once a second, every one with -v); --json prints only the final figures.
+ * comes (at most once a second, every one with -v), a line only when it differs from the
+ * last one printed; --json prints only the final figures.
  * Offline migration (without -o) and its options -b, -D, -d go to hpvmd too, which says what
  * it can do. Interrupting hpvmmigrate does not stop a migration: --cancel does.
  *
@@ -31,6 +32,7 @@ typedef struct mrun {
   char **argv;
   bool json, verbose, quiet;
   const char *vm;
+  char last_note[600], last_line[400];   /* what progress printed last: nothing is printed twice */
 } mrun;
 
 static int fail(mrun *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -226,16 +228,23 @@ static double percent_sent(const Hpvm__MigrateStats *s) {
   return 100.0 * (double)done / (double)s->mem_bytes;
 }
 
+/* A note and a figures line, each only when it differs from the one printed last. */
 static void print_progress(mrun *r, const Hpvm__MigrateProgress *p) {
   FILE *f = r->c->out;
-  if (p->note && *p->note) fprintf(f, "%s: %s\n", r->c->cmd, p->note);
+  if (p->note && *p->note && strcmp(p->note, r->last_note)) {
+    fprintf(f, "%s: %s\n", r->c->cmd, p->note);
+    snprintf(r->last_note, sizeof r->last_note, "%s", p->note);
+  }
   fflush(f);   /* a terminal or a log sees each as it comes, before any error line on stderr */
   const Hpvm__MigrateStats *s = p->stats;
   if (!s || !*s->phase || !strcmp(s->phase, "init")) return;
-  fprintf(f, "%s: %-8s round %-3u %5.1f %% sent  wire %.1f MB/s  memory %.1f MB/s  dirty %.1f MB/s  "
-             "expected downtime %u ms  throttle %u %%\n",
-          r->c->cmd, s->phase, s->round, percent_sent(s), s->wire_mbps, s->mem_mbps, s->dirty_mbps,
-          s->expected_downtime_ms, s->throttle);
+  char line[sizeof r->last_line];
+  snprintf(line, sizeof line, "%-8s round %-3u %5.1f %% sent  wire %.1f MB/s  memory %.1f MB/s  dirty %.1f MB/s  "
+           "expected downtime %u ms  throttle %u %%", s->phase, s->round, percent_sent(s), s->wire_mbps, s->mem_mbps,
+           s->dirty_mbps, s->expected_downtime_ms, s->throttle);
+  if (!strcmp(line, r->last_line)) return;
+  fprintf(f, "%s: %s\n", r->c->cmd, line);
+  memcpy(r->last_line, line, sizeof line);
   fflush(f);
 }
 
@@ -253,8 +262,9 @@ static void print_summary(mrun *r, const Hpvm__MigrateProgress *p) {
           (double)s->downtime_ns / 1e6, (double)s->setup_ns / 1e6);
   fprintf(f, "  rounds %u; pages zero %" PRIu64 ", raw %" PRIu64 ", compressed %" PRIu64 ", delta %" PRIu64 "\n",
           s->round + 1, s->pages_zero, s->pages_raw, s->pages_lz4, s->pages_delta);
-  fprintf(f, "  memory %.1f MB sent of %.1f MB, %.1f MB on the wire (compression ratio %.2f); CPU %.2f s\n",
-          mb(s->mem_sent), mb(s->mem_bytes), mb(s->wire_bytes), ratio(s), s->cpu_s);
+  fprintf(f, "  memory %.1f MB sent of %.1f MB, %.1f MB on the wire (compression ratio %.2f)\n", mb(s->mem_sent),
+          mb(s->mem_bytes), mb(s->wire_bytes), ratio(s));
+  fprintf(f, "  CPU on the source %.2f s, of which the migration's threads %.2f s\n", s->cpu_s, s->mig_cpu_s);
 }
 
 static void json_summary(mrun *r, const Hpvm__MigrateProgress *p, bool check) {
@@ -280,10 +290,10 @@ static void json_summary(mrun *r, const Hpvm__MigrateProgress *p, bool check) {
     fprintf(f, ",\"total_s\":%.6f,\"downtime_ms\":%.3f,\"setup_ms\":%.3f,\"rounds\":%u,\"pages_zero\":%" PRIu64
                ",\"pages_raw\":%" PRIu64 ",\"pages_compressed\":%" PRIu64 ",\"pages_delta\":%" PRIu64
                ",\"memory_bytes\":%" PRIu64 ",\"memory_sent_bytes\":%" PRIu64 ",\"wire_bytes\":%" PRIu64
-               ",\"compression_ratio\":%.4f,\"throttle\":%u,\"cpu_s\":%.3f",
+               ",\"compression_ratio\":%.4f,\"throttle\":%u,\"cpu_s\":%.3f,\"mig_cpu_s\":%.3f",
             (double)s->total_ns / 1e9, (double)s->downtime_ns / 1e6, (double)s->setup_ns / 1e6, s->round + 1,
             s->pages_zero, s->pages_raw, s->pages_lz4, s->pages_delta, s->mem_bytes, s->mem_sent, s->wire_bytes,
-            ratio(s), s->throttle, s->cpu_s);
+            ratio(s), s->throttle, s->cpu_s, s->mig_cpu_s);
   fprintf(f, "}\n");
 }
 
@@ -381,7 +391,7 @@ static int run_migrate(mrun *r, const mopts *o, const char *name) {
 }
 
 int cli_cmd_migrate(cli_ctx *c, int argc, char **argv) {
-  mrun r = {c, argc, argv, false, false, false, NULL};
+  mrun r = {.c = c, .argc = argc, .argv = argv};
   mopts o;
   memset(&o, 0, sizeof o);
   int st = parse(&r, &o, argc, argv);

@@ -37,14 +37,17 @@
 
 #include "app_migrate.h"
 #include "chan.h"
+#include "hpvm_testfault.h"
 #include "migrate.h"
 #include "peer.pb-c.h"
 #include "wire.h"
 
 #define PEER_PROTOCOL_VERSION 1
 #define INIT_TIMEOUT_MS 30000     /* -x migrate_init_phase_timeout default */
-#define ANSWER_TIMEOUT_MS 30000   /* hpvmd's handoff / adopt answers */
+#define ANSWER_TIMEOUT_MS 30000   /* hpvmd's adopt answer */
+#define DECIDE_TIMEOUT_MS 600000  /* hpvmd's decision from the lease (it bounds it itself) */
 #define INCOMING_WAIT_MS 30000    /* hpvmd's AppIncoming after our hello */
+#define LEASE_TIMEOUT_MS 30000    /* the source hpvmd's lease timeout when it does not say */
 
 struct app_mig {
   app_ctl *ctl;
@@ -63,6 +66,10 @@ struct app_mig {
   unsigned nch;
   uint64_t t0_ns;
   bool handed_off;                /* hpvmd wrote the lease for the target: never resume here */
+  bool must_stop;                 /* neither handed off nor may the guest resume: power it off */
+  char stop_why[600];
+  bool stopping;                  /* app_mig_stop: the VM has ended, answers are not awaited */
+  mig_phase last_phase;           /* the last phase the progress hook saw (test fault points) */
   /* hpvmd's answer to our handoff or adopt request. */
   bool have_reply;
   int reply_err;
@@ -71,6 +78,7 @@ struct app_mig {
   /* Target. */
   Hpvm__AppIncoming *incoming;
   char id[40];
+  uint64_t offer_gen;             /* AppIncoming.lease_generation */
 };
 
 static uint64_t mono_ns(void) {
@@ -134,6 +142,7 @@ static void stats_to_pb(const mig_stats *s, Hpvm__MigrateStats *p) {
   p->total_ns = s->total_ns;
   p->downtime_ns = s->downtime_ns;
   p->cpu_s = s->cpu_s;
+  p->mig_cpu_s = s->mig_cpu_s;
 }
 
 static void fill_progress(app_mig *m, Hpvm__MigrateProgress *p, Hpvm__MigrateStats *ps, const mig_stats *s,
@@ -176,8 +185,9 @@ static void send_done(app_mig *m, int err, const char *msg, const mig_stats *s, 
   app_ctl_send(m->ctl, &e);
 }
 
-/* Send a request (handoff or adopt) and wait for hpvmd's answer; sent again to a newly
- * connected hpvmd. 0 and the reply in m->reply_*, or HPVM_ETIMEDOUT. */
+/* Send a request (handoff, abort, adopt or decide) and wait for hpvmd's answer; sent again to
+ * a newly connected hpvmd. 0 and the reply in m->reply_*, or HPVM_ETIMEDOUT (also at once
+ * when the VM has ended: app_mig_stop). */
 static int ask_hpvmd(app_mig *m, const Hpvm__AppEvent *e, int timeout_ms) {
   pthread_mutex_lock(&m->lock);
   m->have_reply = false;
@@ -186,7 +196,7 @@ static int ask_hpvmd(app_mig *m, const Hpvm__AppEvent *e, int timeout_ms) {
   app_ctl_send(m->ctl, e);
   uint64_t end = mono_ns() + (uint64_t)timeout_ms * 1000000u;
   pthread_mutex_lock(&m->lock);
-  while (!m->have_reply && mono_ns() < end) {
+  while (!m->have_reply && !m->stopping && mono_ns() < end) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_nsec += 200000000;
@@ -400,25 +410,65 @@ out:
 /* ---- Source: the migration ---------------------------------------------------------------------- */
 
 static void on_source_progress(void *ctx, const mig_stats *s) {
-  send_progress(ctx, s, NULL);
+  app_mig *m = ctx;
+  send_progress(m, s, NULL);
+  if (s->phase == m->last_phase) return;
+  m->last_phase = s->phase;
+  /* TEST ONLY: hold the state machine at the start of a phase (a cancel, a death there). */
+  if (s->phase == MIG_PHASE_QUIESCE) hpvm_test_fault("app-src-quiesce");
+  else if (s->phase == MIG_PHASE_FROZEN) hpvm_test_fault("app-src-frozen");
+  else if (s->phase == MIG_PHASE_HANDOFF) hpvm_test_fault("app-src-handoff-phase");
 }
 
-/* The target holds the whole state, the vCPUs are paused: hpvmd writes the lease. */
+static uint32_t lease_timeout(const app_mig *m) {
+  return m->out && m->out->lease_timeout_ms ? m->out->lease_timeout_ms : LEASE_TIMEOUT_MS;
+}
+
+/* The target holds the whole state, the vCPUs are paused: hpvmd writes the lease. hpvmd
+ * refuses after half its lease timeout from now (the target waits for the lease a timeout
+ * and more); past that plus a second without an answer this gives up: the abort that
+ * follows then decides whether the guest may resume here. */
 static int on_handoff(void *ctx, uint64_t *gen, char *msg, size_t len) {
   app_mig *m = ctx;
+  uint64_t acked = mono_ns();
+  hpvm_test_fault("app-src-acked");   /* TEST ONLY: after STATE_ACK, before the handover write */
   Hpvm__AppHandoff h = HPVM__APP_HANDOFF__INIT;
   h.id = m->out->id;
   h.target_host = m->target;
+  h.acked_mono_ns = acked;
   Hpvm__AppEvent e = HPVM__APP_EVENT__INIT;
   e.body_case = HPVM__APP_EVENT__BODY_HANDOFF;
   e.handoff = &h;
-  if (ask_hpvmd(m, &e, ANSWER_TIMEOUT_MS))
-    return snprintf(msg, len, "hpvmd did not answer the handoff within %d s; the guest stays here",
-                    ANSWER_TIMEOUT_MS / 1000), HPVM_ETIMEDOUT;
+  int wait_ms = (int)(lease_timeout(m) / 2) + 1000;
+  if (ask_hpvmd(m, &e, wait_ms))
+    return snprintf(msg, len, "hpvmd did not answer the handoff within %d ms", wait_ms), HPVM_ETIMEDOUT;
   pthread_mutex_lock(&m->lock);
   int rc = m->reply_err;
   if (rc) snprintf(msg, len, "%s", m->reply_msg);
   else *gen = m->reply_gen, m->handed_off = true;
+  pthread_mutex_unlock(&m->lock);
+  if (!rc) hpvm_test_fault("app-src-handed-over");   /* TEST ONLY: after the lease write, before COMMIT */
+  return rc;
+}
+
+/* The migration failed after the target may have acknowledged the state: hpvmd notes the
+ * abort in the lease before the guest resumes. Without that note (no answer, or a refusal)
+ * the guest must not resume: the target may take the lease over once it expires. */
+static int on_abort(void *ctx, char *msg, size_t len) {
+  app_mig *m = ctx;
+  Hpvm__AppHandoff h = HPVM__APP_HANDOFF__INIT;
+  h.id = m->out->id;
+  h.target_host = m->target;
+  h.abort = true;
+  Hpvm__AppEvent e = HPVM__APP_EVENT__INIT;
+  e.body_case = HPVM__APP_EVENT__BODY_HANDOFF;
+  e.handoff = &h;
+  int wait_ms = (int)(lease_timeout(m) / 4);
+  int rc = ask_hpvmd(m, &e, wait_ms);
+  pthread_mutex_lock(&m->lock);
+  if (rc) snprintf(m->stop_why, sizeof m->stop_why, "hpvmd did not answer within %d ms", wait_ms);
+  else if ((rc = m->reply_err)) snprintf(m->stop_why, sizeof m->stop_why, "%s", m->reply_msg);
+  if (rc) m->must_stop = true, snprintf(msg, len, "%s", m->stop_why);
   pthread_mutex_unlock(&m->lock);
   return rc;
 }
@@ -450,14 +500,14 @@ static void *source_thread(void *arg) {
   int rc = connect_target(m, ch, &offer, msg, sizeof msg);
   char **warn = offer ? offer->warnings : NULL;
   size_t nwarn = offer ? offer->n_warnings : 0;
-  bool handed_off = false;
+  bool handed_off = false, must_stop = false;
   if (!rc && r->check_only) {
     snprintf(msg, sizeof msg, "host %s accepts VM %s (%s)%s", m->target, m->out->config->name, m->cipher,
              nwarn ? ", with warnings forced by -F" : "");
   } else if (!rc) {
     mig_params p;
     mig_params_from(r, &p);
-    mig_source_hooks h = {.ctx = m, .progress = on_source_progress, .handoff = on_handoff};
+    mig_source_hooks h = {.ctx = m, .progress = on_source_progress, .handoff = on_handoff, .abort = on_abort};
     mig_source *src = NULL;
     uint64_t setup = mono_ns() - m->t0_ns;
     rc = mig_source_new(m->v, ch, m->nch, &p, &h, &src, msg, sizeof msg);
@@ -481,12 +531,25 @@ static void *source_thread(void *arg) {
      * (the library never resumes it then); before it, the library resumed it. */
     pthread_mutex_lock(&m->lock);
     handed_off = rc == 0 || m->handed_off;
+    must_stop = !handed_off && m->must_stop;
     pthread_mutex_unlock(&m->lock);
     if (!rc) snprintf(msg, sizeof msg, "VM %s runs on host %s", m->out->config->name, m->target);
   }
   for (unsigned i = 0; i < MIG_MAX_CHANNELS; i++) chan_close(ch[i]);
-  if (rc && !handed_off) fprintf(stderr, "hpvmapp: migration to %s not done: %s; the guest runs on here\n",
-                                 m->target[0] ? m->target : m->out->target_address, msg);
+  if (must_stop) {
+    /* The abort is not in the lease: the target may resume the guest from the lease. */
+    char note[1100];
+    snprintf(note, sizeof note, "stopped: the migration to host %.255s failed after the target acknowledged the state, "
+             "and its abort could not be noted in the lease (%.500s), so the guest must not resume here",
+             m->target[0] ? m->target : m->out->target_address, m->stop_why);
+    fprintf(stderr, "hpvmapp: %s\n", note);
+    snprintf(msg, sizeof msg, "%s", note);
+    app_ctl_set_exit_note(m->ctl, note);
+    vm_power_off(m->v, 0);
+  } else if (rc && !handed_off) {
+    fprintf(stderr, "hpvmapp: migration to %s not done: %s; the guest runs on here\n",
+            m->target[0] ? m->target : m->out->target_address, msg);
+  }
   send_done(m, rc, msg, r->check_only ? NULL : &st, warn, nwarn);
   if (offer) hpvm__peer_answer__free_unpacked(offer, NULL);
   if (handed_off) {
@@ -519,7 +582,9 @@ static void start_source(app_mig *m, const Hpvm__AppMigrateOut *o) {
   if (m->out) hpvm__app_migrate_out__free_unpacked(m->out, NULL);
   m->out = (Hpvm__AppMigrateOut *)msg_copy(&o->base);
   m->thread_started = m->thread_done = false;
-  m->cancel = m->handed_off = false;
+  m->cancel = m->handed_off = m->must_stop = false;
+  m->stop_why[0] = 0;
+  m->last_phase = MIG_PHASE_INIT;
   m->target[0] = m->cipher[0] = 0;
   if (o->target_host) snprintf(m->target, sizeof m->target, "%s", o->target_host);
   m->nch = o->params->channels ? o->params->channels : 2;
@@ -590,6 +655,7 @@ void app_mig_stop(app_mig *m) {
   if (!m) return;
   pthread_mutex_lock(&m->lock);
   m->cancel = true;
+  m->stopping = true;
   if (m->work_fd >= 0) shutdown(m->work_fd, SHUT_RDWR);
   if (m->src) mig_source_cancel(m->src);
   pthread_cond_broadcast(&m->cond);
@@ -612,7 +678,11 @@ void app_mig_free(app_mig *m) {
 /* ---- Target ------------------------------------------------------------------------------------- */
 
 static void on_dest_progress(void *ctx, const mig_stats *s) {
-  send_progress(ctx, s, NULL);
+  app_mig *m = ctx;
+  send_progress(m, s, NULL);
+  if (s->phase == m->last_phase) return;
+  m->last_phase = s->phase;
+  if (s->phase == MIG_PHASE_HANDOFF) hpvm_test_fault("app-dst-acked");   /* TEST ONLY: STATE_ACK is out */
 }
 
 /* The source wrote the lease for us: hpvmd adopts it, or the guest must not resume here. */
@@ -626,6 +696,29 @@ static int on_adopt(void *ctx, uint64_t gen, char *msg, size_t len) {
   e.adopt = &a;
   if (ask_hpvmd(m, &e, ANSWER_TIMEOUT_MS))
     return snprintf(msg, len, "hpvmd did not adopt the lease within %d s", ANSWER_TIMEOUT_MS / 1000), HPVM_ETIMEDOUT;
+  pthread_mutex_lock(&m->lock);
+  int rc = m->reply_err;
+  if (rc) snprintf(msg, len, "%s", m->reply_msg);
+  pthread_mutex_unlock(&m->lock);
+  return rc;
+}
+
+/* The source went silent after we acknowledged the state: hpvmd decides from the lease (and
+ * answers when it knows, within the source's lease timeout and a margin). */
+static int on_decide(void *ctx, char *msg, size_t len) {
+  app_mig *m = ctx;
+  Hpvm__AppAdopt a = HPVM__APP_ADOPT__INIT;
+  a.id = m->id;
+  a.decide = true;
+  a.source_host = m->target;
+  a.offer_generation = m->offer_gen;
+  Hpvm__AppEvent e = HPVM__APP_EVENT__INIT;
+  e.body_case = HPVM__APP_EVENT__BODY_ADOPT;
+  e.adopt = &a;
+  fprintf(stderr, "hpvmapp: host %s went silent after the state was acknowledged; the lease decides\n", m->target);
+  if (ask_hpvmd(m, &e, DECIDE_TIMEOUT_MS))
+    return snprintf(msg, len, "hpvmd did not decide from the lease within %d s", DECIDE_TIMEOUT_MS / 1000),
+           HPVM_ETIMEDOUT;
   pthread_mutex_lock(&m->lock);
   int rc = m->reply_err;
   if (rc) snprintf(msg, len, "%s", m->reply_msg);
@@ -653,6 +746,8 @@ int app_mig_incoming(app_mig *m, const int *fds, unsigned n, char *msg, size_t m
     return snprintf(msg, msglen, "hpvmd sent %zu channel states for %u sockets", in->n_chan_states, n), HPVM_EINVAL;
   snprintf(m->id, sizeof m->id, "%s", in->id);
   snprintf(m->target, sizeof m->target, "%s", in->source_host);   /* for progress: the other side */
+  m->offer_gen = in->lease_generation;
+  m->last_phase = MIG_PHASE_INIT;
   m->nch = n;
   chan *ch[MIG_MAX_CHANNELS] = {0};
   int rc = 0;
@@ -672,7 +767,7 @@ int app_mig_incoming(app_mig *m, const int *fds, unsigned n, char *msg, size_t m
   snprintf(m->cipher, sizeof m->cipher, "%s", chan_cipher(ch[0]));
   fprintf(stderr, "hpvmapp: receiving VM from host %s (migration %s, %u channels, %s)\n", in->source_host, in->id, n,
           m->cipher);
-  mig_dest_hooks h = {.ctx = m, .progress = on_dest_progress, .adopt = on_adopt};
+  mig_dest_hooks h = {.ctx = m, .progress = on_dest_progress, .adopt = on_adopt, .decide = on_decide};
   mig_stats st;
   rc = mig_dest_run(m->v, ch, n, &h, &st, msg, msglen);
   if (!rc) fprintf(stderr, "hpvmapp: VM migrated in from host %s; it runs here\n", in->source_host);

@@ -36,9 +36,7 @@
 
 #define HD_VERSION "0.1.0"
 #define HD_DEFAULT_STOP_TIMEOUT_MS 30000
-#define HD_LEASE_TIMEOUT_MS 30000
-#define HD_LEASE_FENCE_MS 20000
-#define HD_LEASE_RENEW_MS 5000
+#define HD_LEASE_TIMEOUT_MS 30000      /* --lease-timeout's default; renewal and fence follow it */
 #define HD_KILL_GRACE_MS 5000          /* power-off asked, no exit after this: SIGKILL */
 #define HD_VIEWER_BACKLOG (1u << 20)   /* bytes queued to a slow viewer before output is dropped */
 #define HD_REQUEST_MAX (1u << 20)
@@ -61,6 +59,8 @@ typedef struct hd_options {
   bool foreground;
   uint32_t stop_timeout_ms;
   uint32_t lease_timeout_ms;
+  uint32_t lease_renew_ms;       /* lease_timeout_ms / 6 */
+  uint32_t lease_fence_ms;       /* lease_timeout_ms * 2/3: a guest not renewed for this long stops */
 } hd_options;
 
 /* A request waiting for a VM to change state (start: hello or exit; stop/remove: exit;
@@ -125,6 +125,7 @@ struct hd_vm {
   bool have_lease;
   sto_lease lease;
   uint64_t lease_ok_mono_ns;    /* start of the last successful acquire/renew */
+  sto_observer lease_obs;       /* another host's lease of it, watched across starts: expiry */
   hd_waiter *waiters;
   hd_viewer *viewers;
   hd_vm *next;

@@ -64,7 +64,7 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: hpvmd --shared DIR [--state-dir DIR] [--name HOST] [--listen ADDR:PORT] [--foreground]\n"
           "             [--config FILE] [--group GROUP] [--hpvmapp PATH] [--log stderr|syslog]\n"
-          "             [--stop-timeout SECONDS]\n"
+          "             [--stop-timeout SECONDS] [--lease-timeout SECONDS]\n"
           "The hpvm host daemon: runs the guests of this host, one hpvmapp process each, and serves\n"
           "the hpvm commands on the Unix socket STATE/hpvmd.sock.\n"
           "  --shared DIR        shared storage root (VM configurations, leases, command log)\n"
@@ -79,7 +79,10 @@ static void usage(FILE *f) {
           "  --group GROUP       members of GROUP may use the control socket (besides root)\n"
           "  --hpvmapp PATH      the per-VM process (default: next to hpvmd, else $PATH)\n"
           "  --log stderr|syslog where the log goes (default: stderr in the foreground)\n"
-          "  --stop-timeout S    graceful stop: seconds before power-off (default 30)\n",
+          "  --stop-timeout S    graceful stop: seconds before power-off (default 30)\n"
+          "  --lease-timeout S   a guest's ownership lease expires S seconds after its last renewal\n"
+          "                      (default 30; 3 to 600, the same on every host): renewed every S/6,\n"
+          "                      the guest stopped here after S*2/3 without a renewal\n",
           HPVMD_DEFAULT_STATE_DIR, DEFAULT_CONFIG);
 }
 
@@ -115,6 +118,15 @@ static int set_option(hd_options *o, const char *key, const char *val, char *msg
       return HPVM_EINVAL;
     }
     o->stop_timeout_ms = (uint32_t)s * 1000;
+    return 0;
+  } else if (!strcmp(key, "lease-timeout")) {
+    char *end;
+    long s = strtol(val, &end, 10);
+    if (*end || end == val || s < 3 || s > 600) {
+      snprintf(msg, len, "lease-timeout %s: give seconds, 3 to 600", val);
+      return HPVM_EINVAL;
+    }
+    o->lease_timeout_ms = (uint32_t)s * 1000;
     return 0;
   } else {
     snprintf(msg, len, "unknown setting '%s'; see hpvmd --help", key);
@@ -194,7 +206,10 @@ static int parse_args(hd_options *o, int argc, char **argv, char *msg, size_t le
   if (!o->shared_dir) return snprintf(msg, len, "no shared storage directory; give --shared DIR"), HPVM_EINVAL;
   if (!o->state_dir && !(o->state_dir = strdup(HPVMD_DEFAULT_STATE_DIR))) return HPVM_ENOMEM;
   if (!o->stop_timeout_ms) o->stop_timeout_ms = HD_DEFAULT_STOP_TIMEOUT_MS;
-  o->lease_timeout_ms = HD_LEASE_TIMEOUT_MS;
+  if (!o->lease_timeout_ms) o->lease_timeout_ms = HD_LEASE_TIMEOUT_MS;
+  /* Renew six times per timeout, fence at two thirds: the defaults' 5 s and 20 s of 30 s. */
+  o->lease_renew_ms = o->lease_timeout_ms / 6;
+  o->lease_fence_ms = o->lease_timeout_ms / 3 * 2;
   if (o->listen) {
     char host[256];
     const char *colon = strrchr(o->listen, ':');
@@ -335,7 +350,7 @@ static int start(hd_daemon *d, char *msg, size_t len) {
   }
   if ((rc = sto_layout_init(d->sto))) return snprintf(msg, len, "%s", sto_error(d->sto)), rc;
   char why[600];
-  if ((rc = sto_lease_timing_check(HD_LEASE_RENEW_MS, HD_LEASE_FENCE_MS, d->o.lease_timeout_ms, why, sizeof why)))
+  if ((rc = sto_lease_timing_check(d->o.lease_renew_ms, d->o.lease_fence_ms, d->o.lease_timeout_ms, why, sizeof why)))
     return snprintf(msg, len, "lease timing: %s", why), rc;
   if ((rc = hd_ident_start(d, msg, len))) return rc;
   if (sto_liveness_start(d->sto, d->o.lease_timeout_ms, d->o.listen ? d->o.listen : "", &d->live) == 0)
@@ -353,7 +368,7 @@ static int start(hd_daemon *d, char *msg, size_t len) {
   hd_reattach_all(d);
   if ((rc = hd_server_start(d, msg, len))) return rc;
   if ((rc = hd_peer_start(d, msg, len))) return rc;
-  uv_timer_start(&d->tick, on_tick, HD_LEASE_RENEW_MS, HD_LEASE_RENEW_MS);
+  uv_timer_start(&d->tick, on_tick, d->o.lease_renew_ms, d->o.lease_renew_ms);
   hd_log(d, HD_INFO, "hpvmd %s on host %s: shared %s, state %s, control socket %s, hpvmapp %s%s%s", HD_VERSION,
          sto_host(d->sto), d->o.shared_dir, d->o.state_dir, d->socket_path, d->hpvmapp,
          d->o.listen ? ", peer address " : "", d->o.listen ? d->o.listen : "");

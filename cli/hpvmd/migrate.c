@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hpvm_testfault.h"
 #include "internal.h"
 #include "peer.pb-c.h"
 
@@ -54,6 +55,7 @@ struct hd_migration {
   char **tokens;                   /* token files written for the proofs: removed at the end */
   size_t ntokens;
   bool handed_off;
+  bool stopped;                    /* the abort could not be noted in the lease: hpvmapp stops it */
   bool canceled;
   bool drop_source;                /* -D: this host's registration goes instead of Not Runnable */
 };
@@ -255,28 +257,80 @@ void hd_mig_progress(hd_vm *v, const Hpvm__MigrateProgress *p) {
   tell_client(m, &copy);
 }
 
-void hd_mig_handoff(hd_vm *v, const Hpvm__AppHandoff *h) {
+static void handoff_answer(hd_vm *v, Hpvm__AppHandoffResult *r) {
+  Hpvm__AppCommand c = HPVM__APP_COMMAND__INIT;
+  c.body_case = HPVM__APP_COMMAND__BODY_HANDOFF_RESULT;
+  c.handoff_result = r;
+  hd_vm_send(v, &c);
+}
+
+/* The lease names the target now: this host never renews nor releases it again, and the run
+ * ends as "migrated to <target>" however hpvmapp ends. */
+static void handed_over(hd_vm *v, const char *target, uint64_t gen) {
+  v->have_lease = false;
+  free(v->migrated_to);
+  v->migrated_to = strdup(target);
+  if (v->mig) {
+    v->mig->handed_off = true;
+    snprintf(v->mig->note, sizeof v->mig->note, "migrating to host %s: handing over", target);
+  }
+  hd_log(v->d, HD_INFO, "VM %s: lease handed over to host %s (generation %llu)", v->name, target,
+         (unsigned long long)gen);
+}
+
+/* hpvmd restarted while the guest was frozen in the handoff: this hpvmd did not start the
+ * migration and completes none. Either the previous one wrote the lease for the target (or
+ * the target took an expired lease over): the guest is the target's; or it did not: refused,
+ * and hpvmapp's abort request that follows notes the abort before the guest resumes here. */
+static int handoff_without_record(hd_vm *v, const Hpvm__AppHandoff *h, uint64_t *gen, char *msg, size_t len) {
+  hd_daemon *d = v->d;
+  sto_lease l;
+  if (sto_lease_read(d->sto, v->name, &l))
+    return snprintf(msg, len, "hpvmd restarted during the migration and cannot read the lease of VM %s (%s)", v->name,
+                    sto_error(d->sto)), HPVM_EIO;
+  if (l.state == HPVM__LEASE_STATE__LEASE_STATE_HELD && !strcmp(l.owner, h->target_host)) {
+    hd_log(d, HD_WARN, "VM %s: hpvmd restarted during its migration; the lease names host %s (generation %llu): the "
+           "guest is that host's", v->name, h->target_host, (unsigned long long)l.lease_generation);
+    *gen = l.lease_generation;
+    return 0;
+  }
+  return snprintf(msg, len, "hpvmd restarted during the migration of VM %s to host %s and does not complete a "
+                  "migration it did not start; try again", v->name, h->target_host), HPVM_ESTATE;
+}
+
+/* The handoff hook's request: write the lease naming the target. */
+static void handoff(hd_vm *v, const Hpvm__AppHandoff *h) {
   hd_daemon *d = v->d;
   hd_migration *m = v->mig;
   Hpvm__AppHandoffResult r = HPVM__APP_HANDOFF_RESULT__INIT;
   char msg[900] = "";
   int rc = 0;
-  if (!m || m->canceled) {
-    rc = m ? HPVM_ECANCELED : HPVM_ESTATE;
-    snprintf(msg, sizeof msg, m ? "the migration was canceled" : "no migration of VM %s is in progress", v->name);
+  uint64_t gen = 0, window_ms = d->o.lease_timeout_ms / 2;
+  hpvm_test_fault("hpvmd-src-handoff");   /* TEST ONLY: hpvmd dies (or stalls) in the frozen phase */
+  if (!h->target_host || !*h->target_host) {
+    rc = HPVM_EINVAL;
+    snprintf(msg, sizeof msg, "the handoff names no target host");
+  } else if (!m) {
+    rc = handoff_without_record(v, h, &gen, msg, sizeof msg);
+  } else if (m->canceled) {
+    rc = HPVM_ECANCELED;
+    snprintf(msg, sizeof msg, "the migration was canceled");
   } else if (!v->have_lease) {
     rc = HPVM_ESTATE;
     snprintf(msg, sizeof msg, "host %s does not hold the lease of VM %s", sto_host(d->sto), v->name);
-  } else if (!h->target_host || !*h->target_host) {
-    rc = HPVM_EINVAL;
-    snprintf(msg, sizeof msg, "the handoff names no target host");
+  } else if (h->acked_mono_ns && hd_mono_ns() > h->acked_mono_ns + window_ms * 1000000) {
+    /* The target stops waiting for the lease a lease timeout after it acknowledged: a
+     * handover this late could reach a target that discarded the guest. */
+    rc = HPVM_ETIMEDOUT;
+    snprintf(msg, sizeof msg, "too late to hand VM %s over: the target acknowledged the state more than %llu ms ago",
+             v->name, (unsigned long long)window_ms);
   } else {
     snprintf(m->target, sizeof m->target, "%s", h->target_host);
     uint64_t next_gen = v->lease.lease_generation + 1;
     rc = sto_lease_handover(d->sto, v->name, &v->lease, h->target_host);
     if (rc) snprintf(msg, sizeof msg, "%s", sto_error(d->sto));
     if (rc == 0) {
-      r.lease_generation = v->lease.lease_generation;
+      gen = v->lease.lease_generation;
     } else {
       /* Did it reach the disk anyway? The lease says. */
       sto_lease l;
@@ -286,32 +340,74 @@ void hd_mig_handoff(hd_vm *v, const Hpvm__AppHandoff *h) {
         hd_log(d, HD_WARN, "VM %s: the handover reported %s, but the lease names host %s: handed over", v->name, msg,
                h->target_host);
         rc = 0;
-        r.lease_generation = next_gen;
+        gen = next_gen;
       } else if (rr) {
         hd_log(d, HD_ERR, "VM %s: the handover's outcome is unknown (%s) and the lease cannot be read (%s): the guest "
                "stays paused here, host %s adopts it only if the lease names it", v->name, msg, sto_error(d->sto),
                h->target_host);
         rc = 0;
-        r.lease_generation = next_gen;
+        gen = next_gen;
       }
     }
+    if (rc == 0) hpvm_test_fault("hpvmd-src-handed-over");   /* TEST ONLY: dies after the lease write */
   }
   if (rc == 0) {
-    v->have_lease = false;     /* never renewed (nor released) by this host again */
-    m->handed_off = true;
-    snprintf(m->note, sizeof m->note, "migrating to host %s: handing over", m->target);
-    hd_log(d, HD_INFO, "VM %s: lease handed over to host %s (generation %llu)", v->name, m->target,
-           (unsigned long long)r.lease_generation);
+    r.lease_generation = gen;
+    handed_over(v, h->target_host, gen);
   } else {
-    hd_log(d, HD_WARN, "VM %s: lease not handed over to host %s: %s; the guest resumes here", v->name,
-           h->target_host ? h->target_host : "?", msg);
+    hd_log(d, HD_WARN, "VM %s: lease not handed over to host %s: %s", v->name, h->target_host ? h->target_host : "?",
+           msg);
     r.error = rc;
     r.message = msg;
   }
-  Hpvm__AppCommand c = HPVM__APP_COMMAND__INIT;
-  c.body_case = HPVM__APP_COMMAND__BODY_HANDOFF_RESULT;
-  c.handoff_result = &r;
-  hd_vm_send(v, &c);
+  handoff_answer(v, &r);
+}
+
+/* The abort hook's request: the migration failed after the target may have acknowledged the
+ * whole state, and the guest is about to resume here. The target may no longer hear the
+ * source and decides from the lease, so the abort goes into it first ("migrate-aborted <id>",
+ * a renewal with a note). Written: the guest may resume. Not written: it must not (the target
+ * may take the lease over once it expires), so hpvmapp is told to stop it, and this host lets
+ * the lease go unrenewed. */
+static void abort_note(hd_vm *v, const Hpvm__AppHandoff *h) {
+  hd_daemon *d = v->d;
+  Hpvm__AppHandoffResult r = HPVM__APP_HANDOFF_RESULT__INIT;
+  char msg[900] = "", note[STO_LEASE_NOTE_MAX];
+  snprintf(note, sizeof note, "migrate-aborted %.100s", h->id ? h->id : "");
+  int rc = 0;
+  if (!v->have_lease) {
+    rc = HPVM_ESTATE;
+    snprintf(msg, sizeof msg, "host %s no longer holds the lease of VM %s, so the abort cannot be noted there", sto_host(d->sto),
+             v->name);
+  } else if (hpvm_test_fault("hpvmd-abort-note")) {
+    rc = HPVM_EIO;
+    snprintf(msg, sizeof msg, "the shared storage refused the lease write (test fault)");
+  } else if ((rc = sto_lease_renew_note(d->sto, v->name, &v->lease, note))) {
+    snprintf(msg, sizeof msg, "%s", sto_error(d->sto));
+    sto_lease l;   /* an uncertain write: the lease says whether it is there */
+    if (rc != HPVM_EBUSY && sto_lease_read(d->sto, v->name, &l) == 0 && !strcmp(l.note, note) &&
+        l.state == HPVM__LEASE_STATE__LEASE_STATE_HELD && !strcmp(l.owner, sto_host(d->sto)))
+      rc = 0, v->lease = l;
+  }
+  if (rc == 0) {
+    v->lease_ok_mono_ns = hd_mono_ns();
+    hd_log(d, HD_WARN, "VM %s: migration %s to host %s failed after the target may have acknowledged the state; noted in "
+           "the lease, the guest resumes here", v->name, h->id, h->target_host ? h->target_host : "?");
+  } else {
+    v->have_lease = false;   /* not released either: the target may take it over once it expires */
+    hd_log(d, HD_ERR, "VM %s: the abort of migration %s cannot be noted in the lease (%s): the guest must not resume "
+           "here; stopping it", v->name, h->id, msg);
+    r.error = rc;
+    r.stop = true;
+    r.message = msg;
+    if (v->mig) v->mig->stopped = true;
+  }
+  handoff_answer(v, &r);
+}
+
+void hd_mig_handoff(hd_vm *v, const Hpvm__AppHandoff *h) {
+  if (h->abort) abort_note(v, h);
+  else handoff(v, h);
 }
 
 void hd_mig_done(hd_vm *v, const Hpvm__AppMigrateDone *md) {
@@ -334,6 +430,9 @@ void hd_mig_done(hd_vm *v, const Hpvm__AppMigrateDone *md) {
     char why[900];
     if (hd_offline_register_move(d, v->name, m->target, m->drop_source, 0, why, sizeof why))
       hd_log(d, HD_WARN, "VM %s: its registration could not be moved to host %s: %s", v->name, m->target, why);
+  } else if (md->error && m->stopped) {
+    hd_log(d, HD_ERR, "VM %s: migration %s to host %s failed and the guest is stopped here: %s", v->name, m->id,
+           m->target, md->message);
   } else if (md->error) {
     hd_log(d, HD_WARN, "VM %s: migration %s%s%s not done: %s; the guest runs on here", v->name, m->id,
            m->target[0] ? " to host " : "", m->target, md->message);
@@ -533,6 +632,7 @@ void hd_cmd_migrate(hd_daemon *d, const hd_req *q) {
     out.params = &params;
     out.n_proofs = ps.n;
     out.proofs = ps.packed;
+    out.lease_timeout_ms = d->o.lease_timeout_ms;
     Hpvm__AppCommand c = HPVM__APP_COMMAND__INIT;
     c.body_case = HPVM__APP_COMMAND__BODY_MIGRATE_OUT;
     c.migrate_out = &out;

@@ -20,6 +20,9 @@
  *        v
  *   RUNNING --adopt(gen)--> sto_lease_adopt: the lease names us at gen --> the guest is
  *        |                  this host's (state ON, lease renewed by hd_tick), forgotten here
+ *        +--decide (the source went silent after the state was acknowledged)--> DECIDING:
+ *        |        the lease is polled (names us: adopt; aborted, free, another's: discard;
+ *        |        expired: take over; still the source's after its timeout: discard)
  *        +--hpvmapp ends before adopting (source gone, canceled, refused)--> forgotten: the
  *                 guest still runs on the source (super.c finalize says why)
  *
@@ -75,12 +78,17 @@ struct hd_incoming {
   char id[40];
   char *vm;
   char source[STO_NAME_MAX + 1];
+  uint64_t offer_gen;              /* the source's lease generation when the offer was checked */
   unsigned nch, joined;
   chan *ch[INCOMING_MAX_CHANNELS];
   Hpvm__VmConfig *cfg;
-  uv_timer_t *timer;
+  uv_timer_t *timer;               /* joining: the timeout; deciding: the lease polls */
   hd_vm *v;
   char note[300];
+  /* The source went silent after the state was acknowledged: the lease decides. */
+  bool deciding;
+  sto_observer obs;
+  uint64_t decide_start_ns, decide_until_ns;
   hd_incoming *next;
 };
 
@@ -377,6 +385,8 @@ static void on_offer(hd_daemon *d, chan *ch, const Hpvm__MigrateOffer *o) {
   in->nch = o->channels;
   in->ch[0] = ch;
   in->joined = 1;
+  sto_lease l;
+  if (sto_lease_read(d->sto, in->vm, &l) == 0) in->offer_gen = l.lease_generation;
   in->v = v;
   v->incoming = in;
   snprintf(in->note, sizeof in->note, "incoming from host %s: init", src);
@@ -468,6 +478,7 @@ void hd_incoming_hello(hd_vm *v) {
   }
   ai.id = in->id;
   ai.source_host = in->source;
+  ai.lease_generation = in->offer_gen;
   ai.n_chan_states = in->nch;
   ai.chan_states = states;
   Hpvm__AppCommand c = HPVM__APP_COMMAND__INIT;
@@ -486,43 +497,194 @@ void hd_incoming_progress(hd_vm *v, const Hpvm__MigrateProgress *p) {
            p->stats->round);
 }
 
+static void adopt_answer(hd_vm *v, int err, const char *msg) {
+  Hpvm__AppAdoptResult r = HPVM__APP_ADOPT_RESULT__INIT;
+  r.error = err;
+  r.message = (char *)(err ? msg : "");
+  Hpvm__AppCommand c = HPVM__APP_COMMAND__INIT;
+  c.body_case = HPVM__APP_COMMAND__BODY_ADOPT_RESULT;
+  c.adopt_result = &r;
+  hd_vm_send(v, &c);
+}
+
+/* The lease l is this host's: the guest runs here from now on (renewed by hd_tick). */
+static void now_ours(hd_vm *v, hd_incoming *in, const sto_lease *l, const char *id, const char *how) {
+  hd_daemon *d = v->d;
+  char line[600];
+  v->lease = *l;
+  v->have_lease = true;
+  v->lease_ok_mono_ns = hd_mono_ns();
+  v->state = HPVM__VM_RUN_STATE__VM_RUN_STATE_ON;
+  v->started_ns = hd_wall_ns();
+  hd_vm_set_reason(v, NULL);
+  /* Without the record (an hpvmd restarted meanwhile re-attached to hpvmapp --incoming)
+   * the lease still says who handed it over. */
+  const char *from = in ? in->source : l->previous_owner;
+  hd_log(d, HD_INFO, "VM %s: migrated in from host %s (migration %s, lease generation %llu%s); it runs here now",
+         v->name, from, id, (unsigned long long)l->lease_generation, how);
+  snprintf(line, sizeof line, "VM migrated in from host %s", from);
+  hd_console_event(v, line);
+  if (in) incoming_free(in);
+}
+
+/* ---- The lease decides ------------------------------------------------------------------------
+ *
+ * The target's hpvmapp acknowledged the whole state, then heard nothing more from the source
+ * (channel 0 closed or broke, or no COMMIT in time): the source may have written the lease
+ * for this host just before it died or lost the link. Polled until one of these holds:
+ *
+ *   the lease names this host at a newer generation than the offer's  -> adopt: runs here
+ *   the source noted "migrate-aborted <id>" (it resumes the guest)     -> discard
+ *   free (the source's run ended and released it), or another host's  -> discard
+ *   the source's, seen unchanged for its timeout on our clock (the
+ *   source host is gone and has fenced itself)                          -> take it over: runs here
+ *   the source's, still renewed, after its timeout plus a margin       -> discard
+ *
+ * The margin covers the source's handoff window (it refuses to hand over later than half its
+ * lease timeout after the acknowledgement, on its own clock), so a handover can never reach a
+ * target that already discarded. */
+
+#define DECIDE_POLL_MS 100
+
+static void decide_end(hd_incoming *in, int err, const char *msg) {
+  hd_vm *v = in->v;
+  in->deciding = false;
+  uv_timer_stop(in->timer);
+  if (err) {
+    hd_log(in->d, HD_WARN, "VM %s: incoming migration %s from host %s discarded: %s", v->name, in->id, in->source, msg);
+    snprintf(in->note, sizeof in->note, "incoming from host %s: discarded", in->source);
+  }
+  adopt_answer(v, err, msg);
+}
+
+static void decide_step(hd_incoming *in) {
+  hd_daemon *d = in->d;
+  hd_vm *v = in->v;
+  const char *me = sto_host(d->sto);
+  char msg[900];
+  sto_lease l;
+  uint64_t now = hd_mono_ns();
+  if (sto_lease_read(d->sto, v->name, &l)) {
+    hd_log(d, HD_WARN, "VM %s: cannot read its lease to decide the incoming migration (will retry): %s", v->name,
+           sto_error(d->sto));
+  } else if (l.state == HPVM__LEASE_STATE__LEASE_STATE_HELD && !strcmp(l.owner, me)) {
+    if (l.lease_generation <= in->offer_gen) {
+      snprintf(msg, sizeof msg, "the lease of VM %s names this host at generation %llu, not newer than the offer's "
+               "(%llu): not a handover", v->name, (unsigned long long)l.lease_generation,
+               (unsigned long long)in->offer_gen);
+      return decide_end(in, HPVM_ESTATE, msg);
+    }
+    sto_lease mine;
+    if (sto_lease_adopt(d->sto, v->name, l.lease_generation, hd_incarnation(d), &mine) == 0) {
+      adopt_answer(v, 0, "");
+      in->deciding = false;
+      uv_timer_stop(in->timer);
+      return now_ours(v, in, &mine, in->id, ", from the lease: the source went silent after the handover");
+    }
+    hd_log(d, HD_WARN, "VM %s: the lease names this host but cannot be adopted (will retry): %s", v->name,
+           sto_error(d->sto));
+  } else {
+    char aborted[STO_LEASE_NOTE_MAX];
+    snprintf(aborted, sizeof aborted, "migrate-aborted %.100s", in->id);
+    if (l.state == HPVM__LEASE_STATE__LEASE_STATE_HELD && !strcmp(l.owner, in->source) && !strcmp(l.note, aborted)) {
+      snprintf(msg, sizeof msg, "host %s aborted the migration (its lease says so); the guest runs there", in->source);
+      return decide_end(in, HPVM_ECANCELED, msg);
+    }
+    if (l.state != HPVM__LEASE_STATE__LEASE_STATE_HELD) {
+      snprintf(msg, sizeof msg, "host %s released the lease of VM %s before handing it over: the guest ended there "
+               "(hpvmstart starts it again)", in->source, v->name);
+      return decide_end(in, HPVM_ESTATE, msg);
+    }
+    if (strcmp(l.owner, in->source)) {
+      snprintf(msg, sizeof msg, "the lease of VM %s is held by host %s, neither the source nor this host", v->name, l.owner);
+      return decide_end(in, HPVM_ESTATE, msg);
+    }
+    /* The source's: expired on our clock (it fenced itself, or is gone), or still alive. */
+    sto_lease taken;
+    int rc = sto_lease_acquire(d->sto, v->name, d->o.lease_timeout_ms, hd_incarnation(d), &in->obs, &taken);
+    if (rc == 0) {
+      hd_log(d, HD_WARN, "VM %s: the lease of host %s expired without a handover or an abort (seen unchanged for its "
+             "timeout): taken over, the acknowledged state resumes here", v->name, in->source);
+      adopt_answer(v, 0, "");
+      in->deciding = false;
+      uv_timer_stop(in->timer);
+      return now_ours(v, in, &taken, in->id, ", taken over");
+    }
+    if (rc != HPVM_EBUSY)
+      hd_log(d, HD_WARN, "VM %s: cannot take its lease over (will retry): %s", v->name, sto_error(d->sto));
+    uint64_t timeout = l.timeout_ms > d->o.lease_timeout_ms ? l.timeout_ms : d->o.lease_timeout_ms;
+    uint64_t until = in->decide_start_ns + (timeout + (timeout / 4 > 2000 ? timeout / 4 : 2000)) * 1000000;
+    if (until > in->decide_until_ns) in->decide_until_ns = until;
+  }
+  if (now > in->decide_until_ns) {
+    snprintf(msg, sizeof msg, "the lease of VM %s did not come to host %s within %llu ms of the source going silent "
+             "(host %s still renews it): the guest stays there", v->name, me,
+             (unsigned long long)((now - in->decide_start_ns) / 1000000), in->source);
+    decide_end(in, HPVM_ETIMEDOUT, msg);
+  }
+}
+
+static void on_decide_timer(uv_timer_t *t) {
+  hd_incoming *in = t->data;
+  if (in->deciding) decide_step(in);
+}
+
+/* hpvmapp --incoming asks: start deciding (answered when the lease says). */
+static void decide_start(hd_vm *v, const Hpvm__AppAdopt *a) {
+  hd_daemon *d = v->d;
+  hd_incoming *in = v->incoming;
+  if (!in) {
+    /* hpvmd restarted since the offer: what the record held comes with the request. */
+    if (!a->source_host || !*a->source_host || !a->id || !(in = calloc(1, sizeof *in)) ||
+        !(in->timer = malloc(sizeof *in->timer)) || !(in->vm = strdup(v->name))) {
+      if (in) free(in->timer), free(in);
+      return adopt_answer(v, HPVM_ENOMEM, "hpvmd cannot decide the incoming migration (out of memory or no source)");
+    }
+    in->d = d;
+    in->state = IN_RUNNING;
+    in->v = v;
+    snprintf(in->id, sizeof in->id, "%s", a->id);
+    snprintf(in->source, sizeof in->source, "%s", a->source_host);
+    in->offer_gen = a->offer_generation;
+    uv_timer_init(d->loop, in->timer);
+    in->timer->data = in;
+    in->next = d->incomings;
+    d->incomings = in;
+    v->incoming = in;
+  }
+  if (in->deciding) return;   /* asked again (a new connection): the answer comes once */
+  in->deciding = true;
+  memset(&in->obs, 0, sizeof in->obs);
+  uint64_t t = d->o.lease_timeout_ms;
+  in->decide_start_ns = hd_mono_ns();
+  in->decide_until_ns = in->decide_start_ns + (t + (t / 4 > 2000 ? t / 4 : 2000)) * 1000000;
+  snprintf(in->note, sizeof in->note, "incoming from host %s: deciding from the lease", in->source);
+  hd_log(d, HD_WARN, "VM %s: host %s went silent after the state was acknowledged (migration %s): deciding from the "
+         "lease", v->name, in->source, in->id);
+  uv_timer_start(in->timer, on_decide_timer, DECIDE_POLL_MS, DECIDE_POLL_MS);
+  decide_step(in);   /* may end it (and free in) at once */
+}
+
 void hd_incoming_adopt(hd_vm *v, const Hpvm__AppAdopt *a) {
   hd_daemon *d = v->d;
   hd_incoming *in = v->incoming;
-  Hpvm__AppAdoptResult r = HPVM__APP_ADOPT_RESULT__INIT;
   char msg[900];
   sto_lease l;
   int rc;
   if (!in && v->state != HPVM__VM_RUN_STATE__VM_RUN_STATE_INCOMING) {
     snprintf(msg, sizeof msg, "VM %s is not migrating in to host %s", v->name, sto_host(d->sto));
     rc = HPVM_ESTATE;
+  } else if (a->decide) {
+    return decide_start(v, a);
   } else if ((rc = sto_lease_adopt(d->sto, v->name, a->lease_generation, hd_incarnation(d), &l))) {
     snprintf(msg, sizeof msg, "%s", sto_error(d->sto));
   }
   if (rc) {
     hd_log(d, HD_ERR, "VM %s: cannot adopt its lease: %s", v->name, msg);
-    r.error = rc;
-    r.message = msg;
-  } else {
-    v->lease = l;
-    v->have_lease = true;
-    v->lease_ok_mono_ns = hd_mono_ns();
-    v->state = HPVM__VM_RUN_STATE__VM_RUN_STATE_ON;
-    v->started_ns = hd_wall_ns();
-    hd_vm_set_reason(v, NULL);
-    /* Without the record (an hpvmd restarted meanwhile re-attached to hpvmapp --incoming)
-     * the lease still says who handed it over. */
-    const char *from = in ? in->source : l.previous_owner;
-    hd_log(d, HD_INFO, "VM %s: migrated in from host %s (migration %s, lease generation %llu); it runs here now",
-           v->name, from, in ? in->id : a->id, (unsigned long long)a->lease_generation);
-    snprintf(msg, sizeof msg, "VM migrated in from host %s", from);
-    hd_console_event(v, msg);
-    if (in) incoming_free(in);
+    return adopt_answer(v, rc, msg);
   }
-  Hpvm__AppCommand c = HPVM__APP_COMMAND__INIT;
-  c.body_case = HPVM__APP_COMMAND__BODY_ADOPT_RESULT;
-  c.adopt_result = &r;
-  hd_vm_send(v, &c);
+  adopt_answer(v, 0, "");
+  now_ours(v, in, &l, in ? in->id : a->id, "");
 }
 
 void hd_incoming_ended(hd_vm *v, const char *reason) {

@@ -43,6 +43,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "hpvm_testfault.h"
 #include "internal.h"
 
 #define APP_LOG_ROTATE (1u << 20)
@@ -370,10 +371,11 @@ uint64_t hd_incarnation(hd_daemon *d) {
   return incarnation(d);
 }
 
+/* The observer outlives the call: a lease another host stopped renewing counts as expired
+ * once this hpvmd has seen it unchanged for its timeout, so a later start takes it over. */
 static int lease_take(hd_vm *v, char *why, size_t len) {
   hd_daemon *d = v->d;
-  sto_observer obs = {0};
-  int rc = sto_lease_acquire(d->sto, v->name, d->o.lease_timeout_ms, incarnation(d), &obs, &v->lease);
+  int rc = sto_lease_acquire(d->sto, v->name, d->o.lease_timeout_ms, incarnation(d), &v->lease_obs, &v->lease);
   if (rc) {
     snprintf(why, len, "%s", sto_error(d->sto));
     return rc;
@@ -452,6 +454,14 @@ static void on_app_event(hd_vm *v, Hpvm__AppEvent *e) {
     if (v->state == HPVM__VM_RUN_STATE__VM_RUN_STATE_BOOTING) v->state = HPVM__VM_RUN_STATE__VM_RUN_STATE_ON;
     hd_log(d, HD_INFO, "VM %s: %s hpvmapp pid %d (%s)", v->name, h->restarted_supervisor ? "re-attached to" : "started",
            (int)v->pid, hd_state_name(v->state));
+    /* Re-attached after a restart: the lease is this host's again, unless the guest is only
+     * coming in (the source owns it until the handoff: peer.c adopts it then). */
+    if (h->restarted_supervisor && !v->have_lease && v->state != HPVM__VM_RUN_STATE__VM_RUN_STATE_INCOMING) {
+      char why[600];
+      v->lease_ok_mono_ns = hd_mono_ns();   /* hd_tick retries until the fence time from now */
+      if (lease_take(v, why, sizeof why))
+        hd_log(d, HD_WARN, "VM %s: re-attached but cannot renew its lease: %s", v->name, why);
+    }
     if (v->incoming) {
       hd_incoming_hello(v);
       break;
@@ -1126,10 +1136,8 @@ static void reattach_one(hd_daemon *d, const char *name) {
     int rc = connect(fd, (struct sockaddr *)&a, sizeof a);
     if (dirfd >= 0) close(dirfd);
     if (rc == 0 && app_open(v, fd) == 0) {
-      char why[600];
-      if (lease_take(v, why, sizeof why))
-        hd_log(d, HD_WARN, "VM %s: re-attached but cannot renew its lease: %s", name, why);
-      hd_log(d, HD_INFO, "VM %s: re-attaching to hpvmapp pid %d", name, (int)v->pid);
+      hd_log(d, HD_INFO, "VM %s: re-attaching to hpvmapp pid %d (its lease is taken again at its hello)", name,
+             (int)v->pid);
       return;
     }
   }
@@ -1180,32 +1188,80 @@ void hd_detach_all(hd_daemon *d) {
   }
 }
 
-/* ---- Leases and liveness, every HD_LEASE_RENEW_MS --------------------------------------------- */
+/* ---- Leases and liveness, every lease_renew_ms ------------------------------------------------ */
 
+/* Power v off because it may not run here any more; the lease is left alone (not released:
+ * either another host holds it, or this one cannot write it and lets it expire). */
+static void fence(hd_vm *v, const char *why) {
+  v->have_lease = false;
+  hd_log(v->d, HD_ERR, "VM %s: %s", v->name, why);
+  hd_vm_power_off(v, why);
+}
+
+/* A guest that runs here without its lease (re-attached, and the lease could not be taken at
+ * its hello): take it now; stop the guest when another host holds it, or when the storage
+ * keeps refusing until the fence time. */
+static void lease_retake(hd_vm *v, uint64_t now) {
+  hd_daemon *d = v->d;
+  char why[600], line[800];
+  int rc = lease_take(v, why, sizeof why);
+  if (rc == 0) {
+    hd_log(d, HD_INFO, "VM %s: took its lease again", v->name);
+    return;
+  }
+  if (rc != HPVM_EBUSY && now + (uint64_t)d->o.lease_renew_ms * 1000000 < v->lease_ok_mono_ns +
+                                                                         (uint64_t)d->o.lease_fence_ms * 1000000) {
+    hd_log(d, HD_WARN, "VM %s: runs without its lease, which cannot be taken (will retry): %s", v->name, why);
+    return;
+  }
+  snprintf(line, sizeof line, "runs without its lease (%.600s); powered off so that only one host runs it", why);
+  fence(v, line);
+}
+
+/* Renew v's lease (the test fault points hpvmd-lease-renew and, while it migrates out,
+ * hpvmd-lease-renew-migrating make the storage refuse). */
+static int lease_renew(hd_vm *v, char *why, size_t len) {
+  hd_daemon *d = v->d;
+  if (hpvm_test_fault(v->mig ? "hpvmd-lease-renew-migrating" : "hpvmd-lease-renew"))
+    return snprintf(why, len, "the shared storage refused the write (test fault)"), HPVM_EIO;
+  int rc = sto_lease_renew(d->sto, v->name, &v->lease);
+  if (rc) snprintf(why, len, "%s", sto_error(d->sto));
+  return rc;
+}
+
+/* Every running guest's lease is renewed; one that cannot be is stopped before the lease can
+ * expire for another host (self-fencing): at the last tick before the fence deadline
+ * (lease_fence_ms after the last renewal that began successfully, lease_timeout_ms -
+ * lease_fence_ms before any other host may take it over). That includes a guest paused in
+ * the middle of a migration out (its lease is this host's until the handover) and the target
+ * of one once it adopted the lease; an incoming guest that has not adopted it runs nowhere. */
 void hd_tick(hd_daemon *d) {
   if (d->have_live && sto_liveness_renew(d->sto, &d->live))
     hd_log(d, HD_WARN, "cannot renew this host's liveness record: %s", sto_error(d->sto));
   uint64_t now = hd_mono_ns();
   for (hd_vm *v = d->vms; v; v = v->next) {
-    if (!v->have_lease || !hd_vm_running(v)) continue;
-    int rc = sto_lease_renew(d->sto, v->name, &v->lease);
+    if (!hd_vm_running(v)) continue;
+    if (!v->have_lease) {
+      bool runs = v->state == HPVM__VM_RUN_STATE__VM_RUN_STATE_ON || v->state == HPVM__VM_RUN_STATE__VM_RUN_STATE_PAUSED;
+      if (runs && !v->migrated_to && !v->incoming) lease_retake(v, now);
+      continue;
+    }
+    char err[600], why[900];
+    int rc = lease_renew(v, err, sizeof err);
     if (rc == 0) {
       v->lease_ok_mono_ns = now;
       continue;
     }
-    char why[600];
+    uint64_t deadline = v->lease_ok_mono_ns + (uint64_t)d->o.lease_fence_ms * 1000000;
     if (rc == HPVM_EBUSY) {
       snprintf(why, sizeof why, "lease lost to host %s; powered off so that only one host runs it", v->lease.owner);
-      v->have_lease = false;
-      hd_log(d, HD_ERR, "VM %s: %s", v->name, why);
-      hd_vm_power_off(v, why);
-    } else if (now - v->lease_ok_mono_ns > (uint64_t)HD_LEASE_FENCE_MS * 1000000) {
-      snprintf(why, sizeof why, "its lease could not be renewed for %d s (%s); powered off (self-fencing)",
-               HD_LEASE_FENCE_MS / 1000, sto_error(d->sto));
-      hd_log(d, HD_ERR, "VM %s: %s", v->name, why);
-      hd_vm_power_off(v, why);
+      fence(v, why);
+    } else if (now + (uint64_t)d->o.lease_renew_ms * 1000000 >= deadline) {
+      snprintf(why, sizeof why, "its lease could not be renewed for %llu ms (%.600s); powered off before it can "
+               "expire (self-fencing)", (unsigned long long)((now - v->lease_ok_mono_ns) / 1000000), err);
+      fence(v, why);
     } else {
-      hd_log(d, HD_WARN, "VM %s: lease renewal failed (will retry): %s", v->name, sto_error(d->sto));
+      hd_log(d, HD_WARN, "VM %s: lease renewal failed (will retry): %s", v->name, err);
     }
   }
 }
