@@ -139,8 +139,9 @@ typedef struct mig_dest_hooks {
   int (*decide)(void *ctx, char *msg, size_t msglen);
 } mig_dest_hooks;
 
-/* How long the destination waits for COMMIT after STATE_ACK before it asks the lease. */
-#define MIG_COMMIT_WAIT_MS 10000
+/* How long the destination waits for COMMIT after STATE_ACK before it asks the lease. Short:
+ * a COMMIT that comes later changes nothing, the lease names this host all the same. */
+#define MIG_COMMIT_WAIT_MS 3000
 
 /* Receive into v: created (vm_create) with the VM's configuration, not started, nothing
  * loaded. 0: the guest was resumed here (vm_start done, the source told); the caller vm_waits
