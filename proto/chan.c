@@ -24,7 +24,8 @@
  *
  * After the handshake a frame (one message and its bulk) travels as records of at most 64 KiB,
  * each sealed on its own with the next sequence number as nonce: the sender seals the bulk
- * straight from the caller's buffer a record at a time (cache-sized, no copy of the bulk),
+ * straight from the caller's buffer a record at a time (a 64 KiB send buffer per chan, the
+ * bulk copied only where it shares the first record with the message),
  * the receiver decrypts each record in place into one buffer, so the bulk is delivered as one
  * contiguous span. A frame is delivered only when all its records are authentic.
  *

@@ -5,7 +5,7 @@
  * wrong host, the wrong cluster secret, a replayed handshake, garbage, a hostile length —
  * each refused with its code and sentence and nothing delivered. Tampering goes through a
  * man in the middle: two relay threads between two socketpairs that parse the stream the way
- * docs/wire/chan.md describes it and change one frame. Also: handing a channel over with
+ * docs/wire/chan.md describes it and change one record. Also: handing a channel over with
  * chan_export/chan_import, and the host key file. */
 #include <errno.h>
 #include <fcntl.h>
@@ -244,20 +244,20 @@ static void expect_close(chan *ch) {
 
 typedef enum mitm_act {
   ACT_NONE = 0,
-  ACT_FLIP,        /* xor byte `at` of the frame (its header included) with `mask` (0: 1) */
-  ACT_DROP,        /* leave the frame out */
-  ACT_SWAP,        /* send the next frame first */
-  ACT_REPLAY,      /* send the frame twice */
-  ACT_CUT_INSIDE,  /* send half the frame, then end the stream */
-  ACT_CUT_BEFORE,  /* end the stream where the frame would start */
+  ACT_FLIP,        /* xor byte `at` of the record (its header included) with `mask` (0: 1) */
+  ACT_DROP,        /* leave the record out */
+  ACT_SWAP,        /* send the next record first */
+  ACT_REPLAY,      /* send the record twice */
+  ACT_CUT_INSIDE,  /* send half the record, then end the stream */
+  ACT_CUT_BEFORE,  /* end the stream where the record would start */
 } mitm_act;
 
-/* One direction of the relay: copies the handshake as it is, then frame by frame, doing
- * `act` to frame number `frame` (counted from 0 after the handshake). Everything it reads is
+/* One direction of the relay: copies the handshake as it is, then record by record, doing
+ * `act` to record number `record` (counted from 0 after the handshake). Everything it reads is
  * logged (the first sizeof log bytes) for replaying. */
 typedef struct relay {
   int in, out;
-  int frame;
+  int record;
   mitm_act act;
   size_t at;
   uint8_t mask;
@@ -293,8 +293,8 @@ static bool relay_write(relay *r, const uint8_t *buf, size_t len) {
   return true;
 }
 
-/* Read one frame into a new buffer: its length, or 0 at the end of the stream. */
-static size_t relay_frame(relay *r, uint8_t **f) {
+/* Read one record into a new buffer: its length, or 0 at the end of the stream. */
+static size_t relay_record(relay *r, uint8_t **f) {
   uint8_t h[FRAME_HDR];
   if (!relay_read(r, h, sizeof h)) return 0;
   size_t len = FRAME_HDR + get32(h);
@@ -327,10 +327,10 @@ static void *relay_main(void *arg) {
   if (!relay_write(r, h + hl, CONFIRM_LEN)) goto end;
   for (int i = 0;; i++) {
     uint8_t *f;
-    size_t len = relay_frame(r, &f);
+    size_t len = relay_record(r, &f);
     if (!len) break;
     bool ok = true;
-    if (i != r->frame || r->act == ACT_NONE) {
+    if (i != r->record || r->act == ACT_NONE) {
       ok = relay_write(r, f, len);
     } else if (r->act == ACT_FLIP) {
       f[r->at < len ? r->at : len - 1] ^= r->mask ? r->mask : 1;
@@ -339,7 +339,7 @@ static void *relay_main(void *arg) {
       ok = relay_write(r, f, len) && relay_write(r, f, len);
     } else if (r->act == ACT_SWAP) {
       uint8_t *g;
-      size_t glen = relay_frame(r, &g);
+      size_t glen = relay_record(r, &g);
       i++;
       ok = glen && relay_write(r, g, glen) && relay_write(r, f, len);
       if (glen) free(g);
@@ -364,7 +364,7 @@ typedef struct mitm {
   relay c2s, s2c;
 } mitm;
 
-/* Put m between c and s (c2s acts on the client's frames) and run the handshake. */
+/* Put m between c and s (c2s acts on the client's records) and run the handshake. */
 static void connect_through(mitm *m, end *c, end *s) {
   int a[2], b[2];
   assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, a), 0);
@@ -386,10 +386,10 @@ static void mitm_end(mitm *m) {
   close(m->m2);
 }
 
-static mitm *mitm_new(int frame, mitm_act act, size_t at, uint8_t mask) {
+static mitm *mitm_new(int record, mitm_act act, size_t at, uint8_t mask) {
   mitm *m = calloc(1, sizeof *m);
-  m->c2s.frame = frame, m->c2s.act = act, m->c2s.at = at, m->c2s.mask = mask;
-  m->s2c.frame = -1;
+  m->c2s.record = record, m->c2s.act = act, m->c2s.at = at, m->c2s.mask = mask;
+  m->s2c.record = -1;
   m->c2s.hs_flip = m->s2c.hs_flip = -1;
   return m;
 }
@@ -578,14 +578,14 @@ static void *four_frames_main(void *arg) {
   return NULL;
 }
 
-/* The client sends frames 0..3 (then its close, frame 4) through a relay that does `act` to
- * frame `frame`; the server must get exactly the first `delivered` frames, then rc with
- * phrase, and nothing after. */
-static void tamper_case_bulk(fixture *fx, size_t bulk, mitm_act act, int frame, size_t at, uint8_t mask,
+/* The client sends frames 0..3 (then its close) through a relay that does `act` to record
+ * `record`; the server must get exactly the first `delivered` frames, then rc with phrase,
+ * and nothing after. */
+static void tamper_case_bulk(fixture *fx, size_t bulk, mitm_act act, int record, size_t at, uint8_t mask,
                              int delivered, int rc, const char *phrase) {
   end c, s;
   ends_default(fx, &c, &s, false);
-  mitm *m = mitm_new(frame, act, at, mask);
+  mitm *m = mitm_new(record, act, at, mask);
   connect_through(m, &c, &s);
   expect_established(&c, &s);
   four_frames ff = {.ch = c.ch, .bulk = bulk};
@@ -600,10 +600,10 @@ static void tamper_case_bulk(fixture *fx, size_t bulk, mitm_act act, int frame, 
   free(m);
 }
 
-/* Small frames: one record each, so record numbers are frame numbers. */
-static void tamper_case(fixture *fx, mitm_act act, int frame, size_t at, uint8_t mask, int delivered, int rc,
+/* Small frames: one record each, so record numbers are frame numbers (the close is record 4). */
+static void tamper_case(fixture *fx, mitm_act act, int record, size_t at, uint8_t mask, int delivered, int rc,
                         const char *phrase) {
-  tamper_case_bulk(fx, 1000, act, frame, at, mask, delivered, rc, phrase);
+  tamper_case_bulk(fx, 1000, act, record, at, mask, delivered, rc, phrase);
 }
 
 static void test_a_flipped_bit_anywhere_in_a_frame_is_refused(void **state) {
