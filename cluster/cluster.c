@@ -89,6 +89,7 @@ void clu_config_defaults(clu_config *c) {
   c->probe_interval_ms = 1000;
   c->probe_timeout_ms = 500;
   c->suspicion_mult = 4;
+  c->suspicion_max_mult = 6;
   c->indirect_k = 3;
   c->retransmit_mult = 4;
   c->gossip_interval_ms = 200;

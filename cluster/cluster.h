@@ -5,7 +5,8 @@
  * it asks k others to ping it (ping-req); with no ack by the end of the interval it
  * suspects it. A suspected member that hears of it refutes with a higher incarnation; one
  * that does not is declared dead after the suspicion timeout (suspicion_mult *
- * max(1, log10(n)) * probe interval, as HashiCorp memberlist). State changes are
+ * max(1, log10(n)) * probe interval, as HashiCorp memberlist; like memberlist, a suspicion
+ * nobody else confirms lasts up to suspicion_max_mult times longer). State changes are
  * piggybacked on the protocol's datagrams (and a few pure gossip datagrams) a bounded
  * number of times (retransmit_mult * ceil(log10(n + 1))). A full-state push/pull with a
  * random member runs periodically over the authenticated TCP channel (proto/chan.h) on the
@@ -160,6 +161,10 @@ typedef struct clu_config {
   unsigned probe_interval_ms;       /* 1000 */
   unsigned probe_timeout_ms;        /* 500: direct ack, then ping-req */
   unsigned suspicion_mult;          /* 4 */
+  unsigned suspicion_max_mult;      /* 6: an unconfirmed suspicion lasts this many times the
+                                     * suspicion timeout; each other member that confirms it
+                                     * shortens it, down to the timeout (memberlist's Lifeguard);
+                                     * 1: always the timeout */
   unsigned indirect_k;              /* 3 */
   unsigned retransmit_mult;         /* 4 */
   unsigned gossip_interval_ms;      /* 200: pure gossip datagrams while updates are pending */
@@ -221,7 +226,8 @@ int clu_member_find(const clu *c, const char *name, clu_member *out);   /* HPVM_
 void clu_counters_get(const clu *c, clu_counters *out);
 const char *clu_local_addr(const clu *c);       /* the address others reach us at */
 const char *clu_name(const clu *c);
-/* The current suspicion timeout (it grows with the number of members). */
+/* The current suspicion timeout (it grows with the number of members): the shortest a
+ * suspicion lasts, the one confirmed by suspicion_mult - 2 other members. */
 uint64_t clu_suspicion_timeout_ms(const clu *c);
 
 void clu_set_packet_hook(clu *c, clu_packet_hook fn, void *arg);

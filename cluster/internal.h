@@ -30,6 +30,7 @@
 #define CLU_REPLAY_MAX 1024               /* senders remembered by the replay window */
 #define CLU_REPLAY_BITS 64
 #define CLU_PUSHPULL_MAX_MEMBERS 65536
+#define CLU_CONFIRM_MAX 8                 /* suspecters remembered per suspicion */
 
 /* ---- The member table (members.c) -------------------------------------------------------------- */
 
@@ -37,7 +38,10 @@ typedef struct member {
   clu_member pub;                         /* what clu_member_at copies out */
   struct sockaddr_storage sa;             /* pub.addr, parsed */
   char from[CLU_NAME_MAX + 1];            /* SUSPECT/DEAD: who declared it */
-  uint64_t suspect_deadline;              /* loop ms; SUSPECT only */
+  /* SUSPECT only (members.c, "Suspicion"): loop ms, the timeout's bounds, confirmations */
+  uint64_t suspect_start, suspect_deadline, susp_min, susp_max;
+  unsigned susp_k, confirmations, nconfirmers;
+  uint64_t confirmers[CLU_CONFIRM_MAX];   /* hashes of the names that suspected it */
   bool queued;                            /* in the piggyback queue */
   unsigned transmits;                     /* times its update went out since queued */
 } member;
@@ -174,9 +178,10 @@ int clu_replay_check(clu *c, const Hpvm__GossipPacket *p);
 int clu_probe_start(clu *c);                              /* bind receive, timers */
 void clu_probe_tick(uv_timer_t *t);
 void clu_gossip_tick(uv_timer_t *t);
-/* Send one datagram with this primary message (all NULL: pure gossip) and what piggyback fits. */
+/* Send one datagram with this primary message (all NULL: pure gossip) and what piggyback fits;
+ * buddy (may be NULL): a member whose suspicion goes first if we suspect it. */
 void clu_send(clu *c, const struct sockaddr *to, Hpvm__GossipPing *ping, Hpvm__GossipPingReq *req,
-              Hpvm__GossipAck *ack);
+              Hpvm__GossipAck *ack, member *buddy);
 void clu_probe_list_add(clu *c, member *m);
 void clu_probe_forget(clu *c, const member *m);
 void clu_probe_join_ping(clu *c, const struct sockaddr *seed);   /* "whoever you are" */

@@ -6,7 +6,8 @@
  *
  *   about another member m, update at incarnation i:
  *     ALIVE    accepted if m is unknown (JOIN) or i > m.inc (ALIVE again, or UPDATE)
- *     SUSPECT  accepted if m is ALIVE and i >= m.inc, or m is SUSPECT and i > m.inc
+ *     SUSPECT  accepted if m is ALIVE and i >= m.inc; if m is SUSPECT and i >= m.inc, a
+ *              confirmation from another member shortens the suspicion (below)
  *     DEAD     accepted if m is ALIVE or SUSPECT and i >= m.inc
  *     LEFT     accepted if m is not LEFT and i >= m.inc
  *   about ourselves: SUSPECT/DEAD/LEFT at i >= our incarnation, or ALIVE at a higher one, is
@@ -205,20 +206,71 @@ static void emit(clu *c, clu_event_type type, clu_member_state prev, const membe
   c->cfg.on_event(c->cfg.event_arg, &ev);
 }
 
-/* ---- Suspicion -------------------------------------------------------------------------------- */
+/* ---- Suspicion --------------------------------------------------------------------------------
+ *
+ * As memberlist (Lifeguard, "suspicion.go"): a suspicion starts with the longest timeout,
+ * max = suspicion_max_mult * min, where min = clu_suspicion_timeout_ms, and every independent
+ * confirmation (a SUSPECT about the same member from another member) shortens it
+ * logarithmically, reaching min after k = suspicion_mult - 2 confirmations:
+ *
+ *     timeout(c) = max(min, max - (log(c + 1) / log(k + 1)) * (max - min))
+ *
+ * A real failure is confirmed quickly by every member's own failed probes; a member that
+ * only one peer cannot reach (that peer's loss, not its own) has the longest time to hear
+ * of it and refute. With fewer than k + 2 members, or suspicion_max_mult 1, the timeout is
+ * simply min. A confirmation is gossiped on (the member's update then names the confirmer
+ * in `from`), so that the others can count it too. */
+
+static uint64_t name_hash(const char *name) {
+  uint64_t h = 1469598103934665603ull;    /* FNV-1a */
+  for (const unsigned char *p = (const unsigned char *)name; *p; p++) h = (h ^ *p) * 1099511628211ull;
+  return h;
+}
+
+static void suspicion_deadline(member *m) {
+  uint64_t t = m->susp_min;
+  if (m->susp_k > 0) {
+    double frac = log((double)m->confirmations + 1) / log((double)m->susp_k + 1);
+    double raw = (double)m->susp_max - frac * (double)(m->susp_max - m->susp_min);
+    t = raw > (double)m->susp_min ? (uint64_t)floor(raw) : m->susp_min;
+  }
+  m->suspect_deadline = m->suspect_start + t;
+}
 
 static void become_suspect(clu *c, member *m, uint64_t inc, const char *from) {
   clu_member_state prev = m->pub.state;
   m->pub.incarnation = inc;
   snprintf(m->from, sizeof m->from, "%s", from);
   set_state(c, m, CLU_SUSPECT);
-  m->suspect_deadline = clu_now(c) + clu_suspicion_timeout_ms(c);
+  m->suspect_start = clu_now(c);
+  m->susp_min = clu_suspicion_timeout_ms(c);
+  m->susp_max = m->susp_min * (c->cfg.suspicion_max_mult ? c->cfg.suspicion_max_mult : 1);
+  unsigned k = c->cfg.suspicion_mult > 2 ? c->cfg.suspicion_mult - 2 : 0;
+  m->susp_k = mem_live_count(c) < (size_t)k + 2 ? 0 : k;
+  m->confirmations = 0;
+  m->confirmers[0] = name_hash(from);
+  m->nconfirmers = 1;
+  suspicion_deadline(m);
   mem_queue(c, m);
   emit(c, CLU_EV_SUSPECT, prev, m);
 }
 
+/* Another member suspects m too: shorten the timeout, and pass the confirmation on. */
+static void confirm_suspicion(clu *c, member *m, const char *from) {
+  uint64_t h = name_hash(from);
+  for (unsigned i = 0; i < m->nconfirmers; i++)
+    if (m->confirmers[i] == h) return;
+  if (m->nconfirmers < CLU_CONFIRM_MAX) m->confirmers[m->nconfirmers++] = h;
+  if (m->confirmations >= m->susp_k) return;   /* already at min: nothing more to gain */
+  m->confirmations++;
+  suspicion_deadline(m);
+  snprintf(m->from, sizeof m->from, "%s", from);
+  mem_queue(c, m);
+}
+
 void mem_suspect(clu *c, member *m, const char *from) {
   if (m->pub.state == CLU_ALIVE) become_suspect(c, m, m->pub.incarnation, from);
+  else if (m->pub.state == CLU_SUSPECT) confirm_suspicion(c, m, from);
 }
 
 static void become_down(clu *c, member *m, clu_member_state s, uint64_t inc, const char *from) {
@@ -321,9 +373,12 @@ void mem_apply(clu *c, const Hpvm__GossipUpdate *u, bool from_pushpull) {
   case HPVM__GOSSIP_UPDATE__KIND__KIND_SUSPECT:
     if (s == CLU_ALIVE) {
       become_suspect(c, m, u->incarnation, from);
-    } else if (s == CLU_SUSPECT && u->incarnation > m->pub.incarnation) {
-      m->pub.incarnation = u->incarnation;   /* the same suspicion, restated: keep its deadline */
-      mem_queue(c, m);
+    } else if (s == CLU_SUSPECT) {
+      if (u->incarnation > m->pub.incarnation) {
+        m->pub.incarnation = u->incarnation;   /* the same suspicion, restated: keep its start */
+        mem_queue(c, m);
+      }
+      confirm_suspicion(c, m, from);
     }
     break;
   case HPVM__GOSSIP_UPDATE__KIND__KIND_DEAD:

@@ -20,7 +20,8 @@
  * A received datagram is opened (packet.c), checked against the replay window, then its
  * updates are applied before its primary message, so that a ping from a new member makes it
  * known first. A datagram from a member we hold SUSPECT or DEAD re-queues that member's
- * state, so that our reply tells it and it can refute. */
+ * state, so that our reply tells it and it can refute; and a ping to a member we suspect
+ * carries that suspicion first (Lifeguard's buddy system). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +50,7 @@ static socklen_t sa_len(const struct sockaddr *sa) {
 }
 
 void clu_send(clu *c, const struct sockaddr *to, Hpvm__GossipPing *ping, Hpvm__GossipPingReq *req,
-              Hpvm__GossipAck *ack) {
+              Hpvm__GossipAck *ack, member *buddy) {
   Hpvm__GossipPacket p = HPVM__GOSSIP_PACKET__INIT;
   p.sender = c->name;
   p.boot = c->boot;
@@ -64,7 +65,12 @@ void clu_send(clu *c, const struct sockaddr *to, Hpvm__GossipPing *ping, Hpvm__G
   Hpvm__GossipHostMeta metas[PIGGYBACK_MAX];
   Hpvm__GossipUpdate *ptrs[PIGGYBACK_MAX];
   member *sent[PIGGYBACK_MAX];
-  size_t k = mem_pick_broadcasts(c, cand, PIGGYBACK_MAX), n = 0;
+  size_t k = 0, n = 0;
+  if (buddy && buddy->pub.state == CLU_SUSPECT) cand[k++] = buddy;
+  k += mem_pick_broadcasts(c, cand + k, PIGGYBACK_MAX - k);
+  if (k > 1 && cand[0] == buddy)          /* no second copy of it further on */
+    for (size_t i = 1; i < k; i++)
+      if (cand[i] == buddy) cand[i] = cand[--k];
   size_t budget = c->cfg.max_packet - CLU_OVERHEAD;
   size_t size = hpvm__gossip_packet__get_packed_size(&p) + 16;   /* 16: seq and stamp may grow */
   for (size_t i = 0; i < k; i++) {
@@ -102,13 +108,15 @@ static void send_ping(clu *c, const struct sockaddr *to, uint32_t seq, const cha
   Hpvm__GossipPing ping = HPVM__GOSSIP_PING__INIT;
   ping.seq = seq;
   ping.target = (char *)target;
-  clu_send(c, to, &ping, NULL, NULL);
+  /* Lifeguard's buddy system: a member we ping while we suspect it hears of it in the ping
+   * itself, first thing, and can refute at once. */
+  clu_send(c, to, &ping, NULL, NULL, target[0] ? mem_find(c, target) : NULL);
 }
 
 static void send_ack(clu *c, const struct sockaddr *to, uint32_t seq) {
   Hpvm__GossipAck ack = HPVM__GOSSIP_ACK__INIT;
   ack.seq = seq;
-  clu_send(c, to, NULL, NULL, &ack);
+  clu_send(c, to, NULL, NULL, &ack, NULL);
 }
 
 /* ---- Choosing members -------------------------------------------------------------------------- */
@@ -241,7 +249,7 @@ static void probe_indirect(clu *c) {
   req.target_addr = t->pub.addr;
   for (size_t i = 0; i < n; i++) {
     c->ctr.indirect_probes++;
-    clu_send(c, (struct sockaddr *)&relays[i]->sa, NULL, &req, NULL);
+    clu_send(c, (struct sockaddr *)&relays[i]->sa, NULL, &req, NULL, NULL);
   }
 }
 
@@ -287,7 +295,7 @@ void clu_gossip_tick(uv_timer_t *t) {
   size_t n = pick_random(c, to, k, gossip_ok, NULL);
   for (size_t i = 0; i < n; i++) {
     c->ctr.gossip_packets++;
-    clu_send(c, (struct sockaddr *)&to[i]->sa, NULL, NULL, NULL);
+    clu_send(c, (struct sockaddr *)&to[i]->sa, NULL, NULL, NULL, NULL);
   }
 }
 

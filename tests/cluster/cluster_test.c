@@ -110,11 +110,11 @@ static int trust_all(void *ctx, const char *peer, const uint8_t sign_pk[32], con
 
 static void on_event(void *arg, const clu_event *ev) {
   ct_node *n = arg;
-  if (n->nev >= CT_MAX_EVENTS) return;
-  ct_event *e = &n->ev[n->nev++];
+  ct_event *e = &n->ev[n->nev++ % CT_MAX_EVENTS];
+  n->ev_total[ev->type]++;
   e->type = ev->type;
   e->prev = ev->prev;
-  snprintf(e->member, sizeof e->member, "%s", ev->member->name);
+  snprintf(e->member, sizeof e->member, "%.63s", ev->member->name);
   e->incarnation = ev->member->incarnation;
   e->at_ms = ct_ms();
 }
@@ -221,8 +221,10 @@ bool ct_all_see(ct_fixture *fx, const char *name, clu_member_state state) {
 
 int ct_count_events(const ct_node *n, clu_event_type type, const char *member) {
   int k = 0;
-  for (int i = 0; i < n->nev; i++)
-    if (n->ev[i].type == type && (!member || !strcmp(n->ev[i].member, member))) k++;
+  for (int i = ct_first_event(n); i < n->nev; i++) {
+    const ct_event *e = ct_event_at(n, i);
+    if (e->type == type && (!member || !strcmp(e->member, member))) k++;
+  }
   return k;
 }
 

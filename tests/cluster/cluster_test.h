@@ -11,12 +11,12 @@
 #include "cluster.h"
 
 #define CT_MAX_NODES 64
-#define CT_MAX_EVENTS 512
+#define CT_MAX_EVENTS 4096                /* the most recent events are kept (a ring) */
 
 typedef struct ct_event {
   clu_event_type type;
   clu_member_state prev;
-  char member[CLU_NAME_MAX + 1];
+  char member[64];                        /* the fixture's names are short */
   uint64_t incarnation;
   uint64_t at_ms;                         /* uv_hrtime in ms */
 } ct_event;
@@ -30,8 +30,9 @@ typedef struct ct_node {
   uint8_t secret[32];
   clu *c;
   bool stopped;                           /* clu_stop's cb ran (and clu_free was called) */
-  ct_event ev[CT_MAX_EVENTS];
-  int nev;
+  ct_event ev[CT_MAX_EVENTS];             /* event i (from ct_first_event) is ev[i % CT_MAX_EVENTS] */
+  int nev;                                /* events so far */
+  uint64_t ev_total[CLU_EV_ALIVE + 1];    /* per type */
   /* join result */
   bool joined;
   int join_count, join_rc;
@@ -73,7 +74,14 @@ uint64_t ct_incarnation(const ct_node *n, const char *name);
 bool ct_converged(ct_fixture *fx, void *unused);
 /* Whether every running node other than the member itself sees it in state `state`. */
 bool ct_all_see(ct_fixture *fx, const char *name, clu_member_state state);
+/* Events of this type about member (NULL: anyone) among those kept. */
 int ct_count_events(const ct_node *n, clu_event_type type, const char *member);
+static inline int ct_first_event(const ct_node *n) {
+  return n->nev > CT_MAX_EVENTS ? n->nev - CT_MAX_EVENTS : 0;
+}
+static inline const ct_event *ct_event_at(const ct_node *n, int i) {
+  return &n->ev[i % CT_MAX_EVENTS];
+}
 
 /* A 5-node cluster: node 0 the seed, all joined and converged (asserts). */
 void ct_cluster(ct_fixture *fx, int n);
