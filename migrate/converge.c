@@ -38,6 +38,7 @@ void mig_conv_round(mig_conv *c, const mig_round_meas *r) {
   if (r->deltas) c->delta_bpp = avg(c->delta_bpp, (double)r->delta_bytes / (double)r->deltas);
   uint64_t bulk = r->data_bytes + r->delta_bytes;
   if (r->frames && r->wire >= bulk) c->ovh_bpp = avg(c->ovh_bpp, (double)(r->wire - bulk) / (double)r->frames);
+  if (r->resent) c->encode_ns = avg(c->encode_ns, (double)r->encode_ns / (double)r->resent);
 }
 
 uint32_t mig_conv_predict(const mig_conv *c, uint64_t dirty_frames, uint64_t cached_frames) {
@@ -47,7 +48,7 @@ uint32_t mig_conv_predict(const mig_conv *c, uint64_t dirty_frames, uint64_t cac
   double delta = c->delta_bpp > 0 ? c->delta_bpp : MIG_DELTA_GUESS;
   double bytes = (double)dirty_frames * c->ovh_bpp + (double)(dirty_frames - cached_frames) * data +
                  (double)cached_frames * delta + (double)c->ncpus * MIG_STATE_BYTES_PER_CPU;
-  double ms = bytes * 1000.0 / c->bw;
+  double ms = bytes * 1000.0 / c->bw + (double)dirty_frames * c->encode_ns / 1e6;
   return ms >= UINT32_MAX ? UINT32_MAX : (uint32_t)(ms + 0.999);
 }
 

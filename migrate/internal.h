@@ -45,19 +45,23 @@ typedef struct mig_auto {
 } mig_auto;
 
 /* The source's copy of what this channel sent, for deltas: fully associative (a frame may
- * take any slot, so no working set smaller than the cache evicts itself), a clock with a
- * reference bit per slot choosing what to evict. Indexed by the frame's number among the
- * channel's own frames (mig_local_frame). A slot holds exactly the bytes the destination
- * holds for its frame, so a delta against it rebuilds the frame there. */
+ * take any slot, so no working set smaller than the cache evicts itself). When it is full, a
+ * frame sent as data takes the slot of one neither sent nor compared in this round or the one
+ * before (a hand goes round looking, MIG_CACHE_SCAN slots at most), or goes uncached: a hot
+ * set as large as the cache keeps its place instead of evicting itself frame by frame, as a
+ * clock or LRU would when the rounds walk memory in order. Indexed by the frame's number
+ * among the channel's own frames (mig_local_frame). A slot holds exactly the bytes the
+ * destination holds for its frame, so a delta against it rebuilds the frame there. */
+#define MIG_CACHE_SCAN 64u
 typedef struct mig_delta_cache {
   size_t nslots, used, hand, nfree;
   uint64_t nlocal;                   /* channel-local frame numbers: 0 .. nlocal-1 */
   uint32_t *slot_of;                 /* local frame -> slot + 1, 0: not cached (mmap, lazily populated) */
   uint64_t *local_of;                /* slot -> local frame */
   uint32_t *free;                    /* slots given back (frames that became zero) */
-  uint8_t *ref;                      /* slot used since the clock hand last passed it */
+  uint32_t *last;                    /* slot: the last round its frame was sent or compared */
   uint8_t *data;                     /* nslots * 4 KiB (mmap, populated as used) */
-  uint64_t hits, misses, evictions;
+  uint64_t hits, misses, evictions, uncached;
 } mig_delta_cache;
 
 typedef struct mig_batch {
@@ -65,7 +69,7 @@ typedef struct mig_batch {
   uint64_t first;                    /* first frame of the span */
   unsigned span;                     /* frames covered, <= MIG_CHUNK_FRAMES */
   unsigned nframes;                  /* frames in the batch (kind != NONE) */
-  unsigned ndata;                    /* of which not zero */
+  unsigned ndata;                    /* of which sent as data (raw or LZ4) */
   uint8_t kinds[MIG_CHUNK_FRAMES];
   uint32_t lens[MIG_CHUNK_FRAMES];
   unsigned nlens;
@@ -179,6 +183,8 @@ typedef struct mig_round_meas {
   uint64_t frames;                    /* frames in its batches (zero ones included) */
   uint64_t data_frames, data_bytes;   /* of them sent as data (raw or LZ4), and their bytes */
   uint64_t deltas, delta_bytes;       /* of them sent as deltas, and their bytes */
+  uint64_t resent, encode_ns;         /* rounds >= 1: frames compared or copied, and the wall time
+                                       * one sender took to encode them (unchanged ones included) */
   uint64_t ns;                        /* its duration */
 } mig_round_meas;
 
@@ -189,6 +195,7 @@ typedef struct mig_conv {
   double bw;                          /* wire bytes per second (moving average over rounds) */
   double data_bpp, delta_bpp;         /* wire bytes per frame sent as data / as a delta */
   double ovh_bpp;                     /* and per frame of any kind: headers, kinds, lengths */
+  double encode_ns;                   /* wall time to encode a re-sent frame (one thread) */
   uint32_t prev_predicted;            /* the prediction of the previous decision */
   unsigned decisions, stalls, step;   /* step: index of the next throttle step */
   unsigned throttle;                  /* % now */
@@ -205,7 +212,8 @@ void mig_conv_round(mig_conv *c, const mig_round_meas *r);
  * does: a dirty set of the same frames costs far less once they go as deltas. */
 mig_conv_action mig_conv_decide(mig_conv *c, uint64_t dirty_frames, uint64_t cached_frames, uint64_t elapsed_ms);
 /* Predicted downtime of sending dirty_frames (cached_frames of them as deltas) and the state
- * now (ms). */
+ * now (ms): their wire time, plus their encoding on one thread (the final round runs on the
+ * state machine's thread: comparing a frame with its cached version reads 8 KiB). */
 uint32_t mig_conv_predict(const mig_conv *c, uint64_t dirty_frames, uint64_t cached_frames);
 
 /* ---- The state machines' tables (source.c, dest.c; exported for tests) -------------------- */

@@ -144,7 +144,7 @@ static void *map_zeroed(size_t bytes) {
 static void cache_free(mig_delta_cache *c) {
   if (c->slot_of) munmap(c->slot_of, c->nlocal * sizeof *c->slot_of);
   if (c->data) munmap(c->data, c->nslots * FRAME);
-  free(c->local_of), free(c->free), free(c->ref);
+  free(c->local_of), free(c->free), free(c->last);
   memset(c, 0, sizeof *c);
 }
 
@@ -158,8 +158,8 @@ static int cache_init(mig_delta_cache *c, uint64_t bytes, uint64_t nlocal) {
   c->data = map_zeroed(c->nslots * FRAME);
   c->local_of = malloc(c->nslots * sizeof *c->local_of);
   c->free = malloc(c->nslots * sizeof *c->free);
-  c->ref = calloc(c->nslots, 1);
-  if (!c->slot_of || !c->data || !c->local_of || !c->free || !c->ref) {
+  c->last = calloc(c->nslots, sizeof *c->last);
+  if (!c->slot_of || !c->data || !c->local_of || !c->free || !c->last) {
     cache_free(c);
     return HPVM_ENOMEM;
   }
@@ -170,21 +170,29 @@ static long cache_find(const mig_delta_cache *c, uint64_t local) {
   return local < c->nlocal && c->slot_of[local] ? (long)c->slot_of[local] - 1 : -1;
 }
 
-/* A slot for `local` (not cached): a free one, or the clock's victim. */
-static size_t cache_take(mig_delta_cache *c, uint64_t local) {
-  size_t s;
+/* A slot for `local` (not cached) in round `round`: a free one, or one whose frame was not
+ * used in this round or the one before; -1 when there is none (the frame goes uncached). */
+static long cache_take(mig_delta_cache *c, uint64_t local, uint32_t round) {
+  long s = -1;
   if (c->nfree) s = c->free[--c->nfree];
-  else if (c->used < c->nslots) s = c->used++;
-  else {
-    while (c->ref[c->hand]) c->ref[c->hand] = 0, c->hand = (c->hand + 1) % c->nslots;
-    s = c->hand;
-    c->hand = (c->hand + 1) % c->nslots;
-    c->slot_of[c->local_of[s]] = 0;
-    c->evictions++;
+  else if (c->used < c->nslots) s = (long)c->used++;
+  else
+    for (unsigned n = 0; n < MIG_CACHE_SCAN && s < 0; n++) {
+      size_t h = c->hand;
+      c->hand = (c->hand + 1) % c->nslots;
+      if (c->last[h] + 1 < round) {
+        s = (long)h;
+        c->slot_of[c->local_of[h]] = 0;
+        c->evictions++;
+      }
+    }
+  if (s < 0) {
+    c->uncached++;
+    return -1;
   }
   c->slot_of[local] = (uint32_t)s + 1;
   c->local_of[s] = local;
-  c->ref[s] = 1;
+  c->last[s] = round;
   return s;
 }
 
@@ -192,7 +200,6 @@ static void cache_drop(mig_delta_cache *c, uint64_t local) {
   long s = cache_find(c, local);
   if (s < 0) return;
   c->slot_of[local] = 0;
-  c->ref[s] = 0;
   c->free[c->nfree++] = (uint32_t)s;
 }
 
@@ -320,20 +327,20 @@ typedef enum resend { RESEND_DATA, RESEND_DELTA, RESEND_SAME } resend;
 /* Rounds >= 1, frame i (= f) not zero: compare it with its cached version and, when the delta
  * is short, put the delta in the batch (the data run before it flushed first, so runs stay
  * whole) and apply it to the cached version. *slot: the frame's cache slot (taken when it had
- * none). */
-static resend try_delta(enc_ctx *x, run *r, unsigned i, uint64_t local, const uint8_t *p, size_t *slot) {
+ * none; -1: it goes uncached). */
+static resend try_delta(enc_ctx *x, run *r, unsigned i, uint64_t local, const uint8_t *p, long *slot) {
   mig_encoder *e = x->e;
   mig_batch *b = &e->b;
   mig_delta_cache *c = &e->cache;
   long s = cache_find(c, local);
   if (s < 0) {
     c->misses++;
-    *slot = cache_take(c, local);
+    *slot = cache_take(c, local, b->round);
     return RESEND_DATA;
   }
   c->hits++;
-  c->ref[s] = 1;
-  *slot = (size_t)s;
+  c->last[s] = b->round;
+  *slot = s;
   uint8_t *old = c->data + (size_t)s * FRAME;
   int dlen = mig_delta_encode(old, p, e->dbuf, MIG_DELTA_MAX);
   if (dlen < 0) return RESEND_DATA;
@@ -384,7 +391,7 @@ int mig_encode(mig_encoder *e, uint32_t round, uint64_t first, unsigned span, co
       continue;
     }
     if (use_cache) {
-      size_t slot;
+      long slot;
       resend how = try_delta(&x, &r, i, local, p, &slot);
       if (how == RESEND_SAME) {
         flush_run(&x, &r);
@@ -393,10 +400,12 @@ int mig_encode(mig_encoder *e, uint32_t round, uint64_t first, unsigned span, co
       }
       b->nframes++;
       if (how == RESEND_DELTA) continue;
-      uint8_t *snap = b->stage + (size_t)i * FRAME;
-      memcpy(snap, p, FRAME);
-      memcpy(e->cache.data + slot * FRAME, snap, FRAME);
-      p = snap;
+      if (slot >= 0) {   /* what is sent and what is cached: one snapshot */
+        uint8_t *snap = b->stage + (size_t)i * FRAME;
+        memcpy(snap, p, FRAME);
+        memcpy(e->cache.data + (size_t)slot * FRAME, snap, FRAME);
+        p = snap;
+      }
     } else {
       b->nframes++;
     }

@@ -133,6 +133,7 @@ typedef struct sender {
   /* Counters: written by the sender, read by the machine. */
   _Atomic uint64_t wire, frames, data_frames, zero, raw, lz4, delta, round_frames;
   _Atomic uint64_t data_bytes, delta_bytes, same;
+  _Atomic uint64_t resent, encode_ns;   /* rounds >= 1: frames encoded (same included), wall time */
   _Atomic uint64_t cpu_ns;         /* this thread's CPU time, after each round */
   _Atomic unsigned blocked;        /* permille of its last period spent blocked (wire, bucket) */
   mig_busy busy;
@@ -185,6 +186,7 @@ struct mig_source {
 
   mig_stats st;                    /* under lock */
   uint64_t t_new, t_run, t_copy, t_pause, t_resumed, t_first_page, last_progress, last_harvest;
+  uint64_t t_dbg[4];
   double cpu0;
   bool logging, paused, handed_off, ran;
   int err;                         /* the first failure */
@@ -293,7 +295,7 @@ static void sender_measure(sender *s) {
 static void count_batch(sender *s) {
   mig_batch *b = &s->enc.b;
   atomic_fetch_add(&s->frames, b->nframes);
-  atomic_fetch_add(&s->data_frames, b->ndata - b->delta);
+  atomic_fetch_add(&s->data_frames, b->ndata);
   atomic_fetch_add(&s->zero, b->zero);
   atomic_fetch_add(&s->raw, b->raw);
   atomic_fetch_add(&s->lz4, b->lz4);
@@ -323,8 +325,10 @@ static int run_round(sender *s, uint32_t round, bool final, bool on_sender) {
       continue;
     }
     if (on_sender) sender_measure(s);
+    uint64_t t0 = mig_now_ns();
     int rc = mig_encode(&s->enc, round, first, span, want, round == 0 ? m->next_map : NULL, pop);
     mig_batch *b = &s->enc.b;
+    if (round > 0) atomic_fetch_add(&s->encode_ns, mig_now_ns() - t0), atomic_fetch_add(&s->resent, b->nframes + b->same);
     if (rc) return snprintf(s->msg, sizeof s->msg, "cannot encode frames at 0x%" PRIx64, first), rc;
     count_batch(s);
     if (!b->nframes || (round == 0 && !b->ndata)) continue;
@@ -680,7 +684,8 @@ static uint64_t sum_round_counter(mig_source *m, size_t off) {
 
 static mig_round_meas round_counters(mig_source *m) {
   return (mig_round_meas){.wire = SUM(m, wire), .frames = SUM(m, frames), .data_frames = SUM(m, data_frames),
-                          .data_bytes = SUM(m, data_bytes), .deltas = SUM(m, delta), .delta_bytes = SUM(m, delta_bytes)};
+                          .data_bytes = SUM(m, data_bytes), .deltas = SUM(m, delta), .delta_bytes = SUM(m, delta_bytes),
+                          .resent = SUM(m, resent), .encode_ns = SUM(m, encode_ns)};
 }
 
 /* The frames of send_map whose re-send would be a delta (senders idle). */
@@ -706,6 +711,7 @@ static mig_src_event do_copy(mig_source *m) {
   mig_round_meas r = round_counters(m);
   r.wire -= c0.wire, r.frames -= c0.frames, r.data_frames -= c0.data_frames, r.data_bytes -= c0.data_bytes;
   r.deltas -= c0.deltas, r.delta_bytes -= c0.delta_bytes, r.ns = t1 - t0;
+  r.resent -= c0.resent, r.encode_ns -= c0.encode_ns;
   mig_conv_round(&m->conv, &r);
   /* The next dirty set (what round 0 deferred is in it), and the decision. */
   uint64_t found = 0;
@@ -715,6 +721,12 @@ static mig_src_event do_copy(mig_source *m) {
   for (size_t i = 0; i < m->nwords; i++) m->send_map[i] = atomic_exchange_explicit(&m->next_map[i], 0, memory_order_relaxed);
   uint64_t now = mig_now_ns(), dirty = popcount(m->send_map, m->nwords), cached = cached_frames(m);
   mig_conv_action a = mig_conv_decide(&m->conv, dirty, cached, (now - m->t_copy) / 1000000);
+  if (getenv("MIG_DEBUG"))
+    fprintf(stderr, "round %u: %.0f ms, wire %llu, frames %llu data %llu deltas %llu (%llu B); dirty %llu cached %llu -> %u ms "
+            "(bw %.0f MB/s data %.0f delta %.1f ovh %.1f B/frame, encode %.2f us/frame)\n", round, (t1 - t0) / 1e6, (unsigned long long)r.wire,
+            (unsigned long long)r.frames, (unsigned long long)r.data_frames, (unsigned long long)r.deltas,
+            (unsigned long long)r.delta_bytes, (unsigned long long)dirty, (unsigned long long)cached, m->conv.predicted_ms,
+            m->conv.bw / 1e6, m->conv.data_bpp, m->conv.delta_bpp, m->conv.ovh_bpp, m->conv.encode_ns / 1e3);
   pthread_mutex_lock(&m->lock);
   m->st.wire_mbps = t1 > t0 ? (double)r.wire * 1e3 / (double)(t1 - t0) : 0;
   m->st.mem_mbps = t1 > t0 ? (double)r.frames * VM_FRAME_SIZE * 1e3 / (double)(t1 - t0) : 0;
@@ -761,6 +773,7 @@ static mig_src_event do_quiesce(mig_source *m) {
   rc = vm_dirty_log_harvest(m->v, m->tmp);
   if (rc) return fail_ev(m, rc, "cannot harvest the dirty log");
   for (size_t i = 0; i < m->nwords; i++) m->send_map[i] |= m->tmp[i];
+  m->t_dbg[0] = mig_now_ns();
   return MIG_SRC_EV_QUIESCED;
 }
 
@@ -798,6 +811,7 @@ static mig_src_event do_frozen(mig_source *m) {
   m->st.dirty_bytes = popcount(m->send_map, m->nwords) * VM_FRAME_SIZE;
   pthread_mutex_unlock(&m->lock);
   mig_src_event ev = final_round(m, m->st.round);
+  m->t_dbg[1] = mig_now_ns();
   if (ev) return ev;
   /* The state, without RAM, on ch0 after its final round. */
   wire_writer w;
@@ -815,6 +829,7 @@ static mig_src_event do_frozen(mig_source *m) {
   if (rc) return fail_ev(m, rc, "channel 0: %s", msg);
   pthread_mutex_lock(&m->lock);
   atomic_fetch_add(&m->s[0].wire, len);
+  m->t_dbg[2] = mig_now_ns();
   while (!m->acked && !(ev = interrupted(m)))
     if (!wait_until(m, deadline)) {
       m->err = HPVM_ETIMEDOUT;
@@ -824,6 +839,7 @@ static mig_src_event do_frozen(mig_source *m) {
       break;
     }
   pthread_mutex_unlock(&m->lock);
+  m->t_dbg[3] = mig_now_ns();
   return ev ? ev : MIG_SRC_EV_ACKED;
 }
 
@@ -863,6 +879,11 @@ static mig_src_event do_committed(mig_source *m) {
   while (!m->resumed && !m->rx_done && wait_until(m, deadline)) {}
   bool ok = m->resumed;
   if (ok) m->st.downtime_ns = m->t_resumed - m->t_pause;
+  if (ok && getenv("MIG_DEBUG"))
+    fprintf(stderr, "frozen: quiesce %.2f final %.2f state %.2f acked %.2f resumed %.2f ms (%llu dirty frames)\n",
+            (m->t_dbg[0] - m->t_pause) / 1e6, (m->t_dbg[1] - m->t_dbg[0]) / 1e6, (m->t_dbg[2] - m->t_dbg[1]) / 1e6,
+            (m->t_dbg[3] - m->t_dbg[2]) / 1e6, (m->t_resumed - m->t_dbg[3]) / 1e6,
+            (unsigned long long)(m->st.dirty_bytes / VM_FRAME_SIZE));
   else if (!m->msg[0])
     snprintf(m->msg, sizeof m->msg, "handed off; the target did not confirm that it resumed the guest (%.150s): check it there",
              m->rx_err ? m->rx_msg : "no answer in time");
