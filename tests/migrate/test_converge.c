@@ -1,6 +1,7 @@
 /* test_converge.c — the convergence policy (migrate/converge.c) as arithmetic: the predicted
  * downtime follows the measured bandwidth and the bytes of data frames, delta frames and
- * headers, pricing a dirty set by how much of it the source has cached (deltas); a dirty set
+ * headers, pricing a dirty set by how much of it the source has cached (deltas), plus the
+ * time one thread takes to encode it; a dirty set
  * under the limit switches over; rounds whose prediction stops shrinking raise the throttle
  * 20/40/60/80/99 % (never with auto-converge off), but a hot set moving from data to deltas
  * is shrinking and never throttled; small rounds do not spoil the bandwidth; only
@@ -46,6 +47,26 @@ static void test_prediction_is_dirty_bytes_on_the_wire_over_bandwidth(void **s) 
   assert_true(mig_conv_predict(&c, 10000, 0) > 400);
   /* More cached than dirty is clamped. */
   assert_int_equal(mig_conv_predict(&c, 10000, 20000), 2);
+}
+
+/* Comparing a frame with its cached version reads 8 KiB: on one thread (the final round) a
+ * large cached set takes longer to encode than to send. */
+static void test_encoding_time_counts(void **s) {
+  (void)s;
+  mig_conv c;
+  mig_params p = {.downtime_ms = 10};
+  mig_conv_init(&c, &p, 1);
+  link_100mbs(&c, 4096);
+  mig_round_meas r = {.wire = 2000000, .frames = 100000, .deltas = 100000, .delta_bytes = 1000000, .resent = 100000,
+                      .encode_ns = 300000000, .ns = 20000000};
+  mig_conv_round(&c, &r);
+  assert_true(c.encode_ns > 2999 && c.encode_ns < 3001);   /* 3 us a frame */
+  /* 10000 cached frames of 20 bytes (10 of delta, 10 of headers) + the state: 2.2 ms on the
+   * wire, + 30 ms of encoding. */
+  uint32_t ms = mig_conv_predict(&c, 10000, 10000);
+  assert_true(ms >= 32 && ms <= 33);
+  assert_int_equal(mig_conv_decide(&c, 10000, 10000, 0), MIG_CONV_CONTINUE);
+  assert_int_equal(mig_conv_decide(&c, 2000, 2000, 0), MIG_CONV_SWITCHOVER);
 }
 
 static void test_round_0_prices_data_frames_not_its_zero_frames(void **s) {
@@ -164,6 +185,7 @@ static void test_only_the_copy_timeout_gives_up(void **s) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_prediction_is_dirty_bytes_on_the_wire_over_bandwidth),
+      cmocka_unit_test(test_encoding_time_counts),
       cmocka_unit_test(test_round_0_prices_data_frames_not_its_zero_frames),
       cmocka_unit_test(test_small_rounds_leave_the_bandwidth_alone),
       cmocka_unit_test(test_switches_over_when_the_prediction_is_under_the_limit),

@@ -2,7 +2,8 @@
  * memory (zero, raw, LZ4, delta against what was sent before), `auto` compresses only where
  * the link limits, never-touched frames are sent as zero without being read, round 0 defers
  * frames written since the log started and later rounds cache and delta them (unchanged ones
- * left out), a cache smaller than the working set stays exact, and a damaged batch
+ * left out), a cache smaller than the working set stays exact, a hot set as large as the
+ * cache keeps its place, and a damaged batch
  * (truncated, lengths that do not add up, frames outside RAM, unknown kinds, a malformed
  * delta or LZ4 block, a delta for a frame the destination never received) is refused with
  * HPVM_ECORRUPT before anything outside its own RAM frames is written. */
@@ -181,6 +182,7 @@ static void test_auto_compresses_only_where_the_link_limits(void **s) {
 }
 
 static void set_bit(uint64_t *m, uint64_t f) { m[f / 64] |= 1ull << (f % 64); }
+static bool bit_of(const uint64_t *m, uint64_t f) { return m[f / 64] >> (f % 64) & 1; }
 
 static void test_resent_frames_go_as_deltas_against_what_was_sent(void **s) {
   (void)s;
@@ -366,6 +368,41 @@ static void test_a_cache_smaller_than_the_working_set_stays_exact(void **s) {
   vm_destroy(a), vm_destroy(b);
 }
 
+/* A hot set exactly as large as the cache, walked in order round after round with one more
+ * frame each time: the set keeps its slots (every frame a delta), the extra frames go
+ * uncached, straight from guest memory. */
+static void test_a_hot_set_as_large_as_the_cache_keeps_its_place(void **s) {
+  (void)s;
+  vm *a = blank(MEM), *b = blank(MEM);
+  uint64_t *rcv_b = received(b);
+  mixed(a);
+  mig_encoder e;
+  char msg[256];
+  assert_int_equal(mig_encoder_init(&e, a, MIG_COMPRESS_NONE, 64 * VM_FRAME_SIZE, 1, msg, sizeof msg), 0);
+  move(&e, a, b, rcv_b, 0, NULL, NULL);
+  uint64_t want[NFR / 64];
+  for (uint32_t round = 1; round <= 5; round++) {
+    memset(want, 0, sizeof want);
+    unsigned n = 0;
+    for (uint64_t f = 1; n < 64; f++)   /* 64 data frames: mixed() makes every fifth zero */
+      if (f % 5) set_bit(want, f), n++;
+    set_bit(want, 2001 + round);        /* and one more, another each round */
+    for (uint64_t f = 0; f < NFR; f++) {
+      uint64_t w = next() | 1;
+      if (bit_of(want, f)) assert_int_equal(vm_mem_write(a, f * VM_FRAME_SIZE + 8 * (f % 512), &w, 8), 0);
+    }
+    totals t = move(&e, a, b, rcv_b, round, want, NULL);
+    assert_same(a, b);
+    if (round == 1) assert_int_equal(t.raw, 65);          /* all new: 64 cached, one not */
+    else assert_int_equal(t.delta, 64), assert_int_equal(t.raw, 1);
+  }
+  assert_int_equal(e.cache.evictions, 0);
+  assert_int_equal(e.cache.uncached, 5);
+  mig_encoder_free(&e);
+  free(rcv_b);
+  vm_destroy(a), vm_destroy(b);
+}
+
 static void test_delta_format_roundtrips_and_refuses_garbage(void **s) {
   (void)s;
   uint8_t old[VM_FRAME_SIZE], cur[VM_FRAME_SIZE], page[VM_FRAME_SIZE], d[VM_FRAME_SIZE * 2];
@@ -534,6 +571,7 @@ int main(void) {
       cmocka_unit_test(test_round_0_defers_written_frames_and_later_rounds_delta_them),
       cmocka_unit_test(test_a_delta_for_a_frame_never_received_is_refused),
       cmocka_unit_test(test_a_cache_smaller_than_the_working_set_stays_exact),
+      cmocka_unit_test(test_a_hot_set_as_large_as_the_cache_keeps_its_place),
       cmocka_unit_test(test_delta_format_roundtrips_and_refuses_garbage),
       cmocka_unit_test(test_never_touched_frames_are_zero_without_reading),
       cmocka_unit_test(test_frames_in_the_hole_are_never_sent_or_accepted),
