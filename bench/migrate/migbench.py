@@ -158,6 +158,17 @@ class Bench:
     def teardown_hosts(self, hosts):
         for h in hosts:
             self.stop_hpvmd(h)
+        for h in hosts:   # guests outlive hpvmd on purpose: kill the hpvmapps our pidfiles name
+            vms = os.path.join(h.state, "vms")
+            for vm in os.listdir(vms) if os.path.isdir(vms) else []:
+                pid = self.app_pid(h, vm)
+                try:
+                    with open("/proc/%d/cmdline" % pid, "rb") as f:
+                        ours = h.state.encode() in f.read()
+                    if pid and ours:
+                        os.kill(pid, signal.SIGKILL)
+                except (OSError, ValueError):
+                    pass
         for h in hosts:
             if h.ns:
                 self.kill_ns_procs(h.ns)
