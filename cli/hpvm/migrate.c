@@ -255,9 +255,14 @@ static double ratio(const Hpvm__MigrateStats *s) {
 static void print_summary(mrun *r, const Hpvm__MigrateProgress *p) {
   FILE *f = r->c->out;
   const Hpvm__MigrateStats *s = p->stats;
-  fprintf(f, "%s: VM %s migrated live from host %s to host %s (%s, %u channel%s)\n", r->c->cmd, p->vm, p->source,
-          p->target, *p->cipher ? p->cipher : "?", p->channels, p->channels == 1 ? "" : "s");
-  if (!s) return;
+  if (p->channels)
+    fprintf(f, "%s: VM %s migrated live from host %s to host %s (%s, %u channel%s)\n", r->c->cmd, p->vm, p->source,
+            p->target, *p->cipher ? p->cipher : "?", p->channels, p->channels == 1 ? "" : "s");
+  else fprintf(f, "%s: VM %s migrated live from host %s to host %s\n", r->c->cmd, p->vm, p->source, p->target);
+  if (!s) {   /* the source's hpvmapp did not see the end: hpvmd says how it ended */
+    if (p->note && *p->note) fprintf(f, "  %s\n", p->note);
+    return;
+  }
   fprintf(f, "  total time %.3f s, downtime %.1f ms, setup %.1f ms\n", (double)s->total_ns / 1e9,
           (double)s->downtime_ns / 1e6, (double)s->setup_ns / 1e6);
   fprintf(f, "  rounds %u; pages zero %" PRIu64 ", raw %" PRIu64 ", compressed %" PRIu64 ", delta %" PRIu64 "\n",

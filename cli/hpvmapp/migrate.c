@@ -186,8 +186,8 @@ static void send_done(app_mig *m, int err, const char *msg, const mig_stats *s, 
 }
 
 /* Send a request (handoff, abort, adopt or decide) and wait for hpvmd's answer; sent again to
- * a newly connected hpvmd. 0 and the reply in m->reply_*, or HPVM_ETIMEDOUT (also at once
- * when the VM has ended: app_mig_stop). */
+ * a newly connected hpvmd. 0 and the reply in m->reply_*, HPVM_ETIMEDOUT, or HPVM_ECANCELED
+ * at once when the VM has ended meanwhile (app_mig_stop: powered off). */
 static int ask_hpvmd(app_mig *m, const Hpvm__AppEvent *e, int timeout_ms) {
   pthread_mutex_lock(&m->lock);
   m->have_reply = false;
@@ -209,9 +209,13 @@ static int ask_hpvmd(app_mig *m, const Hpvm__AppEvent *e, int timeout_ms) {
       pthread_mutex_lock(&m->lock);
     }
   }
-  int rc = m->have_reply ? 0 : HPVM_ETIMEDOUT;
+  int rc = m->have_reply ? 0 : m->stopping ? HPVM_ECANCELED : HPVM_ETIMEDOUT;
   pthread_mutex_unlock(&m->lock);
   return rc;
+}
+
+static const char *no_answer(int rc) {
+  return rc == HPVM_ECANCELED ? "the VM was powered off meanwhile" : "hpvmd did not answer";
 }
 
 /* ---- Source: connecting ------------------------------------------------------------------------ */
@@ -415,7 +419,8 @@ static void on_source_progress(void *ctx, const mig_stats *s) {
   if (s->phase == m->last_phase) return;
   m->last_phase = s->phase;
   /* TEST ONLY: hold the state machine at the start of a phase (a cancel, a death there). */
-  if (s->phase == MIG_PHASE_QUIESCE) hpvm_test_fault("app-src-quiesce");
+  if (s->phase == MIG_PHASE_COPY) hpvm_test_fault("app-src-copy");
+  else if (s->phase == MIG_PHASE_QUIESCE) hpvm_test_fault("app-src-quiesce");
   else if (s->phase == MIG_PHASE_FROZEN) hpvm_test_fault("app-src-frozen");
   else if (s->phase == MIG_PHASE_HANDOFF) hpvm_test_fault("app-src-handoff-phase");
 }
@@ -440,10 +445,10 @@ static int on_handoff(void *ctx, uint64_t *gen, char *msg, size_t len) {
   e.body_case = HPVM__APP_EVENT__BODY_HANDOFF;
   e.handoff = &h;
   int wait_ms = (int)(lease_timeout(m) / 2) + 1000;
-  if (ask_hpvmd(m, &e, wait_ms))
-    return snprintf(msg, len, "hpvmd did not answer the handoff within %d ms", wait_ms), HPVM_ETIMEDOUT;
+  int rc = ask_hpvmd(m, &e, wait_ms);
+  if (rc) return snprintf(msg, len, "%s (the handoff, within %d ms)", no_answer(rc), wait_ms), rc;
   pthread_mutex_lock(&m->lock);
-  int rc = m->reply_err;
+  rc = m->reply_err;
   if (rc) snprintf(msg, len, "%s", m->reply_msg);
   else *gen = m->reply_gen, m->handed_off = true;
   pthread_mutex_unlock(&m->lock);
@@ -466,7 +471,7 @@ static int on_abort(void *ctx, char *msg, size_t len) {
   int wait_ms = (int)(lease_timeout(m) / 4);
   int rc = ask_hpvmd(m, &e, wait_ms);
   pthread_mutex_lock(&m->lock);
-  if (rc) snprintf(m->stop_why, sizeof m->stop_why, "hpvmd did not answer within %d ms", wait_ms);
+  if (rc) snprintf(m->stop_why, sizeof m->stop_why, "%s (within %d ms)", no_answer(rc), wait_ms);
   else if ((rc = m->reply_err)) snprintf(m->stop_why, sizeof m->stop_why, "%s", m->reply_msg);
   if (rc) m->must_stop = true, snprintf(msg, len, "%s", m->stop_why);
   pthread_mutex_unlock(&m->lock);

@@ -266,7 +266,7 @@ static void handoff_answer(hd_vm *v, Hpvm__AppHandoffResult *r) {
 
 /* The lease names the target now: this host never renews nor releases it again, and the run
  * ends as "migrated to <target>" however hpvmapp ends. */
-static void handed_over(hd_vm *v, const char *target, uint64_t gen) {
+static void handed_over(hd_vm *v, const char *target, uint64_t gen, bool by_us) {
   v->have_lease = false;
   free(v->migrated_to);
   v->migrated_to = strdup(target);
@@ -274,8 +274,9 @@ static void handed_over(hd_vm *v, const char *target, uint64_t gen) {
     v->mig->handed_off = true;
     snprintf(v->mig->note, sizeof v->mig->note, "migrating to host %s: handing over", target);
   }
-  hd_log(v->d, HD_INFO, "VM %s: lease handed over to host %s (generation %llu)", v->name, target,
-         (unsigned long long)gen);
+  if (by_us)
+    hd_log(v->d, HD_INFO, "VM %s: lease handed over to host %s (generation %llu)", v->name, target,
+           (unsigned long long)gen);
 }
 
 /* hpvmd restarted while the guest was frozen in the handoff: this hpvmd did not start the
@@ -292,6 +293,9 @@ static int handoff_without_record(hd_vm *v, const Hpvm__AppHandoff *h, uint64_t 
     hd_log(d, HD_WARN, "VM %s: hpvmd restarted during its migration; the lease names host %s (generation %llu): the "
            "guest is that host's", v->name, h->target_host, (unsigned long long)l.lease_generation);
     *gen = l.lease_generation;
+    char why[900];   /* what hd_mig_done does after a handover this hpvmd saw */
+    if (hd_offline_register_move(d, v->name, h->target_host, false, 0, why, sizeof why))
+      hd_log(d, HD_WARN, "VM %s: its registration could not be moved to host %s: %s", v->name, h->target_host, why);
     return 0;
   }
   return snprintf(msg, len, "hpvmd restarted during the migration of VM %s to host %s and does not complete a "
@@ -353,7 +357,7 @@ static void handoff(hd_vm *v, const Hpvm__AppHandoff *h) {
   }
   if (rc == 0) {
     r.lease_generation = gen;
-    handed_over(v, h->target_host, gen);
+    handed_over(v, h->target_host, gen, m != NULL);
   } else {
     hd_log(d, HD_WARN, "VM %s: lease not handed over to host %s: %s", v->name, h->target_host ? h->target_host : "?",
            msg);
@@ -446,11 +450,15 @@ void hd_mig_abort(hd_vm *v, const char *reason) {
   hd_migration *m = v->mig;
   if (!m) return;
   char msg[1400];
-  if (m->handed_off)
-    snprintf(msg, sizeof msg, "hpvmapp ended after handing VM %s over to host %s (%s): check it there with hpvmstatus",
-             v->name, m->target, reason);
-  else snprintf(msg, sizeof msg, "VM %s ended during the migration: %s", v->name, reason);
-  finish(m, m->handed_off ? 0 : HPVM_ESTATE, m->handed_off ? "" : msg, NULL);
+  Hpvm__MigrateProgress p = HPVM__MIGRATE_PROGRESS__INIT;
+  if (m->handed_off) {
+    snprintf(msg, sizeof msg, "hpvmapp ended after handing VM %s over to host %s (%s); the lease makes it that host's: "
+             "check it there with hpvmstatus", v->name, m->target, reason);
+    p.note = msg;
+  } else {
+    snprintf(msg, sizeof msg, "VM %s ended during the migration: %s", v->name, reason);
+  }
+  finish(m, m->handed_off ? 0 : HPVM_ESTATE, m->handed_off ? "" : msg, &p);
 }
 
 /* ---- The request ------------------------------------------------------------------------------- */

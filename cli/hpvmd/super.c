@@ -659,8 +659,10 @@ static void finalize(hd_vm *v) {
     /* Never adopted: the guest runs on the source. Nothing of this run is kept but why. */
     hd_incoming_ended(v, reason);
     char why[1200];
-    snprintf(why, sizeof why, "incoming migration failed: %.1150s", reason);
-    memcpy(reason, why, sizeof why);
+    if (strncmp(reason, "incoming migration failed: ", 27)) {   /* hpvmapp's own note says it already */
+      snprintf(why, sizeof why, "incoming migration failed: %.1150s", reason);
+      memcpy(reason, why, sizeof why);
+    }
   }
   int state;
   if (migrated[0]) {
@@ -1209,8 +1211,10 @@ static void lease_retake(hd_vm *v, uint64_t now) {
     hd_log(d, HD_INFO, "VM %s: took its lease again", v->name);
     return;
   }
-  if (rc != HPVM_EBUSY && now + (uint64_t)d->o.lease_renew_ms * 1000000 < v->lease_ok_mono_ns +
-                                                                         (uint64_t)d->o.lease_fence_ms * 1000000) {
+  /* Another host's: one renewal period's grace after the re-attach, for a source frozen in a
+   * migration to ask what became of its handoff (the answer ends its run here). */
+  uint64_t renew = (uint64_t)d->o.lease_renew_ms * 1000000, fence_at = v->lease_ok_mono_ns + d->o.lease_fence_ms * 1000000ull;
+  if (rc == HPVM_EBUSY ? now < v->lease_ok_mono_ns + renew : now + renew < fence_at) {
     hd_log(d, HD_WARN, "VM %s: runs without its lease, which cannot be taken (will retry): %s", v->name, why);
     return;
   }

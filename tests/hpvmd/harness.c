@@ -63,9 +63,12 @@ void ht_hpvmd_start(ht_env *e) {
       perror("hpvmd test harness: cannot hide a directory (private mount namespace)");
       _exit(126);
     }
-    execl(HPVMD, "hpvmd", "--foreground", "--shared", e->shared, "--state-dir", e->state, "--name",
-          e->name[0] ? e->name : "testhost", "--hpvmapp", HPVMAPP, e->listen[0] ? "--listen" : (char *)NULL, e->listen,
-          (char *)NULL);
+    const char *argv[20] = {"hpvmd", "--foreground", "--shared", e->shared, "--state-dir", e->state, "--name",
+                            e->name[0] ? e->name : "testhost", "--hpvmapp", HPVMAPP};
+    int n = 10;
+    if (e->listen[0]) argv[n++] = "--listen", argv[n++] = e->listen;
+    if (e->lease_timeout[0]) argv[n++] = "--lease-timeout", argv[n++] = e->lease_timeout;
+    execv(HPVMD, (char **)argv);
     _exit(127);
   }
   e->hpvmd = pid;

@@ -5,7 +5,9 @@
  *
  *   - back and forth six times (HPVM_LIVE_ROUNDS=n: n times and nothing else; ctest's
  *     migrate_test_live_loopback_50, label long, runs it 50 times): each migration reports
- *     success, the console goes on on the target (new heartbeats, new memverify passes), both
+ *     success, the console goes on on the target (new heartbeats, new memverify passes; the
+ *     beat before and the beat after are consecutive and no more guest time apart than a
+ *     period, the reported downtime and a margin), both
  *     hosts agree where it runs, exactly one hpvmapp of the guest exists, nothing FAILs; a
  *     graceful stop at the end has every workload PASS
  *   - -s refusals: a guest of that name already running on the target (a host of another
@@ -16,219 +18,12 @@
  *     migrating in meanwhile, then the guest runs on at the source, nothing left on the target
  *   - the target's hpvmd not running: one clear error, the guest runs on
  *   - bad options: one line, exit 2 */
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <sched.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include "hpvmd_test.h"
+#include "live_test.h"
 
-#define ON HPVM__VM_RUN_STATE__VM_RUN_STATE_ON
-#define ELSEWHERE HPVM__VM_RUN_STATE__VM_RUN_STATE_ELSEWHERE
-#define INCOMING HPVM__VM_RUN_STATE__VM_RUN_STATE_INCOMING
 #define VM "livemig"
 #define WORK "memverify size=32M heartbeat diskverify blocks=32 passes=0"
-
-typedef struct two {
-  char dir[256];
-  char disks[300];
-  char disk[320];
-  ht_env h[2];          /* hosta, hostb */
-} two;
-
-/* ---- Environment ------------------------------------------------------------------------------ */
-
-static int free_port(void) {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t l = sizeof a;
-  assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
-  assert_int_equal(getsockname(s, (struct sockaddr *)&a, &l), 0);
-  close(s);
-  return ntohs(a.sin_port);
-}
-
-static void host_init(two *t, unsigned i, const char *shared) {
-  ht_env *e = &t->h[i];
-  char dir[256];
-  memcpy(dir, t->dir, sizeof dir);
-  snprintf(e->dir, sizeof e->dir, "%s", dir);
-  snprintf(e->shared, sizeof e->shared, "%s", shared);
-  snprintf(e->state, sizeof e->state, "%s/state-%c", dir, 'a' + i);
-  snprintf(e->sock, sizeof e->sock, "%s/state-%c/hpvmd.sock", dir, 'a' + i);
-  snprintf(e->log, sizeof e->log, "%s/hpvmd-%c.log", dir, 'a' + i);
-  snprintf(e->name, sizeof e->name, "host%c", 'a' + i);
-  snprintf(e->listen, sizeof e->listen, "127.0.0.1:%d", free_port());
-}
-
-static two *two_new(void) {
-  two *t = calloc(1, sizeof *t);
-  snprintf(t->dir, sizeof t->dir, "/tmp/hpvm-live-XXXXXX");
-  assert_non_null(mkdtemp(t->dir));
-  char shared[300];
-  snprintf(shared, sizeof shared, "%s/shared", t->dir);
-  mkdir(shared, 0755);
-  snprintf(t->disks, sizeof t->disks, "%s/disks", t->dir);
-  mkdir(t->disks, 0755);
-  snprintf(t->disk, sizeof t->disk, "%s/d.img", t->disks);
-  int fd = open(t->disk, O_WRONLY | O_CREAT, 0644);
-  assert_true(fd >= 0 && ftruncate(fd, 16 << 20) == 0);
-  close(fd);
-  host_init(t, 0, shared);
-  host_init(t, 1, shared);
-  return t;
-}
-
-static void kill_apps(ht_env *e) {
-  char dir[400];
-  snprintf(dir, sizeof dir, "%s/vms", e->state);
-  DIR *d = opendir(dir);
-  struct dirent *de;
-  while (d && (de = readdir(d))) {
-    char path[1000];
-    snprintf(path, sizeof path, "%s/%s/app.pid", dir, de->d_name);
-    char *s = de->d_name[0] != '.' ? ht_read_file(path) : NULL;
-    if (s && atoi(s) > 0) kill(atoi(s), SIGKILL);
-    free(s);
-  }
-  if (d) closedir(d);
-}
-
-static int setup(void **state) {
-  two *t = two_new();
-  ht_hpvmd_start(&t->h[0]);
-  ht_hpvmd_start(&t->h[1]);
-  *state = t;
-  return 0;
-}
-
-static int teardown(void **state) {
-  two *t = *state;
-  for (unsigned i = 0; i < 2; i++) {
-    ht_hpvmd_stop(&t->h[i], SIGTERM);
-    kill_apps(&t->h[i]);
-  }
-  usleep(50000);
-  if (!getenv("HPVMD_TEST_KEEP")) {
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", t->dir);
-    if (system(cmd)) { /* a leftover temporary directory is harmless */ }
-  }
-  free(t);
-  return 0;
-}
-
-static void dump(two *t) {
-  ht_dump_log(&t->h[0]);
-  ht_dump_log(&t->h[1]);
-}
-
-/* ---- Guests ----------------------------------------------------------------------------------- */
-
-static int create_vm(ht_env *e, const char *name, uint64_t mem, unsigned cpus, const char *args, const char *disk,
-                     char *msg, size_t len) {
-  Hpvm__VmConfig c = HPVM__VM_CONFIG__INIT;
-  c.name = (char *)name;
-  c.memory_bytes = mem;
-  c.vcpus = cpus;
-  c.kernel = HPVMK;
-  c.cmdline = (char *)args;
-  Hpvm__VmEntitlement ent = HPVM__VM_ENTITLEMENT__INIT;
-  ent.unit = HPVM__VM_ENTITLEMENT__UNIT__UNIT_PERCENT;
-  ent.value = 1;
-  c.entitlement = &ent;
-  Hpvm__VmStorageDevice dev = HPVM__VM_STORAGE_DEVICE__INIT, *devs[1] = {&dev};
-  char spec[400];
-  if (disk) {
-    snprintf(spec, sizeof spec, "disk:avio_stor:0,2,0:file:%s", disk);
-    dev.type = HPVM__VM_DEVICE_TYPE__VM_DEVICE_TYPE_DISK;
-    dev.adapter = "avio_stor";
-    dev.bus = 0, dev.device = 2, dev.target = 0;
-    dev.backing = HPVM__VM_BACKING_TYPE__VM_BACKING_TYPE_FILE;
-    dev.path = (char *)disk;
-    dev.spec = spec;
-    c.n_devices = 1;
-    c.devices = devs;
-  }
-  Hpvm__CreateVmRequest cr = HPVM__CREATE_VM_REQUEST__INIT;
-  cr.config = &c;
-  Hpvm__Request req = HPVM__REQUEST__INIT;
-  req.body_case = HPVM__REQUEST__BODY_CREATE;
-  req.create = &cr;
-  Hpvm__Response *r;
-  int err = ht_call(e, &req, &r);
-  snprintf(msg, len, "%s", r && r->message ? r->message : "");
-  hpvmd_response_free(r);
-  return err;
-}
-
-static char *console_of(ht_env *e, const char *name) {
-  char path[600];
-  snprintf(path, sizeof path, "%s/vms/%s/console.log", e->state, name);
-  char *s = ht_read_file(path);
-  return s ? s : strdup("");
-}
-
-/* Wait until host e's console of name contains needle after byte `from`. */
-static bool console_wait(ht_env *e, const char *name, size_t from, const char *needle, int timeout_ms) {
-  uint64_t end = ht_ms() + (uint64_t)timeout_ms;
-  do {
-    char *s = console_of(e, name);
-    bool found = strlen(s) > from && strstr(s + from, needle);
-    free(s);
-    if (found) return true;
-    usleep(20000);
-  } while (ht_ms() < end);
-  return false;
-}
-
-static size_t console_len(ht_env *e, const char *name) {
-  char *s = console_of(e, name);
-  size_t n = strlen(s);
-  free(s);
-  return n;
-}
-
-/* hpvmapp processes of VM name under this test's directory. */
-static unsigned apps_of(two *t, const char *name, int *pid) {
-  DIR *d = opendir("/proc");
-  struct dirent *de;
-  unsigned n = 0;
-  char rundir[400];
-  snprintf(rundir, sizeof rundir, "%s/", t->dir);
-  while (d && (de = readdir(d))) {
-    if (de->d_name[0] < '1' || de->d_name[0] > '9') continue;
-    char path[300], buf[8192];
-    snprintf(path, sizeof path, "/proc/%s/cmdline", de->d_name);
-    int fd = open(path, O_RDONLY);
-    ssize_t len = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-    if (fd >= 0) close(fd);
-    if (len <= 0 || !ht_pid_alive(atoi(de->d_name))) continue;
-    buf[len] = 0;
-    const char *a0 = strrchr(buf, '/') ? strrchr(buf, '/') + 1 : buf;
-    if (strcmp(a0, "hpvmapp")) continue;
-    bool named = false, ours = false;
-    for (char *p = buf; p < buf + len; p += strlen(p) + 1) {
-      if (!strcmp(p, "--name") && p + strlen(p) + 1 < buf + len && !strcmp(p + strlen(p) + 1, name)) named = true;
-      if (!strncmp(p, rundir, strlen(rundir))) ours = true;
-    }
-    if (named && ours) {
-      n++;
-      if (pid) *pid = atoi(de->d_name);
-    }
-  }
-  if (d) closedir(d);
-  return n;
-}
 
 /* An hpvmconsole viewer attached to host e's hpvmd sees needle in what the guest prints. */
 static bool viewer_sees(ht_env *e, const char *name, const char *needle) {
@@ -259,48 +54,59 @@ static bool viewer_sees(ht_env *e, const char *name, const char *needle) {
   return found;
 }
 
-/* ---- The command -------------------------------------------------------------------------------- */
+/* ---- Guest time across a migration --------------------------------------------------------------- */
 
-typedef struct out {
-  int status;
-  char *text;           /* stdout and stderr */
-} out;
+#define HB_PERIOD_MS 100.0      /* hpvmk's heartbeat: a beat every 100 ms of ar.itc */
+#define HB_MARGIN_MS 200.0      /* scheduling of the vCPU threads on a loaded host */
 
-static pid_t spawn_cmd(ht_env *e, const char *file, char *const argv[]) {
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd >= 0) dup2(fd, 1), dup2(fd, 2);
-    setenv("HPVMD_SOCKET", e->sock, 1);
-    execv(HPVM_BIN "/hpvmmigrate", argv);
-    _exit(127);
+typedef struct beat {
+  unsigned seq;
+  unsigned long long itc;       /* ar.itc, ns */
+  size_t at;                    /* offset of the line in the text */
+} beat;
+
+/* The "HB <seq> <itc>" lines of text, in order (at most max). */
+static size_t beats_of(const char *text, beat *out, size_t max) {
+  size_t n = 0;
+  for (const char *p = text; n < max && (p = strstr(p, "HB ")); p += 3) {
+    if (p != text && p[-1] != '\n') continue;
+    beat b = {.at = (size_t)(p - text)};
+    if (sscanf(p, "HB %u %llu", &b.seq, &b.itc) == 2) out[n++] = b;
   }
-  return pid;
+  return n;
 }
 
-static out wait_cmd(pid_t pid, const char *file) {
-  int st;
-  waitpid(pid, &st, 0);
-  out o = {WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), ht_read_file(file)};
-  if (!o.text) o.text = strdup("");
-  return o;
+/* What the guest printed from before the migration on the source, then on the target, is one
+ * stream: the last beat on the source and the first on the target are consecutive, and the
+ * guest time between them is at most a period plus the downtime hpvmmigrate reported plus a
+ * margin (ar.itc goes on from the source's value: no jump beyond the pause). */
+static void assert_heartbeat_across(ht_env *src, size_t mark_src, ht_env *dst, size_t mark_dst, double downtime_ms) {
+  char *a = console_of(src, VM), *b = console_of(dst, VM);
+  size_t la = strlen(a) > mark_src ? strlen(a) - mark_src : 0, lb = strlen(b) > mark_dst ? strlen(b) - mark_dst : 0;
+  char *text = malloc(la + lb + 1);
+  memcpy(text, a + (strlen(a) > mark_src ? mark_src : strlen(a)), la);
+  memcpy(text + la, b + (strlen(b) > mark_dst ? mark_dst : strlen(b)), lb);
+  text[la + lb] = 0;
+  static beat beats[4096];
+  size_t n = beats_of(text, beats, 4096), last = n;
+  for (size_t i = 0; i < n; i++)
+    if (beats[i].at < la) last = i;
+  if (last >= n || last + 1 >= n) fail_msg("no heartbeat on %s before and on %s after the migration", src->name, dst->name);
+  beat l = beats[last], f = beats[last + 1];
+  double gap = (double)(f.itc - l.itc) / 1e6;
+  printf("  heartbeat %u on %s, %u on %s: %.1f ms of guest time apart (downtime %.1f ms)\n", l.seq, src->name, f.seq,
+         dst->name, gap, downtime_ms);
+  assert_int_equal(f.seq, l.seq + 1);
+  assert_true(f.itc > l.itc);
+  assert_true(gap <= HB_PERIOD_MS + downtime_ms + HB_MARGIN_MS);
+  free(text), free(a), free(b);
 }
 
-/* hpvmmigrate ARGS... on host e (NULL-terminated). */
-static out migrate_cmd(two *t, ht_env *e, ...) {
-  char *argv[32] = {"hpvmmigrate"};
-  va_list ap;
-  va_start(ap, e);
-  for (int i = 1; i < 31 && (argv[i] = va_arg(ap, char *)); i++) {}
-  va_end(ap);
-  char file[400];
-  snprintf(file, sizeof file, "%s/cmd.out", t->dir);
-  return wait_cmd(spawn_cmd(e, file, argv), file);
-}
-
-static void out_free(out *o) {
-  free(o->text);
+static double reported_downtime_ms(const char *text) {
+  const char *p = strstr(text, "s, downtime ");   /* the summary's, not a progress line's */
+  double ms = -1;
+  if (!p || sscanf(p, "s, downtime %lf ms", &ms) != 1) fail_msg("no downtime in:\n%s", text);
+  return ms;
 }
 
 /* ---- Tests -------------------------------------------------------------------------------------- */
@@ -322,7 +128,7 @@ static void test_live_migration_back_and_forth(void **state) {
   assert_int_equal(apps_of(t, VM, &pid), 1);
   for (unsigned i = 0; i < rounds; i++) {
     ht_env *src = &t->h[i % 2], *dst = &t->h[(i + 1) % 2];
-    size_t mark = console_len(dst, VM);
+    size_t mark = console_len(dst, VM), mark_src = console_len(src, VM);
     int old_pid = pid;
     out o = migrate_cmd(t, src, "-P", VM, "-h", dst->name, "-o", (char *)NULL);
     if (o.status) dump(t);
@@ -332,6 +138,7 @@ static void test_live_migration_back_and_forth(void **state) {
     if (!strstr(o.text, want)) fprintf(stderr, "%s", o.text);
     assert_non_null(strstr(o.text, want));
     assert_non_null(strstr(o.text, "downtime"));
+    double downtime_ms = reported_downtime_ms(o.text);
     out_free(&o);
     /* Both hosts agree: it runs on dst, under its lease; the source shows it elsewhere. */
     int dpid = 0;
@@ -350,6 +157,7 @@ static void test_live_migration_back_and_forth(void **state) {
     assert_string_equal(reason, want);
     /* The guest goes on over there: new heartbeats, new verified memory and disk passes. */
     assert_true(console_wait(dst, VM, mark, "HB ", 5000));
+    assert_heartbeat_across(src, mark_src, dst, mark, downtime_ms);
     if (i == 0) assert_true(viewer_sees(dst, VM, "HB "));   /* hpvmconsole on the target */
     assert_true(console_wait(dst, VM, mark, " verified", 10000));
     assert_true(console_wait(dst, VM, mark, "diskverify: pass", 10000));
@@ -585,14 +393,14 @@ static bool can_hide(void) {
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
   struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(test_live_migration_back_and_forth, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_check_only_accepts_and_changes_nothing, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_check_refuses_memory_the_target_cannot_give, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_check_refuses_a_name_running_on_the_target, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_cancel_in_the_copy_phase_leaves_the_guest_on_the_source, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_target_hpvmd_down_is_a_clear_error, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_bad_options_are_one_line_and_exit_2, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_check_refuses_storage_the_target_does_not_share, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_live_migration_back_and_forth, two_setup, two_teardown),
+    cmocka_unit_test_setup_teardown(test_check_only_accepts_and_changes_nothing, two_setup, two_teardown),
+    cmocka_unit_test_setup_teardown(test_check_refuses_memory_the_target_cannot_give, two_setup, two_teardown),
+    cmocka_unit_test_setup_teardown(test_check_refuses_a_name_running_on_the_target, two_setup, two_teardown),
+    cmocka_unit_test_setup_teardown(test_cancel_in_the_copy_phase_leaves_the_guest_on_the_source, two_setup, two_teardown),
+    cmocka_unit_test_setup_teardown(test_target_hpvmd_down_is_a_clear_error, two_setup, two_teardown),
+    cmocka_unit_test_setup_teardown(test_bad_options_are_one_line_and_exit_2, two_setup, two_teardown),
+    cmocka_unit_test_setup_teardown(test_check_refuses_storage_the_target_does_not_share, two_setup, two_teardown),
   };
   size_t n = sizeof tests / sizeof tests[0];
   if (getenv("HPVM_LIVE_ROUNDS")) n = 1;   /* the long run: back and forth only */
