@@ -376,6 +376,7 @@ void nt_require_netns(void) {
   free(out);
   install_cleanup();
   remove_stale();
+  if (getenv("NETNS_TEST_FILTER")) cmocka_set_test_filter(getenv("NETNS_TEST_FILTER"));
   char a[64], b[64], line[300];
   snprintf(a, sizeof a, PREFIX "%d-probe0", (int)getpid());
   snprintf(b, sizeof b, PREFIX "%d-probe1", (int)getpid());

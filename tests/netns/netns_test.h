@@ -59,7 +59,8 @@ typedef struct nt_env {
 
 /* Call first in main(): exits NT_SKIP with a printed reason when this process cannot make
  * namespaces (not root, no ip, no permission, no veth), then deletes stale hpvmt-* namespaces
- * (their owner pid is gone) and their temporary directories. */
+ * (their owner pid is gone) and their temporary directories. NETNS_TEST_FILTER=PATTERN runs
+ * only the tests whose name matches (cmocka_set_test_filter: * and ? wildcards). */
 void nt_require_netns(void);
 /* n hosts (2: pairwise; more: a bridge), links up, no hpvmd yet. Fails the test on error. */
 nt_env *nt_env_new(unsigned n);
