@@ -55,6 +55,7 @@ struct app_ctl {
   char *suspended_to;          /* hpvmsuspend saved the VM there (control thread; read after its join) */
   app_mig *mig;                /* live migration (migrate.c): its commands go there */
   atomic_uint generation;      /* +1 per supervisor connection: pending requests are re-sent */
+  _Atomic uint64_t fence_ns;   /* hpvmd's lease deadline (CLOCK_MONOTONIC); 0: none given */
   char *migrated_to;           /* the guest was handed over to this host (set before power-off) */
   char *exit_note;             /* the reason the exit reports instead of the usual one */
   int64_t started_ns;
@@ -303,6 +304,9 @@ static void do_command(app_ctl *c, const Hpvm__AppCommand *cmd) {
   case HPVM__APP_COMMAND__BODY_SUSPEND:
     suspend_to(c, cmd->suspend->path);
     break;
+  case HPVM__APP_COMMAND__BODY_LEASE:
+    atomic_store(&c->fence_ns, cmd->lease->fence_mono_ns);
+    break;
   case HPVM__APP_COMMAND__BODY_MIGRATE_OUT:
   case HPVM__APP_COMMAND__BODY_INCOMING:
   case HPVM__APP_COMMAND__BODY_HANDOFF_RESULT:
@@ -335,11 +339,34 @@ static int read_commands(app_ctl *c) {
   return rc < 0 ? -1 : 0;
 }
 
+static uint64_t mono_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* The lease deadline hpvmd gave has passed without a newer one (hpvmd is gone, or cannot
+ * write the shared storage and would stop the guest anyway): power it off before another host
+ * may take the lease over. -1 (no deadline) or the ms until it, for poll. */
+static int fence_check(app_ctl *c) {
+  uint64_t fence = atomic_load(&c->fence_ns), now = mono_ns();
+  if (!fence) return -1;
+  if (now < fence) return (int)((fence - now) / 1000000u) + 1;
+  atomic_store(&c->fence_ns, 0);
+  const char *why = "powered off: hpvmd did not renew the guest's lease in time (hpvmd gone?), so another host may "
+                    "take it over (self-fencing)";
+  fprintf(stderr, "hpvmapp: %s\n", why);
+  app_ctl_set_exit_note(c, why);
+  atomic_store(&c->poweroff_asked, true);
+  vm_power_off(c->v, 0);
+  return -1;
+}
+
 static void *ctl_thread(void *arg) {
   app_ctl *c = arg;
   for (;;) {
     struct pollfd p[3] = {{c->wake[0], POLLIN, 0}, {c->listen_fd, POLLIN, 0}, {c->fd, POLLIN, 0}};
-    int n = poll(p, c->fd >= 0 ? 3 : 2, -1);
+    int n = poll(p, c->fd >= 0 ? 3 : 2, fence_check(c));
     if (n < 0 && errno != EINTR) break;
     if (n <= 0) continue;
     if (p[0].revents) break;

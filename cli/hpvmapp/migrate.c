@@ -214,8 +214,10 @@ static int ask_hpvmd(app_mig *m, const Hpvm__AppEvent *e, int timeout_ms) {
   return rc;
 }
 
-static const char *no_answer(int rc) {
-  return rc == HPVM_ECANCELED ? "the VM was powered off meanwhile" : "hpvmd did not answer";
+/* Why ask_hpvmd got no answer, in words. */
+static void no_answer(char *out, size_t len, int rc, int wait_ms) {
+  if (rc == HPVM_ECANCELED) snprintf(out, len, "the VM was powered off meanwhile");
+  else snprintf(out, len, "hpvmd did not answer within %d ms", wait_ms);
 }
 
 /* ---- Source: connecting ------------------------------------------------------------------------ */
@@ -446,7 +448,7 @@ static int on_handoff(void *ctx, uint64_t *gen, char *msg, size_t len) {
   e.handoff = &h;
   int wait_ms = (int)(lease_timeout(m) / 2) + 1000;
   int rc = ask_hpvmd(m, &e, wait_ms);
-  if (rc) return snprintf(msg, len, "%s (the handoff, within %d ms)", no_answer(rc), wait_ms), rc;
+  if (rc) return no_answer(msg, len, rc, wait_ms), rc;
   pthread_mutex_lock(&m->lock);
   rc = m->reply_err;
   if (rc) snprintf(msg, len, "%s", m->reply_msg);
@@ -471,7 +473,7 @@ static int on_abort(void *ctx, char *msg, size_t len) {
   int wait_ms = (int)(lease_timeout(m) / 4);
   int rc = ask_hpvmd(m, &e, wait_ms);
   pthread_mutex_lock(&m->lock);
-  if (rc) snprintf(m->stop_why, sizeof m->stop_why, "%s (within %d ms)", no_answer(rc), wait_ms);
+  if (rc) no_answer(m->stop_why, sizeof m->stop_why, rc, wait_ms);
   else if ((rc = m->reply_err)) snprintf(m->stop_why, sizeof m->stop_why, "%s", m->reply_msg);
   if (rc) m->must_stop = true, snprintf(msg, len, "%s", m->stop_why);
   pthread_mutex_unlock(&m->lock);

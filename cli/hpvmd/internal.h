@@ -263,6 +263,9 @@ void hd_detach_all(hd_daemon *d);
 int hd_spawn(hd_vm *v, const Hpvm__VmConfig *cfg, const int *fds, unsigned nfds, char *why, size_t len);
 /* super.c helpers for peer.c and migrate.c. */
 void hd_vm_set_reason(hd_vm *v, const char *reason);
+/* Tell hpvmapp until when the lease is ours (AppCommand.lease: its fence deadline); after
+ * every successful write of the lease. Nothing without the lease or a connection. */
+void hd_vm_lease_tell(hd_vm *v);
 uint64_t hd_incarnation(hd_daemon *d);
 
 /* ---- ident.c -------------------------------------------------------------------------------- */

@@ -394,7 +394,8 @@ static void abort_note(hd_vm *v, const Hpvm__AppHandoff *h) {
       rc = 0, v->lease = l;
   }
   if (rc == 0) {
-    v->lease_ok_mono_ns = hd_mono_ns();
+    v->lease_ok_mono_ns = v->lease.renew_mono_ns;
+    hd_vm_lease_tell(v);
     hd_log(d, HD_WARN, "VM %s: migration %s to host %s failed after the target may have acknowledged the state; noted in "
            "the lease, the guest resumes here", v->name, h->id, h->target_host ? h->target_host : "?");
   } else {

@@ -513,7 +513,8 @@ static void now_ours(hd_vm *v, hd_incoming *in, const sto_lease *l, const char *
   char line[600];
   v->lease = *l;
   v->have_lease = true;
-  v->lease_ok_mono_ns = hd_mono_ns();
+  v->lease_ok_mono_ns = l->renew_mono_ns;   /* its write began then, on this host's clock */
+  hd_vm_lease_tell(v);
   v->state = HPVM__VM_RUN_STATE__VM_RUN_STATE_ON;
   v->started_ns = hd_wall_ns();
   hd_vm_set_reason(v, NULL);

@@ -375,14 +375,26 @@ uint64_t hd_incarnation(hd_daemon *d) {
  * once this hpvmd has seen it unchanged for its timeout, so a later start takes it over. */
 static int lease_take(hd_vm *v, char *why, size_t len) {
   hd_daemon *d = v->d;
+  uint64_t t0 = hd_mono_ns();
   int rc = sto_lease_acquire(d->sto, v->name, d->o.lease_timeout_ms, incarnation(d), &v->lease_obs, &v->lease);
   if (rc) {
     snprintf(why, len, "%s", sto_error(d->sto));
     return rc;
   }
   v->have_lease = true;
-  v->lease_ok_mono_ns = hd_mono_ns();
+  v->lease_ok_mono_ns = t0;
+  hd_vm_lease_tell(v);
   return 0;
+}
+
+void hd_vm_lease_tell(hd_vm *v) {
+  if (!v->have_lease || !v->app) return;
+  Hpvm__AppLease l = HPVM__APP_LEASE__INIT;
+  l.fence_mono_ns = v->lease_ok_mono_ns + (uint64_t)v->d->o.lease_fence_ms * 1000000;
+  Hpvm__AppCommand c = HPVM__APP_COMMAND__INIT;
+  c.body_case = HPVM__APP_COMMAND__BODY_LEASE;
+  c.lease = &l;
+  hd_vm_send(v, &c);
 }
 
 static void lease_drop(hd_vm *v) {
@@ -454,6 +466,7 @@ static void on_app_event(hd_vm *v, Hpvm__AppEvent *e) {
     if (v->state == HPVM__VM_RUN_STATE__VM_RUN_STATE_BOOTING) v->state = HPVM__VM_RUN_STATE__VM_RUN_STATE_ON;
     hd_log(d, HD_INFO, "VM %s: %s hpvmapp pid %d (%s)", v->name, h->restarted_supervisor ? "re-attached to" : "started",
            (int)v->pid, hd_state_name(v->state));
+    hd_vm_lease_tell(v);   /* a fresh spawn: the lease was taken before there was a connection */
     /* Re-attached after a restart: the lease is this host's again, unless the guest is only
      * coming in (the source owns it until the handoff: peer.c adopts it then). */
     if (h->restarted_supervisor && !v->have_lease && v->state != HPVM__VM_RUN_STATE__VM_RUN_STATE_INCOMING) {
@@ -1254,6 +1267,7 @@ void hd_tick(hd_daemon *d) {
     int rc = lease_renew(v, err, sizeof err);
     if (rc == 0) {
       v->lease_ok_mono_ns = now;
+      hd_vm_lease_tell(v);
       continue;
     }
     uint64_t deadline = v->lease_ok_mono_ns + (uint64_t)d->o.lease_fence_ms * 1000000;

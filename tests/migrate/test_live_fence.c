@@ -10,6 +10,9 @@
  *     (hpvmd-lease-renew-migrating:fail, app-src-acked:sleep): it is fenced, does not resume,
  *     and the target, holding the acknowledged state, takes the expired lease over and runs it
  *   - the target of a migration, once it adopted the lease, fences the same way
+ *   - a guest whose hpvmd is gone (kill -9, not restarted): its hpvmapp powers it off by
+ *     itself at the fence deadline hpvmd last gave it, before a third host sees the lease
+ *     expire
  *   - kill -9 of the target's hpvmd in the copy phase (held there by app-src-copy:sleep), a
  *     new hpvmd a moment later: it re-attaches to hpvmapp --incoming, adopts the lease at
  *     COMMIT, and the guest runs on the target
@@ -176,6 +179,35 @@ static void test_a_migration_target_fences_once_it_adopted_the_lease(void **stat
   assert_gone_before_expiry(t);
 }
 
+static void test_a_guest_without_its_hpvmd_stops_itself_before_the_lease_expires(void **state) {
+  two *t = *state;
+  host_start(t, A, NULL);
+  host_start(t, B, NULL);
+  start_guest(t, A);
+  ht_hpvmd_stop(&t->h[A], SIGKILL);
+  assert_gone_before_expiry(t);
+  char path[600];
+  snprintf(path, sizeof path, "%s/vms/%s/app.log", t->h[A].state, VM);
+  char *log = ht_read_file(path);
+  assert_non_null(log);
+  assert_non_null(strstr(log, "hpvmd did not renew the guest's lease in time"));
+  free(log);
+  /* The next hpvmd finds how it ended; hostb takes the expired lease over at its start. */
+  host_start(t, A, NULL);
+  char reason[600] = "";
+  assert_true(ht_wait_state(&t->h[A], VM, OFF, 5000));
+  ht_state(&t->h[A], VM, NULL, reason, sizeof reason);
+  assert_non_null(strstr(reason, "self-fencing"));
+  char msg[1200];
+  if (ht_start(&t->h[B], VM, msg, sizeof msg)) {   /* hostb's first look at the lease: wait for its expiry */
+    assert_non_null(strstr(msg, "counts as expired after 3000 ms"));
+    usleep(3100000);
+  }
+  start_guest(t, B);
+  assert_settles_on(t, B, 5000);
+  assert_passes(t, B);
+}
+
 /* Hold the source at the start of its copy phase (the fault point), then kill -9 hpvmd `who`
  * and start a new one. */
 static void kill_hpvmd_in_copy(two *t, unsigned who, out *result) {
@@ -230,6 +262,8 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_a_guest_paused_in_a_migration_fences_and_the_target_takes_it_over, setup,
                                     two_teardown),
     cmocka_unit_test_setup_teardown(test_a_migration_target_fences_once_it_adopted_the_lease, setup, two_teardown),
+    cmocka_unit_test_setup_teardown(test_a_guest_without_its_hpvmd_stops_itself_before_the_lease_expires, setup,
+                                    two_teardown),
     cmocka_unit_test_setup_teardown(test_target_hpvmd_killed_in_the_copy_phase, setup, two_teardown),
     cmocka_unit_test_setup_teardown(test_source_hpvmd_killed_in_the_copy_phase, setup, two_teardown),
   };
