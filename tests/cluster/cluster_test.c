@@ -48,6 +48,7 @@ ct_fixture *ct_fixture_new(void) {
   if (!mkdtemp(fx->dir)) die("cannot make a temporary directory");
   for (size_t i = 0; i < sizeof fx->secret; i++) fx->secret[i] = (uint8_t)(0xa5 ^ i);
   ct_fast_config(&fx->base);
+  fx->bind_addr = "127.0.0.1:0";
   return fx;
 }
 
@@ -137,7 +138,7 @@ ct_node *ct_node_add(ct_fixture *fx, const uint8_t *secret) {
   n->chan.timeout_ms = 2000;
   clu_config cfg = fx->base;
   cfg.name = n->name;
-  cfg.bind_addr = "127.0.0.1:0";
+  cfg.bind_addr = fx->bind_addr;
   cfg.secret = n->secret;
   cfg.chan = &n->chan;
   cfg.meta.state = CLU_HOST_UP;

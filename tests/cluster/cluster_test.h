@@ -46,6 +46,7 @@ typedef struct ct_fixture {
   char dir[64];
   uint8_t secret[32];
   clu_config base;                        /* timings for every node */
+  const char *bind_addr;                  /* "127.0.0.1:0" unless a test sets another */
   ct_node *nodes[CT_MAX_NODES];
   int n;
 } ct_fixture;

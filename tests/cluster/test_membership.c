@@ -364,6 +364,31 @@ static void test_a_truncated_or_garbled_datagram_is_dropped(void **state) {
   assert_true(ct_run_until(fx, ct_converged, NULL, 2000));
 }
 
+/* ---- IPv6 ----------------------------------------------------------------------------------------- */
+
+static void test_members_converge_over_ipv6(void **state) {
+  ct_fixture *fx = *state;
+  struct sockaddr_in6 sa;
+  assert_int_equal(uv_ip6_addr("::1", 0, &sa), 0);
+  int fd = socket(AF_INET6, SOCK_DGRAM, 0);
+  bool v6 = fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+  if (fd >= 0) close(fd);
+  if (!v6) {
+    print_message("skipped: this host has no IPv6 loopback (::1)\n");
+    skip();
+  }
+  fx->bind_addr = "[::1]:0";
+  ct_cluster(fx, 3);
+  for (int i = 0; i < 3; i++) {
+    clu_member m;
+    assert_int_equal(clu_member_find(fx->nodes[0]->c, fx->nodes[i]->name, &m), 0);
+    assert_memory_equal(m.addr, "[::1]:", 6);
+    clu_counters k;
+    clu_counters_get(fx->nodes[i]->c, &k);
+    assert_true(k.push_pulls > 0);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_five_members_join_through_one_seed_and_converge, setup, teardown),
@@ -374,6 +399,7 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_a_member_with_the_wrong_secret_is_never_admitted, setup, teardown),
     cmocka_unit_test_setup_teardown(test_a_replayed_datagram_is_dropped, setup, teardown),
     cmocka_unit_test_setup_teardown(test_a_truncated_or_garbled_datagram_is_dropped, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_members_converge_over_ipv6, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
