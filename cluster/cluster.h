@@ -210,7 +210,8 @@ int clu_leave(clu *c, unsigned timeout_ms, clu_done_cb cb, void *arg);
  * have exited. Then clu_free. */
 void clu_stop(clu *c, clu_done_cb cb, void *arg);
 
-/* Free a clu that was stopped (its cb has run) or never started. NULL-safe. */
+/* Free a clu whose clu_stop callback has run (clu_stop is needed even when clu_start never
+ * ran: the handles live from clu_create on; freeing earlier aborts). NULL-safe. */
 void clu_free(clu *c);
 
 /* ---- Use ----------------------------------------------------------------------------------------- */
