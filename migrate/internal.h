@@ -142,6 +142,7 @@ typedef struct mig_link_obs {
   uint64_t data_frames, lz4_frames;   /* frames the senders encoded as data in it, of them LZ4 */
   unsigned idle_permille;             /* the receivers waited for data (the ACK says) */
   unsigned blocked_permille;          /* the senders waited for the wire (bucket, socket) */
+  unsigned starved_permille;          /* the senders waited for a CPU (other load on the host) */
 } mig_link_obs;
 
 typedef struct mig_link {
@@ -150,7 +151,7 @@ typedef struct mig_link {
   unsigned votes;                     /* link-bound windows in a row at a steady rate */
   /* The check of compression: guest bytes per second compressed, then in a raw probe. */
   double comp_gbps, raw_gbps, probe_link;
-  unsigned comp_windows, stretch, probe_windows, vetoes;
+  unsigned comp_windows, slow_windows, stretch, probe_windows, vetoes;
   bool probing;
   uint64_t now_ns, veto_until_ns, veto_len_ns;
 } mig_link;
@@ -298,6 +299,7 @@ typedef struct mig_busy {
   uint64_t t_wall, t_cpu, t_wait;    /* at the last sample */
   uint64_t blocked_ns;               /* of the last period */
   unsigned blocked_permille;
+  unsigned starved_permille;         /* ready to run, waiting for a CPU */
 } mig_busy;
 void mig_busy_start(mig_busy *b);
 void mig_busy_reset(mig_busy *b);    /* a new period from now (after a wait that does not count) */

@@ -136,6 +136,7 @@ typedef struct sender {
   _Atomic uint64_t resent, encode_ns;   /* rounds >= 1: frames encoded (same included), wall time */
   _Atomic uint64_t cpu_ns;         /* this thread's CPU time, after each round */
   _Atomic unsigned blocked;        /* permille of its last period spent blocked (wire, bucket) */
+  _Atomic unsigned starved;        /* ... and ready to run, waiting for a CPU */
   mig_busy busy;
   double link_seen;                /* the link measure its encoder has */
   int err;
@@ -287,7 +288,8 @@ static int send_batch(sender *s, uint32_t round) {
 
 /* Between batches: this sender's blocked share, and the link measure for `auto`. */
 static void sender_measure(sender *s) {
-  if (mig_busy_sample(&s->busy, BUSY_PERIOD_NS)) atomic_store(&s->blocked, s->busy.blocked_permille);
+  if (mig_busy_sample(&s->busy, BUSY_PERIOD_NS))
+    atomic_store(&s->blocked, s->busy.blocked_permille), atomic_store(&s->starved, s->busy.starved_permille);
   double link = atomic_load(&s->m->link_bps);
   if (link != s->link_seen) s->link_seen = link, mig_auto_link(&s->enc.au, link, s->m->nch);
 }
@@ -382,21 +384,23 @@ static void *sender_main(void *arg) {
 static void take_ack(mig_source *m, const Hpvm__MigAck *a) {
   uint64_t now = mig_now_ns();
   uint64_t data = 0, lz4 = 0;
-  unsigned blocked = 0;
+  unsigned blocked = 0, starved = 0;
   for (unsigned i = 0; i < m->nch; i++) {
     data += atomic_load(&m->s[i].raw) + atomic_load(&m->s[i].lz4);
     lz4 += atomic_load(&m->s[i].lz4);
     blocked += atomic_load(&m->s[i].blocked);
+    starved += atomic_load(&m->s[i].starved);
   }
   if (m->ack_ns && now > m->ack_ns && m->busy == m->nch && a->wire_bytes >= m->ack_bytes) {
     mig_link_obs o = {.ns = now - m->ack_ns, .wire = a->wire_bytes - m->ack_bytes, .data_frames = data - m->ack_data,
                       .lz4_frames = lz4 - m->ack_lz4, .idle_permille = a->idle_permille,
-                      .blocked_permille = blocked / m->nch};
+                      .blocked_permille = blocked / m->nch, .starved_permille = starved / m->nch};
     atomic_store(&m->link_bps, mig_link_update(&m->link, &o));
     if (getenv("MIG_DEBUG"))
-      fprintf(stderr, "ack: rate %.0f MB/s data %.0f MB/s lz4 %llu/%llu idle %u blocked %u -> link %.0f MB/s%s\n",
+      fprintf(stderr, "ack: rate %.0f MB/s data %.0f MB/s lz4 %llu/%llu idle %u blocked %u starved %u -> link %.0f MB/s%s\n",
               (double)o.wire * 1e3 / (double)o.ns, (double)o.data_frames * 4096e3 / (double)o.ns,
               (unsigned long long)o.lz4_frames, (unsigned long long)o.data_frames, o.idle_permille, o.blocked_permille,
+              o.starved_permille,
               m->link.published / 1e6, m->link.probing ? " probe" : "");
   }
   m->ack_bytes = a->wire_bytes, m->ack_ns = now, m->ack_data = data, m->ack_lz4 = lz4;

@@ -69,6 +69,8 @@ bool mig_busy_sample(mig_busy *b, uint64_t period_ns) {
   uint64_t wall = now - b->t_wall, used = (cpu - b->t_cpu) + (wait - b->t_wait);
   b->blocked_ns = used >= wall ? 0 : wall - used;
   b->blocked_permille = wall ? (unsigned)(b->blocked_ns * 1000 / wall) : 0;
+  uint64_t starved = wait - b->t_wait;
+  b->starved_permille = wall ? (unsigned)((starved < wall ? starved : wall) * 1000 / wall) : 0;
   b->t_wall = now, b->t_cpu = cpu, b->t_wait = wait;
   return true;
 }
