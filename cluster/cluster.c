@@ -245,12 +245,11 @@ void clu_leave_check(clu *c) {
 
 /* ---- Life cycle ------------------------------------------------------------------------------------ */
 
-static int self_init(clu *c, const struct sockaddr_storage *bound, char *msg, size_t len) {
+static int self_init(clu *c, const struct sockaddr_storage *bound, const char *advertise, char *msg, size_t len) {
   struct sockaddr_storage adv = *bound;
-  if (c->cfg.advertise_addr) {
-    if (clu_addr_parse(c->cfg.advertise_addr, &adv) || wildcard(&adv))
-      return snprintf(msg, len, "cluster: advertise address %s is not a reachable IP:PORT", c->cfg.advertise_addr),
-             HPVM_EINVAL;
+  if (advertise) {
+    if (clu_addr_parse(advertise, &adv) || wildcard(&adv))
+      return snprintf(msg, len, "cluster: advertise address %s is not a reachable IP:PORT", advertise), HPVM_EINVAL;
   } else if (wildcard(bound)) {
     return snprintf(msg, len, "cluster: bound to a wildcard address (%s): give advertise_addr", c->bind_addr),
            HPVM_EINVAL;
@@ -274,7 +273,7 @@ static void copy_config(clu *c, const clu_config *cfg) {
   snprintf(c->bind_addr, sizeof c->bind_addr, "%s", cfg->bind_addr);
   c->cfg.name = c->name;
   c->cfg.bind_addr = c->bind_addr;
-  c->cfg.advertise_addr = NULL;           /* used only here, in self_init */
+  c->cfg.advertise_addr = NULL;           /* the caller's is used once, by self_init */
   c->cfg.secret = NULL;
   c->cfg.chan = &c->chan;
   clu_derive_key(cfg->secret, c->key);
@@ -318,7 +317,7 @@ int clu_create(uv_loop_t *loop, const clu_config *cfg, clu **out, char *msg, siz
     return rc;
   }
   if ((rc = clu_sync_create(c, tcp_fd, msg, msglen))) close(tcp_fd);
-  if (!rc) rc = self_init(c, &bound, msg, msglen);
+  if (!rc) rc = self_init(c, &bound, cfg->advertise_addr, msg, msglen);
   if (rc) {
     close(udp_fd);
     free_all(c);
