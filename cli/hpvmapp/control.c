@@ -12,7 +12,10 @@
  * its progress.
  *
  * Nothing here may end the VM because the supervisor went away: hpvmd restarts (or
- * crashes) while guests run, and the next one re-attaches through app.sock. */
+ * crashes) while guests run, and the next one re-attaches through app.sock — except the
+ * lease: hpvmd tells the fence deadline of the guest's lease after each renewal
+ * (AppCommand.lease), and when it passes with no newer one the control thread powers the
+ * guest off (self-fencing: nobody renews the lease, another host may soon take it over). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>

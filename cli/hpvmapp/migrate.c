@@ -10,16 +10,23 @@
  *   channel 0: ready (the target's hpvmapp --incoming holds the channels now)
  *   mig_source_run: progress -> AppEvent.migrate_progress; handoff -> AppEvent.handoff,
  *     wait for AppHandoffResult; 0 -> the guest runs on the target: power off here with the
- *     exit naming the target
+ *     exit naming the target; abort (a failure after the target may have acknowledged) ->
+ *     AppEvent.handoff{abort}: hpvmd notes it in the lease, and without that note the guest
+ *     is stopped here instead of resumed (the exit says why)
  *   AppEvent.migrate_done in every case, before the exit
  *
  * Cancel (AppCommand.migrate_cancel) before the library runs shuts the socket being worked on
  * down (the blocking call returns) and then hands mig_source_cancel to the library. Every
  * failure before the handoff leaves the guest running as it was.
  *
- * hpvmd's answers (handoff, adopt) are awaited with a timeout; when a new hpvmd connects
- * meanwhile (the old one restarted) the request is sent again, so a daemon restart during the
- * frozen phase costs time, not the guest. */
+ * Target: app_mig_incoming runs mig_dest_run; COMMIT -> AppEvent.adopt and the guest resumes
+ * once hpvmd adopted the lease; a source silent after our STATE_ACK -> AppEvent.adopt{decide}:
+ * hpvmd answers from the lease (peer.c) whether the guest is ours.
+ *
+ * hpvmd's answers are awaited with a timeout (the handoff: half the source's lease timeout and
+ * a second, the abort: a quarter of it); when a new hpvmd connects meanwhile (the old one
+ * restarted) the request is sent again. The TEST ONLY fault points (hpvm_testfault.h) sit at
+ * the phase entries, after STATE_ACK and after the lease write. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>

@@ -20,8 +20,19 @@
  * stays paused here and the target adopts it only if the lease really names it — the one
  * case where a broken shared storage can stop a guest on both hosts, never run it on two.
  *
- * Offline migration (without -o), -b, -D and -d are a later step; the request refuses them
- * with the reason, and MigrateRequest already carries their fields. */
+ * Failures around the handover (docs/design/migration.md "Handoff decisions"):
+ *   - a handover asked for later than half the lease timeout after the target acknowledged
+ *     is refused: the target, which waits a lease timeout and more, never gets a guest it
+ *     already discarded;
+ *   - hpvmapp --handoff{abort}--> hpvmd: the migration failed after the target may have
+ *     acknowledged the state; "migrate-aborted <id>" goes into the lease (a renewal with a
+ *     note) before the guest resumes here. Not written: hpvmapp is told to stop the guest,
+ *     and the lease is left to expire (the target may take it over);
+ *   - an hpvmd restarted meanwhile completes no migration it did not start: a handoff
+ *     without a record is answered from the lease (names the target: handed over; else
+ *     refused, and the abort follows).
+ *
+ * Offline migration (without -o) is offline.c's; -b and -d belong to it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>

@@ -23,8 +23,11 @@
  * STATE/vms/<name>/app.sock that an app.pid announces (hd_reattach_all).
  *
  * Ownership: a VM runs only under its lease in shared storage (storage.h), acquired before
- * the spawn, renewed by hd_tick, released when the run ends. A lease lost to another host,
- * or not renewed within the fence time, powers the guest off (self-fencing).
+ * the spawn (a re-attached guest's: at its hello), renewed by hd_tick, released when the run
+ * ends. A lease lost to another host, or not renewed before the fence deadline, powers the
+ * guest off (self-fencing) and is left alone. hpvmapp holds the fence deadline too
+ * (AppCommand.lease after every renewal) and powers the guest off by itself when hpvmd is
+ * gone past it.
  *
  * Live migration adds two kinds of run. The source's ends with AppExit.migrated_to: the lease
  * was handed over (migrate.c), so it is neither renewed nor released, and the VM shows as
