@@ -105,6 +105,10 @@ typedef struct mig_source_hooks {
    * sends no ABORT and mig_source_run returns the error; the caller stops it. NULL: the
    * guest resumes without asking. */
   int (*abort)(void *ctx, char *msg, size_t msglen);
+  /* Optional, for tuning and benchmarks: one line (no newline) per ACK window of the link
+   * measure, per round's convergence decision and for the steps of the frozen phase. Called
+   * from the library's threads; NULL: none. */
+  void (*trace)(void *ctx, const char *line);
 } mig_source_hooks;
 
 typedef struct mig_source mig_source;

@@ -187,7 +187,7 @@ struct mig_source {
 
   mig_stats st;                    /* under lock */
   uint64_t t_new, t_run, t_copy, t_pause, t_resumed, t_first_page, last_progress, last_harvest;
-  uint64_t t_dbg[4];
+  uint64_t t_quiesced, t_final, t_state, t_acked, final_frames;   /* the frozen phase's steps (trace) */
   double cpu0;
   bool logging, paused, handed_off, ran;
   int err;                         /* the first failure */
@@ -195,6 +195,17 @@ struct mig_source {
   mig_src_event cause;             /* what sent the machine to ROLLBACK ... */
   mig_src_state cause_state;       /* ... from which state */
 };
+
+static void trace(mig_source *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void trace(mig_source *m, const char *fmt, ...) {
+  if (!m->h.trace) return;
+  char line[320];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  m->h.trace(m->h.ctx, line);
+}
 
 /* Record the first failure. */
 static void src_error(mig_source *m, int rc, const char *text) {
@@ -396,12 +407,11 @@ static void take_ack(mig_source *m, const Hpvm__MigAck *a) {
                       .lz4_frames = lz4 - m->ack_lz4, .idle_permille = a->idle_permille,
                       .blocked_permille = blocked / m->nch, .starved_permille = starved / m->nch};
     atomic_store(&m->link_bps, mig_link_update(&m->link, &o));
-    if (getenv("MIG_DEBUG"))
-      fprintf(stderr, "ack: rate %.0f MB/s data %.0f MB/s lz4 %llu/%llu idle %u blocked %u starved %u -> link %.0f MB/s%s\n",
-              (double)o.wire * 1e3 / (double)o.ns, (double)o.data_frames * 4096e3 / (double)o.ns,
-              (unsigned long long)o.lz4_frames, (unsigned long long)o.data_frames, o.idle_permille, o.blocked_permille,
-              o.starved_permille,
-              m->link.published / 1e6, m->link.probing ? " probe" : "");
+    trace(m, "ack: %.0f MB/s on the wire, %.0f MB/s of data, lz4 %llu/%llu frames; receivers waited %u, senders "
+          "waited %u, starved %u (permille) -> link %.0f MB/s%s", (double)o.wire * 1e3 / (double)o.ns,
+          (double)o.data_frames * 4096e3 / (double)o.ns, (unsigned long long)o.lz4_frames,
+          (unsigned long long)o.data_frames, o.idle_permille, o.blocked_permille, o.starved_permille,
+          m->link.published / 1e6, m->link.probing ? " probe" : "");
   }
   m->ack_bytes = a->wire_bytes, m->ack_ns = now, m->ack_data = data, m->ack_lz4 = lz4;
 }
@@ -725,12 +735,12 @@ static mig_src_event do_copy(mig_source *m) {
   for (size_t i = 0; i < m->nwords; i++) m->send_map[i] = atomic_exchange_explicit(&m->next_map[i], 0, memory_order_relaxed);
   uint64_t now = mig_now_ns(), dirty = popcount(m->send_map, m->nwords), cached = cached_frames(m);
   mig_conv_action a = mig_conv_decide(&m->conv, dirty, cached, (now - m->t_copy) / 1000000);
-  if (getenv("MIG_DEBUG"))
-    fprintf(stderr, "round %u: %.0f ms, wire %llu, frames %llu data %llu deltas %llu (%llu B); dirty %llu cached %llu -> %u ms "
-            "(bw %.0f MB/s data %.0f delta %.1f ovh %.1f B/frame, encode %.2f us/frame)\n", round, (t1 - t0) / 1e6, (unsigned long long)r.wire,
-            (unsigned long long)r.frames, (unsigned long long)r.data_frames, (unsigned long long)r.deltas,
-            (unsigned long long)r.delta_bytes, (unsigned long long)dirty, (unsigned long long)cached, m->conv.predicted_ms,
-            m->conv.bw / 1e6, m->conv.data_bpp, m->conv.delta_bpp, m->conv.ovh_bpp, m->conv.encode_ns / 1e3);
+  trace(m, "round %u: %.0f ms, wire %llu, frames %llu, data %llu, deltas %llu (%llu B); dirty %llu, cached %llu -> %u ms "
+        "(bw %.0f MB/s; B/frame: data %.0f, delta %.1f, headers %.1f; encode %.2f us/frame)", round, (t1 - t0) / 1e6,
+        (unsigned long long)r.wire, (unsigned long long)r.frames, (unsigned long long)r.data_frames,
+        (unsigned long long)r.deltas, (unsigned long long)r.delta_bytes, (unsigned long long)dirty,
+        (unsigned long long)cached, m->conv.predicted_ms, m->conv.bw / 1e6, m->conv.data_bpp, m->conv.delta_bpp,
+        m->conv.ovh_bpp, m->conv.encode_ns / 1e3);
   pthread_mutex_lock(&m->lock);
   m->st.wire_mbps = t1 > t0 ? (double)r.wire * 1e3 / (double)(t1 - t0) : 0;
   m->st.mem_mbps = t1 > t0 ? (double)r.frames * VM_FRAME_SIZE * 1e3 / (double)(t1 - t0) : 0;
@@ -777,7 +787,7 @@ static mig_src_event do_quiesce(mig_source *m) {
   rc = vm_dirty_log_harvest(m->v, m->tmp);
   if (rc) return fail_ev(m, rc, "cannot harvest the dirty log");
   for (size_t i = 0; i < m->nwords; i++) m->send_map[i] |= m->tmp[i];
-  m->t_dbg[0] = mig_now_ns();
+  m->t_quiesced = mig_now_ns();
   return MIG_SRC_EV_QUIESCED;
 }
 
@@ -812,10 +822,11 @@ static mig_src_event do_frozen(mig_source *m) {
   uint64_t deadline = mig_now_ns() + (uint64_t)limit * 1000000;
   pthread_mutex_lock(&m->lock);
   m->st.round++;
-  m->st.dirty_bytes = popcount(m->send_map, m->nwords) * VM_FRAME_SIZE;
+  m->final_frames = popcount(m->send_map, m->nwords);
+  m->st.dirty_bytes = m->final_frames * VM_FRAME_SIZE;
   pthread_mutex_unlock(&m->lock);
   mig_src_event ev = final_round(m, m->st.round);
-  m->t_dbg[1] = mig_now_ns();
+  m->t_final = mig_now_ns();
   if (ev) return ev;
   /* The state, without RAM, on ch0 after its final round. */
   wire_writer w;
@@ -833,7 +844,7 @@ static mig_src_event do_frozen(mig_source *m) {
   if (rc) return fail_ev(m, rc, "channel 0: %s", msg);
   pthread_mutex_lock(&m->lock);
   atomic_fetch_add(&m->s[0].wire, len);
-  m->t_dbg[2] = mig_now_ns();
+  m->t_state = mig_now_ns();
   while (!m->acked && !(ev = interrupted(m)))
     if (!wait_until(m, deadline)) {
       m->err = HPVM_ETIMEDOUT;
@@ -843,7 +854,7 @@ static mig_src_event do_frozen(mig_source *m) {
       break;
     }
   pthread_mutex_unlock(&m->lock);
-  m->t_dbg[3] = mig_now_ns();
+  m->t_acked = mig_now_ns();
   return ev ? ev : MIG_SRC_EV_ACKED;
 }
 
@@ -883,15 +894,15 @@ static mig_src_event do_committed(mig_source *m) {
   while (!m->resumed && !m->rx_done && wait_until(m, deadline)) {}
   bool ok = m->resumed;
   if (ok) m->st.downtime_ns = m->t_resumed - m->t_pause;
-  if (ok && getenv("MIG_DEBUG"))
-    fprintf(stderr, "frozen: quiesce %.2f final %.2f state %.2f acked %.2f resumed %.2f ms (%llu dirty frames)\n",
-            (m->t_dbg[0] - m->t_pause) / 1e6, (m->t_dbg[1] - m->t_dbg[0]) / 1e6, (m->t_dbg[2] - m->t_dbg[1]) / 1e6,
-            (m->t_dbg[3] - m->t_dbg[2]) / 1e6, (m->t_resumed - m->t_dbg[3]) / 1e6,
-            (unsigned long long)(m->st.dirty_bytes / VM_FRAME_SIZE));
   else if (!m->msg[0])
     snprintf(m->msg, sizeof m->msg, "handed off; the target did not confirm that it resumed the guest (%.150s): check it there",
              m->rx_err ? m->rx_msg : "no answer in time");
+  uint64_t resumed = m->t_resumed;
   pthread_mutex_unlock(&m->lock);
+  if (ok)
+    trace(m, "frozen: quiesce %.2f, final round %.2f, state sent %.2f, acknowledged %.2f, resumed %.2f ms (%llu frames)",
+          (m->t_quiesced - m->t_pause) / 1e6, (m->t_final - m->t_quiesced) / 1e6, (m->t_state - m->t_final) / 1e6,
+          (m->t_acked - m->t_state) / 1e6, (resumed - m->t_acked) / 1e6, (unsigned long long)(m->final_frames));
   return ok ? MIG_SRC_EV_RESUMED : MIG_SRC_EV_LOST;
 }
 

@@ -15,7 +15,9 @@
  *   bench_mig [--quick] [--size MiB] [--mode auto|lz4|none[,...]] [--channels N[,...]]
  *             [--busy RATE[,...]] [--wss MiB] [--link Mbit/s] [--downtime ms] [--repeat N]
  *             [--no-delta] [--no-auto-converge]
- *   default: 2048 MiB, idle, modes auto,none,lz4 x channels 1,2; --quick: 256 MiB, auto, 2. */
+ *   default: 2048 MiB, idle, modes auto,none,lz4 x channels 1,2; --quick: 256 MiB, auto, 2.
+ *   BENCH_MIG_PROGRESS=1: the progress lines; BENCH_MIG_TRACE=1: the library's trace (link
+ *   measure per ACK window, each round's decision, the frozen phase's steps), on stderr. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -162,6 +164,11 @@ static void show(void *ctx, const mig_stats *s) {
           s->total_ns / 1e9, s->mig_cpu_s);
 }
 
+static void trace(void *ctx, const char *line) {
+  (void)ctx;
+  fprintf(stderr, "  trace %s\n", line);
+}
+
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -191,7 +198,8 @@ static void row(const chan_identity *ids, const opts *o, files *fs, unsigned nch
   mig_source *m;
   char msg[512];
   double t0 = now_s();
-  mig_source_hooks hk = {.progress = getenv("BENCH_MIG_PROGRESS") ? show : NULL};
+  mig_source_hooks hk = {.progress = getenv("BENCH_MIG_PROGRESS") ? show : NULL,
+                         .trace = getenv("BENCH_MIG_TRACE") ? trace : NULL};
   if (mig_source_new(a, sc, nch, &p, &hk, &m, msg, sizeof msg)) fprintf(stderr, "bench_mig: %s\n", msg), exit(1);
   int rc = mig_source_run(m, msg, sizeof msg);
   double t1 = now_s();
