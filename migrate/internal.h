@@ -209,7 +209,8 @@ void mig_conv_init(mig_conv *c, const mig_params *p, unsigned ncpus);
  * zero frames (mostly memory never touched, in round 0) count only their small overhead. */
 void mig_conv_round(mig_conv *c, const mig_round_meas *r);
 /* What to do with the dirty set just harvested (cached_frames of it have a cached version at
- * the source), elapsed_ms into the copy phase. A round "shrinks" when its predicted downtime
+ * the source), elapsed_ms into the copy phase: switch over under half the limit, or under the
+ * limit once the prediction stops shrinking. A round "shrinks" when its predicted downtime
  * does: a dirty set of the same frames costs far less once they go as deltas. */
 mig_conv_action mig_conv_decide(mig_conv *c, uint64_t dirty_frames, uint64_t cached_frames, uint64_t elapsed_ms);
 /* Predicted downtime of sending dirty_frames (cached_frames of them as deltas) and the state

@@ -16,11 +16,12 @@
  * The model can be fooled, so its verdict is checked, two ways. While compressing, a window
  * in which the senders hardly waited for the wire (LZ4 is what limits, on a CPU shared with
  * other work) and moved less guest data than raw would (the link's rate) counts against
- * compression; MIG_SLOW_WINDOWS of them in a row veto it. And after a stretch of compressed
+ * compression; SLOW_WINDOWS of them in a row veto it. And after a stretch of compressed
  * windows the source sends raw for a few (a probe) and compares guest bytes per second, which
  * also catches a link rate measured wrong: compression not clearly faster is vetoed for a
- * while (doubling each time); faster, the stretch before the next probe doubles (and the
- * next veto starts short again), so on a real slow link the probes soon cost little. */
+ * while (1 s, doubling each time up to 4 s); faster, the stretch before the next probe
+ * doubles (and the next veto starts short again), so on a real slow link the probes soon
+ * cost little. */
 #include "internal.h"
 
 #define VOTES 3                       /* link-bound windows in a row before the rate is believed */
@@ -33,7 +34,7 @@
 #define SLOW_WINDOWS 4                /* compressed windows in a row slower than raw: veto */
 #define BETTER 1.1                    /* compression must beat raw by this */
 #define FIRST_VETO_NS 1000000000ull   /* compression vetoed after a failed probe: 1 s, 2 s, ... */
-#define MAX_VETO_NS 16000000000ull
+#define MAX_VETO_NS 4000000000ull    /* load comes and goes: never longer than 4 s */
 #define ALPHA 0.25
 
 static double ewma(double old, double x) { return old == 0 ? x : old + ALPHA * (x - old); }
@@ -97,7 +98,7 @@ double mig_link_update(mig_link *l, const mig_link_obs *o) {
   if (l->votes >= VOTES) l->link_bps = ewma(l->link_bps, rate);
   if (l->link_bps > 0 && compressed && o->data_frames) {
     l->comp_gbps = ewma(l->comp_gbps, gbps);
-    bool slow = o->blocked_permille < LINK_BOUND_PERMILLE && gbps < BETTER * l->link_bps;
+    bool slow = o->blocked_permille < LINK_BOUND_PERMILLE && gbps < l->link_bps;
     l->slow_windows = slow ? l->slow_windows + 1 : 0;
     if (l->slow_windows >= SLOW_WINDOWS) {
       veto(l);

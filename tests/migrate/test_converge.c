@@ -66,7 +66,7 @@ static void test_encoding_time_counts(void **s) {
   uint32_t ms = mig_conv_predict(&c, 10000, 10000);
   assert_true(ms >= 32 && ms <= 33);
   assert_int_equal(mig_conv_decide(&c, 10000, 10000, 0), MIG_CONV_CONTINUE);
-  assert_int_equal(mig_conv_decide(&c, 2000, 2000, 0), MIG_CONV_SWITCHOVER);
+  assert_int_equal(mig_conv_decide(&c, 1000, 1000, 0), MIG_CONV_SWITCHOVER);   /* 3.4 ms */
 }
 
 static void test_round_0_prices_data_frames_not_its_zero_frames(void **s) {
@@ -102,9 +102,17 @@ static void test_switches_over_when_the_prediction_is_under_the_limit(void **s) 
   mig_conv_init(&c, &p, 1);
   link_100mbs(&c, 4096);
   assert_int_equal(mig_conv_decide(&c, 100000, 0, 1000), MIG_CONV_CONTINUE);   /* 4 s */
-  assert_int_equal(mig_conv_decide(&c, 200, 0, 2000), MIG_CONV_SWITCHOVER);    /* 8.4 ms */
-  assert_true(c.predicted_ms <= 10);
+  assert_int_equal(mig_conv_decide(&c, 100, 0, 2000), MIG_CONV_SWITCHOVER);    /* 4.3 ms: under half */
+  assert_true(c.predicted_ms <= 5);
   assert_int_equal(mig_conv_decide(&c, 0, 0, 3000), MIG_CONV_SWITCHOVER);
+  /* 8.4 ms: under the limit but not under half: another round while they still shrink, the
+   * switch once they do not. */
+  mig_conv_init(&c, &p, 1);
+  link_100mbs(&c, 4096);
+  assert_int_equal(mig_conv_decide(&c, 100000, 0, 1000), MIG_CONV_CONTINUE);
+  assert_int_equal(mig_conv_decide(&c, 200, 0, 2000), MIG_CONV_CONTINUE);
+  assert_int_equal(c.predicted_ms, 9);
+  assert_int_equal(mig_conv_decide(&c, 195, 0, 3000), MIG_CONV_SWITCHOVER);
   /* 20000 frames, all cached: deltas (the guess: 256 bytes each) -> 5.3 MB, 52 ms; measured
    * at 10 bytes -> 2.2 ms. */
   mig_conv_init(&c, &p, 1);
@@ -112,7 +120,7 @@ static void test_switches_over_when_the_prediction_is_under_the_limit(void **s) 
   assert_int_equal(mig_conv_decide(&c, 20000, 20000, 1000), MIG_CONV_CONTINUE);
   mig_round_meas r = {.wire = 10000000, .frames = 1000000, .deltas = 1000000, .delta_bytes = 10000000, .ns = 100000000};
   mig_conv_round(&c, &r);
-  assert_int_equal(mig_conv_decide(&c, 20000, 20000, 2000), MIG_CONV_SWITCHOVER);
+  assert_int_equal(mig_conv_decide(&c, 20000, 20000, 2000), MIG_CONV_SWITCHOVER);   /* 2.2 ms */
 }
 
 static void test_rounds_that_stop_shrinking_raise_the_throttle_step_by_step(void **s) {
