@@ -322,6 +322,7 @@ static void live_from(const Hpvm__HostLiveness *m, uint64_t gen, sto_liveness *l
   l->renew_wall_ns = m->renew_wall_ns;
   l->timeout_ms = m->timeout_ms;
   snprintf(l->address, sizeof l->address, "%s", m->address ? m->address : "");
+  snprintf(l->gossip, sizeof l->gossip, "%s", m->gossip_address ? m->gossip_address : "");
   l->record_gen = gen;
 }
 
@@ -350,6 +351,7 @@ static int live_write(sto_store *s, const char *rel, sto_liveness *l) {
   m.renew_wall_ns = l->renew_wall_ns;
   m.timeout_ms = l->timeout_ms;
   m.address = l->address;
+  m.gossip_address = l->gossip;
   m.version = (char *)"hpvm 0.1";
   if (l->record_gen == 0) {
     int r = sto_msg_create(s, rel, LIVE_KIND, &m.base);
@@ -363,6 +365,11 @@ static int live_write(sto_store *s, const char *rel, sto_liveness *l) {
 }
 
 int sto_liveness_start(sto_store *s, uint32_t timeout_ms, const char *address, sto_liveness *out) {
+  return sto_liveness_start_gossip(s, timeout_ms, address, NULL, false, out);
+}
+
+int sto_liveness_start_gossip(sto_store *s, uint32_t timeout_ms, const char *address, const char *gossip,
+                              bool left, sto_liveness *out) {
   char rel[PATH_MAX], dir[PATH_MAX];
   int r = live_rel(s, s->host, rel);
   if (r) return r;
@@ -378,13 +385,14 @@ int sto_liveness_start(sto_store *s, uint32_t timeout_ms, const char *address, s
     r = 0;
   }
   if (!r) {
-    l.state = HPVM__HOST_STATE__HOST_STATE_UP;
+    l.state = left ? HPVM__HOST_STATE__HOST_STATE_LEFT : HPVM__HOST_STATE__HOST_STATE_UP;
     l.incarnation++;
     l.renewals++;
     l.renew_mono_ns = t0;
     l.renew_wall_ns = sto__wall(s);
     l.timeout_ms = timeout_ms;
     snprintf(l.address, sizeof l.address, "%s", address ? address : "");
+    snprintf(l.gossip, sizeof l.gossip, "%s", gossip ? gossip : "");
     if (!(r = live_write(s, rel, &l))) *out = l;
   }
   sto__unlock(s, rel);
@@ -417,6 +425,7 @@ out:
 
 int sto_liveness_renew(sto_store *s, sto_liveness *l) { return live_step(s, l, HPVM__HOST_STATE__HOST_STATE_UP); }
 int sto_liveness_leave(sto_store *s, sto_liveness *l) { return live_step(s, l, HPVM__HOST_STATE__HOST_STATE_LEFT); }
+int sto_liveness_renew_keep(sto_store *s, sto_liveness *l) { return live_step(s, l, l->state); }
 
 const char *sto_host_status_name(int status) {
   switch (status) {

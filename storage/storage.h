@@ -324,14 +324,21 @@ typedef struct sto_liveness {
   int64_t renew_wall_ns;
   uint32_t timeout_ms;
   char address[128];
+  char gossip[128];                  /* membership address ("" when the host does not gossip) */
   uint64_t record_gen;
 } sto_liveness;
-/* Start this host's record: incarnation + 1, state UP. */
+/* Start this host's record: incarnation + 1, state UP (no gossip address). */
 int sto_liveness_start(sto_store *s, uint32_t timeout_ms, const char *address, sto_liveness *out);
+/* The same with the membership address other hosts join (NULL or "": none); left: start in
+ * state LEFT (a host that left the cluster and has not joined again). */
+int sto_liveness_start_gossip(sto_store *s, uint32_t timeout_ms, const char *address, const char *gossip,
+                              bool left, sto_liveness *out);
 /* Renew it; HPVM_EBUSY if someone else wrote it (another hpvmd with this host name). */
 int sto_liveness_renew(sto_store *s, sto_liveness *l);
 /* A graceful leave: state LEFT (not a failure). */
 int sto_liveness_leave(sto_store *s, sto_liveness *l);
+/* Renew keeping the record's state (UP or LEFT): a host that left goes on proving it lives. */
+int sto_liveness_renew_keep(sto_store *s, sto_liveness *l);
 
 enum sto_host_status {
   STO_HOST_INVALID = 0,

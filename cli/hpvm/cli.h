@@ -330,5 +330,6 @@ int cli_cmd_console(cli_ctx *c, int argc, char **argv);
 int cli_cmd_suspend(cli_ctx *c, int argc, char **argv);   /* suspend.c: hpvmsuspend */
 int cli_cmd_resume(cli_ctx *c, int argc, char **argv);    /* suspend.c: hpvmresume */
 int cli_cmd_migrate(cli_ctx *c, int argc, char **argv);   /* migrate.c: hpvmmigrate */
+int cli_cmd_host(cli_ctx *c, int argc, char **argv);      /* host.c: hpvmhost */
 
 #endif

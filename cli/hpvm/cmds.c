@@ -1087,7 +1087,7 @@ int cli_cmd_devmgmt(cli_ctx *c, int argc, char **argv) {
 
 const char *const cli_command_names[] = {"hpvmcreate", "hpvmmodify", "hpvmclone", "hpvmremove", "hpvmstart",
                                          "hpvmstop",   "hpvmstatus", "hpvminfo",  "hpvmconsole", "hpvmdevmgmt",
-                                         "hpvmsuspend", "hpvmresume", "hpvmmigrate", NULL};
+                                         "hpvmsuspend", "hpvmresume", "hpvmmigrate", "hpvmhost", NULL};
 
 static const struct {
   const char *name;
@@ -1098,7 +1098,7 @@ static const struct {
   {"hpvmstatus", cli_cmd_status}, {"hpvminfo", cli_cmd_info},       {"hpvmconsole", cli_cmd_console},
   {"hpvmdevmgmt", cli_cmd_devmgmt},
   {"hpvmsuspend", cli_cmd_suspend}, {"hpvmresume", cli_cmd_resume},
-  {"hpvmmigrate", cli_cmd_migrate},
+  {"hpvmmigrate", cli_cmd_migrate}, {"hpvmhost", cli_cmd_host},
 };
 
 cli_cmd_fn cli_command(const char *name, const char **canonical) {

@@ -39,6 +39,7 @@ const char *cli_state_name(const Hpvm__VmStatus *vm) {
   case S(BAD_RECORD): return "Invalid";
   case S(ELSEWHERE): return "On (OS)";
   case S(INCOMING): return "Migrating in";
+  case S(UNKNOWN): return "Unknown";
   default: return "Invalid";
   }
 }
@@ -48,6 +49,7 @@ const char *cli_state_word(const Hpvm__VmStatus *vm) {
   case S(OFF): return "Off";
   case S(CRASH): return "Crash";
   case S(BOOTING): case S(ON): case S(STOPPING): case S(PAUSED): case S(ELSEWHERE): case S(INCOMING): return "On";
+  case S(UNKNOWN): return "Unknown";
   default: return "Invalid";
   }
 }
@@ -63,6 +65,7 @@ static const char *run_state_id(int s) {
   case S(BAD_RECORD): return "BAD_RECORD";
   case S(ELSEWHERE): return "ELSEWHERE";
   case S(INCOMING): return "INCOMING";
+  case S(UNKNOWN): return "UNKNOWN";
   default: return "INVALID";
   }
 }

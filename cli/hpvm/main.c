@@ -44,6 +44,7 @@ static int top_help(FILE *f, int status) {
              "  suspend   hpvmsuspend  save a running one to a file and stop it\n"
              "  resume    hpvmresume   continue one from that file\n"
              "  migrate   hpvmmigrate  move one to another host, live (-o)\n"
+             "  host      hpvmhost     the hosts of the cluster: status, init, join, leave\n"
              "Each command has --help and a man page (docs/man/). hpvmd must run on this host\n"
              "(hpvmd --shared DIR); the commands find it at $HPVMD_SOCKET, or\n"
              "$HPVM_STATE_DIR/hpvmd.sock, or /var/lib/hpvm/hpvmd.sock.\n");

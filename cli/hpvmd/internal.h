@@ -14,6 +14,8 @@
  *              --incoming, adopting the lease)
  *   migrate.c  the source side of a live migration: hpvmmigrate's request, the storage
  *              proofs, progress to the client, the lease handover
+ *   member.c   this host in the cluster's membership (cluster/): gossip, join and leave,
+ *              hpvmhost's requests, which hosts are down
  *
  * One hd_daemon per process, passed by pointer; everything runs on its libuv loop thread,
  * so nothing here is locked. An hd_vm exists for every VM this hpvmd has run (or re-attached
@@ -47,6 +49,7 @@ typedef struct hd_client hd_client;
 typedef struct hd_migration hd_migration;   /* migrate.c: this host is the source */
 typedef struct hd_incoming hd_incoming;     /* peer.c: this host is the target */
 typedef struct hd_offline hd_offline;       /* offline.c: an offline migration from here */
+typedef struct hd_member hd_member;         /* member.c: the membership */
 
 typedef struct hd_options {
   char *shared_dir;
@@ -61,6 +64,9 @@ typedef struct hd_options {
   uint32_t lease_timeout_ms;
   uint32_t lease_renew_ms;       /* lease_timeout_ms / 6 */
   uint32_t lease_fence_ms;       /* lease_timeout_ms * 2/3: a guest not renewed for this long stops */
+  char *gossip;                  /* membership address ADDR:PORT, "off"; NULL: --listen's port + 1 */
+  uint32_t gossip_probe_ms;      /* membership probe interval (0: the library's 1000); the other
+                                  * gossip timings follow it */
 } hd_options;
 
 /* A request waiting for a VM to change state (start: hello or exit; stop/remove: exit;
@@ -177,6 +183,7 @@ struct hd_daemon {
   unsigned peer_conns;          /* handshakes on worker threads */
   hd_incoming *incomings;
   hd_offline *offlines;         /* offline migrations in progress from this host */
+  hd_member *member;            /* member.c */
 };
 
 /* ---- log.c ---------------------------------------------------------------------------------- */
@@ -340,6 +347,19 @@ int hd_offline_register_move(hd_daemon *d, const char *name, const char *to, boo
 /* peer.c's checks of a live offer, for the offline one. */
 int hd_peer_check_proof(hd_daemon *d, const char *src, const struct Hpvm__StorageProof *p, char *why, size_t len);
 int hd_peer_check_capacity(hd_daemon *d, const Hpvm__VmConfig *c, char *why, size_t len);
+
+/* ---- member.c ------------------------------------------------------------------------------- */
+/* Write this host's liveness record (with its gossip address) and, unless the host left the
+ * cluster, join the membership. 0 or an error with msg. */
+int hd_member_start(hd_daemon *d, char *msg, size_t len);
+/* hpvmd stops: gossip LEFT, stop and free the membership (its handles close on the loop). */
+void hd_member_stop(hd_daemon *d);
+/* Every tick: metadata changes to the others; look for them again when alone. */
+void hd_member_tick(hd_daemon *d);
+/* Is host down: DEAD in membership, or its liveness record unchanged for its timeout. */
+bool hd_member_host_down(hd_daemon *d, const char *host, char *why, size_t len);
+/* hpvmhost status / join / leave. */
+void hd_cmd_host(hd_daemon *d, const hd_req *q);
 
 /* ---- console.c ------------------------------------------------------------------------------ */
 void hd_cmd_console(hd_daemon *d, const hd_req *q);

@@ -2,7 +2,8 @@
  *
  *   hpvmd --shared DIR [--state-dir DIR] [--name HOST] [--listen ADDR:PORT] [--foreground]
  *         [--config FILE] [--group GROUP] [--hpvmapp PATH] [--log stderr|syslog]
- *         [--stop-timeout SECONDS]
+ *         [--stop-timeout SECONDS] [--lease-timeout SECONDS] [--gossip ADDR:PORT|off]
+ *         [--gossip-probe-ms MS]
  *
  * It serves the control socket STATE/hpvmd.sock (server.c) that every hpvm command talks
  * to, keeps VM configurations in the shared directory DIR (storage.h), runs one hpvmapp per
@@ -64,7 +65,8 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: hpvmd --shared DIR [--state-dir DIR] [--name HOST] [--listen ADDR:PORT] [--foreground]\n"
           "             [--config FILE] [--group GROUP] [--hpvmapp PATH] [--log stderr|syslog]\n"
-          "             [--stop-timeout SECONDS] [--lease-timeout SECONDS]\n"
+          "             [--stop-timeout SECONDS] [--lease-timeout SECONDS] [--gossip ADDR:PORT|off]\n"
+          "             [--gossip-probe-ms MS]\n"
           "The hpvm host daemon: runs the guests of this host, one hpvmapp process each, and serves\n"
           "the hpvm commands on the Unix socket STATE/hpvmd.sock.\n"
           "  --shared DIR        shared storage root (VM configurations, leases, command log)\n"
@@ -82,7 +84,11 @@ static void usage(FILE *f) {
           "  --stop-timeout S    graceful stop: seconds before power-off (default 30)\n"
           "  --lease-timeout S   a guest's ownership lease expires S seconds after its last renewal\n"
           "                      (default 30; 3 to 600, the same on every host): renewed every S/6,\n"
-          "                      the guest stopped here after S*2/3 without a renewal\n",
+          "                      the guest stopped here after S*2/3 without a renewal\n"
+          "  --gossip ADDR:PORT  cluster membership (UDP and TCP; default: --listen's port + 1;\n"
+          "                      off: none); published in the shared directory\n"
+          "  --gossip-probe-ms MS membership probe interval (default 1000; the same on every host):\n"
+          "                      a failed host is dead for the others after about 6 of them\n",
           HPVMD_DEFAULT_STATE_DIR, DEFAULT_CONFIG);
 }
 
@@ -94,6 +100,17 @@ static int set_option(hd_options *o, const char *key, const char *val, char *msg
   else if (!strcmp(key, "state-dir")) slot = &o->state_dir;
   else if (!strcmp(key, "name")) slot = &o->host;
   else if (!strcmp(key, "listen")) slot = &o->listen;
+  else if (!strcmp(key, "gossip")) slot = &o->gossip;
+  else if (!strcmp(key, "gossip-probe-ms")) {
+    char *end;
+    long ms = strtol(val, &end, 10);
+    if (*end || end == val || ms < 20 || ms > 60000) {
+      snprintf(msg, len, "gossip-probe-ms %s: give milliseconds, 20 to 60000", val);
+      return HPVM_EINVAL;
+    }
+    o->gossip_probe_ms = (uint32_t)ms;
+    return 0;
+  }
   else if (!strcmp(key, "group")) slot = &o->group;
   else if (!strcmp(key, "hpvmapp")) slot = &o->hpvmapp;
   else if (!strcmp(key, "log")) {
@@ -171,7 +188,7 @@ static int read_config(hd_options *o, const char *path, bool must_exist, char *m
 }
 
 static void free_options(hd_options *o) {
-  char **strs[] = {&o->shared_dir, &o->state_dir, &o->host, &o->listen, &o->group, &o->hpvmapp, &o->log};
+  char **strs[] = {&o->shared_dir, &o->state_dir, &o->host, &o->listen, &o->group, &o->hpvmapp, &o->log, &o->gossip};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) free(*strs[i]), *strs[i] = NULL;
 }
 
@@ -293,6 +310,7 @@ static int find_hpvmapp(hd_daemon *d, char *msg, size_t len) {
 
 static void on_tick(uv_timer_t *t) {
   hd_tick(t->data);
+  hd_member_tick(t->data);
 }
 
 static void shutdown_daemon(hd_daemon *d, const char *why) {
@@ -303,6 +321,7 @@ static void shutdown_daemon(hd_daemon *d, const char *why) {
   hd_log(d, HD_INFO, "%s: exiting; %u guest(s) keep running and the next hpvmd re-attaches to them", why, running);
   hd_server_stop(d);
   hd_peer_stop(d);
+  hd_member_stop(d);
   hd_detach_all(d);
   uv_timer_stop(&d->tick);
   uv_close((uv_handle_t *)&d->tick, NULL);
@@ -353,9 +372,7 @@ static int start(hd_daemon *d, char *msg, size_t len) {
   if ((rc = sto_lease_timing_check(d->o.lease_renew_ms, d->o.lease_fence_ms, d->o.lease_timeout_ms, why, sizeof why)))
     return snprintf(msg, len, "lease timing: %s", why), rc;
   if ((rc = hd_ident_start(d, msg, len))) return rc;
-  if (sto_liveness_start(d->sto, d->o.lease_timeout_ms, d->o.listen ? d->o.listen : "", &d->live) == 0)
-    d->have_live = true;
-  else hd_log(d, HD_WARN, "cannot write this host's liveness record: %s", sto_error(d->sto));
+  if ((rc = hd_member_start(d, msg, len))) return rc;   /* the liveness record, then gossip */
   uv_timer_init(d->loop, &d->tick);
   d->tick.data = d;
   uv_signal_init(d->loop, &d->sig_term);

@@ -160,6 +160,7 @@ static const char *verb_of(const Hpvm__Request *r, const char **name) {
   case HPVM__REQUEST__BODY_MIGRATE: *name = r->migrate->name; return "hpvmmigrate";
   case HPVM__REQUEST__BODY_SUSPEND: *name = r->suspend->name; return "hpvmsuspend";
   case HPVM__REQUEST__BODY_RESUME: *name = r->resume->name; return "hpvmresume";
+  case HPVM__REQUEST__BODY_HOST: return "hpvmhost";
   default: return "?";
   }
 }
@@ -185,7 +186,8 @@ static void dispatch(hd_client *c, const Hpvm__Request *r) {
   make_cmdline(r, cmdline, sizeof cmdline);
   /* Queries are not logged, like HPVM's command.log. */
   bool query = r->body_case == HPVM__REQUEST__BODY_STATUS || r->body_case == HPVM__REQUEST__BODY_LIST ||
-               r->body_case == HPVM__REQUEST__BODY_INFO;
+               r->body_case == HPVM__REQUEST__BODY_INFO ||
+               (r->body_case == HPVM__REQUEST__BODY_HOST && r->host->op == HPVM__HOST_OP__HOST_OP_STATUS);
   hd_req q = {c, r, c->user, query ? NULL : cmdline, false};
   c->busy = true;
   switch (r->body_case) {
@@ -203,6 +205,7 @@ static void dispatch(hd_client *c, const Hpvm__Request *r) {
   case HPVM__REQUEST__BODY_MIGRATE: hd_cmd_migrate(d, &q); break;
   case HPVM__REQUEST__BODY_SUSPEND: hd_cmd_suspend(d, &q); break;
   case HPVM__REQUEST__BODY_RESUME: hd_cmd_resume(d, &q); break;
+  case HPVM__REQUEST__BODY_HOST: hd_cmd_host(d, &q); break;
   default:
     hd_answer_error(c, r->id, c->user, NULL, HPVM_ENOTSUP,
                     "hpvmd %s does not know this request; run the same hpvm version as the daemon", HD_VERSION);

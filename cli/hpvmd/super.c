@@ -1256,7 +1256,7 @@ static int lease_renew(hd_vm *v, char *why, size_t len) {
  * the middle of a migration out (its lease is this host's until the handover) and the target
  * of one once it adopted the lease; an incoming guest that has not adopted it runs nowhere. */
 void hd_tick(hd_daemon *d) {
-  if (d->have_live && sto_liveness_renew(d->sto, &d->live))
+  if (d->have_live && sto_liveness_renew_keep(d->sto, &d->live))   /* LEFT stays LEFT */
     hd_log(d, HD_WARN, "cannot renew this host's liveness record: %s", sto_error(d->sto));
   uint64_t now = hd_mono_ns();
   for (hd_vm *v = d->vms; v; v = v->next) {

@@ -531,6 +531,12 @@ void hd_fill_status(hd_daemon *d, Hpvm__VmConfig *cfg, const char *name, Hpvm__V
     snprintf(owner, STO_NAME_MAX + 1, "%s", l.owner);
     st->state = HPVM__VM_RUN_STATE__VM_RUN_STATE_ELSEWHERE;
     st->host = owner;
+    /* Its host is down: what it does now is unknown (its lease decides where it may run). */
+    char why[200];
+    if (hd_member_host_down(d, owner, why, sizeof why)) {
+      st->state = HPVM__VM_RUN_STATE__VM_RUN_STATE_UNKNOWN;
+      st->reason = (char *)"last known state On; its host is dead or has stopped renewing its liveness record";
+    }
     return;
   }
   /* Off here: "Off (NR)" when it may not start here (VM-wide flag, or this host's
