@@ -68,6 +68,7 @@ void ht_hpvmd_start(ht_env *e) {
     int n = 10;
     if (e->listen[0]) argv[n++] = "--listen", argv[n++] = e->listen;
     if (e->lease_timeout[0]) argv[n++] = "--lease-timeout", argv[n++] = e->lease_timeout;
+    if (e->gossip_probe_ms[0]) argv[n++] = "--gossip-probe-ms", argv[n++] = e->gossip_probe_ms;
     execv(HPVMD, (char **)argv);
     _exit(127);
   }

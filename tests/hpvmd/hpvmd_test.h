@@ -29,6 +29,7 @@ typedef struct ht_env {
   char hide[300];       /* hpvmd runs in a private mount namespace with an empty tmpfs over
                            this directory: what a host that does not share it sees */
   char lease_timeout[16]; /* --lease-timeout SECONDS (default none: hpvmd's 30) */
+  char gossip_probe_ms[16]; /* --gossip-probe-ms MS (default none: hpvmd's 1000) */
 } ht_env;
 
 /* cmocka setup/teardown: a fresh env with hpvmd running (*state is the ht_env). */
