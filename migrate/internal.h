@@ -151,7 +151,7 @@ typedef struct mig_link {
   unsigned votes;                     /* link-bound windows in a row at a steady rate */
   /* The check of compression: guest bytes per second compressed, then in a raw probe. */
   double comp_gbps, raw_gbps, probe_link;
-  unsigned comp_windows, slow_windows, stretch, probe_windows, vetoes;
+  unsigned comp_windows, stretch, probe_windows, vetoes;
   bool probing;
   uint64_t now_ns, veto_until_ns, veto_len_ns;
 } mig_link;

@@ -13,10 +13,10 @@
  * returns that rate and the encoders compress when LZ4 outruns it (page.c); when the
  * receivers hardly waited, it returns 0 and they send raw.
  *
- * The model can be fooled, so its verdict is checked, two ways. While compressing, a window
- * in which the senders hardly waited for the wire (LZ4 is what limits, on a CPU shared with
- * other work) and moved less guest data than raw would (the link's rate) counts against
- * compression; SLOW_WINDOWS of them in a row veto it. And after a stretch of compressed
+ * The model can be fooled, so its verdict is checked, two ways. While compressing, the guest
+ * data moved per second (a moving average, from SLOW_WINDOWS windows on) must stay above
+ * what raw would move, the link's rate: below it, LZ4 is what limits (on a CPU shared with
+ * other work) and compression is vetoed. And after a stretch of compressed
  * windows the source sends raw for a few (a probe) and compares guest bytes per second, which
  * also catches a link rate measured wrong: compression not clearly faster is vetoed for a
  * while (1 s, doubling each time up to 4 s); faster, the stretch before the next probe
@@ -31,7 +31,7 @@
 #define FIRST_STRETCH 8               /* compressed windows before the first probe */
 #define MAX_STRETCH 256
 #define PROBE_WINDOWS 4               /* raw windows of a probe (the first one is a transition) */
-#define SLOW_WINDOWS 4                /* compressed windows in a row slower than raw: veto */
+#define SLOW_WINDOWS 8                /* compressed windows before their average may veto */
 #define BETTER 1.1                    /* compression must beat raw by this */
 #define FIRST_VETO_NS 1000000000ull   /* compression vetoed after a failed probe: 1 s, 2 s, ... */
 #define MAX_VETO_NS 4000000000ull    /* load comes and goes: never longer than 4 s */
@@ -49,7 +49,7 @@ static void veto(mig_link *l) {
   l->link_bps = 0;
   l->votes = 0;
   l->vetoes++;
-  l->comp_windows = l->slow_windows = 0;
+  l->comp_windows = 0;
   l->comp_gbps = 0;
 }
 
@@ -63,7 +63,7 @@ static void end_probe(mig_link *l) {
     l->link_bps = l->probe_link;
     l->stretch = l->stretch * 2 > MAX_STRETCH ? MAX_STRETCH : l->stretch * 2;
     l->veto_len_ns = FIRST_VETO_NS;   /* compression pays again: a later veto starts short */
-    l->comp_windows = l->slow_windows = 0;
+    l->comp_windows = 0;
     l->comp_gbps = 0;
   }
   l->raw_gbps = 0;
@@ -98,13 +98,11 @@ double mig_link_update(mig_link *l, const mig_link_obs *o) {
   if (l->votes >= VOTES) l->link_bps = ewma(l->link_bps, rate);
   if (l->link_bps > 0 && compressed && o->data_frames) {
     l->comp_gbps = ewma(l->comp_gbps, gbps);
-    bool slow = o->blocked_permille < LINK_BOUND_PERMILLE && gbps < l->link_bps;
-    l->slow_windows = slow ? l->slow_windows + 1 : 0;
-    if (l->slow_windows >= SLOW_WINDOWS) {
+    if (++l->comp_windows >= SLOW_WINDOWS && l->comp_gbps < l->link_bps) {
       veto(l);
       return l->published = 0;
     }
-    if (++l->comp_windows >= l->stretch) {
+    if (l->comp_windows >= l->stretch) {
       l->probing = true;
       l->probe_windows = 0;
       l->probe_link = l->link_bps;
