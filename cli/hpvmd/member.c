@@ -266,7 +266,13 @@ int hd_member_start(hd_daemon *d, char *msg, size_t len) {
     return 0;
   }
   if (!gossip[0]) return 0;
-  return clu_up(m, msg, len);
+  rc = clu_up(m, msg, len);
+  if (rc && !d->o.gossip) {
+    /* The address was only derived from --listen: run, outside the membership, and say why. */
+    hd_log(d, HD_WARN, "%s; this host runs outside the cluster's membership (give --gossip ADDR:PORT)", msg);
+    return 0;
+  }
+  return rc;
 }
 
 void hd_member_stop(hd_daemon *d) {
