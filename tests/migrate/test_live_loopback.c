@@ -87,8 +87,8 @@ static void assert_heartbeat_across(ht_env *src, size_t mark_src, ht_env *dst, s
   memcpy(text, a + (strlen(a) > mark_src ? mark_src : strlen(a)), la);
   memcpy(text + la, b + (strlen(b) > mark_dst ? mark_dst : strlen(b)), lb);
   text[la + lb] = 0;
-  static beat beats[4096];
-  size_t n = beats_of(text, beats, 4096), last = n;
+  static beat beats[1 << 16];
+  size_t n = beats_of(text, beats, 1 << 16), last = n;
   for (size_t i = 0; i < n; i++)
     if (beats[i].at < la) last = i;
   if (last >= n || last + 1 >= n) fail_msg("no heartbeat on %s before and on %s after the migration", src->name, dst->name);
@@ -128,7 +128,7 @@ static void test_live_migration_back_and_forth(void **state) {
   assert_int_equal(apps_of(t, VM, &pid), 1);
   for (unsigned i = 0; i < rounds; i++) {
     ht_env *src = &t->h[i % 2], *dst = &t->h[(i + 1) % 2];
-    size_t mark = console_len(dst, VM), mark_src = console_len(src, VM);
+    size_t mark = console_len(dst, VM);
     int old_pid = pid;
     out o = migrate_cmd(t, src, "-P", VM, "-h", dst->name, "-o", (char *)NULL);
     if (o.status) dump(t);
@@ -157,7 +157,8 @@ static void test_live_migration_back_and_forth(void **state) {
     assert_string_equal(reason, want);
     /* The guest goes on over there: new heartbeats, new verified memory and disk passes. */
     assert_true(console_wait(dst, VM, mark, "HB ", 5000));
-    assert_heartbeat_across(src, mark_src, dst, mark, downtime_ms);
+    /* The source's whole log: a fast migration may fall between two of its beats. */
+    assert_heartbeat_across(src, 0, dst, mark, downtime_ms);
     if (i == 0) assert_true(viewer_sees(dst, VM, "HB "));   /* hpvmconsole on the target */
     assert_true(console_wait(dst, VM, mark, " verified", 10000));
     assert_true(console_wait(dst, VM, mark, "diskverify: pass", 10000));
