@@ -5,6 +5,10 @@
  *   hpvmhost init --shared DIR [--name NAME] create the cluster (id and secret) in DIR
  *   hpvmhost join                            this host joins the membership (kept at restarts)
  *   hpvmhost leave [-F]                      this host leaves gracefully (kept at restarts)
+ *   hpvmhost maintenance enter HOST [--parallel N] [--policy migrate|stop|leave] [--abort]
+ *   hpvmhost maintenance exit HOST [--return]
+ *                                            drain HOST (this host) for maintenance, with a
+ *                                            progress line per step; back to service
  *
  * status, join and leave ask this host's hpvmd; init writes the shared directory itself (as
  * root, before the first hpvmd starts there: a hpvmd that finds no cluster creates one).
@@ -16,8 +20,11 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "hpvmd_client.h"
+#include "rpc.h"
 #include "storage.h"
 
 typedef struct hrun {
@@ -48,11 +55,16 @@ static int help(hrun *r, FILE *f, int status) {
              "       %s init --shared DIR [--name CLUSTER]\n"
              "       %s join\n"
              "       %s leave [-F]\n"
+             "       %s maintenance enter HOST [--parallel N] [--policy migrate|stop|leave] [--abort]\n"
+             "       %s maintenance exit HOST [--return]\n"
              "The hosts of the cluster: their state as the membership sees it (Up, Maintenance,\n"
              "Draining, Suspect, Dead, Left; Unknown for a host this one has no news of),\n"
              "uptime, guests, free memory and CPU entitlement, version. join and leave change\n"
-             "this host's membership, and the change outlasts restarts of hpvmd.\n",
-          r->c->cmd, r->c->cmd, r->c->cmd, r->c->cmd);
+             "this host's membership, and the change outlasts restarts of hpvmd. maintenance\n"
+             "enter drains HOST (the host it runs on): it takes no new guest, its running guests\n"
+             "are live-migrated to other hosts (N at a time), its stopped guests re-homed; it is\n"
+             "in Maintenance once it runs no guest. exit returns it to service.\n",
+          r->c->cmd, r->c->cmd, r->c->cmd, r->c->cmd, r->c->cmd, r->c->cmd);
   return status;
 }
 
@@ -205,28 +217,113 @@ static int cmd_init(hrun *r, const char *shared, const char *name) {
   return 0;
 }
 
+typedef struct maint_opts {
+  const char *verb, *host, *policy;
+  unsigned parallel;
+  bool abort, ret;
+} maint_opts;
+
+/* maintenance: one request, a progress line per step (Responses with more), the summary. */
+static int cmd_maintenance(hrun *r, const maint_opts *o) {
+  Hpvm__Request req = HPVM__REQUEST__INIT;
+  Hpvm__HostRequest h = HPVM__HOST_REQUEST__INIT;
+  h.op = !strcmp(o->verb, "enter") ? HPVM__HOST_OP__HOST_OP_MAINTENANCE_ENTER : HPVM__HOST_OP__HOST_OP_MAINTENANCE_EXIT;
+  h.host = (char *)o->host;
+  h.parallel = o->parallel;
+  h.policy = (char *)(o->policy ? o->policy : "");
+  h.abort = o->abort;
+  h.return_guests = o->ret;
+  req.body_case = HPVM__REQUEST__BODY_HOST;
+  req.host = &h;
+  req.n_argv = (size_t)r->argc;
+  req.argv = r->argv;
+  int fd;
+  char msg[600];
+  int rc = hpvmd_connect(r->c->t.socket_path, &fd, msg, sizeof msg);
+  if (rc) return fail(r, rc, "%s", msg);
+  Hpvm__Response *resp = NULL;
+  rc = hpvmd_exchange(fd, &req, &resp);
+  while (!rc && resp && resp->more) {
+    if (!r->json) fprintf(r->c->out, "%s: %s\n", r->c->cmd, resp->message), fflush(r->c->out);
+    hpvmd_response_free(resp);
+    resp = NULL;
+    ProtobufCMessage *next = NULL;
+    rc = wire_recv_msg(fd, &hpvm__response__descriptor, WIRE_RPC_MAX_FRAME, &next, msg, sizeof msg);
+    if (rc == 1) {
+      rc = HPVM_EIO;
+      snprintf(msg, sizeof msg, "hpvmd closed the connection before the drain ended (did it stop? see hpvmhost status "
+               "and hpvmd's log)");
+    }
+    if (rc) break;
+    resp = (Hpvm__Response *)next;
+  }
+  close(fd);
+  if (!rc && resp) rc = resp->error;
+  int st = 0;
+  if (rc) st = fail(r, rc, "%s", resp && resp->message && *resp->message ? resp->message : rc == HPVM_EIO ? msg
+                                                                                                     : hpvm_strerror(rc));
+  else if (r->json) fprintf(r->c->out, "{\"result\":\"ok\",\"message\":"), cli_json_str(r->c->out, resp->message),
+                    fprintf(r->c->out, "}\n");
+  else fprintf(r->c->out, "%s: %s\n", r->c->cmd, resp->message);
+  if (resp) hpvmd_response_free(resp);
+  return st;
+}
+
 int cli_cmd_host(cli_ctx *c, int argc, char **argv) {
   hrun r = {.c = c, .argc = argc, .argv = argv};
   const char *sub = NULL, *shared = NULL, *name = NULL;
   bool force = false;
+  maint_opts mo = {0};
+  const char *extra[2] = {NULL, NULL};
+  size_t nextra = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) return help(&r, c->out, 0);
     if (!strcmp(a, "--json")) r.json = true;
     else if (!strcmp(a, "-F")) force = true;
+    else if (!strcmp(a, "--abort")) mo.abort = true;
+    else if (!strcmp(a, "--return")) mo.ret = true;
+    else if (!strcmp(a, "--parallel") || !strcmp(a, "--policy")) {
+      if (i + 1 >= argc) return fprintf(c->err, "%s: %s needs a value\n", c->cmd, a), 2;
+      const char *v = argv[++i];
+      if (a[3] == 'o') mo.policy = v;
+      else {
+        char *end;
+        unsigned long n = strtoul(v, &end, 10);
+        if (*end || !n || n > 16) return fprintf(c->err, "%s: --parallel %s: give 1 to 16\n", c->cmd, v), 2;
+        mo.parallel = (unsigned)n;
+      }
+    }
     else if (!strcmp(a, "--shared") || !strcmp(a, "--name")) {
       if (i + 1 >= argc) return fprintf(c->err, "%s: %s needs a value\n", c->cmd, a), 2;
       *(a[2] == 's' ? &shared : &name) = argv[++i];
     } else if (a[0] == '-') return fprintf(c->err, "%s: unknown option %s (see --help)\n", c->cmd, a), 2;
     else if (!sub) sub = a;
+    else if (!strcmp(sub, "maintenance") && nextra < 2) extra[nextra++] = a;
     else return fprintf(c->err, "%s: unexpected argument %s (see --help)\n", c->cmd, a), 2;
   }
   if (!sub) return help(&r, c->err, 2);
   if ((shared || name) && strcmp(sub, "init")) return fprintf(c->err, "%s: --shared and --name go with init\n", c->cmd), 2;
   if (force && strcmp(sub, "leave")) return fprintf(c->err, "%s: -F goes with leave\n", c->cmd), 2;
+  bool maint = !strcmp(sub, "maintenance");
+  if ((mo.abort || mo.ret || mo.policy || mo.parallel) && !maint)
+    return fprintf(c->err, "%s: --parallel, --policy, --abort and --return go with maintenance\n", c->cmd), 2;
+  if (maint) {
+    mo.verb = extra[0];
+    mo.host = extra[1];
+    if (!mo.verb || (strcmp(mo.verb, "enter") && strcmp(mo.verb, "exit")) || !mo.host)
+      return fprintf(c->err, "%s: maintenance enter HOST or maintenance exit HOST (see --help)\n", c->cmd), 2;
+    bool enter = !strcmp(mo.verb, "enter");
+    if (enter && mo.ret) return fprintf(c->err, "%s: --return goes with maintenance exit\n", c->cmd), 2;
+    if (!enter && (mo.abort || mo.policy || mo.parallel))
+      return fprintf(c->err, "%s: --parallel, --policy and --abort go with maintenance enter\n", c->cmd), 2;
+    if (mo.policy && strcmp(mo.policy, "migrate") && strcmp(mo.policy, "stop") && strcmp(mo.policy, "leave"))
+      return fprintf(c->err, "%s: --policy %s: give migrate, stop or leave\n", c->cmd, mo.policy), 2;
+    return cmd_maintenance(&r, &mo);
+  }
   if (!strcmp(sub, "status")) return cmd_status(&r);
   if (!strcmp(sub, "init")) return cmd_init(&r, shared, name);
   if (!strcmp(sub, "join")) return cmd_simple(&r, HPVM__HOST_OP__HOST_OP_JOIN, false, "This host joined the cluster");
   if (!strcmp(sub, "leave")) return cmd_simple(&r, HPVM__HOST_OP__HOST_OP_LEAVE, force, "This host left the cluster");
-  return fprintf(c->err, "%s: unknown subcommand %s (status, init, join, leave)\n", c->cmd, sub), 2;
+  return fprintf(c->err, "%s: unknown subcommand %s (status, init, join, leave, maintenance)\n", c->cmd, sub), 2;
 }

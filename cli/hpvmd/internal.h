@@ -50,6 +50,7 @@ typedef struct hd_migration hd_migration;   /* migrate.c: this host is the sourc
 typedef struct hd_incoming hd_incoming;     /* peer.c: this host is the target */
 typedef struct hd_offline hd_offline;       /* offline.c: an offline migration from here */
 typedef struct hd_member hd_member;         /* member.c: the membership */
+typedef struct hd_drain hd_drain;           /* drain.c: hpvmhost maintenance */
 
 typedef struct hd_options {
   char *shared_dir;
@@ -184,6 +185,7 @@ struct hd_daemon {
   hd_incoming *incomings;
   hd_offline *offlines;         /* offline migrations in progress from this host */
   hd_member *member;            /* member.c */
+  hd_drain *drain;              /* drain.c: maintenance state and the drain in progress */
 };
 
 /* ---- log.c ---------------------------------------------------------------------------------- */
@@ -360,6 +362,21 @@ void hd_member_tick(hd_daemon *d);
 bool hd_member_host_down(hd_daemon *d, const char *host, char *why, size_t len);
 /* hpvmhost status / join / leave. */
 void hd_cmd_host(hd_daemon *d, const hd_req *q);
+/* Every member this host knows (itself included), malloc'd into *out (free it). 0, or
+ * HPVM_EUNAVAIL when this host is not a member. */
+struct clu_member;
+int hd_member_list(hd_daemon *d, struct clu_member **out, size_t *n);
+
+/* ---- drain.c -------------------------------------------------------------------------------- */
+/* hpvmhost maintenance enter / exit (member.c hands them over). */
+void hd_cmd_maintenance(hd_daemon *d, const hd_req *q);
+/* This host's maintenance state, a clu_host_state: UP, DRAINING or MAINTENANCE. */
+int hd_drain_host_state(hd_daemon *d);
+/* Not Up: new guests (starts, incoming migrations) are refused; true with why. */
+bool hd_drain_refuses_guests(hd_daemon *d, char *why, size_t len);
+void hd_drain_forget_client(hd_daemon *d, hd_client *c);
+/* hpvmd stops: the drain's timer closes (the host stays as it is: draining or maintenance). */
+void hd_drain_stop(hd_daemon *d);
 
 /* ---- console.c ------------------------------------------------------------------------------ */
 void hd_cmd_console(hd_daemon *d, const hd_req *q);

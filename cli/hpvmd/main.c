@@ -321,6 +321,7 @@ static void shutdown_daemon(hd_daemon *d, const char *why) {
   hd_log(d, HD_INFO, "%s: exiting; %u guest(s) keep running and the next hpvmd re-attaches to them", why, running);
   hd_server_stop(d);
   hd_peer_stop(d);
+  hd_drain_stop(d);
   hd_member_stop(d);
   hd_detach_all(d);
   uv_timer_stop(&d->tick);

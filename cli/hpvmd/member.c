@@ -76,7 +76,7 @@ static uint64_t mem_available(void) {
 
 static void meta_now(hd_daemon *d, clu_meta *m) {
   memset(m, 0, sizeof *m);
-  m->state = CLU_HOST_UP;
+  m->state = (clu_host_state)hd_drain_host_state(d);   /* up, draining, maintenance (drain.c) */
   m->mem_total = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
   m->mem_free = mem_available();
   unsigned used = 0, cores = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
@@ -315,6 +315,20 @@ bool hd_member_host_down(hd_daemon *d, const char *host, char *why, size_t len) 
   return false;
 }
 
+int hd_member_list(hd_daemon *d, clu_member **out, size_t *n) {
+  hd_member *m = d->member;
+  *out = NULL;
+  *n = 0;
+  if (!m || !m->clu) return HPVM_EUNAVAIL;
+  size_t count = clu_member_count(m->clu);
+  clu_member *all = calloc(count ? count : 1, sizeof *all);
+  if (!all) return HPVM_ENOMEM;
+  for (size_t i = 0; i < count; i++)
+    if (clu_member_at(m->clu, i, &all[*n]) == 0) (*n)++;
+  *out = all;
+  return 0;
+}
+
 /* ---- hpvmhost ------------------------------------------------------------------------------------ */
 
 static const char *host_state_word(clu_host_state s) {
@@ -466,6 +480,8 @@ void hd_cmd_host(hd_daemon *d, const hd_req *q) {
   case HPVM__HOST_OP__HOST_OP_STATUS: return host_status(d, q);
   case HPVM__HOST_OP__HOST_OP_JOIN: return host_join(d, q);
   case HPVM__HOST_OP__HOST_OP_LEAVE: return host_leave(d, q);
+  case HPVM__HOST_OP__HOST_OP_MAINTENANCE_ENTER:
+  case HPVM__HOST_OP__HOST_OP_MAINTENANCE_EXIT: return hd_cmd_maintenance(d, q);
   default:
     return hd_answer_error(q->c, q->r->id, q->user, NULL, HPVM_EINVAL, "unknown hpvmhost operation %d",
                            (int)q->r->host->op);

@@ -219,6 +219,7 @@ static uint64_t mem_available(void) {
 
 static int check_capacity(hd_daemon *d, const Hpvm__VmConfig *c, char *why, size_t len) {
   const char *me = sto_host(d->sto);
+  if (hd_drain_refuses_guests(d, why, len)) return HPVM_EBUSY;   /* draining or in maintenance: nothing comes in */
   uint64_t host_mem = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE), committed = 0;
   unsigned nrun = 0;
   for (hd_vm *v = d->vms; v; v = v->next)

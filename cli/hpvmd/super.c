@@ -266,6 +266,7 @@ int hd_modify_live(hd_daemon *d, const hd_req *q, const Hpvm__VmConfig *next) {
 void hd_forget_client(hd_daemon *d, hd_client *c) {
   hd_mig_forget_client(d, c);
   hd_offline_forget_client(d, c);
+  hd_drain_forget_client(d, c);
   for (hd_vm *v = d->vms; v; v = v->next) {
     for (hd_waiter *w = v->waiters; w; w = w->next)
       if (w->client == c) w->client = NULL;
@@ -954,6 +955,7 @@ int hd_vm_start(hd_daemon *d, const char *name, hd_vm **out, char *why, size_t l
     snprintf(why, len, "VM %s is already %s (hpvmapp pid %d)", name, hd_state_name(v->state), (int)v->pid);
     return HPVM_ESTATE;
   }
+  if (hd_drain_refuses_guests(d, why, len)) return HPVM_EBUSY;   /* draining or in maintenance */
   Hpvm__VmConfig *cfg = NULL;
   int rc = sto_vm_load(d->sto, name, &cfg);
   if (rc) {

@@ -1,0 +1,589 @@
+/* drain.c — hpvmhost maintenance enter / exit: draining this host for maintenance
+ * (docs/man/hpvmhost.md "Maintenance", docs/design/cluster.md).
+ *
+ * The host's maintenance state (Up, Draining, Maintenance) is kept in STATE/maintenance (absent:
+ * Up), so it outlasts restarts of hpvmd, and gossiped in the membership metadata (member.c reads
+ * hd_drain_host_state). While it is not Up the host refuses to start guests and refuses
+ * incoming migrations (hd_drain_refuses_guests, checked by super.c and peer.c).
+ *
+ * enter: the host becomes Draining; its stopped guests are re-homed offline (their registration
+ * moves to a target chosen by placement, as hpvmmigrate without -o ends); its running guests are
+ * placed (cluster/place.h: Up members other than this host, by free memory and entitlement) and
+ * live-migrated N at a time through hd_cmd_migrate, the very handler of hpvmmigrate -o, with no
+ * client: a timer watches each guest's migration (v->mig, its note) and streams every change to
+ * the waiting hpvmhost as a Response with more set. When the last migration ended the host is in
+ * Maintenance if it runs no guest; otherwise it stays Draining and the answer lists the guests
+ * still here and why. --abort stops launching migrations (those in flight finish) and the host
+ * is Up again. Every step is one line in the command log; the guests moved away are appended to
+ * STATE/maintenance-moved ("NAME HOST" lines) for hpvmhost maintenance exit --return.
+ *
+ * exit: the host is Up. --return brings back the guests of STATE/maintenance-moved whose
+ * registration can move back here (those stopped where they went: an offline re-homing); a guest
+ * running on another host is live-migrated by that host's hpvmd, so exit lists those with the
+ * command to run there. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "place.h"
+
+#define DRAIN_WATCH_MS 100       /* how often the migrations in flight are looked at */
+#define DRAIN_PARALLEL_MAX 16
+
+typedef enum dg_phase {
+  DG_WAITING = 1,   /* placed, not started yet */
+  DG_MIGRATING,     /* hd_cmd_migrate accepted it: v->mig is set */
+  DG_MOVED,
+  DG_FAILED,        /* refused or ended without a handover: it runs on here */
+  DG_UNPLACED,      /* no target has room */
+  DG_SKIPPED,       /* the drain was aborted before its turn, or the policy leaves it */
+} dg_phase;
+
+typedef struct drain_guest {
+  char name[STO_NAME_MAX + 1];
+  char target[STO_NAME_MAX + 1];
+  uint64_t mem;
+  unsigned entitlement;
+  dg_phase phase;
+  char note[400];              /* the last migration note streamed */
+} drain_guest;
+
+typedef enum drain_policy { POLICY_MIGRATE = 1, POLICY_STOP, POLICY_LEAVE } drain_policy;
+
+struct hd_drain {
+  hd_daemon *d;
+  bool loaded;                 /* state read from STATE/maintenance */
+  clu_host_state state;
+  /* The drain in progress (active). */
+  bool active, aborting;
+  hd_client *client;
+  uint64_t req_id;
+  char *user, *cmdline;
+  drain_policy policy;
+  unsigned parallel;
+  drain_guest *g;
+  size_t ng;
+  uv_timer_t *timer;           /* malloc'd, freed by its close callback */
+  unsigned moved, failed, rehomed;
+};
+
+/* ---- State ---------------------------------------------------------------------------------- */
+
+static void path_of(hd_daemon *d, const char *leaf, char *buf, size_t len) {
+  snprintf(buf, len, "%s/%s", d->o.state_dir, leaf);
+}
+
+static hd_drain *drain_of(hd_daemon *d) {
+  if (!d->drain) {
+    d->drain = calloc(1, sizeof *d->drain);
+    if (!d->drain) return NULL;
+    d->drain->d = d;
+  }
+  hd_drain *g = d->drain;
+  if (!g->loaded) {
+    g->loaded = true;
+    g->state = CLU_HOST_UP;
+    char p[4200], word[32] = "";
+    path_of(d, "maintenance", p, sizeof p);
+    FILE *f = fopen(p, "r");
+    if (f && fscanf(f, "%31s", word) == 1) g->state = !strcmp(word, "maintenance") ? CLU_HOST_MAINTENANCE : CLU_HOST_DRAINING;
+    if (f) fclose(f);
+  }
+  return g;
+}
+
+static const char *state_word(clu_host_state s) {
+  return s == CLU_HOST_MAINTENANCE ? "maintenance" : s == CLU_HOST_DRAINING ? "draining" : "up";
+}
+
+/* Set, persist and gossip the host's state. 0, or HPVM_EIO with why. */
+static int set_state(hd_drain *g, clu_host_state s, char *why, size_t len) {
+  hd_daemon *d = g->d;
+  char p[4200];
+  path_of(d, "maintenance", p, sizeof p);
+  if (s == CLU_HOST_UP) {
+    if (unlink(p) && errno != ENOENT)
+      return snprintf(why, len, "cannot remove %.900s: %s", p, strerror(errno)), HPVM_EIO;
+  } else {
+    FILE *f = fopen(p, "w");
+    if (!f || fprintf(f, "%s\n", state_word(s)) < 0 || fclose(f))
+      return snprintf(why, len, "cannot write %.900s: %s", p, strerror(errno)), HPVM_EIO;
+  }
+  g->state = s;
+  hd_member_tick(d);   /* the metadata changed: gossip it now */
+  return 0;
+}
+
+int hd_drain_host_state(hd_daemon *d) {
+  hd_drain *g = drain_of(d);
+  return g ? g->state : CLU_HOST_UP;
+}
+
+bool hd_drain_refuses_guests(hd_daemon *d, char *why, size_t len) {
+  clu_host_state s = hd_drain_host_state(d);
+  if (s == CLU_HOST_UP) return false;
+  snprintf(why, len, "host %s is %s for maintenance and takes no new guests; hpvmhost maintenance exit %s returns it "
+           "to service", sto_host(d->sto), state_word(s), sto_host(d->sto));
+  return true;
+}
+
+/* ---- Telling the story ---------------------------------------------------------------------- */
+
+/* One step: a progress Response to the waiting hpvmhost, and a line in the command log. */
+static void step(hd_drain *g, bool log, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void step(hd_drain *g, bool log, const char *fmt, ...) {
+  char line[1200];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  if (log) {
+    char entry[1400];
+    snprintf(entry, sizeof entry, "maintenance %s: %s", sto_host(g->d->sto), line);
+    hd_cmdlog(g->d, g->user ? g->user : "hpvmd", entry, 0, NULL);
+  }
+  if (g->client) {
+    Hpvm__Response r = HPVM__RESPONSE__INIT;
+    r.id = g->req_id;
+    r.more = true;
+    r.message = line;
+    hd_client_send(g->client, &r.base);
+  }
+}
+
+static void record_moved(hd_drain *g, const char *name, const char *to) {
+  char p[4200];
+  path_of(g->d, "maintenance-moved", p, sizeof p);
+  FILE *f = fopen(p, "a");
+  if (!f || fprintf(f, "%s %s\n", name, to) < 0 || fclose(f))
+    hd_log(g->d, HD_WARN, "maintenance: cannot record in %s that VM %s went to host %s: %s", p, name, to,
+           strerror(errno));
+}
+
+void hd_drain_forget_client(hd_daemon *d, hd_client *c) {
+  if (d->drain && d->drain->client == c) d->drain->client = NULL;
+}
+
+/* ---- Placement ------------------------------------------------------------------------------ */
+
+/* Targets for guests[0..n): target[i] names the host or is "" when none has room. */
+static int place(hd_drain *g, const place_guest *pg, size_t n, char (*target)[STO_NAME_MAX + 1], char *why,
+                 size_t len) {
+  clu_member *hosts = NULL;
+  size_t nh = 0;
+  int rc = hd_member_list(g->d, &hosts, &nh);
+  if (rc) return snprintf(why, len, "this host is not a member of the cluster (hpvmhost join)"), rc;
+  int *t = calloc(n ? n : 1, sizeof *t);
+  if (!t) return free(hosts), snprintf(why, len, "out of memory"), HPVM_ENOMEM;
+  rc = place_guests(pg, n, hosts, nh, sto_host(g->d->sto), t, why, len);
+  for (size_t i = 0; rc >= 0 && i < n; i++) snprintf(target[i], sizeof target[i], "%s", t[i] >= 0 ? hosts[t[i]].name : "");
+  free(t);
+  free(hosts);
+  return rc < 0 ? rc : 0;
+}
+
+/* ---- Stopped guests: re-homed offline --------------------------------------------------------- */
+
+static void rehome_stopped(hd_drain *g) {
+  hd_daemon *d = g->d;
+  const char *me = sto_host(d->sto);
+  sto_vm_entry *vms = NULL;
+  size_t n = 0;
+  if (sto_vm_list(d->sto, &vms, &n)) {
+    step(g, true, "cannot list the guests to re-home the stopped ones: %s", sto_error(d->sto));
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    const Hpvm__VmConfig *cfg = vms[i].cfg;
+    hd_vm *v = hd_vm_find(d, vms[i].name);
+    sto_lease l;
+    if (!cfg || sto_vm_runnable_on(cfg, me, NULL, 0) || (v && (hd_vm_running(v) || v->incoming))) continue;
+    if (sto_lease_read(d->sto, vms[i].name, &l) == 0 && l.state == HPVM__LEASE_STATE__LEASE_STATE_HELD) continue;
+    place_guest pg = {vms[i].name, cfg->memory_bytes, 1, 0};
+    char target[1][STO_NAME_MAX + 1], why[1200];
+    if (place(g, &pg, 1, target, why, sizeof why) || !target[0][0]) {
+      step(g, true, "VM %s (stopped) stays registered here: %s", vms[i].name,
+           target[0][0] ? why : "no other Up host to re-home it to");
+      continue;
+    }
+    if (hd_offline_register_move(d, vms[i].name, target[0], false, 0, why, sizeof why)) {
+      step(g, true, "VM %s (stopped) not re-homed to host %s: %s", vms[i].name, target[0], why);
+      continue;
+    }
+    g->rehomed++;
+    record_moved(g, vms[i].name, target[0]);
+    step(g, true, "VM %s (stopped) re-homed to host %s (offline: its registration moved)", vms[i].name, target[0]);
+  }
+  sto_vm_list_free(vms, n);
+}
+
+/* ---- Running guests: live migrations ----------------------------------------------------------- */
+
+static void drain_end(hd_drain *g);
+
+/* hpvmmigrate -o -P NAME -h TARGET, handed to the same handler, with no client: its outcome is
+ * watched on the VM (v->mig, v->migrated_to) and its command log line is written by it. */
+static void launch(hd_drain *g, drain_guest *dg) {
+  hd_daemon *d = g->d;
+  Hpvm__MigrateRequest m = HPVM__MIGRATE_REQUEST__INIT;
+  m.name = dg->name;
+  m.target = dg->target;
+  m.online = true;
+  Hpvm__Request req = HPVM__REQUEST__INIT;
+  req.body_case = HPVM__REQUEST__BODY_MIGRATE;
+  req.migrate = &m;
+  char cmdline[900];
+  snprintf(cmdline, sizeof cmdline, "hpvmmigrate -o -P %s -h %s (maintenance of host %s)", dg->name, dg->target,
+           sto_host(d->sto));
+  hd_req q = {.c = NULL, .r = &req, .user = g->user ? g->user : "hpvmd", .cmdline = cmdline};
+  hd_vm *v = hd_vm_find(d, dg->name);
+  if (v) {
+    free(v->migrated_to);
+    v->migrated_to = NULL;
+  }
+  hd_cmd_migrate(d, &q);
+  v = hd_vm_find(d, dg->name);
+  if (v && v->mig) {
+    dg->phase = DG_MIGRATING;
+    step(g, true, "VM %s: live migration to host %s started", dg->name, dg->target);
+    return;
+  }
+  dg->phase = DG_FAILED;
+  g->failed++;
+  step(g, true, "VM %s: live migration to host %s refused (%s); it runs on here", dg->name, dg->target,
+       !v || !hd_vm_running(v) ? "it is no longer running" : v->state != HPVM__VM_RUN_STATE__VM_RUN_STATE_ON
+                                                                ? "it is not On"
+                                                                : "see hpvmd's log");
+}
+
+static void watch(hd_drain *g, drain_guest *dg) {
+  hd_vm *v = hd_vm_find(g->d, dg->name);
+  if (v && v->mig) {
+    const char *note = hd_mig_note(v);
+    if (note && strcmp(note, dg->note)) {
+      snprintf(dg->note, sizeof dg->note, "%s", note);
+      step(g, false, "VM %s: %s", dg->name, note);
+    }
+    return;
+  }
+  if (v && v->migrated_to && !strcmp(v->migrated_to, dg->target) && !hd_vm_running(v)) {
+    dg->phase = DG_MOVED;
+    g->moved++;
+    record_moved(g, dg->name, dg->target);
+    step(g, true, "VM %s: migrated to host %s", dg->name, dg->target);
+    return;
+  }
+  dg->phase = DG_FAILED;
+  g->failed++;
+  step(g, true, "VM %s: live migration to host %s did not complete; it %s (see hpvmd's log)", dg->name, dg->target,
+       v && hd_vm_running(v) ? "runs on here" : "is no longer running here");
+}
+
+static unsigned in_flight(const hd_drain *g) {
+  unsigned n = 0;
+  for (size_t i = 0; i < g->ng; i++) n += g->g[i].phase == DG_MIGRATING;
+  return n;
+}
+
+static void on_watch(uv_timer_t *t) {
+  hd_drain *g = t->data;
+  for (size_t i = 0; i < g->ng; i++)
+    if (g->g[i].phase == DG_MIGRATING) watch(g, &g->g[i]);
+  for (size_t i = 0; i < g->ng && !g->aborting && in_flight(g) < g->parallel; i++)
+    if (g->g[i].phase == DG_WAITING) launch(g, &g->g[i]);
+  if (!in_flight(g)) drain_end(g);
+}
+
+static void on_timer_closed(uv_handle_t *h) { free(h); }
+
+/* The running guests with their placement; unplaced ones are marked so. */
+static int collect_running(hd_drain *g, char *why, size_t len) {
+  hd_daemon *d = g->d;
+  size_t n = 0;
+  for (hd_vm *v = d->vms; v; v = v->next) n += hd_vm_running(v) && !v->incoming;
+  g->g = calloc(n ? n : 1, sizeof *g->g);
+  place_guest *pg = calloc(n ? n : 1, sizeof *pg);
+  char(*target)[STO_NAME_MAX + 1] = calloc(n ? n : 1, sizeof *target);
+  if (!g->g || !pg || !target) return free(pg), free(target), snprintf(why, len, "out of memory"), HPVM_ENOMEM;
+  for (hd_vm *v = d->vms; v; v = v->next) {
+    if (!hd_vm_running(v) || v->incoming) continue;
+    drain_guest *dg = &g->g[g->ng];
+    snprintf(dg->name, sizeof dg->name, "%s", v->name);
+    dg->mem = v->memory_bytes;
+    dg->entitlement = v->entitlement;
+    /* v->entitlement is the guest's whole admission (all its vCPUs): one "vCPU" of it. */
+    pg[g->ng] = (place_guest){dg->name, dg->mem, 1, dg->entitlement};
+    g->ng++;
+  }
+  int rc = g->policy == POLICY_MIGRATE ? place(g, pg, g->ng, target, why, len) : 0;
+  for (size_t i = 0; !rc && i < g->ng; i++) {
+    drain_guest *dg = &g->g[i];
+    snprintf(dg->target, sizeof dg->target, "%s", target[i]);
+    if (g->policy == POLICY_LEAVE) dg->phase = DG_SKIPPED;
+    else if (g->policy == POLICY_STOP) dg->phase = DG_WAITING;
+    else dg->phase = target[i][0] ? DG_WAITING : DG_UNPLACED;
+  }
+  free(pg);
+  free(target);
+  return rc;
+}
+
+/* --policy stop: every running guest is powered off now (its lease released as it ends). */
+static void stop_all(hd_drain *g) {
+  for (size_t i = 0; i < g->ng; i++) {
+    hd_vm *v = hd_vm_find(g->d, g->g[i].name);
+    if (v && hd_vm_running(v)) {
+      hd_vm_power_off(v, "stopped for the maintenance of its host (hpvmhost maintenance enter --policy stop)");
+      step(g, true, "VM %s: powered off (--policy stop)", g->g[i].name);
+    }
+    g->g[i].phase = DG_SKIPPED;
+  }
+}
+
+static void free_run(hd_drain *g) {
+  free(g->g);
+  g->g = NULL;
+  g->ng = 0;
+  free(g->user);
+  free(g->cmdline);
+  g->user = g->cmdline = NULL;
+  g->client = NULL;
+  g->active = g->aborting = false;
+  g->moved = g->failed = g->rehomed = 0;
+}
+
+/* The last migration ended (or none was needed): Maintenance when no guest runs here, Up after
+ * an abort, else Draining with the list of guests still here. */
+static void drain_end(hd_drain *g) {
+  hd_daemon *d = g->d;
+  const char *me = sto_host(d->sto);
+  if (g->timer) {
+    uv_timer_stop(g->timer);
+    uv_close((uv_handle_t *)g->timer, on_timer_closed);
+    g->timer = NULL;
+  }
+  char msg[3000], why[600] = "";
+  int err = 0;
+  size_t off = 0;
+  unsigned still = 0;
+  for (hd_vm *v = d->vms; v; v = v->next) still += hd_vm_running(v) || v->incoming;
+  if (g->aborting) {
+    err = set_state(g, CLU_HOST_UP, why, sizeof why);
+    snprintf(msg, sizeof msg, "drain of host %s aborted after %u migration(s): the host is Up again with %u guest(s)%s%s",
+             me, g->moved, still, err ? "; " : "", why);
+    if (!err) err = HPVM_ECANCELED;
+  } else if (!still) {
+    err = set_state(g, CLU_HOST_MAINTENANCE, why, sizeof why);
+    snprintf(msg, sizeof msg, "host %s is in maintenance: %u guest(s) migrated, %u stopped guest(s) re-homed%s%s", me,
+             g->moved, g->rehomed, err ? "; but " : "", why);
+  } else {
+    off += (size_t)snprintf(msg, sizeof msg, "host %s stays draining: %u guest(s) still run here:", me, still);
+    for (size_t i = 0; i < g->ng && off < sizeof msg - 200; i++) {
+      const drain_guest *dg = &g->g[i];
+      const char *reason = dg->phase == DG_UNPLACED ? "no Up host has room for it"
+                           : dg->phase == DG_FAILED ? "its migration failed"
+                           : dg->phase == DG_SKIPPED ? "--policy leave"
+                                                     : NULL;
+      hd_vm *v = hd_vm_find(d, dg->name);
+      if (reason && v && hd_vm_running(v))
+        off += (size_t)snprintf(msg + off, sizeof msg - off, " %s (%" PRIu64 " MB, %s);", dg->name, dg->mem >> 20, reason);
+    }
+    snprintf(msg + off, sizeof msg - off, " make room or stop them, then hpvmhost maintenance enter %s again (or "
+             "hpvmhost maintenance exit %s)", me, me);
+    err = HPVM_EBUSY;
+  }
+  hd_log(d, err && err != HPVM_ECANCELED ? HD_WARN : HD_INFO, "maintenance: %s", msg);
+  Hpvm__Response r = HPVM__RESPONSE__INIT;
+  r.id = g->req_id;
+  r.error = err;
+  r.message = msg;
+  if (g->client) hd_answer(g->client, &r, g->user, g->cmdline);
+  else hd_cmdlog(d, g->user ? g->user : "hpvmd", g->cmdline, err, msg);
+  free_run(g);
+}
+
+/* ---- The requests ----------------------------------------------------------------------------- */
+
+static int check_host(hd_daemon *d, const Hpvm__HostRequest *h, char *why, size_t len) {
+  if (h->host && *h->host && strcmp(h->host, sto_host(d->sto)))
+    return snprintf(why, len, "hpvmhost maintenance acts on the host it runs on (%s), not on %s: run it on host %s",
+                    sto_host(d->sto), h->host, h->host), HPVM_EINVAL;
+  return 0;
+}
+
+static void abort_drain(hd_daemon *d, hd_drain *g, const hd_req *q) {
+  char why[600] = "";
+  if (g->active) {
+    g->aborting = true;
+    for (size_t i = 0; i < g->ng; i++)
+      if (g->g[i].phase == DG_WAITING) g->g[i].phase = DG_SKIPPED;
+    step(g, true, "abort asked by %s: no further migration starts; %u in flight finish", q->user, in_flight(g));
+    snprintf(why, sizeof why, "drain of host %s aborting: %u migration(s) in flight finish, then the host is Up",
+             sto_host(d->sto), in_flight(g));
+  } else if (g->state == CLU_HOST_DRAINING) {
+    int rc = set_state(g, CLU_HOST_UP, why, sizeof why);
+    if (rc) return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, rc, "%s", why);
+    snprintf(why, sizeof why, "host %s was draining with no drain running: it is Up again", sto_host(d->sto));
+  } else {
+    return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, HPVM_ESTATE, "no drain of host %s is in progress (it is %s)",
+                           sto_host(d->sto), state_word(g->state));
+  }
+  Hpvm__Response r = HPVM__RESPONSE__INIT;
+  r.id = q->r->id;
+  r.message = why;
+  hd_answer(q->c, &r, q->user, q->cmdline);
+}
+
+static int parse_policy(const char *s, drain_policy *p) {
+  if (!s || !*s || !strcmp(s, "migrate")) *p = POLICY_MIGRATE;
+  else if (!strcmp(s, "stop")) *p = POLICY_STOP;
+  else if (!strcmp(s, "leave")) *p = POLICY_LEAVE;
+  else return HPVM_EINVAL;
+  return 0;
+}
+
+static void enter(hd_daemon *d, hd_drain *g, const hd_req *q) {
+  const Hpvm__HostRequest *h = q->r->host;
+  const char *me = sto_host(d->sto);
+  char why[1500];
+  if (h->abort) return abort_drain(d, g, q);
+  drain_policy policy;
+  if (parse_policy(h->policy, &policy))
+    return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, HPVM_EINVAL, "--policy %s: give migrate, stop or leave",
+                           h->policy);
+  if (h->parallel > DRAIN_PARALLEL_MAX)
+    return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, HPVM_EINVAL, "--parallel %u: give 1 to %u", h->parallel,
+                           DRAIN_PARALLEL_MAX);
+  if (g->active)
+    return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, HPVM_EBUSY,
+                           "host %s is already being drained; hpvmhost maintenance enter %s --abort stops it", me, me);
+  if (g->state == CLU_HOST_MAINTENANCE)
+    return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, HPVM_EEXIST, "host %s is already in maintenance", me);
+  g->active = true;
+  g->client = q->c;
+  g->req_id = q->r->id;
+  g->user = strdup(q->user ? q->user : "hpvmd");
+  g->cmdline = q->cmdline ? strdup(q->cmdline) : NULL;
+  g->policy = policy;
+  g->parallel = h->parallel ? h->parallel : 1;
+  int rc = set_state(g, CLU_HOST_DRAINING, why, sizeof why);
+  if (!rc) rc = collect_running(g, why, sizeof why);
+  if (rc) {
+    char err[1600];
+    snprintf(err, sizeof err, "%s", why);
+    if (g->state == CLU_HOST_DRAINING) set_state(g, CLU_HOST_UP, why, sizeof why);
+    free_run(g);
+    return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, rc, "%s", err);
+  }
+  unsigned unplaced = 0;
+  for (size_t i = 0; i < g->ng; i++) unplaced += g->g[i].phase == DG_UNPLACED;
+  step(g, true, "draining (policy %s, %u at a time): %zu running guest(s)", h->policy && *h->policy ? h->policy : "migrate",
+       g->parallel, g->ng);
+  for (size_t i = 0; i < g->ng; i++) {
+    const drain_guest *dg = &g->g[i];
+    if (dg->phase == DG_WAITING && policy == POLICY_MIGRATE)
+      step(g, true, "VM %s (%" PRIu64 " MB, entitlement %u%%): target host %s", dg->name, dg->mem >> 20, dg->entitlement,
+           dg->target);
+    else if (dg->phase == DG_UNPLACED)
+      step(g, true, "VM %s (%" PRIu64 " MB, entitlement %u%%): no Up host has room for it; it stays here", dg->name,
+           dg->mem >> 20, dg->entitlement);
+  }
+  rehome_stopped(g);
+  if (policy == POLICY_STOP) stop_all(g);
+  g->timer = malloc(sizeof *g->timer);
+  if (!g->timer || uv_timer_init(d->loop, g->timer)) {
+    free(g->timer);
+    g->timer = NULL;
+    return drain_end(g);
+  }
+  g->timer->data = g;
+  uv_timer_start(g->timer, on_watch, 0, DRAIN_WATCH_MS);
+}
+
+/* Guests a drain moved away: back here. Only a registration can be moved from here (a guest
+ * stopped where it went); a running one is migrated by its host's hpvmd. */
+static void return_guests(hd_drain *g, char *out, size_t len) {
+  hd_daemon *d = g->d;
+  const char *me = sto_host(d->sto);
+  char p[4200], name[STO_NAME_MAX + 1], host[STO_NAME_MAX + 1];
+  path_of(d, "maintenance-moved", p, sizeof p);
+  FILE *f = fopen(p, "r");
+  size_t off = 0;
+  unsigned back = 0, elsewhere = 0;
+  out[0] = 0;
+  while (f && fscanf(f, "%255s %255s", name, host) == 2) {
+    sto_lease l;
+    char why[1200];
+    bool runs = sto_lease_read(d->sto, name, &l) == 0 && l.state == HPVM__LEASE_STATE__LEASE_STATE_HELD;
+    if (runs) {
+      elsewhere++;
+      step(g, true, "VM %s runs on host %s: hpvmmigrate -o -P %s -h %s there brings it back", name, l.owner, name, me);
+      if (off < len) off += (size_t)snprintf(out + off, len - off, "%s%s (on %s)", elsewhere > 1 ? ", " : "", name, l.owner);
+    } else if (hd_offline_register_move(d, name, me, false, 0, why, sizeof why)) {
+      step(g, true, "VM %s not brought back: %s", name, why);
+    } else {
+      back++;
+      step(g, true, "VM %s (stopped) brought back: its registration moved from host %s", name, host);
+    }
+  }
+  if (f) fclose(f);
+  unlink(p);
+  if (elsewhere && off < len)
+    snprintf(out + off, len - off, ": running elsewhere, migrate them back with hpvmmigrate -o -h %s on their host", me);
+  (void)back;
+}
+
+static void leave_maintenance(hd_daemon *d, hd_drain *g, const hd_req *q) {
+  const char *me = sto_host(d->sto);
+  char why[1500] = "", ret[1200] = "";
+  if (g->active)
+    return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, HPVM_EBUSY,
+                           "host %s is being drained; hpvmhost maintenance enter %s --abort stops the drain", me, me);
+  if (g->state == CLU_HOST_UP && !q->r->host->return_guests)
+    return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, HPVM_ESTATE, "host %s is not in maintenance", me);
+  int rc = set_state(g, CLU_HOST_UP, why, sizeof why);
+  if (rc) return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, rc, "%s", why);
+  g->user = strdup(q->user ? q->user : "hpvmd");
+  g->client = q->c;
+  g->req_id = q->r->id;
+  step(g, true, "back in service (Up)");
+  if (q->r->host->return_guests) return_guests(g, ret, sizeof ret);
+  free(g->user);
+  g->user = NULL;
+  g->client = NULL;
+  char msg[1600];
+  snprintf(msg, sizeof msg, "host %s is back in service%s%s", me, ret[0] ? "; not returned: " : "", ret);
+  Hpvm__Response r = HPVM__RESPONSE__INIT;
+  r.id = q->r->id;
+  r.message = msg;
+  hd_answer(q->c, &r, q->user, q->cmdline);
+}
+
+void hd_cmd_maintenance(hd_daemon *d, const hd_req *q) {
+  hd_drain *g = drain_of(d);
+  char why[600];
+  if (!g) return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, HPVM_ENOMEM, "hpvmd is out of memory");
+  int rc = check_host(d, q->r->host, why, sizeof why);
+  if (rc) return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, rc, "%s", why);
+  if (q->r->host->op == HPVM__HOST_OP__HOST_OP_MAINTENANCE_ENTER) return enter(d, g, q);
+  return leave_maintenance(d, g, q);
+}
+
+void hd_drain_stop(hd_daemon *d) {
+  hd_drain *g = d->drain;
+  if (!g) return;
+  if (g->timer) {
+    uv_timer_stop(g->timer);
+    uv_close((uv_handle_t *)g->timer, on_timer_closed);
+    g->timer = NULL;
+  }
+  if (g->active) hd_log(d, HD_WARN, "maintenance: hpvmd stops during a drain; the host stays draining");
+  free_run(g);
+  free(g);
+  d->drain = NULL;
+}
