@@ -271,7 +271,12 @@ static void watch(hd_drain *g, drain_guest *dg) {
     }
     return;
   }
-  if (v && v->migrated_to && !strcmp(v->migrated_to, dg->target) && !hd_vm_running(v)) {
+  /* Moved when the lease names the target (it is what decides who runs the guest). */
+  sto_lease l;
+  bool theirs = sto_lease_read(g->d->sto, dg->name, &l) == 0 && l.state == HPVM__LEASE_STATE__LEASE_STATE_HELD &&
+                !strcmp(l.owner, dg->target);
+  if (theirs && v && hd_vm_running(v)) return;   /* handed over: this host's hpvmapp is ending */
+  if (theirs || (v && v->migrated_to && !strcmp(v->migrated_to, dg->target) && !hd_vm_running(v))) {
     dg->phase = DG_MOVED;
     g->moved++;
     record_moved(g, dg->name, dg->target);
