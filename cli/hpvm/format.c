@@ -81,18 +81,22 @@ static const char *os_of(const Hpvm__VmStatus *vm) { return cfg_of(vm) ? cli_os_
 
 /* ---- The table ------------------------------------------------------------------------------ */
 
+/* The Host column (hpvm's, after HPVM's columns): the host that runs the guest (for an
+ * Unknown guest, the host that ran it last), "-" when it runs nowhere. */
+static const char *host_of(const Hpvm__VmStatus *vm) { return *vm->host ? vm->host : "-"; }
+
 void cli_fmt_table(FILE *f, Hpvm__VmStatus *const *vms, size_t n, const char *local_host) {
   fprintf(f, "[Virtual Machines]\n");
-  fprintf(f, "Virtual Machine Name VM #  OS Type State     #VCPUs #Devs #Nets Memory  Runsysid\n");
-  fprintf(f, "==================== ===== ======= ========= ====== ===== ===== ======= ========\n");
+  fprintf(f, "Virtual Machine Name VM #  OS Type State     #VCPUs #Devs #Nets Memory  Runsysid Host\n");
+  fprintf(f, "==================== ===== ======= ========= ====== ===== ===== ======= ======== ========\n");
   for (size_t i = 0; i < n; i++) {
     const Hpvm__VmStatus *vm = vms[i];
     const Hpvm__VmConfig *c = cfg_of(vm);
     char mem[32] = "";
     if (c) cli_format_memory(c->memory_bytes, mem, sizeof mem);
-    fprintf(f, "%-20s %5u %-7s %-9s %6u %5zu %5zu %7s %8s\n", vm_name(vm), c ? c->vm_number : 0, os_of(vm),
+    fprintf(f, "%-20s %5u %-7s %-9s %6u %5zu %5zu %7s %8s %s\n", vm_name(vm), c ? c->vm_number : 0, os_of(vm),
             cli_state_name(vm), c ? c->vcpus : 0, c ? c->n_devices : 0, c ? c->n_networks : 0, mem,
-            runsysid(vm, local_host));
+            runsysid(vm, local_host), host_of(vm));
   }
 }
 
@@ -189,18 +193,19 @@ void cli_fmt_detail(FILE *f, const Hpvm__VmStatus *vm, bool verbose, const char 
   const Hpvm__VmConfig *c = cfg_of(vm);
   if (!c) {
     fprintf(f, "[Virtual Machine Details]\n");
-    fprintf(f, "Virtual Machine Name VM #  OS Type State\n");
-    fprintf(f, "==================== ===== ======= ========\n");
-    fprintf(f, "%-20s %5s %-7s %s\n", vm_name(vm), "-", "UNKNOWN", cli_state_name(vm));
+    fprintf(f, "Virtual Machine Name VM #  OS Type State     Host\n");
+    fprintf(f, "==================== ===== ======= ========= ========\n");
+    fprintf(f, "%-20s %5s %-7s %-9s %s\n", vm_name(vm), "-", "UNKNOWN", cli_state_name(vm), host_of(vm));
     if (*vm->reason) fprintf(f, "\n%s\n", vm->reason);
     return;
   }
   if (verbose) fmt_verbose_fields(f, vm, local_host);
   else {
     fprintf(f, "[Virtual Machine Details]\n");
-    fprintf(f, "Virtual Machine Name VM #  OS Type State\n");
-    fprintf(f, "==================== ===== ======= ========\n");
-    fprintf(f, "%-20s %5u %-7s %s\n", c->name, c->vm_number, cli_os_name(c->os_type), cli_state_name(vm));
+    fprintf(f, "Virtual Machine Name VM #  OS Type State     Host\n");
+    fprintf(f, "==================== ===== ======= ========= ========\n");
+    fprintf(f, "%-20s %5u %-7s %-9s %s\n", c->name, c->vm_number, cli_os_name(c->os_type), cli_state_name(vm),
+            host_of(vm));
   }
   fprintf(f, "\n[Authorized Administrators]\n");
   fprintf(f, "Oper Groups: \nAdmin Groups:\nOper Users:  \nAdmin Users: \n");
@@ -308,6 +313,7 @@ void cli_fmt_xml(FILE *f, Hpvm__VmStatus *const *vms, size_t n, const char *loca
     xml_elem(f, "    ", "vm_state", cli_state_word(vm));
     xml_elem(f, "    ", "run_state", cli_state_name(vm));
     xml_elem(f, "    ", "runsysid", runsysid(vm, local_host));
+    xml_elem(f, "    ", "host", vm->host);
     if (*vm->reason) xml_elem(f, "    ", "reason", vm->reason);
     if (c) {
       char mem[32];

@@ -49,6 +49,7 @@ typedef struct hd_client hd_client;
 typedef struct hd_migration hd_migration;   /* migrate.c: this host is the source */
 typedef struct hd_incoming hd_incoming;     /* peer.c: this host is the target */
 typedef struct hd_offline hd_offline;       /* offline.c: an offline migration from here */
+typedef struct hd_cquery hd_cquery;         /* cluster.c: an hpvmstatus asking other hosts */
 typedef struct hd_member hd_member;         /* member.c: the membership */
 typedef struct hd_drain hd_drain;           /* drain.c: hpvmhost maintenance */
 
@@ -184,6 +185,7 @@ struct hd_daemon {
   unsigned peer_conns;          /* handshakes on worker threads */
   hd_incoming *incomings;
   hd_offline *offlines;         /* offline migrations in progress from this host */
+  hd_cquery *cqueries;          /* cluster.c: hpvmstatus answers waiting for other hosts */
   hd_member *member;            /* member.c */
   hd_drain *drain;              /* drain.c: maintenance state and the drain in progress */
 };
@@ -360,6 +362,17 @@ void hd_member_stop(hd_daemon *d);
 void hd_member_tick(hd_daemon *d);
 /* Is host down: DEAD in membership, or its liveness record unchanged for its timeout. */
 bool hd_member_host_down(hd_daemon *d, const char *host, char *why, size_t len);
+
+/* ---- cluster.c ------------------------------------------------------------------------------ */
+struct Hpvm__StatusQuery;
+/* Answer hpvmstatus (r: a VM or a list from storage): now when no other host runs a guest in
+ * it, else once the owners said what they run live (or did not answer in time). */
+void hd_cluster_answer(hd_daemon *d, const hd_req *q, Hpvm__Response *r);
+/* peer.c: another host's hpvmstatus asks what this host runs; answered and closed. */
+void hd_cluster_status_query(hd_daemon *d, chan *ch, const struct Hpvm__StatusQuery *q);
+void hd_cluster_forget_client(hd_daemon *d, hd_client *c);
+/* How long hpvmstatus waits for other hosts: the gossip probe timeout, at least 100 ms. */
+unsigned hd_cluster_query_timeout_ms(const hd_daemon *d);
 /* hpvmhost status / join / leave. */
 void hd_cmd_host(hd_daemon *d, const hd_req *q);
 /* Every member this host knows (itself included), malloc'd into *out (free it). 0, or

@@ -569,7 +569,7 @@ void hd_cmd_status(hd_daemon *d, const hd_req *q) {
   r.id = q->r->id;
   r.body_case = HPVM__RESPONSE__BODY_VM;
   r.vm = &st;
-  hd_answer(q->c, &r, q->user, NULL);
+  hd_cluster_answer(d, q, &r);   /* live details from the owner when another host runs it */
   sto_vm_free(cfg);
 }
 
@@ -605,7 +605,7 @@ void hd_cmd_list(hd_daemon *d, const hd_req *q) {
   r.id = q->r->id;
   r.body_case = HPVM__RESPONSE__BODY_LIST;
   r.list = &list;
-  hd_answer(q->c, &r, q->user, NULL);
+  hd_cluster_answer(d, q, &r);   /* live details from the hosts that run guests of it */
   free(st), free(ptrs), free(stubs), free(owners);
   sto_vm_list_free(e, n);
 }

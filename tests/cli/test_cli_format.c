@@ -105,17 +105,19 @@ static void test_table_matches_hpvm_column_for_column(void **state) {
   add_n(v[1]->config, 4, 3);
   add_n(v[2]->config, 4, 3);
   add_n(v[3]->config, 1, 1);
+  v[0]->host = v[1]->host = "hostA";   /* running here; the other two run nowhere */
   char *out;
   CAPTURE(out, cli_fmt_table(f, v, 4, "hostA"));
   /* Lines as hpvmstatus printed them on an HPVM 3.5 host. */
   assert_has_line(out, "[Virtual Machines]");
-  assert_has_line(out, "Virtual Machine Name VM #  OS Type State     #VCPUs #Devs #Nets Memory  Runsysid");
-  assert_has_line(out, "==================== ===== ======= ========= ====== ===== ===== ======= ========");
-  assert_has_line(out, "oratest01                1 HPUX    On (OS)        4    10     3   16 GB        0");
-  assert_has_line(out, "sles01                   5 LINUX   On (OS)        1     4     3    4 GB        0");
-  assert_has_line(out, "ws2003                   8 WINDOWS Off            4     4     3   12 GB        0");
-  assert_has_line(out, "hpvm1                   10 HPUX    Off            1     1     1    3 GB        0");
+  assert_has_line(out, "Virtual Machine Name VM #  OS Type State     #VCPUs #Devs #Nets Memory  Runsysid Host");
+  assert_has_line(out, "==================== ===== ======= ========= ====== ===== ===== ======= ======== ========");
+  assert_has_line(out, "oratest01                1 HPUX    On (OS)        4    10     3   16 GB        0 hostA");
+  assert_has_line(out, "sles01                   5 LINUX   On (OS)        1     4     3    4 GB        0 hostA");
+  assert_has_line(out, "ws2003                   8 WINDOWS Off            4     4     3   12 GB        0 -");
+  assert_has_line(out, "hpvm1                   10 HPUX    Off            1     1     1    3 GB        0 -");
   free(out);
+  v[0]->host = v[1]->host = (char *)protobuf_c_empty_string;
   for (int i = 0; i < 4; i++) vm_free(v[i]);
 }
 
@@ -145,8 +147,8 @@ static void test_runsysid_names_the_host_running_a_guest_elsewhere(void **state)
   v[1]->host = "hostB";
   char *out;
   CAPTURE(out, cli_fmt_table(f, v, 2, "hostA"));
-  assert_has_line(out, "here                     1 LINUX   On (OS)        1     0     0    1 GB        0");
-  assert_has_line(out, "there                    2 LINUX   On (OS)        1     0     0    1 GB    hostB");
+  assert_has_line(out, "here                     1 LINUX   On (OS)        1     0     0    1 GB        0 hostA");
+  assert_has_line(out, "there                    2 LINUX   On (OS)        1     0     0    1 GB    hostB hostB");
   free(out);
   v[0]->host = v[1]->host = (char *)protobuf_c_empty_string;
   vm_free(v[0]);
@@ -158,7 +160,7 @@ static void test_memory_not_in_whole_gigabytes_prints_in_megabytes(void **state)
   Hpvm__VmStatus *v = vm_new("small", 3, OS(UNKNOWN), S(OFF), 1, 256ull << 20);
   char *out;
   CAPTURE(out, cli_fmt_table(f, &v, 1, NULL));
-  assert_has_line(out, "small                    3 UNKNOWN Off            1     0     0  256 MB        0");
+  assert_has_line(out, "small                    3 UNKNOWN Off            1     0     0  256 MB        0 -");
   free(out);
   vm_free(v);
 }
@@ -178,9 +180,9 @@ static void test_detail_sections_match_hpvm(void **state) {
   CAPTURE(out, cli_fmt_detail(f, v, false, NULL));
   const char *want[] = {
     "[Virtual Machine Details]",
-    "Virtual Machine Name VM #  OS Type State",
-    "==================== ===== ======= ========",
-    "ivm_clone01             11 HPUX    Off",
+    "Virtual Machine Name VM #  OS Type State     Host",
+    "==================== ===== ======= ========= ========",
+    "ivm_clone01             11 HPUX    Off       -",
     "[Authorized Administrators]",
     "Oper Groups:",
     "Admin Groups:",
@@ -286,10 +288,10 @@ static void test_a_damaged_record_shows_as_invalid_with_its_reason(void **state)
   /* hpvmd sends the name in an otherwise empty configuration: the name shows, no zeros. */
   Hpvm__VmStatus *v = vm_new("bad", 0, 0, S(BAD_RECORD), 0, 0);
   CAPTURE(out, cli_fmt_table(f, &v, 1, NULL));
-  assert_has_line(out, "bad                      0 UNKNOWN Invalid        0     0     0                0");
+  assert_has_line(out, "bad                      0 UNKNOWN Invalid        0     0     0                0 -");
   free(out);
   CAPTURE(out, cli_fmt_detail(f, v, true, NULL));
-  assert_has_line(out, "bad                      - UNKNOWN Invalid");
+  assert_has_line(out, "bad                      - UNKNOWN Invalid   -");
   assert_null(strstr(out, "[Memory Details]"));
   free(out);
   vm_free(v);

@@ -196,8 +196,8 @@ static void test_create_then_status_in_every_format(void **state) {
           HPVMK, d1));
   char *s = ok(e, "hpvmstatus");
   assert_contains(s, "[Virtual Machines]");
-  assert_contains(s, "Virtual Machine Name VM #  OS Type State     #VCPUs #Devs #Nets Memory  Runsysid");
-  assert_contains(s, "web1                     1 LINUX   Off            1     1     1   64 MB        0");
+  assert_contains(s, "Virtual Machine Name VM #  OS Type State     #VCPUs #Devs #Nets Memory  Runsysid Host");
+  assert_contains(s, "web1                     1 LINUX   Off            1     1     1   64 MB        0 -");
   free(s);
 
   s = ok(e, "hpvmstatus -P web1");
