@@ -55,6 +55,7 @@
 #include "internal.h"
 #include "wire.h"
 
+#define DEST_WORD_WAIT_MS 500       /* a channel broke: the destination's ERROR may be on its way */
 #define SEND_TIMEOUT_MS 30000        /* the destination stops reading for this long: it is gone */
 #define ABORT_TIMEOUT_MS 1000
 #define HARVEST_MS 100               /* round 0 harvests the dirty log this often (what to defer) */
@@ -163,6 +164,7 @@ struct mig_source {
   /* Under lock: what the receiver heard on ch0. */
   pthread_t rx;
   bool rx_started, rx_done, acked, resumed;
+  bool rx_said;                    /* rx_err is the destination's own ERROR */
   int rx_err;
   char rx_msg[256];
 
@@ -441,6 +443,7 @@ static void *receiver_main(void *arg) {
         m->rx_err = mm->error && mm->error->code < 0 ? mm->error->code : HPVM_EIO;
         snprintf(m->rx_msg, sizeof m->rx_msg, "the destination gave up: %s",
                  mm->error && mm->error->text ? mm->error->text : "no reason given");
+        m->rx_said = true;
         end = true;
       } else {
         m->rx_err = HPVM_ECORRUPT;
@@ -913,10 +916,23 @@ static void stop_senders(mig_source *m) {
   pthread_mutex_unlock(&m->lock);
 }
 
+/* A channel that broke under a sender (lock held): often the destination closing its channels
+ * right after it said why on ch0 (a record that failed authentication, a truncated stream).
+ * Its word names the problem, "the channel broke" does not: wait a moment for the receiver to
+ * read it (the reset that follows does not discard what arrived before it). Not after a
+ * timeout: a silent link says nothing more. */
+static void prefer_destination_word(mig_source *m) {
+  if (!m->err || m->err == HPVM_ETIMEDOUT || m->err == HPVM_ECANCELED || !m->rx_started) return;
+  uint64_t deadline = mig_now_ns() + DEST_WORD_WAIT_MS * 1000000ull;
+  while (!m->rx_done && wait_until(m, deadline)) {}
+  if (m->rx_said) m->err = m->rx_err, snprintf(m->msg, sizeof m->msg, "%s", m->rx_msg);
+}
+
 static mig_src_event do_rollback(mig_source *m) {
   stop_senders(m);
   char msg[256];
   pthread_mutex_lock(&m->lock);
+  prefer_destination_word(m);
   if (m->cause == MIG_SRC_EV_CANCEL && !m->err) {
     m->err = HPVM_ECANCELED;
     snprintf(m->msg, sizeof m->msg, "migration canceled in the %s phase; the guest goes on here",
