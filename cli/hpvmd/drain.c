@@ -42,6 +42,8 @@ typedef enum dg_phase {
   DG_FAILED,        /* refused or ended without a handover: it runs on here */
   DG_UNPLACED,      /* no target has room */
   DG_SKIPPED,       /* the drain was aborted before its turn, or the policy leaves it */
+  DG_STOPPING,      /* --policy stop: powered off, hpvmapp not ended yet */
+  DG_STOPPED,
 } dg_phase;
 
 typedef struct drain_guest {
@@ -291,14 +293,21 @@ static void watch(hd_drain *g, drain_guest *dg) {
 
 static unsigned in_flight(const hd_drain *g) {
   unsigned n = 0;
-  for (size_t i = 0; i < g->ng; i++) n += g->g[i].phase == DG_MIGRATING;
+  for (size_t i = 0; i < g->ng; i++) n += g->g[i].phase == DG_MIGRATING || g->g[i].phase == DG_STOPPING;
   return n;
 }
 
 static void on_watch(uv_timer_t *t) {
   hd_drain *g = t->data;
-  for (size_t i = 0; i < g->ng; i++)
-    if (g->g[i].phase == DG_MIGRATING) watch(g, &g->g[i]);
+  for (size_t i = 0; i < g->ng; i++) {
+    drain_guest *dg = &g->g[i];
+    hd_vm *v = dg->phase == DG_STOPPING ? hd_vm_find(g->d, dg->name) : NULL;
+    if (dg->phase == DG_MIGRATING) watch(g, dg);
+    else if (dg->phase == DG_STOPPING && (!v || !hd_vm_running(v))) {
+      dg->phase = DG_STOPPED;
+      step(g, true, "VM %s: stopped", dg->name);
+    }
+  }
   for (size_t i = 0; i < g->ng && !g->aborting && in_flight(g) < g->parallel; i++)
     if (g->g[i].phase == DG_WAITING) launch(g, &g->g[i]);
   if (!in_flight(g)) drain_end(g);
@@ -344,9 +353,11 @@ static void stop_all(hd_drain *g) {
     hd_vm *v = hd_vm_find(g->d, g->g[i].name);
     if (v && hd_vm_running(v)) {
       hd_vm_power_off(v, "stopped for the maintenance of its host (hpvmhost maintenance enter --policy stop)");
-      step(g, true, "VM %s: powered off (--policy stop)", g->g[i].name);
+      step(g, true, "VM %s: powering off (--policy stop)", g->g[i].name);
+      g->g[i].phase = DG_STOPPING;
+    } else {
+      g->g[i].phase = DG_STOPPED;
     }
-    g->g[i].phase = DG_SKIPPED;
   }
 }
 
@@ -510,6 +521,22 @@ static void enter(hd_daemon *d, hd_drain *g, const hd_req *q) {
   uv_timer_start(g->timer, on_watch, 0, DRAIN_WATCH_MS);
 }
 
+/* The registration of VM name moves from host `from` back to this host (the move offline.c
+ * makes, in the other direction). 0 or an error with why. */
+static int register_back(hd_daemon *d, const char *name, const char *from, char *why, size_t len) {
+  for (int attempt = 0; attempt < 20; attempt++) {
+    Hpvm__VmConfig *cfg = NULL;
+    int rc = sto_vm_load(d->sto, name, &cfg);
+    if (rc) return snprintf(why, len, "%s", sto_error(d->sto)), rc;
+    rc = sto_vm_register_move(cfg, from, sto_host(d->sto), false, hd_wall_ns());
+    if (rc) snprintf(why, len, "cannot move the registration of VM %s from host %s: %s", name, from, hpvm_strerror(rc));
+    else if ((rc = sto_vm_update(d->sto, cfg))) snprintf(why, len, "%s", sto_error(d->sto));
+    sto_vm_free(cfg);
+    if (rc != HPVM_EBUSY) return rc;
+  }
+  return snprintf(why, len, "the configuration of VM %s kept changing; try again", name), HPVM_EBUSY;
+}
+
 /* Guests a drain moved away: back here. Only a registration can be moved from here (a guest
  * stopped where it went); a running one is migrated by its host's hpvmd. */
 static void return_guests(hd_drain *g, char *out, size_t len) {
@@ -529,7 +556,7 @@ static void return_guests(hd_drain *g, char *out, size_t len) {
       elsewhere++;
       step(g, true, "VM %s runs on host %s: hpvmmigrate -o -P %s -h %s there brings it back", name, l.owner, name, me);
       if (off < len) off += (size_t)snprintf(out + off, len - off, "%s%s (on %s)", elsewhere > 1 ? ", " : "", name, l.owner);
-    } else if (hd_offline_register_move(d, name, me, false, 0, why, sizeof why)) {
+    } else if (register_back(d, name, host, why, sizeof why)) {
       step(g, true, "VM %s not brought back: %s", name, why);
     } else {
       back++;

@@ -325,11 +325,40 @@ static void test_a_guest_that_fits_nowhere_keeps_the_host_draining(void **state)
   assert_non_null(strstr(msg, "draining"));
 }
 
+static void test_policy_stop_rehomes_stopped_guests_and_exit_return_brings_them_back(void **state) {
+  dr_fixture *f = *state;
+  ht_env *h1 = &f->h[0];
+  all_see_all_up(f);
+  char msg[1200];
+  assert_int_equal(ht_create(h1, "s1", 32, "idle", msg, sizeof msg), 0);   /* registered here, stopped */
+  start_guest(f, h1, "p1", 32, WORK);
+  assert_true(console_wait(h1, "p1", 0, "HB ", 20000));
+  out o = hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "enter", "h1", "--policy", "stop", NULL});
+  if (o.status) dump_all(f);
+  assert_int_equal(o.status, 0);
+  assert_non_null(strstr(o.text, "VM s1 (stopped) re-homed to host h"));
+  assert_non_null(strstr(o.text, "VM p1: powering off (--policy stop)"));
+  assert_non_null(strstr(o.text, "VM p1: stopped"));
+  assert_non_null(strstr(o.text, "host h1 is in maintenance: 0 guest(s) migrated, 1 stopped guest(s) re-homed"));
+  free(o.text);
+  assert_int_equal(where(f, "p1"), -1);
+  /* s1 may start where it went, not here. */
+  assert_int_not_equal(ht_start(h1, "s1", msg, sizeof msg), 0);
+  o = hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "exit", "h1", "--return", NULL});
+  assert_int_equal(o.status, 0);
+  assert_non_null(strstr(o.text, "VM s1 (stopped) brought back"));
+  free(o.text);
+  assert_int_equal(ht_start(h1, "s1", msg, sizeof msg), 0);
+  assert_int_equal(ht_start(h1, "p1", msg, sizeof msg), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_drain_moves_every_guest_and_exit_returns_to_service, setup, teardown),
       cmocka_unit_test_setup_teardown(test_abort_leaves_the_host_up, setup, teardown),
       cmocka_unit_test_setup_teardown(test_a_guest_that_fits_nowhere_keeps_the_host_draining, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_policy_stop_rehomes_stopped_guests_and_exit_return_brings_them_back, setup,
+                                      teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
