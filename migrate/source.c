@@ -58,6 +58,8 @@
 #define DEST_WORD_WAIT_MS 500       /* a channel broke: the destination's ERROR may be on its way */
 #define SEND_TIMEOUT_MS 30000        /* the destination stops reading for this long: it is gone */
 #define ABORT_TIMEOUT_MS 1000
+#define COPY_SEND_GRACE_MS 1000      /* copy: sends outlast the deadline by this, so the machine sees it first */
+#define ACK_STALL_MS 1000            /* no new data acknowledged for this long: the link or target is down */
 #define HARVEST_MS 100               /* round 0 harvests the dirty log this often (what to defer) */
 #define BUSY_PERIOD_NS 20000000ull   /* senders measure their blocked share over this */
 
@@ -173,6 +175,8 @@ struct mig_source {
   _Atomic double link_bps;         /* when it limits; 0: the CPU limits, or not known */
   mig_link link;                   /* receiver only: */
   uint64_t ack_bytes, ack_ns, ack_data, ack_lz4;   /* at the previous ACK */
+  uint64_t ack_progress_ns;        /* under lock: when an ACK last said more bytes arrived */
+  _Atomic uint64_t send_deadline_ns;   /* the phase's deadline for channel sends; 0: none */
   uint64_t run_cpu0, run_cpu_ns;   /* the machine's thread (mig_source_run) */
 
   uint64_t *send_map;              /* the frames of the current round (rounds >= 1) */
@@ -193,7 +197,7 @@ struct mig_source {
   double cpu0;
   bool logging, paused, handed_off, ran;
   int err;                         /* the first failure */
-  char msg[256];
+  char msg[400];
   mig_src_event cause;             /* what sent the machine to ROLLBACK ... */
   mig_src_state cause_state;       /* ... from which state */
 };
@@ -235,6 +239,75 @@ static bool wait_until(mig_source *m, uint64_t deadline_ns) {
   return true;
 }
 
+/* ---- Timeouts in words ------------------------------------------------------------------------- */
+
+/* A phase limit as it was given: "10 s" (hpvmmigrate -x takes seconds), else "1500 ms". */
+static const char *limit_text(uint32_t ms, char *buf, size_t len) {
+  if (ms % 1000 == 0) snprintf(buf, len, "%u s", ms / 1000);
+  else snprintf(buf, len, "%u ms", ms);
+  return buf;
+}
+
+/* How long the destination has acknowledged no new data (lock held). While data flows it
+ * acknowledges every 50 ms; ACK_STALL_MS without one means the link or the target is down, not
+ * slow. */
+static uint64_t ack_quiet_ms(mig_source *m) {
+  uint64_t now = mig_now_ns();
+  return now > m->ack_progress_ns ? (now - m->ack_progress_ns) / 1000000 : 0;
+}
+
+static void stall_text(mig_source *m, uint64_t quiet_ms, char *buf, size_t len) {
+  snprintf(buf, len, "no data acknowledged by host %.100s for %llu s: the link or the target is down",
+           chan_peer(m->s[0].ch), (unsigned long long)((quiet_ms + 500) / 1000));
+}
+
+/* A sender's failure becomes the migration's (lock held); a send that timed out says what the
+ * stall means rather than which channel saw it. */
+static void sender_failed(mig_source *m, sender *s, int rc) {
+  if (!s->err) s->err = rc;
+  if (m->err) return;
+  m->err = rc;
+  if (rc == HPVM_ETIMEDOUT) stall_text(m, ack_quiet_ms(m), m->msg, sizeof m->msg);
+  else snprintf(m->msg, sizeof m->msg, "channel %u: %.200s", s->idx, s->msg);
+}
+
+/* The copy phase's limit passed (lock held): the link or the target is down (nothing
+ * acknowledged lately), or the rounds do not converge. */
+static void copy_timed_out(mig_source *m, uint32_t round) {
+  char lim[32], why[200];
+  uint64_t quiet = ack_quiet_ms(m);
+  m->err = HPVM_ETIMEDOUT;
+  limit_text(m->p.copy_timeout_ms, lim, sizeof lim);
+  if (quiet >= ACK_STALL_MS) {
+    stall_text(m, quiet, why, sizeof why);
+    snprintf(m->msg, sizeof m->msg, "copy phase timed out after %s: %s; the guest goes on here", lim, why);
+  } else if (round == 0) {
+    snprintf(m->msg, sizeof m->msg, "copy phase timed out after %s in round 0 with %.0f %% of the memory sent: the "
+             "link is too slow for the timeout; raise it or the bandwidth", lim,
+             m->st.mem_bytes ? 100.0 * (double)m->st.round0_done / (double)m->st.mem_bytes : 0.0);
+  } else {
+    snprintf(m->msg, sizeof m->msg, "copy phase timed out after %s in round %u: the guest dirties memory faster than the "
+             "link carries it (%.0f MB/s dirtied, %.0f MB/s on the wire, %llu MiB still dirty): raise the timeout or "
+             "the bandwidth%s", lim, round, m->st.dirty_mbps, m->st.wire_mbps,
+             (unsigned long long)(m->st.dirty_bytes >> 20), m->p.no_auto_converge ? ", or allow auto-converge" : "");
+  }
+}
+
+/* The frozen phase's limit passed before STATE_ACK: the guest goes on here (rollback). */
+static mig_src_event frozen_timed_out(mig_source *m, uint32_t limit_ms, bool state_sent) {
+  char lim[32], why[200];
+  pthread_mutex_lock(&m->lock);
+  uint64_t quiet = ack_quiet_ms(m);
+  if (state_sent) snprintf(why, sizeof why, "all of it was sent; host %.100s did not answer", chan_peer(m->s[0].ch));
+  else if (quiet >= ACK_STALL_MS) stall_text(m, quiet, why, sizeof why);
+  else snprintf(why, sizeof why, "the last pages were still on their way to host %.100s", chan_peer(m->s[0].ch));
+  m->err = HPVM_ETIMEDOUT;
+  snprintf(m->msg, sizeof m->msg, "frozen phase timed out after %s: the target did not acknowledge the state (%s); "
+           "the guest goes on here", limit_text(limit_ms, lim, sizeof lim), why);
+  pthread_mutex_unlock(&m->lock);
+  return MIG_SRC_EV_TIMEOUT;
+}
+
 /* ---- Bandwidth limit ----------------------------------------------------------------------------- */
 
 /* Take n wire bytes from the bucket, sleeping off any debt: the rate holds on average and a
@@ -265,8 +338,17 @@ static bool chunk_any(const uint64_t *map, uint64_t first, unsigned span) {
   return false;
 }
 
+/* A send's limit: SEND_TIMEOUT_MS, cut to what is left of the phase's deadline, so that a
+ * sender blocked on a full socket (the link cut, the target stalled) gives up with the phase. */
+static int send_timeout_ms(mig_source *m) {
+  uint64_t dl = atomic_load(&m->send_deadline_ns), now = mig_now_ns();
+  if (!dl) return SEND_TIMEOUT_MS;
+  uint64_t left = dl > now ? (dl - now + 999999) / 1000000 : 1;
+  return left < SEND_TIMEOUT_MS ? (int)left : SEND_TIMEOUT_MS;
+}
+
 static int send_msg(sender *s, const Hpvm__MigMessage *msg, const void *bulk, size_t len) {
-  return chan_send(s->ch, &msg->base, bulk, len, SEND_TIMEOUT_MS, s->msg, sizeof s->msg);
+  return chan_send(s->ch, &msg->base, bulk, len, send_timeout_ms(s->m), s->msg, sizeof s->msg);
 }
 
 static void count_ram_zero(sender *s, uint64_t first, unsigned span) {
@@ -377,10 +459,7 @@ static void *sender_main(void *arg) {
     int rc = s->err ? s->err : run_round(s, round, final, true);
     atomic_store(&s->cpu_ns, mig_thread_cpu_ns());
     pthread_mutex_lock(&m->lock);
-    if (rc && !s->err) {
-      s->err = rc;
-      if (!m->err) m->err = rc, snprintf(m->msg, sizeof m->msg, "channel %u: %.200s", s->idx, s->msg);
-    }
+    if (rc && !s->err) sender_failed(m, s, rc);
     m->busy--;
     pthread_cond_broadcast(&m->cond);
   }
@@ -415,6 +494,7 @@ static void take_ack(mig_source *m, const Hpvm__MigAck *a) {
           (unsigned long long)o.data_frames, o.idle_permille, o.blocked_permille, o.starved_permille,
           m->link.published / 1e6, m->link.probing ? " probe" : "");
   }
+  if (a->wire_bytes > m->ack_bytes) m->ack_progress_ns = now;
   m->ack_bytes = a->wire_bytes, m->ack_ns = now, m->ack_data = data, m->ack_lz4 = lz4;
 }
 
@@ -604,6 +684,7 @@ static mig_src_event do_init(mig_source *m) {
     if (rc) return fail_ev(m, rc, "channel %u: %s", i, msg);
   }
   if (atomic_load(&m->cancel)) return MIG_SRC_EV_CANCEL;
+  m->ack_progress_ns = mig_now_ns();   /* nothing acknowledged yet counts from here */
   int rc = pthread_create(&m->rx, NULL, receiver_main, m);
   if (rc) return fail_ev(m, HPVM_ENOMEM, "cannot start the receiver thread");
   m->rx_started = true;
@@ -664,10 +745,7 @@ static mig_src_event run_job(mig_source *m, uint32_t round, bool final, uint64_t
   while (m->busy) {
     ev = interrupted(m);
     if (!ev && deadline_ns && mig_now_ns() >= deadline_ns) {
-      m->err = HPVM_ETIMEDOUT;
-      snprintf(m->msg, sizeof m->msg, "the copy phase ran out of time (copy timeout %u ms) in round %u; the guest "
-               "dirties memory faster than the link carries it: raise the timeout or the bandwidth, or allow "
-               "auto-converge", m->p.copy_timeout_ms, round);
+      copy_timed_out(m, round);
       ev = MIG_SRC_EV_TIMEOUT;
     }
     if (ev) {
@@ -719,6 +797,7 @@ static uint64_t cached_frames(mig_source *m) {
 static mig_src_event do_copy(mig_source *m) {
   uint32_t round = m->st.round;
   uint64_t deadline = m->p.copy_timeout_ms ? m->t_copy + (uint64_t)m->p.copy_timeout_ms * 1000000 : 0;
+  atomic_store(&m->send_deadline_ns, deadline ? deadline + COPY_SEND_GRACE_MS * 1000000ull : 0);
   mig_round_meas c0 = round_counters(m);
   uint64_t t0 = mig_now_ns(), dirty_t0 = m->last_harvest;
   m->dirtied = 0;
@@ -759,10 +838,10 @@ static mig_src_event do_copy(mig_source *m) {
   switch (a) {
   case MIG_CONV_SWITCHOVER: return MIG_SRC_EV_CONVERGED;
   case MIG_CONV_TIMEOUT:
-    return fail_ev(m, HPVM_ETIMEDOUT, "the copy phase ran out of time (copy timeout %u ms) after %u rounds with %" PRIu64
-                   " MiB still dirty (%.0f MB/s dirtied, %.0f MB/s on the wire): raise the timeout or the bandwidth%s",
-                   m->p.copy_timeout_ms, round + 1, (uint64_t)(dirty * VM_FRAME_SIZE >> 20), m->st.dirty_mbps, m->st.wire_mbps,
-                   m->p.no_auto_converge ? ", or allow auto-converge" : "");
+    pthread_mutex_lock(&m->lock);
+    if (!m->err) copy_timed_out(m, round);
+    pthread_mutex_unlock(&m->lock);
+    return MIG_SRC_EV_TIMEOUT;
   case MIG_CONV_THROTTLE:
     rc = vm_set_throttle(m->v, m->conv.throttle);
     if (rc) return fail_ev(m, rc, "cannot throttle the guest to %u %%", m->conv.throttle);
@@ -784,7 +863,12 @@ static mig_src_event do_quiesce(mig_source *m) {
   vm_pause(m->v);
   m->paused = true;
   if (atomic_load(&m->cancel)) return MIG_SRC_EV_CANCEL;
-  rc = vm_devices_quiesce(m->v, m->p.quiesce_timeout_ms ? m->p.quiesce_timeout_ms : 10000, msg, sizeof msg);
+  uint32_t limit = m->p.quiesce_timeout_ms ? m->p.quiesce_timeout_ms : 10000;
+  rc = vm_devices_quiesce(m->v, limit, msg, sizeof msg);
+  char lim[32];
+  if (rc == HPVM_ETIMEDOUT)
+    return fail_ev(m, rc, "io quiesce phase timed out after %s: %s; the guest goes on here",
+                   limit_text(limit, lim, sizeof lim), msg);
   if (rc) return fail_ev(m, rc, "I/O quiesce: %s", msg);
   /* The last dirty set: after the drain, so frames the completed requests wrote are in it. */
   rc = vm_dirty_log_harvest(m->v, m->tmp);
@@ -808,8 +892,7 @@ static mig_src_event final_round(mig_source *m, uint32_t round) {
     int rc = s->err ? s->err : run_round(s, round, true, false);
     if (!rc) continue;
     pthread_mutex_lock(&m->lock);
-    if (!s->err) s->err = rc;
-    if (!m->err) m->err = rc, snprintf(m->msg, sizeof m->msg, "channel %u: %.200s", s->idx, s->msg);
+    sender_failed(m, s, rc);
     pthread_mutex_unlock(&m->lock);
     break;
   }
@@ -823,6 +906,7 @@ static mig_src_event do_frozen(mig_source *m) {
   char msg[256];
   uint32_t limit = m->p.frozen_timeout_ms ? m->p.frozen_timeout_ms : 10000;
   uint64_t deadline = mig_now_ns() + (uint64_t)limit * 1000000;
+  atomic_store(&m->send_deadline_ns, deadline);   /* the last pages and the state: within the limit too */
   pthread_mutex_lock(&m->lock);
   m->st.round++;
   m->final_frames = popcount(m->send_map, m->nwords);
@@ -830,6 +914,7 @@ static mig_src_event do_frozen(mig_source *m) {
   pthread_mutex_unlock(&m->lock);
   mig_src_event ev = final_round(m, m->st.round);
   m->t_final = mig_now_ns();
+  if (ev == MIG_SRC_EV_TIMEOUT) return frozen_timed_out(m, limit, false);
   if (ev) return ev;
   /* The state, without RAM, on ch0 after its final round. */
   wire_writer w;
@@ -842,22 +927,18 @@ static mig_src_event do_frozen(mig_source *m) {
   if (rc) return fail_ev(m, rc, "cannot save the VM state: %s", msg);
   Hpvm__MigMessage mm = HPVM__MIG_MESSAGE__INIT;
   mm.type = HPVM__MIG_TYPE__MIG_TYPE_STATE;
-  rc = send_ctl(m, &mm, state, len, SEND_TIMEOUT_MS, msg, sizeof msg);
+  rc = send_ctl(m, &mm, state, len, send_timeout_ms(m), msg, sizeof msg);
   free(state);
+  if (rc == HPVM_ETIMEDOUT) return frozen_timed_out(m, limit, false);
   if (rc) return fail_ev(m, rc, "channel 0: %s", msg);
   pthread_mutex_lock(&m->lock);
   atomic_fetch_add(&m->s[0].wire, len);
   m->t_state = mig_now_ns();
-  while (!m->acked && !(ev = interrupted(m)))
-    if (!wait_until(m, deadline)) {
-      m->err = HPVM_ETIMEDOUT;
-      snprintf(m->msg, sizeof m->msg, "the destination did not acknowledge the state within %u ms (frozen timeout); "
-               "the guest goes on here", limit);
-      ev = MIG_SRC_EV_TIMEOUT;
-      break;
-    }
+  bool late = false;
+  while (!m->acked && !(ev = interrupted(m)) && !late) late = !wait_until(m, deadline);
   pthread_mutex_unlock(&m->lock);
   m->t_acked = mig_now_ns();
+  if (late) return frozen_timed_out(m, limit, true);
   return ev ? ev : MIG_SRC_EV_ACKED;
 }
 
@@ -939,7 +1020,7 @@ static mig_src_event do_rollback(mig_source *m) {
              mig_phase_name(phase_of(m->cause_state)));
   }
   int err = m->err ? m->err : HPVM_EIO;
-  char why[256];
+  char why[sizeof m->msg];
   snprintf(why, sizeof why, "%s", m->msg);
   bool rx_dead = m->rx_done;
   pthread_mutex_unlock(&m->lock);
@@ -1036,7 +1117,10 @@ int mig_source_run(mig_source *m, char *msg, size_t msglen) {
     if (phase_of(next) != phase_of(before)) progress(m, true);
   }
   bool done = m->state == MIG_SRC_DONE;
-  teardown(m, true);
+  pthread_mutex_lock(&m->lock);
+  bool timed_out = m->err == HPVM_ETIMEDOUT;
+  pthread_mutex_unlock(&m->lock);
+  teardown(m, !timed_out);   /* a peer that stopped reading gets no authenticated close to wait on */
   if (m->logging) vm_dirty_log_stop(m->v), m->logging = false;
   m->run_cpu_ns = mig_thread_cpu_ns() - m->run_cpu0;
   pthread_mutex_lock(&m->lock);

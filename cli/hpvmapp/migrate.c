@@ -244,6 +244,14 @@ static void set_work_fd(app_mig *m, int fd) {
   pthread_mutex_unlock(&m->lock);
 }
 
+/* Milliseconds left until deadline_ns (CLOCK_MONOTONIC), at least 1: the init phase's steps
+ * share one limit. */
+static int left_ms(uint64_t deadline_ns) {
+  uint64_t now = mono_ns();
+  uint64_t left = deadline_ns > now ? (deadline_ns - now + 999999) / 1000000 : 1;
+  return left < INT32_MAX ? (int)left : INT32_MAX;
+}
+
 /* A TCP connection to ADDR:PORT ("[v6]:port" too) within timeout_ms: a blocking fd. */
 static int tcp_connect(app_mig *m, const char *address, int timeout_ms, int *out, char *msg, size_t len) {
   char host[256];
@@ -275,8 +283,12 @@ static int tcp_connect(app_mig *m, const char *address, int timeout_ms, int *out
   if (e || canceled(m)) {
     close(fd);
     if (canceled(m)) return snprintf(msg, len, "canceled"), HPVM_ECANCELED;
-    snprintf(msg, len, "cannot connect to %s: %s%s", address, strerror(e),
-             e == ECONNREFUSED ? " (is hpvmd running there with --listen?)" : "");
+    if (e == ETIMEDOUT)
+      snprintf(msg, len, "cannot connect to %s: no answer (the host is down, or a firewall drops the connection)",
+               address);
+    else
+      snprintf(msg, len, "cannot connect to %s: %s%s", address, strerror(e),
+               e == ECONNREFUSED ? " (is hpvmd running there with --listen?)" : "");
     return e == ETIMEDOUT ? HPVM_ETIMEDOUT : HPVM_EUNAVAIL;
   }
   int one = 1;
@@ -308,10 +320,13 @@ typedef struct conn_ctx {
   chan_config cfg;
 } conn_ctx;
 
-static int open_channel(app_mig *m, conn_ctx *cc, const char *expect, int timeout_ms, chan **ch, char *msg, size_t len) {
+/* A TCP connection and the channel's handshake, both before deadline_ns. */
+static int open_channel(app_mig *m, conn_ctx *cc, const char *expect, uint64_t deadline_ns, chan **ch, char *msg,
+                        size_t len) {
   int fd;
-  int rc = tcp_connect(m, m->out->target_address, timeout_ms, &fd, msg, len);
+  int rc = tcp_connect(m, m->out->target_address, left_ms(deadline_ns), &fd, msg, len);
   if (rc) return rc;
+  cc->cfg.timeout_ms = left_ms(deadline_ns);   /* the client waits in one handshake step only */
   set_work_fd(m, fd);
   rc = chan_client(fd, &cc->cfg, expect, ch, msg, len);   /* fd is the chan's now */
   set_work_fd(m, -1);
@@ -319,15 +334,17 @@ static int open_channel(app_mig *m, conn_ctx *cc, const char *expect, int timeou
   return rc;
 }
 
-static int ask_peer(app_mig *m, chan *ch, const Hpvm__PeerRequest *req, int timeout_ms, Hpvm__PeerAnswer **ans,
+/* Send req (NULL: none) and read the answer, both before deadline_ns. */
+static int ask_peer(app_mig *m, chan *ch, const Hpvm__PeerRequest *req, uint64_t deadline_ns, Hpvm__PeerAnswer **ans,
                     char *msg, size_t len) {
   *ans = NULL;
   set_work_fd(m, chan_fd(ch));
-  int rc = req ? chan_send(ch, &req->base, NULL, 0, timeout_ms, msg, len) : 0;
+  int rc = req ? chan_send(ch, &req->base, NULL, 0, left_ms(deadline_ns), msg, len) : 0;
   const uint8_t *bulk;
   size_t bulklen;
-  if (!rc) rc = chan_recv(ch, &hpvm__peer_answer__descriptor, (ProtobufCMessage **)ans, &bulk, &bulklen, timeout_ms,
-                          msg, len);
+  if (!rc)
+    rc = chan_recv(ch, &hpvm__peer_answer__descriptor, (ProtobufCMessage **)ans, &bulk, &bulklen, left_ms(deadline_ns),
+                   msg, len);
   set_work_fd(m, -1);
   if (canceled(m)) {
     if (*ans) hpvm__peer_answer__free_unpacked(*ans, NULL), *ans = NULL;
@@ -352,11 +369,13 @@ static void identity_from(const Hpvm__AppIdentity *a, chan_identity *id) {
 }
 
 /* Channel 0, the offer, the other channels, ready. 0 with ch[0..nch) connected; with -s, 0
- * and nothing connected (*warn holds the target's warnings). */
+ * and nothing connected (*warn holds the target's warnings). The init phase timeout bounds the
+ * whole of it (from the command's arrival): each step gets what is left. */
 static int connect_target(app_mig *m, chan **ch, Hpvm__PeerAnswer **offer_ans, char *msg, size_t len) {
   const Hpvm__AppMigrateOut *o = m->out;
   const Hpvm__MigrateRequest *r = o->params;
-  int timeout = r->init_timeout_ms ? (int)r->init_timeout_ms : INIT_TIMEOUT_MS;
+  uint32_t timeout = r->init_timeout_ms ? r->init_timeout_ms : INIT_TIMEOUT_MS;
+  uint64_t deadline = m->t0_ns + (uint64_t)timeout * 1000000u;
   conn_ctx cc;
   identity_from(o->me, &cc.me);
   memset(&cc.cfg, 0, sizeof cc.cfg);
@@ -364,9 +383,8 @@ static int connect_target(app_mig *m, chan **ch, Hpvm__PeerAnswer **offer_ans, c
   cc.cfg.cluster_secret = o->cluster_secret.len == 32 ? o->cluster_secret.data : NULL;
   cc.cfg.trust = trust_listed;
   cc.cfg.trust_ctx = (void *)o;
-  cc.cfg.timeout_ms = timeout;
   const char *expect = o->target_host && *o->target_host ? o->target_host : NULL;
-  int rc = open_channel(m, &cc, expect, timeout, &ch[0], msg, len);
+  int rc = open_channel(m, &cc, expect, deadline, &ch[0], msg, len);
   if (rc) goto out;
   snprintf(m->target, sizeof m->target, "%s", chan_peer(ch[0]));
   snprintf(m->cipher, sizeof m->cipher, "%s", chan_cipher(ch[0]));
@@ -392,31 +410,37 @@ static int connect_target(app_mig *m, chan **ch, Hpvm__PeerAnswer **offer_ans, c
   Hpvm__PeerRequest req = HPVM__PEER_REQUEST__INIT;
   req.body_case = HPVM__PEER_REQUEST__BODY_MIGRATE_OFFER;
   req.migrate_offer = &off;
-  rc = proofs ? ask_peer(m, ch[0], &req, timeout, offer_ans, msg, len) : HPVM_ENOMEM;
+  rc = proofs ? ask_peer(m, ch[0], &req, deadline, offer_ans, msg, len) : HPVM_ENOMEM;
   for (size_t i = 0; i < np; i++) hpvm__storage_proof__free_unpacked(proofs[i], NULL);
   free(proofs);
   if (rc || r->check_only) goto out;
   /* The other channels, from the same host. */
   for (unsigned i = 1; i < m->nch && !rc; i++) {
     Hpvm__PeerAnswer *a = NULL;
-    if ((rc = open_channel(m, &cc, m->target, timeout, &ch[i], msg, len))) break;
+    if ((rc = open_channel(m, &cc, m->target, deadline, &ch[i], msg, len))) break;
     Hpvm__MigrateJoin j = HPVM__MIGRATE_JOIN__INIT;
     j.migration_id = o->id;
     j.index = i;
     Hpvm__PeerRequest jr = HPVM__PEER_REQUEST__INIT;
     jr.body_case = HPVM__PEER_REQUEST__BODY_MIGRATE_JOIN;
     jr.migrate_join = &j;
-    rc = ask_peer(m, ch[i], &jr, timeout, &a, msg, len);
+    rc = ask_peer(m, ch[i], &jr, deadline, &a, msg, len);
     if (a) hpvm__peer_answer__free_unpacked(a, NULL);
   }
   if (!rc) {
     Hpvm__PeerAnswer *a = NULL;
-    rc = ask_peer(m, ch[0], NULL, timeout, &a, msg, len);   /* ready: hpvmapp --incoming is up */
+    rc = ask_peer(m, ch[0], NULL, deadline, &a, msg, len);   /* ready: hpvmapp --incoming is up */
     if (!rc && !a->ready) rc = HPVM_EIO, snprintf(msg, len, "host %s answered, but not that it is ready", m->target);
     if (a) hpvm__peer_answer__free_unpacked(a, NULL);
   }
 out:
   memset(&cc.me, 0, sizeof cc.me);   /* the secret keys live in m->out until it is freed */
+  if (rc == HPVM_ETIMEDOUT && mono_ns() + 50000000u >= deadline) {   /* ours, not a target's answer */
+    char step[900];
+    snprintf(step, sizeof step, "%s", msg);
+    if (timeout % 1000) snprintf(msg, len, "init phase timed out after %u ms: %s", timeout, step);
+    else snprintf(msg, len, "init phase timed out after %u s: %s", timeout / 1000, step);
+  }
   return rc;
 }
 
