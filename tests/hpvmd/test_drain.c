@@ -202,9 +202,9 @@ static void test_drain_moves_every_guest_and_exit_returns_to_service(void **stat
   dr_fixture *f = *state;
   ht_env *h1 = &f->h[0];
   all_see_all_up(f);
-  /* 256 MiB each (mapped lazily, memverify touches 8): more than the noise in the free memory
+  /* 512 MiB each (mapped lazily, memverify touches 8): more than the noise in the free memory
    * the hosts, all on this one machine, gossip, so placement's spreading shows. */
-  for (int i = 0; i < 4; i++) start_guest(f, h1, GUESTS[i], 256, WORK);
+  for (int i = 0; i < 4; i++) start_guest(f, h1, GUESTS[i], 512, WORK);
   for (int i = 0; i < 4; i++) assert_true(console_wait(h1, GUESTS[i], 0, "HB ", 20000));
 
   out o = hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "enter", "h1", NULL});
