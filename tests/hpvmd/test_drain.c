@@ -352,8 +352,51 @@ static void test_policy_stop_rehomes_stopped_guests_and_exit_return_brings_them_
   assert_int_equal(ht_start(h1, "p1", msg, sizeof msg), 0);
 }
 
+/* What hpvmhost maintenance refuses, and how it says so. */
+static void test_refusals(void **state) {
+  dr_fixture *f = *state;
+  ht_env *h1 = &f->h[0];
+  all_see_all_up(f);
+  out o = hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "enter", NULL});
+  assert_int_equal(o.status, 2);
+  free(o.text);
+  o = hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "enter", "h1", "--policy", "later", NULL});
+  assert_int_equal(o.status, 2);
+  assert_non_null(strstr(o.text, "give migrate, stop or leave"));
+  free(o.text);
+  o = hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "exit", "h1", "--abort", NULL});
+  assert_int_equal(o.status, 2);
+  free(o.text);
+  o = hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "enter", "h2", NULL});
+  assert_int_equal(o.status, 1);
+  assert_non_null(strstr(o.text, "run it on host h2"));
+  free(o.text);
+  o = hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "exit", "h1", NULL});
+  assert_int_equal(o.status, 1);
+  assert_non_null(strstr(o.text, "host h1 is not in maintenance"));
+  free(o.text);
+  o = hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "enter", "h1", "--abort", NULL});
+  assert_int_equal(o.status, 1);
+  assert_non_null(strstr(o.text, "no drain of host h1 is in progress"));
+  free(o.text);
+  /* With nothing to move, enter goes straight to Maintenance; a second enter is refused. */
+  o = hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "enter", "h1", "--json", NULL});
+  assert_int_equal(o.status, 0);
+  assert_non_null(strstr(o.text, "{\"result\":\"ok\",\"message\":\"host h1 is in maintenance"));
+  free(o.text);
+  o = hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "enter", "h1", NULL});
+  assert_int_equal(o.status, 1);
+  assert_non_null(strstr(o.text, "already in maintenance"));
+  free(o.text);
+  /* It lasts across a restart of hpvmd. */
+  ht_hpvmd_stop(h1, SIGTERM);
+  ht_hpvmd_start(h1);
+  assert_true(wait_host_state(&f->h[1], "h1", "Maintenance"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
       cmocka_unit_test_setup_teardown(test_drain_moves_every_guest_and_exit_returns_to_service, setup, teardown),
       cmocka_unit_test_setup_teardown(test_abort_leaves_the_host_up, setup, teardown),
       cmocka_unit_test_setup_teardown(test_a_guest_that_fits_nowhere_keeps_the_host_draining, setup, teardown),
