@@ -106,6 +106,12 @@ static void files_open(file_stream *fs, const char *dir) {
   qsort(fs->paths, fs->n, sizeof *fs->paths, cmp_path);
 }
 
+static void files_close(file_stream *fs) {
+  if (fs->fd >= 0) close(fs->fd);
+  for (size_t i = 0; i < fs->n; i++) free(fs->paths[i]);
+  free(fs->paths);
+}
+
 /* The next len bytes of the stream, going round the files again at the end. */
 static void files_read(file_stream *fs, uint8_t *buf, size_t len) {
   size_t got = 0;
@@ -163,6 +169,7 @@ static int generate(profile p, uint64_t size, uint64_t seed, const char *files_d
     else random_fill(&state, buf, CHUNK);
     write_all(fd, buf, CHUNK, off, out);
   }
+  files_close(&fs);
   if (p == PROFILE_ZERO) kinds[0] = size / CHUNK;
   if (ftruncate(fd, (off_t)size) != 0 || close(fd) != 0) die("cannot finish %s", out);
   uint64_t n = size / CHUNK;

@@ -308,6 +308,9 @@ int main(int argc, char **argv) {
     for (unsigned r = 0; r < o.nrates; r++)
       for (unsigned k = 0; k < o.nmodes; k++)
         for (unsigned c = 0; c < o.nch_n; c++) row(ids, &o, &fs, o.nch[c], o.modes[k], o.rates[r]);
+  if (fs.fd >= 0) close(fs.fd);
+  for (size_t i = 0; i < fs.n; i++) free(fs.path[i]);
+  free(fs.path);
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
   return system(cmd) == 0 ? 0 : 1;
