@@ -111,8 +111,15 @@ typedef struct c2s {
   bool cut;             /* the stream to the target ended: discard the rest */
 } c2s;
 
+/* Relay bytes to the target. One that hung up gets nothing more (the client's bytes are
+ * discarded from then on), but what it sent before is still relayed back, as a direct
+ * connection would deliver it. */
+static void to_target(relay *r, c2s *s, const uint8_t *p, size_t n) {
+  if (!s->cut && !write_all(r->tfd, p, n)) s->cut = true;
+}
+
 /* A whole record is in s->buf: relay it, or do to it what the proxy is there for. */
-static bool on_record(relay *r, c2s *s) {
+static void on_record(relay *r, c2s *s) {
   mitm *m = r->m;
   size_t len = s->have;
   bool victim = r->idx == m->victim && m->act != MITM_RELAY && m->act != MITM_RECORD && !atomic_load(&m->acted) &&
@@ -120,25 +127,29 @@ static bool on_record(relay *r, c2s *s) {
   s->off += len;
   uint64_t seq = s->seq++;
   if (r->idx == m->victim) m->records = s->seq;
-  if (!victim) return write_all(r->tfd, s->buf, len);
+  if (!victim) return to_target(r, s, s->buf, len);
   m->acted_seq = seq;
   atomic_store(&m->acted, true);
   switch (m->act) {
   case MITM_FLIP:
     s->buf[REC_HDR + (len - REC_HDR) / 2] ^= 0x10;
-    return write_all(r->tfd, s->buf, len);
-  case MITM_DROP: return true;
-  case MITM_DUP: return write_all(r->tfd, s->buf, len) && write_all(r->tfd, s->buf, len);
+    to_target(r, s, s->buf, len);
+    break;
+  case MITM_DROP: break;
+  case MITM_DUP:
+    to_target(r, s, s->buf, len);
+    to_target(r, s, s->buf, len);
+    break;
   case MITM_CUT:
-    write_all(r->tfd, s->buf, len / 2);
+    to_target(r, s, s->buf, len / 2);
     shutdown(r->tfd, SHUT_WR);
     s->cut = true;
-    return true;
-  default: return false;
+    break;
+  default: break;
   }
 }
 
-/* Bytes arrived from the client: false when the relay must end. */
+/* Bytes arrived from the client: false when the client's stream ended (or is not a channel). */
 static bool from_client(relay *r, c2s *s) {
   ssize_t n = read(r->cfd, s->buf + s->have, s->need - s->have);
   if (n < 0 && errno == EINTR) return true;
@@ -149,18 +160,17 @@ static bool from_client(relay *r, c2s *s) {
     if (s->cut) s->have = 0;
     return true;
   }
-  bool ok = true;
   switch (s->unit) {
   case U_HELLO_HEAD:   /* the hello's fixed part says how long its host name is */
     s->unit = U_HELLO, s->need = HELLO_FIXED + s->buf[10];
-    return true;
+    break;
   case U_HELLO:
     if (r->idx == r->m->victim) r->m->hello_len = s->have;
-    ok = write_all(r->tfd, s->buf, s->have);
+    to_target(r, s, s->buf, s->have);
     s->unit = U_CONFIRM, s->have = 0, s->need = CONFIRM_LEN;
     break;
   case U_CONFIRM:
-    ok = write_all(r->tfd, s->buf, s->have);
+    to_target(r, s, s->buf, s->have);
     s->unit = U_REC_HDR, s->have = 0, s->need = REC_HDR;
     break;
   case U_REC_HDR: {
@@ -168,16 +178,17 @@ static bool from_client(relay *r, c2s *s) {
     memcpy(&clen, s->buf, 4);   /* little-endian, as this host */
     if (clen > REC_MAX) return false;
     s->unit = U_REC, s->need = REC_HDR + clen;
-    return true;
+    break;
   }
   case U_REC:
-    ok = on_record(r, s);
+    on_record(r, s);
     s->unit = U_REC_HDR, s->have = 0, s->need = REC_HDR;
     break;
   }
-  return ok;
+  return true;
 }
 
+/* One connection, until the target's side ends (or the client's, uncleanly). */
 static void *relay_main(void *arg) {
   relay *r = arg;
   c2s s = {.buf = malloc(REC_HDR + REC_MAX), .need = HELLO_FIXED, .unit = U_HELLO_HEAD};
