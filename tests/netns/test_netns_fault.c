@@ -193,6 +193,12 @@ static void run_case(void **state) {
   /* A migration that left the guest on the source says it failed. */
   if (c->expect == ENDS_ON_SOURCE && st == 0) fail_msg("hpvmmigrate reported success, yet the guest stayed");
   assert_true(st != -1);               /* it ended within two minutes */
+  /* A cut link ends the phase at its timeout and says so (not the channel's 30 s stall, not
+   * a dirty rate). */
+  if (c->what == FAULT_LINK && c->when != AT_HANDOFF)
+    assert_non_null(strstr(out ? out : "", c->when == AT_COPY
+                                               ? "copy phase timed out after 15 s: no data acknowledged by host"
+                                               : "frozen phase timed out after 10 s: the target did not acknowledge"));
   free(out);
   judge(c);
 }
