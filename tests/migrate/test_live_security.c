@@ -13,7 +13,10 @@
  *   - drops it;
  *   - sends it twice (a replayed record);
  *   - sends half of it and closes the direction to the target (a truncated stream);
- * and records a successful migration's channel 0 to replay it later to the target hpvmd in a
+ * on channel 1, whose failure the target reports on channel 0 (hpvmmigrate's line has the
+ * target's words); and flips a bit on channel 0, which the target can only hang up (a failed
+ * channel is closed both ways): its log has the reason, hpvmmigrate's line names the host.
+ * It also records a successful migration's channel 0 to replay it later to the target hpvmd in a
  * new connection: refused at the handshake (the old ClientConfirm cannot sign the new
  * transcript), nothing spawned there.
  *
