@@ -7,7 +7,7 @@
  *   hpvmhost leave [-F]                      this host leaves gracefully (kept at restarts)
  *   hpvmhost maintenance enter HOST [--parallel N] [--policy migrate|stop|leave] [--abort]
  *   hpvmhost maintenance exit HOST [--return]
- *                                            drain HOST (this host) for maintenance, with a
+ *                                            drain HOST (its hpvmd does it) for maintenance, with a
  *                                            progress line per step; back to service
  *
  * status, join and leave ask this host's hpvmd; init writes the shared directory itself (as
@@ -61,9 +61,9 @@ static int help(hrun *r, FILE *f, int status) {
              "Draining, Suspect, Dead, Left; Unknown for a host this one has no news of),\n"
              "uptime, guests, free memory and CPU entitlement, version. join and leave change\n"
              "this host's membership, and the change outlasts restarts of hpvmd. maintenance\n"
-             "enter drains HOST (the host it runs on): it takes no new guest, its running guests\n"
-             "are live-migrated to other hosts (N at a time), its stopped guests re-homed; it is\n"
-             "in Maintenance once it runs no guest. exit returns it to service.\n",
+             "enter drains HOST (any host: its hpvmd does it): it takes no new guest, its running\n"
+             "guests are live-migrated to other hosts (N at a time), its stopped guests re-homed;\n"
+             "it is in Maintenance once it runs no guest. exit returns it to service.\n",
           r->c->cmd, r->c->cmd, r->c->cmd, r->c->cmd, r->c->cmd, r->c->cmd);
   return status;
 }

@@ -1,6 +1,10 @@
 /* drain.c — hpvmhost maintenance enter / exit: draining this host for maintenance
  * (docs/man/hpvmhost.md "Maintenance", docs/design/cluster.md).
  *
+ * Typed on another host, the request comes from that host's hpvmd (hd_drain_peer: the answers
+ * go back on its channel); asked here for another host, it goes there (forward: a thread reads
+ * the answers, the loop relays them).
+ *
  * The host's maintenance state (Up, Draining, Maintenance) is kept in STATE/maintenance (absent:
  * Up), so it outlasts restarts of hpvmd, and gossiped in the membership metadata (member.c reads
  * hd_drain_host_state). While it is not Up the host refuses to start guests and refuses
@@ -23,6 +27,10 @@
  * command to run there. */
 #include <errno.h>
 #include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,10 +38,16 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "peer.pb-c.h"
 #include "place.h"
 
 #define DRAIN_WATCH_MS 100       /* how often the migrations in flight are looked at */
 #define DRAIN_PARALLEL_MAX 16
+#define PEER_SEND_MS 10000       /* one answer to the host that forwarded the request */
+#define FWD_CONNECT_MS 10000     /* forwarding: connect and handshake with HOST */
+#define FWD_QUIET_MS (30 * 60 * 1000)   /* forwarding: longest wait for HOST's next line */
+
+typedef struct drain_fwd drain_fwd;
 
 typedef enum dg_phase {
   DG_WAITING = 1,   /* placed, not started yet */
@@ -72,6 +86,9 @@ struct hd_drain {
   size_t ng;
   uv_timer_t *timer;           /* malloc'd, freed by its close callback */
   unsigned moved, failed, rehomed;
+  chan *peer;                  /* the run's asker when another host forwarded the request */
+  chan *pending;               /* the asker of the request being handled, when forwarded */
+  drain_fwd *fwds;             /* requests this host forwards to another host */
 };
 
 /* ---- State ---------------------------------------------------------------------------------- */
@@ -136,6 +153,45 @@ bool hd_drain_refuses_guests(hd_daemon *d, char *why, size_t len) {
 
 /* ---- Telling the story ---------------------------------------------------------------------- */
 
+/* A line (more) or the result to the host that forwarded the request; the channel is closed
+ * after the result, or when the other host is gone (the drain goes on). */
+static void peer_send(hd_drain *g, chan **ch, bool more, int err, const char *msg) {
+  if (!*ch) return;
+  Hpvm__PeerAnswer a = HPVM__PEER_ANSWER__INIT;
+  a.host = (char *)sto_host(g->d->sto);
+  a.more = more;
+  a.error = err;
+  a.message = (char *)(msg ? msg : "");
+  char why[300];
+  int rc = chan_send(*ch, &a.base, NULL, 0, PEER_SEND_MS, why, sizeof why);
+  if (rc) hd_log(g->d, HD_WARN, "maintenance: host %s that asked is gone (%s); the drain goes on", chan_peer(*ch), why);
+  if (rc || !more) {
+    chan_close(*ch);
+    *ch = NULL;
+  }
+}
+
+/* Answer request q: to its client, or to the host that forwarded it. */
+static void reply(hd_drain *g, const hd_req *q, Hpvm__Response *r) {
+  if (q->c) return hd_answer(q->c, r, q->user, q->cmdline);
+  hd_cmdlog(g->d, q->user, q->cmdline, r->error, r->message);
+  peer_send(g, &g->pending, false, r->error, r->message);
+}
+
+static void reply_error(hd_drain *g, const hd_req *q, int err, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void reply_error(hd_drain *g, const hd_req *q, int err, const char *fmt, ...) {
+  char msg[1600];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  Hpvm__Response r = HPVM__RESPONSE__INIT;
+  r.id = q->r->id;
+  r.error = err;
+  r.message = msg;
+  reply(g, q, &r);
+}
+
 /* One step: a progress Response to the waiting hpvmhost, and a line in the command log. */
 static void step(hd_drain *g, bool log, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void step(hd_drain *g, bool log, const char *fmt, ...) {
@@ -156,6 +212,7 @@ static void step(hd_drain *g, bool log, const char *fmt, ...) {
     r.message = line;
     hd_client_send(g->client, &r.base);
   }
+  peer_send(g, &g->peer, true, 0, line);
 }
 
 static void record_moved(hd_drain *g, const char *name, const char *to) {
@@ -165,10 +222,6 @@ static void record_moved(hd_drain *g, const char *name, const char *to) {
   if (!f || fprintf(f, "%s %s\n", name, to) < 0 || fclose(f))
     hd_log(g->d, HD_WARN, "maintenance: cannot record in %s that VM %s went to host %s: %s", p, name, to,
            strerror(errno));
-}
-
-void hd_drain_forget_client(hd_daemon *d, hd_client *c) {
-  if (d->drain && d->drain->client == c) d->drain->client = NULL;
 }
 
 /* ---- Placement ------------------------------------------------------------------------------ */
@@ -420,6 +473,7 @@ static void drain_end(hd_drain *g) {
   r.message = msg;
   if (g->client) hd_answer(g->client, &r, g->user, g->cmdline);
   else hd_cmdlog(d, g->user ? g->user : "hpvmd", g->cmdline, err, msg);
+  peer_send(g, &g->peer, false, err, msg);
   free_run(g);
 }
 
@@ -443,16 +497,16 @@ static void abort_drain(hd_daemon *d, hd_drain *g, const hd_req *q) {
              sto_host(d->sto), in_flight(g));
   } else if (g->state == CLU_HOST_DRAINING) {
     int rc = set_state(g, CLU_HOST_UP, why, sizeof why);
-    if (rc) return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, rc, "%s", why);
+    if (rc) return reply_error(g, q, rc, "%s", why);
     snprintf(why, sizeof why, "host %s was draining with no drain running: it is Up again", sto_host(d->sto));
   } else {
-    return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, HPVM_ESTATE, "no drain of host %s is in progress (it is %s)",
+    return reply_error(g, q, HPVM_ESTATE, "no drain of host %s is in progress (it is %s)",
                            sto_host(d->sto), state_word(g->state));
   }
   Hpvm__Response r = HPVM__RESPONSE__INIT;
   r.id = q->r->id;
   r.message = why;
-  hd_answer(q->c, &r, q->user, q->cmdline);
+  reply(g, q, &r);
 }
 
 static int parse_policy(const char *s, drain_policy *p) {
@@ -470,18 +524,20 @@ static void enter(hd_daemon *d, hd_drain *g, const hd_req *q) {
   if (h->abort) return abort_drain(d, g, q);
   drain_policy policy;
   if (parse_policy(h->policy, &policy))
-    return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, HPVM_EINVAL, "--policy %s: give migrate, stop or leave",
+    return reply_error(g, q, HPVM_EINVAL, "--policy %s: give migrate, stop or leave",
                            h->policy);
   if (h->parallel > DRAIN_PARALLEL_MAX)
-    return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, HPVM_EINVAL, "--parallel %u: give 1 to %u", h->parallel,
+    return reply_error(g, q, HPVM_EINVAL, "--parallel %u: give 1 to %u", h->parallel,
                            DRAIN_PARALLEL_MAX);
   if (g->active)
-    return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, HPVM_EBUSY,
+    return reply_error(g, q, HPVM_EBUSY,
                            "host %s is already being drained; hpvmhost maintenance enter %s --abort stops it", me, me);
   if (g->state == CLU_HOST_MAINTENANCE)
-    return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, HPVM_EEXIST, "host %s is already in maintenance", me);
+    return reply_error(g, q, HPVM_EEXIST, "host %s is already in maintenance", me);
   g->active = true;
   g->client = q->c;
+  g->peer = g->pending;
+  g->pending = NULL;
   g->req_id = q->r->id;
   g->user = strdup(q->user ? q->user : "hpvmd");
   g->cmdline = q->cmdline ? strdup(q->cmdline) : NULL;
@@ -494,7 +550,9 @@ static void enter(hd_daemon *d, hd_drain *g, const hd_req *q) {
     snprintf(err, sizeof err, "%s", why);
     if (g->state == CLU_HOST_DRAINING) set_state(g, CLU_HOST_UP, why, sizeof why);
     free_run(g);
-    return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, rc, "%s", err);
+    g->pending = g->peer;
+    g->peer = NULL;
+    return reply_error(g, q, rc, "%s", err);
   }
   unsigned unplaced = 0;
   for (size_t i = 0; i < g->ng; i++) unplaced += g->g[i].phase == DG_UNPLACED;
@@ -574,34 +632,276 @@ static void leave_maintenance(hd_daemon *d, hd_drain *g, const hd_req *q) {
   const char *me = sto_host(d->sto);
   char why[1500] = "", ret[1200] = "";
   if (g->active)
-    return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, HPVM_EBUSY,
+    return reply_error(g, q, HPVM_EBUSY,
                            "host %s is being drained; hpvmhost maintenance enter %s --abort stops the drain", me, me);
   if (g->state == CLU_HOST_UP && !q->r->host->return_guests)
-    return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, HPVM_ESTATE, "host %s is not in maintenance", me);
+    return reply_error(g, q, HPVM_ESTATE, "host %s is not in maintenance", me);
   int rc = set_state(g, CLU_HOST_UP, why, sizeof why);
-  if (rc) return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, rc, "%s", why);
+  if (rc) return reply_error(g, q, rc, "%s", why);
   g->user = strdup(q->user ? q->user : "hpvmd");
   g->client = q->c;
   g->req_id = q->r->id;
+  g->peer = g->pending;
+  g->pending = NULL;
   step(g, true, "back in service (Up)");
   if (q->r->host->return_guests) return_guests(g, ret, sizeof ret);
   free(g->user);
   g->user = NULL;
   g->client = NULL;
+  g->pending = g->peer;
+  g->peer = NULL;
   char msg[1600];
   snprintf(msg, sizeof msg, "host %s is back in service%s%s", me, ret[0] ? "; not returned: " : "", ret);
   Hpvm__Response r = HPVM__RESPONSE__INIT;
   r.id = q->r->id;
   r.message = msg;
-  hd_answer(q->c, &r, q->user, q->cmdline);
+  reply(g, q, &r);
+}
+
+/* ---- Forwarding: hpvmhost maintenance HOST typed on another host --------------------------------
+ * HOST's hpvmd does the work. A thread connects to it (its liveness record gives the peer
+ * address), sends PeerRequest.maintenance over the authenticated channel and reads its answers;
+ * the loop relays each to the waiting hpvmhost (uv_async). */
+
+typedef struct fwd_line {
+  bool more;
+  int err;
+  char *msg;
+  struct fwd_line *next;
+} fwd_line;
+
+struct drain_fwd {
+  hd_daemon *d;
+  hd_client *client;
+  uint64_t req_id;
+  char *user, *cmdline;
+  char host[STO_NAME_MAX + 1];
+  char address[160];
+  chan_config cc;
+  Hpvm__HostRequest *req;       /* an owned copy */
+  uv_async_t *async;
+  pthread_mutex_t mu;
+  fwd_line *lines, **tail;      /* under mu */
+  bool done;                    /* under mu: the thread touches nothing after setting it */
+  bool orphaned;                /* under mu: hpvmd stops; the thread frees the record */
+  drain_fwd *next;
+};
+
+static void fwd_push(drain_fwd *f, bool more, int err, const char *msg) {
+  fwd_line *l = calloc(1, sizeof *l);
+  if (!l || !(l->msg = strdup(msg ? msg : ""))) {
+    free(l);
+    return;
+  }
+  l->more = more;
+  l->err = err;
+  pthread_mutex_lock(&f->mu);
+  *f->tail = l;
+  f->tail = &l->next;
+  if (!f->orphaned) uv_async_send(f->async);
+  pthread_mutex_unlock(&f->mu);
+}
+
+static void fwd_free(drain_fwd *f) {
+  for (fwd_line *l = f->lines, *n; l; l = n) n = l->next, free(l->msg), free(l);
+  if (f->req) hpvm__host_request__free_unpacked(f->req, NULL);
+  pthread_mutex_destroy(&f->mu);
+  free(f->user), free(f->cmdline), free(f);
+}
+
+static int fwd_connect(const char *address, char *msg, size_t len) {
+  char host[256];
+  const char *colon = strrchr(address, ':');
+  if (!colon) return snprintf(msg, len, "peer address %s has no port", address), -1;
+  size_t hl = (size_t)(colon - address);
+  snprintf(host, sizeof host, "%.*s", (int)hl, address);
+  if (hl > 2 && host[0] == '[') memmove(host, host + 1, hl - 2), host[hl - 2] = 0;
+  struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *ai;
+  int rc = getaddrinfo(host, colon + 1, &hints, &ai);
+  if (rc) return snprintf(msg, len, "peer address %s: %s", address, gai_strerror(rc)), -1;
+  int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+  struct timeval tv = {.tv_sec = FWD_CONNECT_MS / 1000};
+  if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen)) {
+    snprintf(msg, len, "cannot connect to %s: %s", address, strerror(errno));
+    if (fd >= 0) close(fd);
+    fd = -1;
+  } else {
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  freeaddrinfo(ai);
+  return fd;
+}
+
+static void *fwd_thread(void *arg) {
+  drain_fwd *f = arg;
+  char msg[1200];
+  chan *ch = NULL;
+  int rc = 0, fd = fwd_connect(f->address, msg, sizeof msg);
+  if (fd < 0) rc = HPVM_EUNAVAIL;
+  f->cc.timeout_ms = FWD_CONNECT_MS;
+  if (!rc) rc = chan_client(fd, &f->cc, f->host, &ch, msg, sizeof msg);
+  Hpvm__MaintenanceForward mf = HPVM__MAINTENANCE_FORWARD__INIT;
+  mf.request = f->req;
+  mf.user = f->user;
+  mf.cmdline = f->cmdline ? f->cmdline : "";
+  Hpvm__PeerRequest r = HPVM__PEER_REQUEST__INIT;
+  r.body_case = HPVM__PEER_REQUEST__BODY_MAINTENANCE;
+  r.maintenance = &mf;
+  if (!rc) rc = chan_send(ch, &r.base, NULL, 0, FWD_CONNECT_MS, msg, sizeof msg);
+  bool more = true;
+  while (!rc && more) {
+    ProtobufCMessage *m = NULL;
+    const uint8_t *bulk;
+    size_t bulklen;
+    rc = chan_recv(ch, &hpvm__peer_answer__descriptor, &m, &bulk, &bulklen, FWD_QUIET_MS, msg, sizeof msg);
+    if (rc == 1) {
+      rc = HPVM_ETRUNC;
+      snprintf(msg, sizeof msg, "host %s closed the connection before it answered", f->host);
+    }
+    if (rc) break;
+    Hpvm__PeerAnswer *a = (Hpvm__PeerAnswer *)m;
+    more = a->more;
+    fwd_push(f, more, a->error, a->message);
+    protobuf_c_message_free_unpacked(m, NULL);
+  }
+  if (rc) {
+    char line[1400];
+    snprintf(line, sizeof line, "host %s: %.1100s", f->host, msg);
+    fwd_push(f, false, rc, line);
+  }
+  if (ch) chan_close(ch);
+  pthread_mutex_lock(&f->mu);
+  f->done = true;
+  bool orphaned = f->orphaned;
+  if (!orphaned) uv_async_send(f->async);
+  pthread_mutex_unlock(&f->mu);
+  if (orphaned) fwd_free(f);
+  return NULL;
+}
+
+static void on_fwd_closed(uv_handle_t *h) {
+  drain_fwd *f = h->data;
+  free(h);
+  if (f) fwd_free(f);
+}
+
+static void on_fwd_lines(uv_async_t *a) {
+  drain_fwd *f = a->data;
+  pthread_mutex_lock(&f->mu);
+  fwd_line *lines = f->lines;
+  f->lines = NULL;
+  f->tail = &f->lines;
+  bool done = f->done;
+  pthread_mutex_unlock(&f->mu);
+  for (fwd_line *l = lines, *n; l; l = n) {
+    n = l->next;
+    Hpvm__Response r = HPVM__RESPONSE__INIT;
+    r.id = f->req_id;
+    r.more = l->more;
+    r.error = l->err;
+    r.message = l->msg;
+    if (l->more && f->client) hd_client_send(f->client, &r.base);
+    else if (!l->more && f->client) hd_answer(f->client, &r, f->user, NULL);
+    free(l->msg), free(l);
+  }
+  if (!done) return;
+  hd_drain *g = f->d->drain;
+  for (drain_fwd **p = g ? &g->fwds : NULL; p && *p; p = &(*p)->next)
+    if (*p == f) {
+      *p = f->next;
+      break;
+    }
+  uv_close((uv_handle_t *)a, on_fwd_closed);
+}
+
+static void forward(hd_daemon *d, hd_drain *g, const hd_req *q) {
+  const char *host = q->r->host->host;
+  sto_observer obs = {0};
+  sto_liveness live;
+  int status = STO_HOST_UNKNOWN;
+  if (sto_host_observe(d->sto, host, &obs, &live, &status) || status == STO_HOST_UNKNOWN)
+    return reply_error(g, q, HPVM_ENOENT, "no host named %s in the shared directory %s", host, d->o.shared_dir);
+  if (status == STO_HOST_LEFT || !live.address[0])
+    return reply_error(g, q, HPVM_EUNAVAIL, "host %s %s: run hpvmhost maintenance on it", host,
+                       status == STO_HOST_LEFT ? "has left the cluster" : "publishes no peer address (--listen)");
+  drain_fwd *f = calloc(1, sizeof *f);
+  size_t len = hpvm__host_request__get_packed_size(q->r->host);
+  uint8_t *buf = malloc(len ? len : 1);
+  if (f) f->async = malloc(sizeof *f->async);
+  if (!f || !buf || !f->async) {
+    if (f) free(f->async);
+    free(f), free(buf);
+    return reply_error(g, q, HPVM_ENOMEM, "hpvmd is out of memory");
+  }
+  hpvm__host_request__pack(q->r->host, buf);
+  f->req = hpvm__host_request__unpack(NULL, len, buf);
+  free(buf);
+  f->d = d;
+  f->client = q->c;
+  f->req_id = q->r->id;
+  f->user = strdup(q->user ? q->user : "hpvmd");
+  f->cmdline = q->cmdline ? strdup(q->cmdline) : NULL;
+  snprintf(f->host, sizeof f->host, "%s", host);
+  snprintf(f->address, sizeof f->address, "%s", live.address);
+  hd_chan_config(d, &f->cc);
+  pthread_mutex_init(&f->mu, NULL);
+  f->tail = &f->lines;
+  pthread_t t;
+  if (!f->req || uv_async_init(d->loop, f->async, on_fwd_lines)) {
+    free(f->async);
+    f->async = NULL;
+    fwd_free(f);
+    return reply_error(g, q, HPVM_ENOMEM, "hpvmd is out of memory");
+  }
+  f->async->data = f;
+  if (pthread_create(&t, NULL, fwd_thread, f)) {
+    f->async->data = NULL;
+    uv_close((uv_handle_t *)f->async, on_fwd_closed);
+    fwd_free(f);
+    return reply_error(g, q, HPVM_ENOMEM, "cannot start a thread: %s", strerror(errno));
+  }
+  pthread_detach(t);
+  f->next = g->fwds;
+  g->fwds = f;
+  hd_log(d, HD_INFO, "maintenance: %s's request for host %s forwarded to it (%s)", q->user, host, f->address);
+}
+
+void hd_drain_peer(hd_daemon *d, chan *ch, const Hpvm__MaintenanceForward *mf) {
+  hd_drain *g = drain_of(d);
+  if (!g || !mf->request) {
+    Hpvm__PeerAnswer a = HPVM__PEER_ANSWER__INIT;
+    a.error = g ? HPVM_EINVAL : HPVM_ENOMEM;
+    a.message = g ? "the forwarded maintenance request is empty" : "hpvmd is out of memory";
+    char why[300];
+    chan_send(ch, &a.base, NULL, 0, PEER_SEND_MS, why, sizeof why);
+    chan_close(ch);
+    return;
+  }
+  Hpvm__Request req = HPVM__REQUEST__INIT;
+  req.body_case = HPVM__REQUEST__BODY_HOST;
+  req.host = mf->request;
+  char cmdline[1200];
+  snprintf(cmdline, sizeof cmdline, "%.1000s (from host %s)", mf->cmdline && *mf->cmdline ? mf->cmdline : "hpvmhost maintenance",
+           chan_peer(ch));
+  hd_req q = {.c = NULL, .r = &req, .user = mf->user && *mf->user ? mf->user : "hpvmd", .cmdline = cmdline};
+  g->pending = ch;
+  hd_cmd_maintenance(d, &q);
+  if (g->pending) {   /* every path answers; should one not, the other host is not left waiting */
+    chan_close(g->pending);
+    g->pending = NULL;
+  }
 }
 
 void hd_cmd_maintenance(hd_daemon *d, const hd_req *q) {
   hd_drain *g = drain_of(d);
   char why[600];
   if (!g) return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, HPVM_ENOMEM, "hpvmd is out of memory");
+  const char *host = q->r->host->host;
+  /* A local client naming another host: that host's hpvmd does it. */
+  if (q->c && host && *host && strcmp(host, sto_host(d->sto))) return forward(d, g, q);
   int rc = check_host(d, q->r->host, why, sizeof why);
-  if (rc) return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, rc, "%s", why);
+  if (rc) return reply_error(g, q, rc, "%s", why);
   if (q->r->host->op == HPVM__HOST_OP__HOST_OP_MAINTENANCE_ENTER) return enter(d, g, q);
   return leave_maintenance(d, g, q);
 }
@@ -615,7 +915,25 @@ void hd_drain_stop(hd_daemon *d) {
     g->timer = NULL;
   }
   if (g->active) hd_log(d, HD_WARN, "maintenance: hpvmd stops during a drain; the host stays draining");
+  if (g->peer) chan_close(g->peer);
+  /* Forwarded requests still waiting: their threads free them when they end. */
+  for (drain_fwd *f = g->fwds, *n; f; f = n) {
+    n = f->next;
+    pthread_mutex_lock(&f->mu);
+    bool done = f->done;
+    f->orphaned = !done;
+    pthread_mutex_unlock(&f->mu);
+    f->async->data = done ? f : NULL;
+    uv_close((uv_handle_t *)f->async, on_fwd_closed);
+  }
   free_run(g);
   free(g);
   d->drain = NULL;
+}
+
+void hd_drain_forget_client(hd_daemon *d, hd_client *c) {
+  if (!d->drain) return;
+  if (d->drain->client == c) d->drain->client = NULL;
+  for (drain_fwd *f = d->drain->fwds; f; f = f->next)
+    if (f->client == c) f->client = NULL;
 }

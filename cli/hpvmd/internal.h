@@ -388,6 +388,10 @@ int hd_drain_host_state(hd_daemon *d);
 /* Not Up: new guests (starts, incoming migrations) are refused; true with why. */
 bool hd_drain_refuses_guests(hd_daemon *d, char *why, size_t len);
 void hd_drain_forget_client(hd_daemon *d, hd_client *c);
+/* peer.c: another host forwards hpvmhost maintenance for this host; answered on ch (progress,
+ * then the result) and closed. */
+struct Hpvm__MaintenanceForward;
+void hd_drain_peer(hd_daemon *d, chan *ch, const struct Hpvm__MaintenanceForward *f);
 /* hpvmd stops: the drain's timer closes (the host stays as it is: draining or maintenance). */
 void hd_drain_stop(hd_daemon *d);
 

@@ -4,7 +4,7 @@
  *     all to h2 and h3 (both get some), none stops, each goes on verifying memory and beating
  *     over there and passes its checks at a graceful stop; h1 is Maintenance for the others,
  *     refuses to start a guest, and the command log tells the story; exit brings it back Up;
- *   - --abort during a drain of h2 (one migration at a time): the migration in flight finishes,
+ *   - --abort (typed on h3, forwarded to h2) during a drain of h2 (one at a time): the migration in flight finishes,
  *     the others do not start, h2 is Up again with guests still running there;
  *   - a guest as large as the host's memory fits on no other host: it is listed, stays running
  *     on h1, and h1 stays Draining.
@@ -280,7 +280,8 @@ static void test_abort_leaves_the_host_up(void **state) {
     free(s);
   }
   assert_true(started);
-  out a = hpvmhost(f, h2, (char *[]){"hpvmhost", "maintenance", "enter", "h2", "--abort", NULL});
+  /* From another host: forwarded to h2. */
+  out a = hpvmhost(f, &f->h[2], (char *[]){"hpvmhost", "maintenance", "enter", "h2", "--abort", NULL});
   assert_int_equal(a.status, 0);
   assert_non_null(strstr(a.text, "aborting"));
   free(a.text);
@@ -367,9 +368,21 @@ static void test_refusals(void **state) {
   o = hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "exit", "h1", "--abort", NULL});
   assert_int_equal(o.status, 2);
   free(o.text);
+  /* Another host's name: forwarded to that host's hpvmd, its lines relayed. */
   o = hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "enter", "h2", NULL});
+  assert_int_equal(o.status, 0);
+  assert_non_null(strstr(o.text, "draining (policy migrate, 1 at a time): 0 running guest(s)"));
+  assert_non_null(strstr(o.text, "host h2 is in maintenance"));
+  free(o.text);
+  assert_true(wait_host_state(&f->h[2], "h2", "Maintenance"));
+  o = hpvmhost(f, &f->h[2], (char *[]){"hpvmhost", "maintenance", "exit", "h2", NULL});
+  assert_int_equal(o.status, 0);
+  assert_non_null(strstr(o.text, "host h2 is back in service"));
+  free(o.text);
+  assert_true(wait_host_state(h1, "h2", "Up"));
+  o = hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "enter", "h9", NULL});
   assert_int_equal(o.status, 1);
-  assert_non_null(strstr(o.text, "run it on host h2"));
+  assert_non_null(strstr(o.text, "no host named h9"));
   free(o.text);
   o = hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "exit", "h1", NULL});
   assert_int_equal(o.status, 1);
