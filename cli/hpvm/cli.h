@@ -309,6 +309,28 @@ typedef struct cli_ctx {
   cli_transport t;
 } cli_ctx;
 
+/* One command's run, and the helpers every command shares (util.c). */
+typedef struct cli_run {
+  cli_ctx *c;
+  int argc;
+  char **argv;                         /* sent with every request (the command log) */
+  bool json;                           /* errors also as {"error":...} on out */
+  const char *vm;                      /* for "ERROR (vm)"; NULL or "": "ERROR:" */
+} cli_run;
+
+/* "<cmd>: ERROR (<vm>): <message>" on err (and the JSON error on out); returns 1. */
+int cli_fail(cli_run *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* "<cmd>: <msg>" on err (and a JSON EINVAL error on out); returns 2. */
+int cli_usage(cli_run *r, const char *msg);
+/* One request with the run's argv. Returns hpvmd's (or the transport's) error code, 0 on
+ * success; *resp is set either way when an answer came (free with cli_done()); with no
+ * answer at all the error line is already printed. */
+int cli_call(cli_run *r, Hpvm__Request *req, Hpvm__Response **resp);
+/* The same, as an exit status: 0 with *resp set, or 1 after the error line (hpvmd's
+ * message), *resp freed and NULL. */
+int cli_call_status(cli_run *r, Hpvm__Request *req, Hpvm__Response **resp);
+void cli_done(cli_run *r, Hpvm__Response *resp);
+
 /* The commands by name ("create" or "hpvmcreate"); NULL when unknown. Each takes argv with
  * argv[0] the command's name and returns the process exit status: 0 success, 1 failure (one
  * line on err), 2 a usage error. */

@@ -29,61 +29,12 @@
 
 /* ---- Shared pieces --------------------------------------------------------------------------- */
 
-typedef struct run {
-  cli_ctx *c;
-  int argc;
-  char **argv;
-  bool json;
-  const char *vm;                      /* for "ERROR (vm)" */
-} run;
-
-static int fail(run *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(run *r, int code, const char *fmt, ...) {
-  char msg[CLI_WHY + 128];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  if (r->vm && *r->vm) fprintf(r->c->err, "%s: ERROR (%s): %s\n", r->c->cmd, r->vm, msg);
-  else fprintf(r->c->err, "%s: ERROR: %s\n", r->c->cmd, msg);
-  if (r->json) {
-    fprintf(r->c->out, "{\"error\":{\"code\":\"%s\",\"message\":", hpvm_err_name(code));
-    cli_json_str(r->c->out, msg);
-    fprintf(r->c->out, "}}\n");
-  }
-  return 1;
-}
-
-static int usage(run *r, const char *msg) {
-  fprintf(r->c->err, "%s: %s\n", r->c->cmd, msg);
-  if (r->json) {
-    fprintf(r->c->out, "{\"error\":{\"code\":\"EINVAL\",\"message\":");
-    cli_json_str(r->c->out, msg);
-    fprintf(r->c->out, "}}\n");
-  }
-  return 2;
-}
-
-/* One request; on failure the response's message is printed (hpvmd's or the transport's)
- * and the code returned. *resp is set either way (free with done()). */
-static int call(run *r, Hpvm__Request *req, Hpvm__Response **resp) {
-  req->n_argv = (size_t)r->argc;
-  req->argv = r->argv;
-  *resp = NULL;
-  int rc = r->c->t.call(r->c->t.ctx, req, resp);
-  if (!*resp) return fail(r, rc ? rc : HPVM_EIO, "no answer from hpvmd"), rc ? rc : HPVM_EIO;
-  if (!rc && (*resp)->error) rc = (*resp)->error;
-  return rc;
-}
-
-static void done(run *r, Hpvm__Response *resp) {
-  if (resp) r->c->t.free_resp(r->c->t.ctx, resp);
-}
+typedef cli_run run;
 
 /* The message hpvmd (or the transport) gave, or the generic one. */
 static int fail_resp(run *r, int rc, const Hpvm__Response *resp) {
   const char *m = resp && resp->message && *resp->message ? resp->message : hpvm_strerror(rc);
-  return fail(r, rc, "%s", m);
+  return cli_fail(r, rc, "%s", m);
 }
 
 static int get_info(run *r, Hpvm__Response **resp) {
@@ -91,7 +42,7 @@ static int get_info(run *r, Hpvm__Response **resp) {
   Hpvm__InfoRequest info = HPVM__INFO_REQUEST__INIT;
   req.body_case = HPVM__REQUEST__BODY_INFO;
   req.info = &info;
-  int rc = call(r, &req, resp);
+  int rc = cli_call(r, &req, resp);
   if (!rc && (*resp)->body_case != HPVM__RESPONSE__BODY_INFO) rc = HPVM_EIO;
   return rc;
 }
@@ -101,7 +52,7 @@ static int get_list(run *r, Hpvm__Response **resp) {
   Hpvm__ListRequest list = HPVM__LIST_REQUEST__INIT;
   req.body_case = HPVM__REQUEST__BODY_LIST;
   req.list = &list;
-  int rc = call(r, &req, resp);
+  int rc = cli_call(r, &req, resp);
   if (!rc && (*resp)->body_case != HPVM__RESPONSE__BODY_LIST) rc = HPVM_EIO;
   return rc;
 }
@@ -112,7 +63,7 @@ static int get_status_of(run *r, const char *name, bool need_config, Hpvm__Respo
   st.name = (char *)name;
   req.body_case = HPVM__REQUEST__BODY_STATUS;
   req.status = &st;
-  int rc = call(r, &req, resp);
+  int rc = cli_call(r, &req, resp);
   if (!rc && ((*resp)->body_case != HPVM__RESPONSE__BODY_VM || !(*resp)->vm ||
               (need_config && (!(*resp)->vm->config ||
                                (*resp)->vm->state == HPVM__VM_RUN_STATE__VM_RUN_STATE_BAD_RECORD)))) {
@@ -137,7 +88,7 @@ static int name_of_number(run *r, uint32_t number, char **name) {
   int rc = get_list(r, &resp);
   if (rc) {
     fail_resp(r, rc, resp);
-    done(r, resp);
+    cli_done(r, resp);
     return rc;
   }
   *name = NULL;
@@ -145,9 +96,9 @@ static int name_of_number(run *r, uint32_t number, char **name) {
     const Hpvm__VmConfig *c = resp->list->vms[i]->config;
     if (c && c->vm_number == number) *name = strdup(c->name);
   }
-  done(r, resp);
+  cli_done(r, resp);
   if (!*name) {
-    fail(r, HPVM_ENOENT, "no virtual machine has VM # %u (see hpvmstatus)", number);
+    cli_fail(r, HPVM_ENOENT, "no virtual machine has VM # %u (see hpvmstatus)", number);
     return HPVM_ENOENT;
   }
   return 0;
@@ -156,16 +107,16 @@ static int name_of_number(run *r, uint32_t number, char **name) {
 /* -P name or -p number; the name is malloc'd. Returns an exit status (0: found). */
 static int vm_name_arg(run *r, const char *P, const char *p, char **name) {
   *name = NULL;
-  if (P && p) return usage(r, "give -P name or -p number, not both");
+  if (P && p) return cli_usage(r, "give -P name or -p number, not both");
   if (P) {
-    if (!*P) return usage(r, "-P: the VM name is empty");
+    if (!*P) return cli_usage(r, "-P: the VM name is empty");
     *name = strdup(P);
     r->vm = *name;
     return 0;
   }
-  if (!p) return usage(r, "name the virtual machine with -P name (or -p number); see --help");
+  if (!p) return cli_usage(r, "name the virtual machine with -P name (or -p number); see --help");
   uint32_t n;
-  if (!cli_parse_u32(p, &n)) return usage(r, "-p: the VM number is a whole number (see hpvmstatus)");
+  if (!cli_parse_u32(p, &n)) return cli_usage(r, "-p: the VM number is a whole number (see hpvmstatus)");
   if (name_of_number(r, n, name)) return 1;
   r->vm = *name;
   return 0;
@@ -187,7 +138,7 @@ static void host_of(const Hpvm__HostInfo *h, cli_host *out) {
   out->core_mhz = cli_host_core_mhz();
 }
 
-static int scan_error(run *r, cli_optscan *s) { return usage(r, s->why); }
+static int scan_error(run *r, cli_optscan *s) { return cli_usage(r, s->why); }
 
 /* Help texts: the synopsis line, then the options. */
 static int help(run *r, const char *text) {
@@ -247,12 +198,12 @@ int cli_cmd_create(cli_ctx *c, int argc, char **argv) {
     if (opt == CLI_OPT_ERR) st = scan_error(&r, &s);
     else if (opt == CLI_OPT_HELP) helped = !help(&r, create_help);
     else if (opt == CLI_OPT_JSON) r.json = true;
-    else if (opt == CLI_OPT_ARG) st = usage(&r, "unexpected argument; name the VM with -P (see --help)");
+    else if (opt == CLI_OPT_ARG) st = cli_usage(&r, "unexpected argument; name the VM with -P (see --help)");
     else if (opt == 'P') name = s.arg;
-    else if (cli_vmopts_take(&o, opt, s.arg, why, sizeof why)) st = usage(&r, why);
+    else if (cli_vmopts_take(&o, opt, s.arg, why, sizeof why)) st = cli_usage(&r, why);
   }
-  if (!st && !helped && !name) st = usage(&r, "name the new virtual machine with -P name; see --help");
-  else if (!st && !helped && !*name) st = usage(&r, "-P: the VM name is empty");
+  if (!st && !helped && !name) st = cli_usage(&r, "name the new virtual machine with -P name; see --help");
+  else if (!st && !helped && !*name) st = cli_usage(&r, "-P: the VM name is empty");
   if (st || helped) {
     cli_vmopts_free(&o);
     return st;
@@ -270,23 +221,23 @@ int cli_cmd_create(cli_ctx *c, int argc, char **argv) {
     if (others_of(&r, &o, &list, &others, &nothers)) st = 1;
   }
   if (!st && (rc = cli_vmopts_create(&o, name, &host, others, nothers, &cfg, why, sizeof why)))
-    st = fail(&r, rc, "%s", why);
+    st = cli_fail(&r, rc, "%s", why);
   if (!st) {
     Hpvm__Request req = HPVM__REQUEST__INIT;
     Hpvm__CreateVmRequest cr = HPVM__CREATE_VM_REQUEST__INIT;
     cr.config = cfg;
     req.body_case = HPVM__REQUEST__BODY_CREATE;
     req.create = &cr;
-    if ((rc = call(&r, &req, &resp))) st = fail_resp(&r, rc, resp);
+    if ((rc = cli_call(&r, &req, &resp))) st = fail_resp(&r, rc, resp);
     else if (r.json && resp->body_case == HPVM__RESPONSE__BODY_VM) {
       cli_fmt_json_vm(c->out, resp->vm, info->info->host);
       fputc('\n', c->out);
     }
   }
   cli_vm_free(cfg);
-  done(&r, resp);
-  done(&r, list);
-  done(&r, info);
+  cli_done(&r, resp);
+  cli_done(&r, list);
+  cli_done(&r, info);
   cli_vmopts_free(&o);
   return st;
 }
@@ -339,12 +290,12 @@ static int modify_loop(run *r, const char *name, const cli_vmopts *o, const char
     if (!st) {
       const char *ms = cli_vm_attr(cur->vm->config, "modify_status");
       if (ms && !strcmp(ms, "disabled") && !only_enables_modify(o))
-        st = fail(r, HPVM_EPERM, "modify_status is disabled (the VM is probably registered on another host); "
+        st = cli_fail(r, HPVM_EPERM, "modify_status is disabled (the VM is probably registered on another host); "
                                  "only -x modify_status=enabled is accepted");
     }
-    if (!st && !(cfg = cli_vm_copy(cur->vm->config))) st = fail(r, HPVM_ENOMEM, "out of memory");
+    if (!st && !(cfg = cli_vm_copy(cur->vm->config))) st = cli_fail(r, HPVM_ENOMEM, "out of memory");
     if (!st && (rc = cli_vmopts_apply(o, cfg, &host, others, nothers, &names, &nnames, why, sizeof why)))
-      st = fail(r, rc, "%s", why);
+      st = cli_fail(r, rc, "%s", why);
     if (!st) {
       Hpvm__Request req = HPVM__REQUEST__INIT;
       Hpvm__ModifyVmRequest m = HPVM__MODIFY_VM_REQUEST__INIT;
@@ -356,10 +307,10 @@ static int modify_loop(run *r, const char *name, const cli_vmopts *o, const char
       cfg->config_generation = needs_generation(names, nnames) ? cur->vm->config->config_generation : 0;
       req.body_case = HPVM__REQUEST__BODY_MODIFY;
       req.modify = &m;
-      rc = call(r, &req, &resp);
+      rc = cli_call(r, &req, &resp);
       if (rc == HPVM_EBUSY && attempt < MODIFY_RETRIES) {
         /* Someone changed it since we read it: read it again and re-apply. */
-        done(r, resp);
+        cli_done(r, resp);
         resp = NULL;
         st = -1;
         struct timespec ts = {0, (long)(1 + attempt) * 2000000L};
@@ -368,12 +319,12 @@ static int modify_loop(run *r, const char *name, const cli_vmopts *o, const char
     }
     cli_names_free(names, nnames);
     cli_vm_free(cfg);
-    done(r, cur);
-    done(r, info);
-    done(r, list);
+    cli_done(r, cur);
+    cli_done(r, info);
+    cli_done(r, list);
     if (st == -1) continue;
     if (st) {
-      done(r, resp);
+      cli_done(r, resp);
       return st;
     }
     *out = resp;
@@ -395,17 +346,17 @@ int cli_cmd_modify(cli_ctx *c, int argc, char **argv) {
     if (opt == CLI_OPT_ERR) st = scan_error(&r, &s);
     else if (opt == CLI_OPT_HELP) helped = !help(&r, modify_help);
     else if (opt == CLI_OPT_JSON) r.json = true;
-    else if (opt == CLI_OPT_ARG) st = usage(&r, "unexpected argument (see --help)");
+    else if (opt == CLI_OPT_ARG) st = cli_usage(&r, "unexpected argument (see --help)");
     else if (opt == 'P') P = s.arg;
     else if (opt == 'p') p = s.arg;
     else if (opt == 'N') N = s.arg;
-    else if (cli_vmopts_take(&o, opt, s.arg, why, sizeof why)) st = usage(&r, why);
+    else if (cli_vmopts_take(&o, opt, s.arg, why, sizeof why)) st = cli_usage(&r, why);
   }
   char *name = NULL;
   if (!st && !helped) st = vm_name_arg(&r, P, p, &name);
-  if (!st && !helped && N && !*N) st = usage(&r, "-N: the new name is empty");
+  if (!st && !helped && N && !*N) st = cli_usage(&r, "-N: the new name is empty");
   if (!st && !helped && !o.set && !o.ndevops && !N)
-    st = usage(&r, "nothing to change: give an option such as -c, -r, -a (see --help)");
+    st = cli_usage(&r, "nothing to change: give an option such as -c, -r, -a (see --help)");
   if (!st && !helped) {
     Hpvm__Response *resp = NULL;
     st = modify_loop(&r, name, &o, N, &resp);
@@ -413,7 +364,7 @@ int cli_cmd_modify(cli_ctx *c, int argc, char **argv) {
       cli_fmt_json_vm(c->out, resp->vm, NULL);
       fputc('\n', c->out);
     }
-    done(&r, resp);
+    cli_done(&r, resp);
   }
   free(name);
   cli_vmopts_free(&o);
@@ -439,11 +390,11 @@ static int copy_of(run *r, const char *spec, const Hpvm__VmConfig *src, Hpvm__Di
   char why[CLI_WHY];
   cli_spec s;
   int rc = cli_spec_parse(spec, &s, why, sizeof why);
-  if (rc) return usage(r, why);
+  if (rc) return cli_usage(r, why);
   int st = 0;
   if (s.is_net || s.dev->type != HPVM__VM_DEVICE_TYPE__VM_DEVICE_TYPE_DISK ||
       s.dev->backing != HPVM__VM_BACKING_TYPE__VM_BACKING_TYPE_FILE)
-    st = usage(r, "-b copies a disk into a file: disk:avio_stor:bus,slot,target:file:/NEW/PATH");
+    st = cli_usage(r, "-b copies a disk into a file: disk:avio_stor:bus,slot,target:file:/NEW/PATH");
   const Hpvm__VmStorageDevice *from = NULL;
   int disks = 0;
   for (size_t i = 0; !st && i < src->n_devices; i++) {
@@ -455,19 +406,19 @@ static int copy_of(run *r, const char *spec, const Hpvm__VmConfig *src, Hpvm__Di
       from = d;
   }
   if (!st && !from)
-    st = fail(r, HPVM_ENOENT,
+    st = cli_fail(r, HPVM_ENOENT,
               s.has_bus ? "-b %s: the source VM has no disk at that address (see hpvmstatus -d)"
                         : "-b %s: the source VM has several disks (or none); give the bus,slot,target to copy",
               spec);
   struct stat sb;
   if (!st && stat(s.dev->path, &sb) == 0)
-    st = fail(r, HPVM_EEXIST, "-b %s: %s already exists; a copy goes to a new file", spec, s.dev->path);
+    st = cli_fail(r, HPVM_EEXIST, "-b %s: %s already exists; a copy goes to a new file", spec, s.dev->path);
   if (!st && (from->backing == HPVM__VM_BACKING_TYPE__VM_BACKING_TYPE_NULL))
-    st = fail(r, HPVM_EINVAL, "-b %s: the source device has no media", spec);
+    st = cli_fail(r, HPVM_EINVAL, "-b %s: the source device has no media", spec);
   if (!st) {
     dc->source_path = strdup(from->path);
     dc->dest_path = strdup(s.dev->path);
-    if (!dc->source_path || !dc->dest_path) st = fail(r, HPVM_ENOMEM, "out of memory");
+    if (!dc->source_path || !dc->dest_path) st = cli_fail(r, HPVM_ENOMEM, "out of memory");
   }
   cli_spec_free(&s);
   return st;
@@ -503,19 +454,19 @@ int cli_cmd_clone(cli_ctx *c, int argc, char **argv) {
     if (opt == CLI_OPT_ERR) st = scan_error(&r, &s);
     else if (opt == CLI_OPT_HELP) helped = !help(&r, clone_help);
     else if (opt == CLI_OPT_JSON) r.json = true;
-    else if (opt == CLI_OPT_ARG) st = usage(&r, "unexpected argument (see --help)");
+    else if (opt == CLI_OPT_ARG) st = cli_usage(&r, "unexpected argument (see --help)");
     else if (opt == 'P') P = s.arg;
     else if (opt == 'p') p = s.arg;
     else if (opt == 'N') N = s.arg;
     else if (opt == 'b') {
       char **b = realloc(bspecs, (nb + 1) * sizeof *b);
-      if (!b) st = fail(&r, HPVM_ENOMEM, "out of memory");
+      if (!b) st = cli_fail(&r, HPVM_ENOMEM, "out of memory");
       else (bspecs = b)[nb++] = (char *)s.arg;
-    } else if (cli_vmopts_take(&o, opt, s.arg, why, sizeof why)) st = usage(&r, why);
+    } else if (cli_vmopts_take(&o, opt, s.arg, why, sizeof why)) st = cli_usage(&r, why);
   }
   char *src_name = NULL;
   if (!st && !helped) st = vm_name_arg(&r, P, p, &src_name);
-  if (!st && !helped && (!N || !*N)) st = usage(&r, "name the clone with -N clone_name; see --help");
+  if (!st && !helped && (!N || !*N)) st = cli_usage(&r, "name the clone with -N clone_name; see --help");
   if (st || helped) {
     free(bspecs);
     free(src_name);
@@ -533,7 +484,7 @@ int cli_cmd_clone(cli_ctx *c, int argc, char **argv) {
   size_t nnames = 0;
   bool cloned = false;
   int rc = 0;
-  if (!copies || !cp) st = fail(&r, HPVM_ENOMEM, "out of memory");
+  if (!copies || !cp) st = cli_fail(&r, HPVM_ENOMEM, "out of memory");
   if (!st && (rc = get_status(&r, src_name, &src))) st = fail_resp(&r, rc, src);
   for (size_t i = 0; !st && i < nb; i++, ncopies++) {
     hpvm__disk_copy__init(&copies[i]);
@@ -547,12 +498,12 @@ int cli_cmd_clone(cli_ctx *c, int argc, char **argv) {
     cli_host host;
     host_of(info->info, &host);
     plan = cli_vm_copy(src->vm->config);
-    if (!plan || cli_str_set(&plan->name, N)) st = fail(&r, HPVM_ENOMEM, "out of memory");
+    if (!plan || cli_str_set(&plan->name, N)) st = cli_fail(&r, HPVM_ENOMEM, "out of memory");
     for (size_t i = 0; !st && i < plan->n_devices; i++)
       for (size_t k = 0; k < ncopies; k++)
         if (!strcmp(plan->devices[i]->path, copies[k].source_path)) cli_str_set(&plan->devices[i]->path, copies[k].dest_path);
     if (!st && (rc = cli_vmopts_apply(&o, plan, &host, others, nothers, &names, &nnames, why, sizeof why)))
-      st = fail(&r, rc, "%s", why);
+      st = cli_fail(&r, rc, "%s", why);
   }
   if (!st) {
     Hpvm__Request req = HPVM__REQUEST__INIT;
@@ -564,9 +515,9 @@ int cli_cmd_clone(cli_ctx *c, int argc, char **argv) {
     req.body_case = HPVM__REQUEST__BODY_CLONE;
     req.clone = &cr;
     r.vm = N;
-    if ((rc = call(&r, &req, &resp))) st = fail_resp(&r, rc, resp);
+    if ((rc = cli_call(&r, &req, &resp))) st = fail_resp(&r, rc, resp);
     else if (resp->body_case != HPVM__RESPONSE__BODY_VM || !resp->vm->config)
-      st = fail(&r, HPVM_EIO, "hpvmd answered the clone without the new VM");
+      st = cli_fail(&r, HPVM_EIO, "hpvmd answered the clone without the new VM");
     else cloned = true;
   }
   /* Then the options (and new MACs) on the clone as hpvmd made it. */
@@ -576,14 +527,14 @@ int cli_cmd_clone(cli_ctx *c, int argc, char **argv) {
     size_t nn2 = 0;
     cli_host host;
     host_of(info->info, &host);
-    if (!cfg) st = fail(&r, HPVM_ENOMEM, "out of memory");
+    if (!cfg) st = cli_fail(&r, HPVM_ENOMEM, "out of memory");
     else if ((rc = cli_vmopts_apply(&o, cfg, &host, others, nothers, &n2, &nn2, why, sizeof why)))
-      st = fail(&r, rc, "%s", why);
+      st = cli_fail(&r, rc, "%s", why);
     if (!st && new_macs(cfg, src->vm->config)) {
       bool have = false;
       for (size_t i = 0; i < nn2; i++) have |= !strcmp(n2[i], "networks");
       char **a = have ? n2 : realloc(n2, (nn2 + 1) * sizeof *a);
-      if (!a) st = fail(&r, HPVM_ENOMEM, "out of memory");
+      if (!a) st = cli_fail(&r, HPVM_ENOMEM, "out of memory");
       else if (!have) {
         n2 = a;
         if ((n2[nn2] = strdup("networks"))) nn2++;
@@ -598,7 +549,7 @@ int cli_cmd_clone(cli_ctx *c, int argc, char **argv) {
       m.n_fields = nn2;
       req.body_case = HPVM__REQUEST__BODY_MODIFY;
       req.modify = &m;
-      if ((rc = call(&r, &req, &mresp))) st = fail_resp(&r, rc, mresp);
+      if ((rc = cli_call(&r, &req, &mresp))) st = fail_resp(&r, rc, mresp);
     }
     cli_names_free(n2, nn2);
     cli_vm_free(cfg);
@@ -612,10 +563,10 @@ int cli_cmd_clone(cli_ctx *c, int argc, char **argv) {
     rm.force = true;
     req.body_case = HPVM__REQUEST__BODY_REMOVE;
     req.remove = &rm;
-    if (call(&r, &req, &rresp))
+    if (cli_call(&r, &req, &rresp))
       fprintf(c->err, "%s: the clone '%s' could not be removed again: %s\n", c->cmd, N,
               rresp && rresp->message ? rresp->message : "no answer");
-    done(&r, rresp);
+    cli_done(&r, rresp);
     for (size_t i = 0; i < ncopies; i++)
       if (copies[i].dest_path) unlink(copies[i].dest_path);
   }
@@ -635,11 +586,11 @@ int cli_cmd_clone(cli_ctx *c, int argc, char **argv) {
   free(cp);
   cli_names_free(names, nnames);
   cli_vm_free(plan);
-  done(&r, mresp);
-  done(&r, resp);
-  done(&r, list);
-  done(&r, info);
-  done(&r, src);
+  cli_done(&r, mresp);
+  cli_done(&r, resp);
+  cli_done(&r, list);
+  cli_done(&r, info);
+  cli_done(&r, src);
   free(bspecs);
   free(src_name);
   cli_vmopts_free(&o);
@@ -667,7 +618,7 @@ int cli_cmd_remove(cli_ctx *c, int argc, char **argv) {
     if (opt == CLI_OPT_ERR) st = scan_error(&r, &s);
     else if (opt == CLI_OPT_HELP) return help(&r, remove_help);
     else if (opt == CLI_OPT_JSON) r.json = true;
-    else if (opt == CLI_OPT_ARG) st = usage(&r, "unexpected argument (see --help)");
+    else if (opt == CLI_OPT_ARG) st = cli_usage(&r, "unexpected argument (see --help)");
     else if (opt == 'P') P = s.arg;
     else if (opt == 'p') p = s.arg;
     else if (opt == 'F') force = true;
@@ -680,7 +631,7 @@ int cli_cmd_remove(cli_ctx *c, int argc, char **argv) {
     snprintf(q, sizeof q, "Remove the virtual machine '%s'?", name);
     if (!confirm(&r, q)) {
       free(name);
-      return fail(&r, HPVM_EINVAL, "not removed");
+      return cli_fail(&r, HPVM_EINVAL, "not removed");
     }
   }
   if (!st) {
@@ -691,10 +642,10 @@ int cli_cmd_remove(cli_ctx *c, int argc, char **argv) {
     rm.force = force;
     req.body_case = HPVM__REQUEST__BODY_REMOVE;
     req.remove = &rm;
-    int rc = call(&r, &req, &resp);
+    int rc = cli_call(&r, &req, &resp);
     if (rc) st = fail_resp(&r, rc, resp);
     else if (r.json) fprintf(c->out, "{\"removed\":true}\n");
-    done(&r, resp);
+    cli_done(&r, resp);
   }
   free(name);
   return st;
@@ -720,7 +671,7 @@ int cli_cmd_start(cli_ctx *c, int argc, char **argv) {
     if (opt == CLI_OPT_ERR) st = scan_error(&r, &s);
     else if (opt == CLI_OPT_HELP) return help(&r, start_help);
     else if (opt == CLI_OPT_JSON) r.json = true;
-    else if (opt == CLI_OPT_ARG) st = usage(&r, "unexpected argument (see --help)");
+    else if (opt == CLI_OPT_ARG) st = cli_usage(&r, "unexpected argument (see --help)");
     else if (opt == 'P') P = s.arg;
     else if (opt == 'p') p = s.arg;
     else quiet = true;
@@ -734,14 +685,14 @@ int cli_cmd_start(cli_ctx *c, int argc, char **argv) {
     sr.name = name;
     req.body_case = HPVM__REQUEST__BODY_START;
     req.start = &sr;
-    int rc = call(&r, &req, &resp);
+    int rc = cli_call(&r, &req, &resp);
     if (rc) st = fail_resp(&r, rc, resp);
     else if (r.json && resp->body_case == HPVM__RESPONSE__BODY_VM) {
       cli_fmt_json_vm(c->out, resp->vm, NULL);
       fputc('\n', c->out);
     } else if (!r.json && !quiet)
       fprintf(c->out, "%s: Successful start initiation of guest '%s'\n", c->cmd, name);
-    done(&r, resp);
+    cli_done(&r, resp);
   }
   free(name);
   return st;
@@ -769,7 +720,7 @@ int cli_cmd_stop(cli_ctx *c, int argc, char **argv) {
     if (opt == CLI_OPT_ERR) st = scan_error(&r, &s);
     else if (opt == CLI_OPT_HELP) return help(&r, stop_help);
     else if (opt == CLI_OPT_JSON) r.json = true;
-    else if (opt == CLI_OPT_ARG) st = usage(&r, "unexpected argument (see --help)");
+    else if (opt == CLI_OPT_ARG) st = cli_usage(&r, "unexpected argument (see --help)");
     else if (opt == 'P') P = s.arg;
     else if (opt == 'p') p = s.arg;
     else if (opt == 'g') graceful = true;
@@ -780,10 +731,10 @@ int cli_cmd_stop(cli_ctx *c, int argc, char **argv) {
     else quiet = true;
   }
   uint32_t timeout = 0;
-  if (!st && graceful && force) st = usage(&r, "-g (graceful) and -F (power off now) exclude each other");
-  if (!st && t && !graceful) st = usage(&r, "-t is the graceful timeout: give it with -g");
+  if (!st && graceful && force) st = cli_usage(&r, "-g (graceful) and -F (power off now) exclude each other");
+  if (!st && t && !graceful) st = cli_usage(&r, "-t is the graceful timeout: give it with -g");
   if (!st && t && (!cli_parse_u32(t, &timeout) || !timeout || timeout > 3600))
-    st = usage(&r, "-t: the graceful timeout is 1 to 3600 seconds");
+    st = cli_usage(&r, "-t: the graceful timeout is 1 to 3600 seconds");
   char *name = NULL;
   if (!st) st = vm_name_arg(&r, P, p, &name);
   if (!st && !graceful && !force && !quiet) {
@@ -791,7 +742,7 @@ int cli_cmd_stop(cli_ctx *c, int argc, char **argv) {
     snprintf(q, sizeof q, "Power off the virtual machine '%s'?", name);
     if (!confirm(&r, q)) {
       free(name);
-      return fail(&r, HPVM_EINVAL, "not stopped");
+      return cli_fail(&r, HPVM_EINVAL, "not stopped");
     }
   }
   if (!st && graceful && !t) {
@@ -803,7 +754,7 @@ int cli_cmd_stop(cli_ctx *c, int argc, char **argv) {
       const char *a = cli_vm_attr(cur->vm->config, "graceful_stop_timeout");
       if (a && !cli_parse_u32(a, &timeout)) timeout = 0;
     }
-    done(&r, cur);
+    cli_done(&r, cur);
   }
   if (!st) {
     Hpvm__Request req = HPVM__REQUEST__INIT;
@@ -815,13 +766,13 @@ int cli_cmd_stop(cli_ctx *c, int argc, char **argv) {
     sr.no_wait = nowait;
     req.body_case = HPVM__REQUEST__BODY_STOP;
     req.stop = &sr;
-    int rc = call(&r, &req, &resp);
+    int rc = cli_call(&r, &req, &resp);
     if (rc) st = fail_resp(&r, rc, resp);
     else if (r.json && resp->body_case == HPVM__RESPONSE__BODY_VM) {
       cli_fmt_json_vm(c->out, resp->vm, NULL);
       fputc('\n', c->out);
     }
-    done(&r, resp);
+    cli_done(&r, resp);
   }
   free(name);
   return st;
@@ -852,7 +803,7 @@ int cli_cmd_status(cli_ctx *c, int argc, char **argv) {
     if (opt == CLI_OPT_ERR) st = scan_error(&r, &s);
     else if (opt == CLI_OPT_HELP) return help(&r, status_help);
     else if (opt == CLI_OPT_JSON) r.json = true;
-    else if (opt == CLI_OPT_ARG) st = usage(&r, "unexpected argument (see --help)");
+    else if (opt == CLI_OPT_ARG) st = cli_usage(&r, "unexpected argument (see --help)");
     else if (opt == 'P') P = s.arg;
     else if (opt == 'p') p = s.arg;
     else if (opt == 'V') V = true;
@@ -860,14 +811,14 @@ int cli_cmd_status(cli_ctx *c, int argc, char **argv) {
     else if (opt == 'X') X = true;
     else d = true;
   }
-  if (!st && (M + X + d + r.json) > 1) st = usage(&r, "-M, -X, -d and --json are different formats: choose one");
-  if (!st && d && !P && !p) st = usage(&r, "-d shows one VM's devices: give -P vm_name");
+  if (!st && (M + X + d + r.json) > 1) st = cli_usage(&r, "-M, -X, -d and --json are different formats: choose one");
+  if (!st && d && !P && !p) st = cli_usage(&r, "-d shows one VM's devices: give -P vm_name");
   if (st) return st;
   Hpvm__Response *info = NULL, *resp = NULL;
   int rc = get_info(&r, &info);
   if (rc) {
     st = fail_resp(&r, rc, info);
-    done(&r, info);
+    cli_done(&r, info);
     return st;
   }
   const char *me = info->info->host;
@@ -905,8 +856,8 @@ int cli_cmd_status(cli_ctx *c, int argc, char **argv) {
       else cli_fmt_table(c->out, vms, n, me);
     }
   }
-  done(&r, resp);
-  done(&r, info);
+  cli_done(&r, resp);
+  cli_done(&r, info);
   return st;
 }
 
@@ -930,7 +881,7 @@ int cli_cmd_info(cli_ctx *c, int argc, char **argv) {
     if (opt == CLI_OPT_ERR) st = scan_error(&r, &s);
     else if (opt == CLI_OPT_HELP) return help(&r, info_help);
     else if (opt == CLI_OPT_JSON) r.json = true;
-    else if (opt == CLI_OPT_ARG) st = usage(&r, "unexpected argument (see --help)");
+    else if (opt == CLI_OPT_ARG) st = cli_usage(&r, "unexpected argument (see --help)");
     else if (opt == 'v') v = true;
     else if (opt == 'V') V = true;
     else M = true;
@@ -974,7 +925,7 @@ int cli_cmd_info(cli_ctx *c, int argc, char **argv) {
       fprintf(c->out, "Virtual machines         : %u (%u running here)\n", h->vms_total, h->vms_running);
     }
   }
-  done(&r, resp);
+  cli_done(&r, resp);
   return st;
 }
 
@@ -1050,31 +1001,31 @@ int cli_cmd_devmgmt(cli_ctx *c, int argc, char **argv) {
     else if (opt == CLI_OPT_HELP) return help(&r, devmgmt_help);
     else if (opt == CLI_OPT_JSON) r.json = true;
     else if (opt == CLI_OPT_ARG) {
-      if (file) st = usage(&r, "-S takes one file (see --help)");
+      if (file) st = cli_usage(&r, "-S takes one file (see --help)");
       file = s.arg;
     } else if (opt == 'S') S = s.arg;
     else if (opt == 'l') l = s.arg;
   }
-  if (!st && S && l) st = usage(&r, "-S and -l are different commands: give one");
-  if (!st && !S && !l) st = usage(&r, "give -S size file, or -l gdev (see --help)");
+  if (!st && S && l) st = cli_usage(&r, "-S and -l are different commands: give one");
+  if (!st && !S && !l) st = cli_usage(&r, "give -S size file, or -l gdev (see --help)");
   if (st) return st;
   if (l) {
-    if (file) return usage(&r, "unexpected argument (see --help)");
+    if (file) return cli_usage(&r, "unexpected argument (see --help)");
     if (strcmp(l, "gdev") && strcmp(l, "all"))
-      return usage(&r, "-l: hpvm keeps guest devices (gdev) only; restricted and server devices do not exist here");
+      return cli_usage(&r, "-l: hpvm keeps guest devices (gdev) only; restricted and server devices do not exist here");
     Hpvm__Response *resp = NULL;
     int rc = get_list(&r, &resp);
     if (rc) st = fail_resp(&r, rc, resp);
     else list_gdev(&r, resp->list->vms, resp->list->n_vms);
-    done(&r, resp);
+    cli_done(&r, resp);
     return st;
   }
-  if (!file) return usage(&r, "-S size file: name the file to create");
+  if (!file) return cli_usage(&r, "-S size file: name the file to create");
   uint64_t size;
-  if (cli_parse_size(S, 1ull << 20, &size)) return usage(&r, "-S: the size is a number of MB or has a suffix: 512M, 10G, 1T");
+  if (cli_parse_size(S, 1ull << 20, &size)) return cli_usage(&r, "-S: the size is a number of MB or has a suffix: 512M, 10G, 1T");
   char why[CLI_WHY];
   int rc = cli_sparse_create(file, size, why, sizeof why);
-  if (rc) return fail(&r, rc, "%s", why);
+  if (rc) return cli_fail(&r, rc, "%s", why);
   if (r.json) {
     fprintf(c->out, "{\"path\":");
     cli_json_str(c->out, file);

@@ -27,28 +27,7 @@
 #include "rpc.h"
 #include "storage.h"
 
-typedef struct hrun {
-  cli_ctx *c;
-  int argc;
-  char **argv;
-  bool json;
-} hrun;
-
-static int fail(hrun *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(hrun *r, int code, const char *fmt, ...) {
-  char msg[CLI_WHY + 4300];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  fprintf(r->c->err, "%s: ERROR: %s\n", r->c->cmd, msg);
-  if (r->json) {
-    fprintf(r->c->out, "{\"error\":{\"code\":\"%s\",\"message\":", hpvm_err_name(code));
-    cli_json_str(r->c->out, msg);
-    fprintf(r->c->out, "}}\n");
-  }
-  return 1;
-}
+typedef cli_run hrun;
 
 static int help(hrun *r, FILE *f, int status) {
   fprintf(f, "usage: %s status [--json]\n"
@@ -68,24 +47,14 @@ static int help(hrun *r, FILE *f, int status) {
   return status;
 }
 
-static int call(hrun *r, Hpvm__HostOp op, bool force, Hpvm__Response **resp) {
+static int host_call(hrun *r, Hpvm__HostOp op, bool force, Hpvm__Response **resp) {
   Hpvm__Request req = HPVM__REQUEST__INIT;
   Hpvm__HostRequest h = HPVM__HOST_REQUEST__INIT;
   h.op = op;
   h.force = force;
   req.body_case = HPVM__REQUEST__BODY_HOST;
   req.host = &h;
-  req.n_argv = (size_t)r->argc;
-  req.argv = r->argv;
-  *resp = NULL;
-  int rc = r->c->t.call(r->c->t.ctx, &req, resp);
-  if (!*resp) return fail(r, rc ? rc : HPVM_EIO, "no answer from hpvmd");
-  if (!rc) rc = (*resp)->error;
-  if (!rc) return 0;
-  fail(r, rc, "%s", (*resp)->message && *(*resp)->message ? (*resp)->message : hpvm_strerror(rc));
-  r->c->t.free_resp(r->c->t.ctx, *resp);
-  *resp = NULL;
-  return 1;
+  return cli_call_status(r, &req, resp);
 }
 
 static void fmt_uptime(int64_t started_ms, char *buf, size_t len) {
@@ -158,10 +127,10 @@ static void print_json(FILE *f, const Hpvm__HostList *l) {
 
 static int cmd_status(hrun *r) {
   Hpvm__Response *resp;
-  if (call(r, HPVM__HOST_OP__HOST_OP_STATUS, false, &resp)) return 1;
+  if (host_call(r, HPVM__HOST_OP__HOST_OP_STATUS, false, &resp)) return 1;
   if (resp->body_case != HPVM__RESPONSE__BODY_HOSTS) {
     r->c->t.free_resp(r->c->t.ctx, resp);
-    return fail(r, HPVM_EIO, "hpvmd answered without a host list; run the same hpvm version as the daemon");
+    return cli_fail(r, HPVM_EIO, "hpvmd answered without a host list; run the same hpvm version as the daemon");
   }
   if (r->json) print_json(r->c->out, resp->hosts);
   else print_table(r->c->out, resp->hosts);
@@ -171,7 +140,7 @@ static int cmd_status(hrun *r) {
 
 static int cmd_simple(hrun *r, Hpvm__HostOp op, bool force, const char *done) {
   Hpvm__Response *resp;
-  if (call(r, op, force, &resp)) return 1;
+  if (host_call(r, op, force, &resp)) return 1;
   r->c->t.free_resp(r->c->t.ctx, resp);
   if (r->json) fprintf(r->c->out, "{\"result\":\"ok\"}\n");
   else fprintf(r->c->out, "%s\n", done);
@@ -185,7 +154,7 @@ static int cmd_init(hrun *r, const char *shared, const char *name) {
   while (got < sizeof secret) {
     ssize_t n = getrandom(secret + got, sizeof secret - got, 0);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail(r, HPVM_EIO, "no randomness for the cluster secret: %s", strerror(errno));
+    if (n < 0) return cli_fail(r, HPVM_EIO, "no randomness for the cluster secret: %s", strerror(errno));
     got += (size_t)n;
   }
   sto_options so = {.root = shared, .host = NULL};
@@ -195,13 +164,13 @@ static int cmd_init(hrun *r, const char *shared, const char *name) {
   char id[37] = "", old_name[64] = "";
   uint8_t old[32];
   if (!rc && sto_cluster_read(s, id, old_name, sizeof old_name, old) == 0) {
-    fail(r, HPVM_EEXIST, "%s already holds cluster %s (%s); one shared directory is one cluster", shared, old_name, id);
+    cli_fail(r, HPVM_EEXIST, "%s already holds cluster %s (%s); one shared directory is one cluster", shared, old_name, id);
     sto_close(s);
     return 1;
   }
   if (!rc) rc = sto_cluster_create(s, name ? name : "hpvm", secret, id);
   if (rc) {
-    fail(r, rc, "cannot create the cluster in %s: %s", shared, s ? sto_error(s) : hpvm_strerror(rc));
+    cli_fail(r, rc, "cannot create the cluster in %s: %s", shared, s ? sto_error(s) : hpvm_strerror(rc));
     sto_close(s);
     return 1;
   }
@@ -240,7 +209,7 @@ static int cmd_maintenance(hrun *r, const maint_opts *o) {
   int fd;
   char msg[600];
   int rc = hpvmd_connect(r->c->t.socket_path, &fd, msg, sizeof msg);
-  if (rc) return fail(r, rc, "%s", msg);
+  if (rc) return cli_fail(r, rc, "%s", msg);
   Hpvm__Response *resp = NULL;
   rc = hpvmd_exchange(fd, &req, &resp);
   while (!rc && resp && resp->more) {
@@ -260,7 +229,7 @@ static int cmd_maintenance(hrun *r, const maint_opts *o) {
   close(fd);
   if (!rc && resp) rc = resp->error;
   int st = 0;
-  if (rc) st = fail(r, rc, "%s", resp && resp->message && *resp->message ? resp->message : rc == HPVM_EIO ? msg
+  if (rc) st = cli_fail(r, rc, "%s", resp && resp->message && *resp->message ? resp->message : rc == HPVM_EIO ? msg
                                                                                                      : hpvm_strerror(rc));
   else if (r->json) fprintf(r->c->out, "{\"result\":\"ok\",\"message\":"), cli_json_str(r->c->out, resp->message),
                     fprintf(r->c->out, "}\n");

@@ -27,30 +27,10 @@
 #include "rpc.h"
 
 typedef struct mrun {
-  cli_ctx *c;
-  int argc;
-  char **argv;
-  bool json, verbose, quiet;
-  const char *vm;
+  cli_run run;                         /* c, argc, argv, json, vm */
+  bool verbose, quiet;
   char last_note[600], last_line[400];   /* what progress printed last: nothing is printed twice */
 } mrun;
-
-static int fail(mrun *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(mrun *r, int code, const char *fmt, ...) {
-  char msg[CLI_WHY + 2048];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  if (r->vm && *r->vm) fprintf(r->c->err, "%s: ERROR (%s): %s\n", r->c->cmd, r->vm, msg);
-  else fprintf(r->c->err, "%s: ERROR: %s\n", r->c->cmd, msg);
-  if (r->json) {
-    fprintf(r->c->out, "{\"error\":{\"code\":\"%s\",\"message\":", hpvm_err_name(code));
-    cli_json_str(r->c->out, msg);
-    fprintf(r->c->out, "}}\n");
-  }
-  return 1;
-}
 
 static int usage(mrun *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int usage(mrun *r, const char *fmt, ...) {
@@ -59,13 +39,7 @@ static int usage(mrun *r, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  fprintf(r->c->err, "%s: %s\n", r->c->cmd, msg);
-  if (r->json) {
-    fprintf(r->c->out, "{\"error\":{\"code\":\"EINVAL\",\"message\":");
-    cli_json_str(r->c->out, msg);
-    fprintf(r->c->out, "}}\n");
-  }
-  return 2;
+  return cli_usage(&r->run, msg);
 }
 
 static const char migrate_help[] =
@@ -131,7 +105,7 @@ static int long_value(mrun *r, int argc, char **argv, int *i, const char *name, 
 
 static int parse(mrun *r, mopts *o, int argc, char **argv) {
   char **rest = calloc((size_t)argc + 1, sizeof *rest);
-  if (!rest) return fail(r, HPVM_ENOMEM, "out of memory");
+  if (!rest) return cli_fail(&r->run, HPVM_ENOMEM, "out of memory");
   int nrest = 0, st = 0;
   rest[nrest++] = argv[0];
   for (int i = 1; i < argc && !st; i++) {
@@ -165,8 +139,8 @@ static int parse(mrun *r, mopts *o, int argc, char **argv) {
   while (!st && (opt = cli_optscan_next(&s)) != CLI_OPT_END) {
     switch (opt) {
     case CLI_OPT_ERR: st = usage(r, "%s", s.why); break;
-    case CLI_OPT_HELP: fputs(migrate_help, r->c->out); st = -1; break;
-    case CLI_OPT_JSON: r->json = true; break;
+    case CLI_OPT_HELP: fputs(migrate_help, r->run.c->out); st = -1; break;
+    case CLI_OPT_JSON: r->run.json = true; break;
     case CLI_OPT_ARG: st = usage(r, "unexpected argument %s (see --help)", s.arg); break;
     case 'P': o->P = s.arg; break;
     case 'p': o->p = s.arg; break;
@@ -201,19 +175,19 @@ static int name_of_number(mrun *r, const char *num, char **name) {
   req.body_case = HPVM__REQUEST__BODY_LIST;
   req.list = &l;
   Hpvm__Response *resp = NULL;
-  int rc = r->c->t.call(r->c->t.ctx, &req, &resp);
+  int rc = r->run.c->t.call(r->run.c->t.ctx, &req, &resp);
   int st = 0;
   if (rc || !resp || resp->body_case != HPVM__RESPONSE__BODY_LIST) {
-    st = fail(r, rc ? rc : HPVM_EIO, "%s", resp && *resp->message ? resp->message : "no list from hpvmd");
+    st = cli_fail(&r->run, rc ? rc : HPVM_EIO, "%s", resp && *resp->message ? resp->message : "no list from hpvmd");
   } else {
     *name = NULL;
     for (size_t i = 0; i < resp->list->n_vms && !*name; i++) {
       const Hpvm__VmConfig *c = resp->list->vms[i]->config;
       if (c && c->vm_number == n) *name = strdup(c->name);
     }
-    if (!*name) st = fail(r, HPVM_ENOENT, "no VM number %u; hpvmstatus lists them", n);
+    if (!*name) st = cli_fail(&r->run, HPVM_ENOENT, "no VM number %u; hpvmstatus lists them", n);
   }
-  if (resp) r->c->t.free_resp(r->c->t.ctx, resp);
+  if (resp) r->run.c->t.free_resp(r->run.c->t.ctx, resp);
   return st;
 }
 
@@ -231,9 +205,9 @@ static double percent_sent(const Hpvm__MigrateStats *s) {
 
 /* A note and a figures line, each only when it differs from the one printed last. */
 static void print_progress(mrun *r, const Hpvm__MigrateProgress *p) {
-  FILE *f = r->c->out;
+  FILE *f = r->run.c->out;
   if (p->note && *p->note && strcmp(p->note, r->last_note)) {
-    fprintf(f, "%s: %s\n", r->c->cmd, p->note);
+    fprintf(f, "%s: %s\n", r->run.c->cmd, p->note);
     snprintf(r->last_note, sizeof r->last_note, "%s", p->note);
   }
   fflush(f);   /* a terminal or a log sees each as it comes, before any error line on stderr */
@@ -244,7 +218,7 @@ static void print_progress(mrun *r, const Hpvm__MigrateProgress *p) {
            "expected downtime %u ms  throttle %u %%", s->phase, s->round, percent_sent(s), s->wire_mbps, s->mem_mbps,
            s->dirty_mbps, s->expected_downtime_ms, s->throttle);
   if (!strcmp(line, r->last_line)) return;
-  fprintf(f, "%s: %s\n", r->c->cmd, line);
+  fprintf(f, "%s: %s\n", r->run.c->cmd, line);
   memcpy(r->last_line, line, sizeof line);
   fflush(f);
 }
@@ -254,12 +228,12 @@ static double ratio(const Hpvm__MigrateStats *s) {
 }
 
 static void print_summary(mrun *r, const Hpvm__MigrateProgress *p) {
-  FILE *f = r->c->out;
+  FILE *f = r->run.c->out;
   const Hpvm__MigrateStats *s = p->stats;
   if (p->channels)
-    fprintf(f, "%s: VM %s migrated live from host %s to host %s (%s, %u channel%s)\n", r->c->cmd, p->vm, p->source,
+    fprintf(f, "%s: VM %s migrated live from host %s to host %s (%s, %u channel%s)\n", r->run.c->cmd, p->vm, p->source,
             p->target, *p->cipher ? p->cipher : "?", p->channels, p->channels == 1 ? "" : "s");
-  else fprintf(f, "%s: VM %s migrated live from host %s to host %s\n", r->c->cmd, p->vm, p->source, p->target);
+  else fprintf(f, "%s: VM %s migrated live from host %s to host %s\n", r->run.c->cmd, p->vm, p->source, p->target);
   if (!s) {   /* the source's hpvmapp did not see the end: hpvmd says how it ended */
     if (p->note && *p->note) fprintf(f, "  %s\n", p->note);
     return;
@@ -274,7 +248,7 @@ static void print_summary(mrun *r, const Hpvm__MigrateProgress *p) {
 }
 
 static void json_summary(mrun *r, const Hpvm__MigrateProgress *p, bool check) {
-  FILE *f = r->c->out;
+  FILE *f = r->run.c->out;
   const Hpvm__MigrateStats *s = p->stats;
   fprintf(f, "{\"vm\":");
   cli_json_str(f, p->vm);
@@ -334,19 +308,19 @@ static int run_migrate(mrun *r, const mopts *o, const char *name) {
   Hpvm__Request req = HPVM__REQUEST__INIT;
   req.body_case = HPVM__REQUEST__BODY_MIGRATE;
   req.migrate = &m;
-  req.n_argv = (size_t)r->argc;
-  req.argv = r->argv;
+  req.n_argv = (size_t)r->run.argc;
+  req.argv = r->run.argv;
   int fd;
   char msg[600];
-  int rc = hpvmd_connect(r->c->t.socket_path, &fd, msg, sizeof msg);
-  if (rc) return fail(r, rc, "%s", msg);
+  int rc = hpvmd_connect(r->run.c->t.socket_path, &fd, msg, sizeof msg);
+  if (rc) return cli_fail(&r->run, rc, "%s", msg);
   Hpvm__Response *resp = NULL;
   rc = hpvmd_exchange(fd, &req, &resp);
   uint64_t last = 0;
   char last_phase[32] = "";
   /* Progress until the final answer (hpvmd_exchange reads the first; the rest follow). */
   while (!rc && resp && resp->more) {
-    if (resp->body_case == HPVM__RESPONSE__BODY_MIGRATE && !r->json && !r->quiet) {
+    if (resp->body_case == HPVM__RESPONSE__BODY_MIGRATE && !r->run.json && !r->quiet) {
       const Hpvm__MigrateProgress *p = resp->migrate;
       const char *phase = p->stats ? p->stats->phase : "";
       bool changed = strcmp(phase, last_phase) != 0 || (p->note && *p->note);
@@ -372,24 +346,24 @@ static int run_migrate(mrun *r, const mopts *o, const char *name) {
   close(fd);
   int st = 0;
   if (rc) {
-    st = fail(r, rc, "%s", resp && resp->message && *resp->message ? resp->message : rc == HPVM_EIO ? msg
+    st = cli_fail(&r->run, rc, "%s", resp && resp->message && *resp->message ? resp->message : rc == HPVM_EIO ? msg
                                                                                                   : hpvm_strerror(rc));
   } else if (o->cancel) {
-    if (!r->json) fprintf(r->c->out, "%s: %s\n", r->c->cmd, resp->message);
+    if (!r->run.json) fprintf(r->run.c->out, "%s: %s\n", r->run.c->cmd, resp->message);
     else {
-      fprintf(r->c->out, "{\"canceled\":true,\"vm\":");
-      cli_json_str(r->c->out, name);
-      fprintf(r->c->out, "}\n");
+      fprintf(r->run.c->out, "{\"canceled\":true,\"vm\":");
+      cli_json_str(r->run.c->out, name);
+      fprintf(r->run.c->out, "}\n");
     }
   } else if (resp->body_case == HPVM__RESPONSE__BODY_MIGRATE) {
     const Hpvm__MigrateProgress *p = resp->migrate;
-    if (r->json) json_summary(r, p, o->check);
+    if (r->run.json) json_summary(r, p, o->check);
     else if (o->check) {
-      fprintf(r->c->out, "%s: VM %s can migrate%s to host %s: %s\n", r->c->cmd, name, o->online ? " live" : "",
+      fprintf(r->run.c->out, "%s: VM %s can migrate%s to host %s: %s\n", r->run.c->cmd, name, o->online ? " live" : "",
               p->target, p->note);
-      for (size_t i = 0; i < p->n_warnings; i++) fprintf(r->c->out, "%s: warning: %s\n", r->c->cmd, p->warnings[i]);
+      for (size_t i = 0; i < p->n_warnings; i++) fprintf(r->run.c->out, "%s: warning: %s\n", r->run.c->cmd, p->warnings[i]);
     } else if (!o->online) {
-      if (!r->quiet) fprintf(r->c->out, "%s: %s\n", r->c->cmd, p->note);   /* offline: hpvmd says what moved */
+      if (!r->quiet) fprintf(r->run.c->out, "%s: %s\n", r->run.c->cmd, p->note);   /* offline: hpvmd says what moved */
     } else if (!r->quiet) print_summary(r, p);
   }
   hpvmd_response_free(resp);
@@ -397,15 +371,15 @@ static int run_migrate(mrun *r, const mopts *o, const char *name) {
 }
 
 int cli_cmd_migrate(cli_ctx *c, int argc, char **argv) {
-  mrun r = {.c = c, .argc = argc, .argv = argv};
+  mrun r = {.run = {.c = c, .argc = argc, .argv = argv}};
   mopts o;
   memset(&o, 0, sizeof o);
   int st = parse(&r, &o, argc, argv);
   if (st) return st < 0 ? 0 : st;
   char *name = NULL;
   if (o.p && (st = name_of_number(&r, o.p, &name))) return st;
-  r.vm = name ? name : o.P;
-  st = run_migrate(&r, &o, r.vm);
+  r.run.vm = name ? name : o.P;
+  st = run_migrate(&r, &o, r.run.vm);
   free(name);
   return st;
 }

@@ -17,85 +17,32 @@
 
 #include "cli.h"
 
-typedef struct srun {
-  cli_ctx *c;
-  int argc;
-  char **argv;
-  bool json;
-  const char *vm;
-} srun;
-
-static int fail(srun *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(srun *r, int code, const char *fmt, ...) {
-  char msg[CLI_WHY + 4300];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  if (r->vm && *r->vm) fprintf(r->c->err, "%s: ERROR (%s): %s\n", r->c->cmd, r->vm, msg);
-  else fprintf(r->c->err, "%s: ERROR: %s\n", r->c->cmd, msg);
-  if (r->json) {
-    fprintf(r->c->out, "{\"error\":{\"code\":\"%s\",\"message\":", hpvm_err_name(code));
-    cli_json_str(r->c->out, msg);
-    fprintf(r->c->out, "}}\n");
-  }
-  return 1;
-}
-
-static int usage(srun *r, const char *msg) {
-  fprintf(r->c->err, "%s: %s\n", r->c->cmd, msg);
-  if (r->json) {
-    fprintf(r->c->out, "{\"error\":{\"code\":\"EINVAL\",\"message\":");
-    cli_json_str(r->c->out, msg);
-    fprintf(r->c->out, "}}\n");
-  }
-  return 2;
-}
-
-/* One request. Returns the exit status: 0 with *resp set (free with done()), or 1 after the
- * error line. */
-static int call(srun *r, Hpvm__Request *req, Hpvm__Response **resp) {
-  req->n_argv = (size_t)r->argc;
-  req->argv = r->argv;
-  *resp = NULL;
-  int rc = r->c->t.call(r->c->t.ctx, req, resp);
-  if (!*resp) return fail(r, rc ? rc : HPVM_EIO, "no answer from hpvmd");
-  if (!rc) rc = (*resp)->error;
-  if (!rc) return 0;
-  fail(r, rc, "%s", (*resp)->message && *(*resp)->message ? (*resp)->message : hpvm_strerror(rc));
-  r->c->t.free_resp(r->c->t.ctx, *resp);
-  *resp = NULL;
-  return 1;
-}
-
-static void done(srun *r, Hpvm__Response *resp) {
-  if (resp) r->c->t.free_resp(r->c->t.ctx, resp);
-}
+typedef cli_run srun;
 
 /* -P name, or -p number looked up in hpvmd's list. *name is malloc'd. */
 static int vm_name(srun *r, const char *P, const char *p, char **name) {
   *name = NULL;
-  if (P && p) return usage(r, "give -P name or -p number, not both");
+  if (P && p) return cli_usage(r, "give -P name or -p number, not both");
   if (P) {
-    if (!*P) return usage(r, "-P: the VM name is empty");
+    if (!*P) return cli_usage(r, "-P: the VM name is empty");
     r->vm = *name = strdup(P);
-    return *name ? 0 : fail(r, HPVM_ENOMEM, "out of memory");
+    return *name ? 0 : cli_fail(r, HPVM_ENOMEM, "out of memory");
   }
   uint32_t n;
-  if (!p) return usage(r, "name the virtual machine with -P name (or -p number); see --help");
-  if (!cli_parse_u32(p, &n)) return usage(r, "-p: the VM number is a whole number (see hpvmstatus)");
+  if (!p) return cli_usage(r, "name the virtual machine with -P name (or -p number); see --help");
+  if (!cli_parse_u32(p, &n)) return cli_usage(r, "-p: the VM number is a whole number (see hpvmstatus)");
   Hpvm__Request req = HPVM__REQUEST__INIT;
   Hpvm__ListRequest list = HPVM__LIST_REQUEST__INIT;
   Hpvm__Response *resp;
   req.body_case = HPVM__REQUEST__BODY_LIST;
   req.list = &list;
-  if (call(r, &req, &resp)) return 1;
+  if (cli_call_status(r, &req, &resp)) return 1;
   for (size_t i = 0; resp->body_case == HPVM__RESPONSE__BODY_LIST && i < resp->list->n_vms; i++) {
     const Hpvm__VmConfig *c = resp->list->vms[i]->config;
     if (c && c->vm_number == n && !*name) *name = strdup(c->name);
   }
-  done(r, resp);
-  if (!*name) return fail(r, HPVM_ENOENT, "no virtual machine has VM # %u (see hpvmstatus)", n);
+  cli_done(r, resp);
+  if (!*name) return cli_fail(r, HPVM_ENOENT, "no virtual machine has VM # %u (see hpvmstatus)", n);
   r->vm = *name;
   return 0;
 }
@@ -103,21 +50,21 @@ static int vm_name(srun *r, const char *P, const char *p, char **name) {
 /* FILE as an absolute path. For a file that must exist (resume) it is resolved; for a new one
  * (suspend) its directory is. */
 static int absolute(srun *r, const char *file, bool must_exist, char out[PATH_MAX]) {
-  if (!*file) return usage(r, "-f: the file name is empty");
+  if (!*file) return cli_usage(r, "-f: the file name is empty");
   if (must_exist) {
-    if (!realpath(file, out)) return fail(r, errno == ENOENT ? HPVM_ENOENT : HPVM_EIO, "%s: %s", file, strerror(errno));
+    if (!realpath(file, out)) return cli_fail(r, errno == ENOENT ? HPVM_ENOENT : HPVM_EIO, "%s: %s", file, strerror(errno));
     return 0;
   }
   char dir[PATH_MAX], real[PATH_MAX];
   const char *slash = strrchr(file, '/');
   const char *base = slash ? slash + 1 : file;
-  if (!*base || !strcmp(base, ".") || !strcmp(base, "..")) return usage(r, "-f: give a file name, not a directory");
+  if (!*base || !strcmp(base, ".") || !strcmp(base, "..")) return cli_usage(r, "-f: give a file name, not a directory");
   if (!slash) snprintf(dir, sizeof dir, ".");
   else if (slash == file) snprintf(dir, sizeof dir, "/");
   else snprintf(dir, sizeof dir, "%.*s", (int)(slash - file), file);
-  if (!realpath(dir, real)) return fail(r, HPVM_ENOENT, "cannot write %s: directory %s: %s", file, dir, strerror(errno));
+  if (!realpath(dir, real)) return cli_fail(r, HPVM_ENOENT, "cannot write %s: directory %s: %s", file, dir, strerror(errno));
   if ((size_t)snprintf(out, PATH_MAX, "%s/%s", strcmp(real, "/") ? real : "", base) >= PATH_MAX)
-    return usage(r, "-f: the path is too long");
+    return cli_usage(r, "-f: the path is too long");
   return 0;
 }
 
@@ -148,17 +95,17 @@ int cli_cmd_suspend(cli_ctx *c, int argc, char **argv) {
   int st = 0, opt;
   cli_optscan_init(&s, argc, argv, "P:p:f:FqQ");
   while (!st && (opt = cli_optscan_next(&s)) != CLI_OPT_END) {
-    if (opt == CLI_OPT_ERR) st = usage(&r, s.why);
+    if (opt == CLI_OPT_ERR) st = cli_usage(&r, s.why);
     else if (opt == CLI_OPT_HELP) return fprintf(c->out, "%s", suspend_help), 0;
     else if (opt == CLI_OPT_JSON) r.json = true;
-    else if (opt == CLI_OPT_ARG) st = usage(&r, "unexpected argument (see --help)");
+    else if (opt == CLI_OPT_ARG) st = cli_usage(&r, "unexpected argument (see --help)");
     else if (opt == 'P') P = s.arg;
     else if (opt == 'p') p = s.arg;
     else if (opt == 'f') f = s.arg;
     else if (opt == 'F') force = true;
     else quiet = true;
   }
-  if (!st && !f) st = usage(&r, "give the state file with -f file (see --help)");
+  if (!st && !f) st = cli_usage(&r, "give the state file with -f file (see --help)");
   char path[PATH_MAX], *name = NULL;
   if (!st) st = vm_name(&r, P, p, &name);
   if (!st) st = absolute(&r, f, false, path);
@@ -171,10 +118,10 @@ int cli_cmd_suspend(cli_ctx *c, int argc, char **argv) {
     sr.force = force;
     req.body_case = HPVM__REQUEST__BODY_SUSPEND;
     req.suspend = &sr;
-    if (!(st = call(&r, &req, &resp))) {
+    if (!(st = cli_call_status(&r, &req, &resp))) {
       print_vm(&r, resp);
       if (!r.json && !quiet) fprintf(c->out, "%s: Successful suspend of guest '%s' to %s\n", c->cmd, name, path);
-      done(&r, resp);
+      cli_done(&r, resp);
     }
   }
   free(name);
@@ -201,16 +148,16 @@ int cli_cmd_resume(cli_ctx *c, int argc, char **argv) {
   int st = 0, opt;
   cli_optscan_init(&s, argc, argv, "P:p:f:qQ");
   while (!st && (opt = cli_optscan_next(&s)) != CLI_OPT_END) {
-    if (opt == CLI_OPT_ERR) st = usage(&r, s.why);
+    if (opt == CLI_OPT_ERR) st = cli_usage(&r, s.why);
     else if (opt == CLI_OPT_HELP) return fprintf(c->out, "%s", resume_help), 0;
     else if (opt == CLI_OPT_JSON) r.json = true;
-    else if (opt == CLI_OPT_ARG) st = usage(&r, "unexpected argument (see --help)");
+    else if (opt == CLI_OPT_ARG) st = cli_usage(&r, "unexpected argument (see --help)");
     else if (opt == 'P') P = s.arg;
     else if (opt == 'p') p = s.arg;
     else if (opt == 'f') f = s.arg;
     else quiet = true;
   }
-  if (!st && !f) st = usage(&r, "give the state file with -f file (see --help)");
+  if (!st && !f) st = cli_usage(&r, "give the state file with -f file (see --help)");
   char path[PATH_MAX], *name = NULL;
   if (!st) st = vm_name(&r, P, p, &name);
   if (!st) st = absolute(&r, f, true, path);
@@ -222,10 +169,10 @@ int cli_cmd_resume(cli_ctx *c, int argc, char **argv) {
     rr.path = path;
     req.body_case = HPVM__REQUEST__BODY_RESUME;
     req.resume = &rr;
-    if (!(st = call(&r, &req, &resp))) {
+    if (!(st = cli_call_status(&r, &req, &resp))) {
       print_vm(&r, resp);
       if (!r.json && !quiet) fprintf(c->out, "%s: Successful resume of guest '%s' from %s\n", c->cmd, name, path);
-      done(&r, resp);
+      cli_done(&r, resp);
     }
   }
   free(name);

@@ -1,8 +1,11 @@
 /* util.c — small pieces the hpvm commands share: sizes as HPVM writes them ("-r 4G"), OS
  * type names, heap-built VmConfig messages (so one protobuf free releases them, whether
- * hpvmd sent them or the CLI built them), attributes, and JSON string escaping. */
+ * hpvmd sent them or the CLI built them), attributes, JSON string escaping, and the error
+ * lines and request helpers of a command's run (cli_run). */
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -248,4 +251,56 @@ void cli_json_str(FILE *f, const char *s) {
     }
   }
   fputc('"', f);
+}
+
+/* ---- A command's run -------------------------------------------------------------------------- */
+
+int cli_fail(cli_run *r, int code, const char *fmt, ...) {
+  char msg[CLI_WHY + 4300];            /* room for hpvmd's longest messages (drain lists) */
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (r->vm && *r->vm) fprintf(r->c->err, "%s: ERROR (%s): %s\n", r->c->cmd, r->vm, msg);
+  else fprintf(r->c->err, "%s: ERROR: %s\n", r->c->cmd, msg);
+  if (r->json) {
+    fprintf(r->c->out, "{\"error\":{\"code\":\"%s\",\"message\":", hpvm_err_name(code));
+    cli_json_str(r->c->out, msg);
+    fprintf(r->c->out, "}}\n");
+  }
+  return 1;
+}
+
+int cli_usage(cli_run *r, const char *msg) {
+  fprintf(r->c->err, "%s: %s\n", r->c->cmd, msg);
+  if (r->json) {
+    fprintf(r->c->out, "{\"error\":{\"code\":\"EINVAL\",\"message\":");
+    cli_json_str(r->c->out, msg);
+    fprintf(r->c->out, "}}\n");
+  }
+  return 2;
+}
+
+int cli_call(cli_run *r, Hpvm__Request *req, Hpvm__Response **resp) {
+  req->n_argv = (size_t)r->argc;
+  req->argv = r->argv;
+  *resp = NULL;
+  int rc = r->c->t.call(r->c->t.ctx, req, resp);
+  if (!*resp) return cli_fail(r, rc ? rc : HPVM_EIO, "no answer from hpvmd"), rc ? rc : HPVM_EIO;
+  if (!rc && (*resp)->error) rc = (*resp)->error;
+  return rc;
+}
+
+int cli_call_status(cli_run *r, Hpvm__Request *req, Hpvm__Response **resp) {
+  int rc = cli_call(r, req, resp);
+  if (!*resp) return 1;
+  if (!rc) return 0;
+  cli_fail(r, rc, "%s", (*resp)->message && *(*resp)->message ? (*resp)->message : hpvm_strerror(rc));
+  cli_done(r, *resp);
+  *resp = NULL;
+  return 1;
+}
+
+void cli_done(cli_run *r, Hpvm__Response *resp) {
+  if (resp) r->c->t.free_resp(r->c->t.ctx, resp);
 }
