@@ -122,6 +122,15 @@ static bool observe(sto_observer *obs, uint64_t gen, uint64_t now, uint32_t time
   return obs->unchanged_ms >= timeout_ms;
 }
 
+int sto_lease_observe(sto_store *s, const char *vm, uint32_t timeout_ms, sto_observer *obs, sto_lease *out,
+                      bool *expired) {
+  *expired = false;
+  int r = sto_lease_read(s, vm, out);
+  if (r) return r;
+  if (out->state == HELD) *expired = observe(obs, out->record_gen, sto__mono(s), out->timeout_ms ? out->timeout_ms : timeout_ms);
+  return 0;
+}
+
 static bool mine(sto_store *s, const sto_lease *l) { return l->state == HELD && !strcmp(l->owner, s->host); }
 
 int sto_lease_acquire(sto_store *s, const char *vm, uint32_t timeout_ms, uint64_t incarnation, sto_observer *obs,

@@ -285,6 +285,12 @@ int sto_lease_read(sto_store *s, const char *vm, sto_lease *out);
  * promises as owner; incarnation is its liveness incarnation. *out is the lease held. */
 int sto_lease_acquire(sto_store *s, const char *vm, uint32_t timeout_ms, uint64_t incarnation,
                       sto_observer *obs, sto_lease *out);
+/* Watch a VM's lease without taking it (HA restart: the watch starts before the owner is
+ * known dead, so that an acquire with the same obs succeeds as soon as both have expired):
+ * *out is the lease; *expired is true when it is HELD and obs has seen it unchanged for its
+ * timeout (timeout_ms when the record names none), what sto_lease_acquire requires. */
+int sto_lease_observe(sto_store *s, const char *vm, uint32_t timeout_ms, sto_observer *obs, sto_lease *out,
+                      bool *expired);
 /* Renew a lease this host holds (*l as returned by acquire/renew/adopt). HPVM_EBUSY when it
  * was lost (*l then shows the new owner): stop the guest at once. */
 int sto_lease_renew(sto_store *s, const char *vm, sto_lease *l);

@@ -130,7 +130,16 @@ static const known_attr known_attrs[] = {
   {"online_migration", "enabled|disabled", 0, 0},
   {"graceful_stop_timeout", NULL, 1, 3600},
   {"mem_image", "FILE", 0, 0},            /* RAM filled from FILE at boot (benchmarks) */
+  {"ha", "on|off", 0, 0},                 /* restarted on another host when its host dies */
 };
+
+/* Whether value is one of the words of "a|b|c". */
+static bool one_of(const char *words, const char *value) {
+  size_t n = strlen(value);
+  for (const char *w = words; w; w = strchr(w, '|') ? strchr(w, '|') + 1 : NULL)
+    if (!strncmp(w, value, n) && (w[n] == '|' || !w[n]) && n) return true;
+  return false;
+}
 
 static int take_attr(cli_vmopts *o, const char *arg, char *why, size_t whylen) {
   const char *eq = strchr(arg, '=');
@@ -143,7 +152,7 @@ static int take_attr(cli_vmopts *o, const char *arg, char *why, size_t whylen) {
   if (!k)
     return BAD(HPVM_EINVAL,
                "-x %s: unknown attribute (known: runnable_status, modify_status, visible_status, register_status, "
-               "online_migration, graceful_stop_timeout, mem_image)", arg);
+               "online_migration, graceful_stop_timeout, mem_image, ha)", arg);
   char abs[PATH_MAX];
   struct stat st;
   if (k->values && !strcmp(k->values, "FILE")) {   /* a regular file, its path made absolute for hpvmd */
@@ -151,8 +160,10 @@ static int take_attr(cli_vmopts *o, const char *arg, char *why, size_t whylen) {
       return BAD(HPVM_EINVAL, "-x %s: %s is not a readable regular file", arg, value);
     value = abs;
   } else if (k->values) {
-    if (strcmp(value, "enabled") && strcmp(value, "disabled"))
-      return BAD(HPVM_EINVAL, "-x %s: %s is enabled or disabled", arg, k->key);
+    if (!one_of(k->values, value)) {
+      const char *bar = strchr(k->values, '|');   /* two words: "enabled or disabled" */
+      return BAD(HPVM_EINVAL, "-x %s: %s is %.*s or %s", arg, k->key, (int)(bar - k->values), k->values, bar + 1);
+    }
   } else {
     uint32_t v;
     if (!cli_parse_u32(value, &v) || v < k->min || v > k->max)

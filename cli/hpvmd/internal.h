@@ -51,6 +51,7 @@ typedef struct hd_incoming hd_incoming;     /* peer.c: this host is the target *
 typedef struct hd_offline hd_offline;       /* offline.c: an offline migration from here */
 typedef struct hd_cquery hd_cquery;         /* cluster.c: an hpvmstatus asking other hosts */
 typedef struct hd_member hd_member;         /* member.c: the membership */
+typedef struct hd_ha hd_ha;                 /* ha.c: HA restart's watch of the other hosts */
 typedef struct hd_drain hd_drain;           /* drain.c: hpvmhost maintenance */
 
 typedef struct hd_options {
@@ -187,6 +188,7 @@ struct hd_daemon {
   hd_offline *offlines;         /* offline migrations in progress from this host */
   hd_cquery *cqueries;          /* cluster.c: hpvmstatus answers waiting for other hosts */
   hd_member *member;            /* member.c */
+  hd_ha *ha;                    /* ha.c (NULL until its first tick) */
   hd_drain *drain;              /* drain.c: maintenance state and the drain in progress */
 };
 
@@ -379,6 +381,11 @@ void hd_cmd_host(hd_daemon *d, const hd_req *q);
  * HPVM_EUNAVAIL when this host is not a member. */
 struct clu_member;
 int hd_member_list(hd_daemon *d, struct clu_member **out, size_t *n);
+
+/* ha.c: HA restart of ha=on guests whose host died (docs/design/cluster.md, HA restart). */
+void hd_ha_tick(hd_daemon *d);
+void hd_ha_free(hd_daemon *d);
+bool hd_vm_ha_on(const Hpvm__VmConfig *cfg);
 
 /* ---- drain.c -------------------------------------------------------------------------------- */
 /* hpvmhost maintenance enter / exit (member.c hands them over). */

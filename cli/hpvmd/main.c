@@ -311,6 +311,7 @@ static int find_hpvmapp(hd_daemon *d, char *msg, size_t len) {
 static void on_tick(uv_timer_t *t) {
   hd_tick(t->data);
   hd_member_tick(t->data);
+  hd_ha_tick(t->data);
 }
 
 static void shutdown_daemon(hd_daemon *d, const char *why) {
@@ -323,6 +324,7 @@ static void shutdown_daemon(hd_daemon *d, const char *why) {
   hd_peer_stop(d);
   hd_drain_stop(d);
   hd_member_stop(d);
+  hd_ha_free(d);
   hd_detach_all(d);
   uv_timer_stop(&d->tick);
   uv_close((uv_handle_t *)&d->tick, NULL);

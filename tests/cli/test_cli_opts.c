@@ -344,6 +344,10 @@ static void test_attributes_are_known_and_checked(void **state) {
   assert_why_contains("unknown attribute");
   assert_int_equal(take(&o, 'x', "modify_status=maybe"), HPVM_EINVAL);
   assert_why_contains("enabled or disabled");
+  assert_int_equal(take(&o, 'x', "ha=on"), 0);
+  assert_int_equal(take(&o, 'x', "ha=off"), 0);
+  assert_int_equal(take(&o, 'x', "ha=o"), HPVM_EINVAL);
+  assert_why_contains("ha is on or off");
   assert_int_equal(take(&o, 'x', "graceful_stop_timeout=0"), HPVM_EINVAL);
   assert_int_equal(take(&o, 'x', "graceful_stop_timeout=3601"), HPVM_EINVAL);
   assert_int_equal(take(&o, 'x', "novalue"), HPVM_EINVAL);
