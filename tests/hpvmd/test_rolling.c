@@ -1,9 +1,9 @@
 /* test_rolling.c — hpvmhost rolling (cli/hpvm/host.c) with three real hpvmd on loopback sharing
  * one directory, run through the hpvmhost command as an operator types it on h1:
  *   - three guests running memverify + heartbeat, one per host; rolling with a command that
- *     appends $HPVM_ROLLING_HOST to a file: the file lists h1, h2, h3 once each in that order,
- *     every host is Up at the end, every guest still runs (booted once: no stop, no restart),
- *     each passes its checks at a graceful stop, and the command log shows each step;
+ *     appends $HPVM_ROLLING_HOST to a file and for h2 restarts its hpvmd (as an upgrade would):
+ *     the file lists h1, h2, h3 once each in that order, every host is Up at the end, every
+ *     guest still runs (booted once: no stop, no restart), each passes its checks at a graceful stop, and the command log shows each step;
  *   - a command that fails on h2: the rolling stops there with an error naming h2 and the fix,
  *     h2 stays in Maintenance (its guest runs elsewhere), h3 is untouched (Up, never entered).
  * Gossip runs with a 100 ms probe; waits are generous upper bounds, not timings under test. */
@@ -26,6 +26,7 @@
 typedef struct rl_fixture {
   char dir[256];
   ht_env h[HOSTS];
+  pid_t restarted;      /* an hpvmd the rolling's command started (not our child), 0 if none */
 } rl_fixture;
 
 static void env_init(rl_fixture *f, int i, const char *shared, int port) {
@@ -58,6 +59,10 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   rl_fixture *f = *state;
+  if (f->restarted > 0) {
+    kill(f->restarted, SIGTERM);
+    for (int i = 0; i < 200 && kill(f->restarted, 0) == 0; i++) usleep(50000);
+  }
   for (int i = 0; i < HOSTS; i++) {
     ht_hpvmd_stop(&f->h[i], SIGTERM);
     char cmd[600];
@@ -235,9 +240,37 @@ static void test_rolling_takes_every_host_through_maintenance_and_no_guest_stops
   for (int i = 0; i < HOSTS; i++) assert_true(console_wait(&f->h[i], GUESTS[i], 0, "HB ", 20000));
   for (int i = 0; i < HOSTS; i++) assert_int_equal(boots(f, GUESTS[i]), 1);
 
+  /* The command: note the host; for h2 also restart its hpvmd as an upgrade would (the new one
+   * is not our child: its pid goes to a file for the teardown). */
+  ht_env *h2 = &f->h[1];
+  char script[400], newpid[400];
+  snprintf(script, sizeof script, "%.250s/upgrade.sh", f->dir);
+  snprintf(newpid, sizeof newpid, "%.250s/newpid", f->dir);
+  FILE *sf = fopen(script, "w");
+  assert_non_null(sf);
+  fprintf(sf,
+          "echo \"$HPVM_ROLLING_HOST\" >> %s\n"
+          "[ \"$HPVM_ROLLING_HOST\" = h2 ] || exit 0\n"
+          "kill -TERM %d\n"
+          "while [ -e /proc/%d ] && [ \"$(cut -d' ' -f3 /proc/%d/stat)\" != Z ]; do sleep 0.1; done\n"
+          "setsid %s --foreground --shared %s --state-dir %s --name h2 --hpvmapp %s --listen %s "
+          "--lease-timeout %s --gossip-probe-ms %s >> %s 2>&1 < /dev/null &\n"
+          "echo $! > %s\n",
+          roll_file(f, "rolled"), (int)h2->hpvmd, (int)h2->hpvmd, (int)h2->hpvmd, HPVMD, h2->shared, h2->state, HPVMAPP,
+          h2->listen, h2->lease_timeout, h2->gossip_probe_ms, h2->log, newpid);
+  fclose(sf);
   char cmd[600];
-  snprintf(cmd, sizeof cmd, "echo \"$HPVM_ROLLING_HOST\" >> %s", roll_file(f, "rolled"));
+  snprintf(cmd, sizeof cmd, "sh %s", script);
   out o = hpvmhost(f, &f->h[0], (char *[]){"hpvmhost", "rolling", "--command", cmd, NULL});
+  /* h2's first hpvmd exited; its successor runs. */
+  int st;
+  assert_int_equal(waitpid(h2->hpvmd, &st, 0), h2->hpvmd);
+  h2->hpvmd = 0;
+  char *np = ht_read_file(newpid);
+  assert_non_null(np);
+  f->restarted = (pid_t)atoi(np);
+  free(np);
+  assert_true(f->restarted > 0 && kill(f->restarted, 0) == 0);
   if (o.status) dump_all(f);
   assert_int_equal(o.status, 0);
   assert_non_null(strstr(o.text, "rolling: host h1 (1 of 3): maintenance enter"));
