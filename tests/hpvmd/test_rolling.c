@@ -3,7 +3,8 @@
  *   - three guests running memverify + heartbeat, one per host; rolling with a command that
  *     appends $HPVM_ROLLING_HOST to a file and for h2 restarts its hpvmd (as an upgrade would):
  *     the file lists h1, h2, h3 once each in that order, every host is Up at the end, every
- *     guest still runs (booted once: no stop, no restart), each passes its checks at a graceful stop, and the command log shows each step;
+ *     guest still runs (booted once: no stop, no restart), each passes its checks at a graceful
+ *     stop, and the command log shows each step;
  *   - a command that fails on h2: the rolling stops there with an error naming h2 and the fix,
  *     h2 stays in Maintenance (its guest runs elsewhere), h3 is untouched (Up, never entered).
  * Gossip runs with a 100 ms probe; waits are generous upper bounds, not timings under test. */
