@@ -130,7 +130,7 @@ class Bench:
         """(A, B) for a setup: 'loopback', '1g', '10g'."""
         if setup == "loopback":
             return (Host("a", None, "127.0.0.1", HPVMD_PORT, self.workdir),
-                    Host("b", None, "127.0.0.1", HPVMD_PORT + 1, self.workdir))
+                    Host("b", None, "127.0.0.1", HPVMD_PORT + 10, self.workdir))   # +1 is a's gossip port
         rate = {"1g": 1000, "10g": 10000}[setup]          # Mbit/s
         pfx = "%s-%d" % (NS_PREFIX, os.getpid())
         na, nb = pfx + "-a", pfx + "-b"
