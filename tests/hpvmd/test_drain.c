@@ -18,181 +18,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "hpvmd_test.h"
+#include "multihost.h"
 
-#define HOSTS 3
-#define WAIT_MS 20000
+#define HOSTS MH_HOSTS
+#define WAIT_MS MH_WAIT_MS
 #define ON HPVM__VM_RUN_STATE__VM_RUN_STATE_ON
 #define WORK "memverify size=8M heartbeat"
 
-typedef struct dr_fixture {
-  char dir[256];
-  ht_env h[HOSTS];
-} dr_fixture;
+typedef mh_cluster dr_fixture;
 
-static void env_init(dr_fixture *f, int i, const char *shared, int port) {
-  ht_env *e = &f->h[i];
-  memset(e, 0, sizeof *e);
-  snprintf(e->dir, sizeof e->dir, "%s", f->dir);
-  snprintf(e->shared, sizeof e->shared, "%s", shared);
-  snprintf(e->state, sizeof e->state, "%.250s/state%d", f->dir, i + 1);
-  snprintf(e->sock, sizeof e->sock, "%.250s/state%d/hpvmd.sock", f->dir, i + 1);
-  snprintf(e->log, sizeof e->log, "%.250s/hpvmd%d.log", f->dir, i + 1);
-  snprintf(e->name, sizeof e->name, "h%d", i + 1);
-  snprintf(e->listen, sizeof e->listen, "127.0.0.1:%d", port);
-  snprintf(e->lease_timeout, sizeof e->lease_timeout, "3");
-  snprintf(e->gossip_probe_ms, sizeof e->gossip_probe_ms, "100");
-}
-
-static int setup(void **state) {
-  dr_fixture *f = calloc(1, sizeof *f);
-  snprintf(f->dir, sizeof f->dir, "/tmp/hpvmd-drain-XXXXXX");
-  if (!mkdtemp(f->dir)) return -1;
-  char shared[300];
-  snprintf(shared, sizeof shared, "%.250s/shared", f->dir);
-  mkdir(shared, 0755);
-  int base = 25000 + (int)(getpid() % 2000) * 10;   /* --listen P, gossip P + 1 */
-  for (int i = 0; i < HOSTS; i++) env_init(f, i, shared, base + i * 2);
-  *state = f;
-  for (int i = 0; i < HOSTS; i++) ht_hpvmd_start(&f->h[i]);
-  return 0;
-}
-
-static int teardown(void **state) {
-  dr_fixture *f = *state;
-  for (int i = 0; i < HOSTS; i++) {
-    ht_hpvmd_stop(&f->h[i], SIGTERM);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "cat %s/vms/*/app.pid 2>/dev/null | xargs -r kill -9 2>/dev/null", f->h[i].state);
-    if (system(cmd)) { /* none left */ }
-  }
-  if (!getenv("HPVMD_TEST_KEEP")) {
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-    if (system(cmd)) { /* leftovers in /tmp */ }
-  }
-  free(f);
-  return 0;
-}
-
-static void dump_all(dr_fixture *f) {
-  for (int i = 0; i < HOSTS; i++) ht_dump_log(&f->h[i]);
-}
-
-/* ---- hpvmhost, as a user runs it ----------------------------------------------------------------- */
-
-typedef struct out {
-  int status;
-  char *text;   /* stdout and stderr */
-} out;
-
-static pid_t hpvmhost_spawn(dr_fixture *f, ht_env *e, const char *file, char *const argv[]) {
-  (void)f;
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd >= 0) dup2(fd, 1), dup2(fd, 2);
-    setenv("HPVMD_SOCKET", e->sock, 1);
-    execv(HPVM_BIN "/hpvmhost", argv);
-    _exit(127);
-  }
-  return pid;
-}
-
-static out hpvmhost_wait(pid_t pid, const char *file) {
-  int st;
-  waitpid(pid, &st, 0);
-  out o = {WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), ht_read_file(file)};
-  if (!o.text) o.text = strdup("");
-  return o;
-}
-
-static out hpvmhost(dr_fixture *f, ht_env *e, char *const argv[]) {
-  char file[400];
-  snprintf(file, sizeof file, "%.250s/hpvmhost.out", f->dir);
-  out o = hpvmhost_wait(hpvmhost_spawn(f, e, file, argv), file);
-  fprintf(stderr, "--- hpvmhost on %s (status %d):\n%s", e->name, o.status, o.text);
-  return o;
-}
-
-/* ---- Looking at the cluster ----------------------------------------------------------------------- */
-
-static void state_of(ht_env *e, const char *name, char *state, size_t slen) {
-  Hpvm__Request req = HPVM__REQUEST__INIT;
-  Hpvm__HostRequest h = HPVM__HOST_REQUEST__INIT;
-  h.op = HPVM__HOST_OP__HOST_OP_STATUS;
-  req.body_case = HPVM__REQUEST__BODY_HOST;
-  req.host = &h;
-  Hpvm__Response *r = NULL;
-  state[0] = 0;
-  if (ht_call(e, &req, &r) == 0 && r->body_case == HPVM__RESPONSE__BODY_HOSTS)
-    for (size_t i = 0; i < r->hosts->n_hosts; i++)
-      if (!strcmp(r->hosts->hosts[i]->name, name)) snprintf(state, slen, "%s", r->hosts->hosts[i]->state);
-  hpvmd_response_free(r);
-}
-
-static bool wait_host_state(ht_env *e, const char *name, const char *want) {
-  char st[64];
-  for (uint64_t end = ht_ms() + WAIT_MS; ht_ms() < end; usleep(50000)) {
-    state_of(e, name, st, sizeof st);
-    if (!strcmp(st, want)) return true;
-  }
-  fprintf(stderr, "%s sees host %s as '%s', not '%s'\n", e->name, name, st, want);
-  return false;
-}
-
-static void all_see_all_up(dr_fixture *f) {
-  for (int i = 0; i < HOSTS; i++)
-    for (int j = 0; j < HOSTS; j++) {
-      bool ok = wait_host_state(&f->h[i], f->h[j].name, "Up");
-      if (!ok) dump_all(f);
-      assert_true(ok);
-    }
-}
-
-static char *console_of(ht_env *e, const char *vm) {
-  char path[600];
-  snprintf(path, sizeof path, "%s/vms/%s/console.log", e->state, vm);
-  char *s = ht_read_file(path);
-  return s ? s : strdup("");
-}
-
-static bool console_wait(ht_env *e, const char *vm, size_t from, const char *needle, int timeout_ms) {
-  uint64_t end = ht_ms() + (uint64_t)timeout_ms;
-  do {
-    char *s = console_of(e, vm);
-    bool found = strlen(s) > from && strstr(s + from, needle);
-    free(s);
-    if (found) return true;
-    usleep(20000);
-  } while (ht_ms() < end);
-  return false;
-}
-
-static void start_guest(dr_fixture *f, ht_env *e, const char *vm, unsigned mib, const char *args) {
-  char msg[1200];
-  int rc = ht_create(e, vm, mib, args, msg, sizeof msg);
-  if (rc) fprintf(stderr, "create %s: %s\n", vm, msg);
-  assert_int_equal(rc, 0);
-  rc = ht_start(e, vm, msg, sizeof msg);
-  if (rc) fprintf(stderr, "start %s: %s\n", vm, msg), dump_all(f);
-  assert_int_equal(rc, 0);
-}
-
-/* The host (index) where vm runs: ON there. -1 when none. */
-static int where(dr_fixture *f, const char *vm) {
-  for (int i = 0; i < HOSTS; i++)
-    if (ht_state(&f->h[i], vm, NULL, NULL, 0) == ON) return i;
-  return -1;
-}
-
-static char *command_log(dr_fixture *f) {
-  char path[400];
-  snprintf(path, sizeof path, "%s/log/command.log", f->h[0].shared);
-  char *s = ht_read_file(path);
-  return s ? s : strdup("");
-}
+static int setup(void **state) { return mh_setup(state, "drain", 25000); }
+static int teardown(void **state) { return mh_teardown(state); }
 
 /* ---- Tests ----------------------------------------------------------------------------------------- */
 
@@ -201,14 +37,14 @@ static const char *const GUESTS[] = {"g1", "g2", "g3", "g4"};
 static void test_drain_moves_every_guest_and_exit_returns_to_service(void **state) {
   dr_fixture *f = *state;
   ht_env *h1 = &f->h[0];
-  all_see_all_up(f);
+  mh_all_see_all_up(f);
   /* 512 MiB each (mapped lazily, memverify touches 8): more than the noise in the free memory
    * the hosts, all on this one machine, gossip, so placement's spreading shows. */
-  for (int i = 0; i < 4; i++) start_guest(f, h1, GUESTS[i], 512, WORK);
-  for (int i = 0; i < 4; i++) assert_true(console_wait(h1, GUESTS[i], 0, "HB ", 20000));
+  for (int i = 0; i < 4; i++) mh_start_guest(f, h1, GUESTS[i], 512, WORK);
+  for (int i = 0; i < 4; i++) assert_true(mh_console_wait(h1, GUESTS[i], 0, "HB ", 20000));
 
-  out o = hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "enter", "h1", NULL});
-  if (o.status) dump_all(f);
+  mh_out o = mh_hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "enter", "h1", NULL});
+  if (o.status) mh_dump_all(f);
   assert_int_equal(o.status, 0);
   assert_non_null(strstr(o.text, "host h1 is in maintenance: 4 guest(s) migrated"));
   assert_non_null(strstr(o.text, "live migration to host h2 started"));
@@ -218,23 +54,23 @@ static void test_drain_moves_every_guest_and_exit_returns_to_service(void **stat
   /* Every guest runs on h2 or h3, both have some; it goes on there and passes at a stop. */
   int on[HOSTS] = {0};
   for (int i = 0; i < 4; i++) {
-    int w = where(f, GUESTS[i]);
+    int w = mh_where(f, GUESTS[i]);
     assert_true(w == 1 || w == 2);
     on[w]++;
   }
   assert_true(on[1] > 0 && on[2] > 0);
-  assert_true(wait_host_state(&f->h[1], "h1", "Maintenance"));
-  assert_true(wait_host_state(&f->h[2], "h1", "Maintenance"));
+  assert_true(mh_wait_host_state(&f->h[1], "h1", "Maintenance"));
+  assert_true(mh_wait_host_state(&f->h[2], "h1", "Maintenance"));
   for (int i = 0; i < 4; i++) {
-    ht_env *t = &f->h[where(f, GUESTS[i])];
-    assert_true(console_wait(t, GUESTS[i], 0, "HB ", 10000));
-    assert_true(console_wait(t, GUESTS[i], 0, " verified", 10000));
+    ht_env *t = &f->h[mh_where(f, GUESTS[i])];
+    assert_true(mh_console_wait(t, GUESTS[i], 0, "HB ", 10000));
+    assert_true(mh_console_wait(t, GUESTS[i], 0, " verified", 10000));
     char msg[1200];
     assert_int_equal(ht_stop(t, GUESTS[i], HPVM__STOP_MODE__STOP_MODE_GRACEFUL, 30000, msg, sizeof msg), 0);
-    assert_true(console_wait(t, GUESTS[i], 0, "PASS memverify", 5000));
-    assert_true(console_wait(t, GUESTS[i], 0, "PASS heartbeat", 5000));
+    assert_true(mh_console_wait(t, GUESTS[i], 0, "PASS memverify", 5000));
+    assert_true(mh_console_wait(t, GUESTS[i], 0, "PASS heartbeat", 5000));
     for (int h = 0; h < HOSTS; h++) {
-      char *c = console_of(&f->h[h], GUESTS[i]);
+      char *c = mh_console_of(&f->h[h], GUESTS[i]);
       if (strstr(c, "FAIL")) fprintf(stderr, "%s: %s", GUESTS[i], strstr(c, "FAIL"));
       assert_null(strstr(c, "FAIL"));
       free(c);
@@ -247,31 +83,31 @@ static void test_drain_moves_every_guest_and_exit_returns_to_service(void **stat
   assert_int_not_equal(ht_start(h1, "g5", msg, sizeof msg), 0);
   assert_non_null(strstr(msg, "maintenance"));
 
-  char *log = command_log(f);
+  char *log = mh_command_log(f);
   assert_non_null(strstr(log, "maintenance h1: draining"));
   assert_non_null(strstr(log, "maintenance h1: VM g1: migrated to host"));
   assert_non_null(strstr(log, "maintenance h1: VM g4: migrated to host"));
   free(log);
 
-  o = hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "exit", "h1", NULL});
+  o = mh_hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "exit", "h1", NULL});
   assert_int_equal(o.status, 0);
   assert_non_null(strstr(o.text, "host h1 is back in service"));
   free(o.text);
-  assert_true(wait_host_state(&f->h[1], "h1", "Up"));
+  assert_true(mh_wait_host_state(&f->h[1], "h1", "Up"));
   assert_int_equal(ht_start(h1, "g5", msg, sizeof msg), 0);
 }
 
 static void test_abort_leaves_the_host_up(void **state) {
   dr_fixture *f = *state;
   ht_env *h2 = &f->h[1];
-  all_see_all_up(f);
+  mh_all_see_all_up(f);
   const char *vms[] = {"a1", "a2", "a3"};
-  for (int i = 0; i < 3; i++) start_guest(f, h2, vms[i], 32, WORK);
-  for (int i = 0; i < 3; i++) assert_true(console_wait(h2, vms[i], 0, "HB ", 20000));
+  for (int i = 0; i < 3; i++) mh_start_guest(f, h2, vms[i], 32, WORK);
+  for (int i = 0; i < 3; i++) assert_true(mh_console_wait(h2, vms[i], 0, "HB ", 20000));
 
   char file[400];
   snprintf(file, sizeof file, "%.250s/drain.out", f->dir);
-  pid_t drain = hpvmhost_spawn(f, h2, file, (char *[]){"hpvmhost", "maintenance", "enter", "h2", "--parallel", "1", NULL});
+  pid_t drain = mh_hpvmhost_spawn(h2, file, (char *[]){"hpvmhost", "maintenance", "enter", "h2", "--parallel", "1", NULL});
   /* Abort as soon as the first migration started. */
   bool started = false;
   for (uint64_t end = ht_ms() + WAIT_MS; !started && ht_ms() < end; usleep(5000)) {
@@ -281,20 +117,20 @@ static void test_abort_leaves_the_host_up(void **state) {
   }
   assert_true(started);
   /* From another host: forwarded to h2. */
-  out a = hpvmhost(f, &f->h[2], (char *[]){"hpvmhost", "maintenance", "enter", "h2", "--abort", NULL});
+  mh_out a = mh_hpvmhost(f, &f->h[2], (char *[]){"hpvmhost", "maintenance", "enter", "h2", "--abort", NULL});
   assert_int_equal(a.status, 0);
   assert_non_null(strstr(a.text, "aborting"));
   free(a.text);
-  out o = hpvmhost_wait(drain, file);
+  mh_out o = mh_hpvmhost_wait(drain, file);
   fprintf(stderr, "--- the drain:\n%s", o.text);
   assert_int_equal(o.status, 1);
   assert_non_null(strstr(o.text, "aborted after 1 migration(s): the host is Up again with 2 guest(s)"));
   free(o.text);
-  assert_true(wait_host_state(&f->h[0], "h2", "Up"));
+  assert_true(mh_wait_host_state(&f->h[0], "h2", "Up"));
   unsigned here = 0;
-  for (int i = 0; i < 3; i++) here += where(f, vms[i]) == 1;
+  for (int i = 0; i < 3; i++) here += mh_where(f, vms[i]) == 1;
   assert_int_equal(here, 2);
-  char *log = command_log(f);
+  char *log = mh_command_log(f);
   assert_non_null(strstr(log, "maintenance h2: abort asked by"));
   free(log);
 }
@@ -302,23 +138,23 @@ static void test_abort_leaves_the_host_up(void **state) {
 static void test_a_guest_that_fits_nowhere_keeps_the_host_draining(void **state) {
   dr_fixture *f = *state;
   ht_env *h1 = &f->h[0];
-  all_see_all_up(f);
+  mh_all_see_all_up(f);
   /* As large as the host: admitted on h1 (its memory is mapped lazily and "idle" does not touch
    * it), larger than the free memory any other host gossips. */
   unsigned mib = (unsigned)((uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE) >> 20);
-  start_guest(f, h1, "big", mib, "idle");
-  start_guest(f, h1, "small", 32, WORK);
-  out o = hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "enter", "h1", NULL});
-  if (o.status != 1) dump_all(f);
+  mh_start_guest(f, h1, "big", mib, "idle");
+  mh_start_guest(f, h1, "small", 32, WORK);
+  mh_out o = mh_hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "enter", "h1", NULL});
+  if (o.status != 1) mh_dump_all(f);
   assert_int_equal(o.status, 1);
   assert_non_null(strstr(o.text, "VM big"));
   assert_non_null(strstr(o.text, "no Up host has room for it"));
   assert_non_null(strstr(o.text, "host h1 stays draining: 1 guest(s) still run here"));
   free(o.text);
-  assert_int_equal(where(f, "big"), 0);
-  int w = where(f, "small");
+  assert_int_equal(mh_where(f, "big"), 0);
+  int w = mh_where(f, "small");
   assert_true(w == 1 || w == 2);
-  assert_true(wait_host_state(&f->h[1], "h1", "Draining"));
+  assert_true(mh_wait_host_state(&f->h[1], "h1", "Draining"));
   /* Draining: nothing comes in. */
   char msg[1200];
   assert_int_equal(ht_create(h1, "late", 32, "idle", msg, sizeof msg), 0);
@@ -329,23 +165,23 @@ static void test_a_guest_that_fits_nowhere_keeps_the_host_draining(void **state)
 static void test_policy_stop_rehomes_stopped_guests_and_exit_return_brings_them_back(void **state) {
   dr_fixture *f = *state;
   ht_env *h1 = &f->h[0];
-  all_see_all_up(f);
+  mh_all_see_all_up(f);
   char msg[1200];
   assert_int_equal(ht_create(h1, "s1", 32, "idle", msg, sizeof msg), 0);   /* registered here, stopped */
-  start_guest(f, h1, "p1", 32, WORK);
-  assert_true(console_wait(h1, "p1", 0, "HB ", 20000));
-  out o = hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "enter", "h1", "--policy", "stop", NULL});
-  if (o.status) dump_all(f);
+  mh_start_guest(f, h1, "p1", 32, WORK);
+  assert_true(mh_console_wait(h1, "p1", 0, "HB ", 20000));
+  mh_out o = mh_hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "enter", "h1", "--policy", "stop", NULL});
+  if (o.status) mh_dump_all(f);
   assert_int_equal(o.status, 0);
   assert_non_null(strstr(o.text, "VM s1 (stopped) re-homed to host h"));
   assert_non_null(strstr(o.text, "VM p1: powering off (--policy stop)"));
   assert_non_null(strstr(o.text, "VM p1: stopped"));
   assert_non_null(strstr(o.text, "host h1 is in maintenance: 0 guest(s) migrated, 1 stopped guest(s) re-homed"));
   free(o.text);
-  assert_int_equal(where(f, "p1"), -1);
+  assert_int_equal(mh_where(f, "p1"), -1);
   /* s1 may start where it went, not here. */
   assert_int_not_equal(ht_start(h1, "s1", msg, sizeof msg), 0);
-  o = hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "exit", "h1", "--return", NULL});
+  o = mh_hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "exit", "h1", "--return", NULL});
   assert_int_equal(o.status, 0);
   assert_non_null(strstr(o.text, "VM s1 (stopped) brought back"));
   free(o.text);
@@ -357,54 +193,54 @@ static void test_policy_stop_rehomes_stopped_guests_and_exit_return_brings_them_
 static void test_refusals(void **state) {
   dr_fixture *f = *state;
   ht_env *h1 = &f->h[0];
-  all_see_all_up(f);
-  out o = hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "enter", NULL});
+  mh_all_see_all_up(f);
+  mh_out o = mh_hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "enter", NULL});
   assert_int_equal(o.status, 2);
   free(o.text);
-  o = hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "enter", "h1", "--policy", "later", NULL});
+  o = mh_hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "enter", "h1", "--policy", "later", NULL});
   assert_int_equal(o.status, 2);
   assert_non_null(strstr(o.text, "give migrate, stop or leave"));
   free(o.text);
-  o = hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "exit", "h1", "--abort", NULL});
+  o = mh_hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "exit", "h1", "--abort", NULL});
   assert_int_equal(o.status, 2);
   free(o.text);
   /* Another host's name: forwarded to that host's hpvmd, its lines relayed. */
-  o = hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "enter", "h2", NULL});
+  o = mh_hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "enter", "h2", NULL});
   assert_int_equal(o.status, 0);
   assert_non_null(strstr(o.text, "draining (policy migrate, 1 at a time): 0 running guest(s)"));
   assert_non_null(strstr(o.text, "host h2 is in maintenance"));
   free(o.text);
-  assert_true(wait_host_state(&f->h[2], "h2", "Maintenance"));
-  o = hpvmhost(f, &f->h[2], (char *[]){"hpvmhost", "maintenance", "exit", "h2", NULL});
+  assert_true(mh_wait_host_state(&f->h[2], "h2", "Maintenance"));
+  o = mh_hpvmhost(f, &f->h[2], (char *[]){"hpvmhost", "maintenance", "exit", "h2", NULL});
   assert_int_equal(o.status, 0);
   assert_non_null(strstr(o.text, "host h2 is back in service"));
   free(o.text);
-  assert_true(wait_host_state(h1, "h2", "Up"));
-  o = hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "enter", "h9", NULL});
+  assert_true(mh_wait_host_state(h1, "h2", "Up"));
+  o = mh_hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "enter", "h9", NULL});
   assert_int_equal(o.status, 1);
   assert_non_null(strstr(o.text, "no host named h9"));
   free(o.text);
-  o = hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "exit", "h1", NULL});
+  o = mh_hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "exit", "h1", NULL});
   assert_int_equal(o.status, 1);
   assert_non_null(strstr(o.text, "host h1 is not in maintenance"));
   free(o.text);
-  o = hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "enter", "h1", "--abort", NULL});
+  o = mh_hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "enter", "h1", "--abort", NULL});
   assert_int_equal(o.status, 1);
   assert_non_null(strstr(o.text, "no drain of host h1 is in progress"));
   free(o.text);
   /* With nothing to move, enter goes straight to Maintenance; a second enter is refused. */
-  o = hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "enter", "h1", "--json", NULL});
+  o = mh_hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "enter", "h1", "--json", NULL});
   assert_int_equal(o.status, 0);
   assert_non_null(strstr(o.text, "{\"result\":\"ok\",\"message\":\"host h1 is in maintenance"));
   free(o.text);
-  o = hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "enter", "h1", NULL});
+  o = mh_hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "enter", "h1", NULL});
   assert_int_equal(o.status, 1);
   assert_non_null(strstr(o.text, "already in maintenance"));
   free(o.text);
   /* It lasts across a restart of hpvmd. */
   ht_hpvmd_stop(h1, SIGTERM);
   ht_hpvmd_start(h1);
-  assert_true(wait_host_state(&f->h[1], "h1", "Maintenance"));
+  assert_true(mh_wait_host_state(&f->h[1], "h1", "Maintenance"));
 }
 
 int main(void) {
