@@ -173,3 +173,16 @@ char *mh_command_log(mh_cluster *f) {
   return s ? s : strdup("");
 }
 
+
+void mh_stop_and_check(mh_cluster *f, ht_env *t, const char *vm) {
+  char msg[1200];
+  assert_int_equal(ht_stop(t, vm, HPVM__STOP_MODE__STOP_MODE_GRACEFUL, 30000, msg, sizeof msg), 0);
+  assert_true(mh_console_wait(t, vm, 0, "PASS memverify", 5000));
+  assert_true(mh_console_wait(t, vm, 0, "PASS heartbeat", 5000));
+  for (int h = 0; h < MH_HOSTS; h++) {
+    char *c = mh_console_of(&f->h[h], vm);
+    if (strstr(c, "FAIL")) fprintf(stderr, "%s: %s", vm, strstr(c, "FAIL"));
+    assert_null(strstr(c, "FAIL"));
+    free(c);
+  }
+}

@@ -44,5 +44,8 @@ void mh_start_guest(mh_cluster *f, ht_env *e, const char *vm, unsigned mib, cons
 /* The host (index) where vm is ON; -1 when none. */
 int mh_where(mh_cluster *f, const char *vm);
 char *mh_command_log(mh_cluster *f);
+/* A graceful stop of vm, running on t: it says PASS memverify and PASS heartbeat, and its console
+ * on no host says FAIL. */
+void mh_stop_and_check(mh_cluster *f, ht_env *t, const char *vm);
 
 #endif
