@@ -128,38 +128,10 @@ void hd_cluster_status_query(hd_daemon *d, chan *ch, const Hpvm__StatusQuery *q)
 
 /* ---- The asking side: worker threads ---------------------------------------------------------- */
 
-/* A TCP connection to ADDR:PORT within timeout_ms, or -1 with msg. */
-static int connect_within(const char *address, int timeout_ms, char *msg, size_t len) {
-  char host[256];
-  const char *colon = strrchr(address, ':');
-  if (!colon) return snprintf(msg, len, "peer address %s has no port", address), -1;
-  size_t hl = (size_t)(colon - address);
-  snprintf(host, sizeof host, "%.*s", (int)hl, address);
-  if (hl > 2 && host[0] == '[') memmove(host, host + 1, hl - 2), host[hl - 2] = 0;
-  struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *ai;
-  int rc = getaddrinfo(host, colon + 1, &hints, &ai);
-  if (rc) return snprintf(msg, len, "peer address %s: %s", address, gai_strerror(rc)), -1;
-  int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-  struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
-  if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);   /* bounds connect() too */
-  if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen)) {
-    snprintf(msg, len, "cannot connect to %s: %s", address, errno == EINPROGRESS ? "timed out" : strerror(errno));
-    if (fd >= 0) close(fd);
-    fd = -1;
-  } else {
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  }
-  freeaddrinfo(ai);
-  return fd;
-}
-
 static void *ask_one(void *arg) {
   cq_target *t = arg;
   chan *ch = NULL;
-  ProtobufCMessage *m = NULL;
-  const uint8_t *bulk;
-  size_t bulklen;
-  int fd = connect_within(t->address, left_ms(t->deadline_ns), t->msg, sizeof t->msg);
+  int fd = hd_peer_connect(t->address, left_ms(t->deadline_ns), t->msg, sizeof t->msg);
   if (fd < 0) {
     t->rc = HPVM_EUNAVAIL;
     return NULL;
@@ -171,15 +143,12 @@ static void *ask_one(void *arg) {
   sq.name = (char *)t->name;
   r.body_case = HPVM__PEER_REQUEST__BODY_STATUS_QUERY;
   r.status_query = &sq;
-  if (!t->rc) t->rc = chan_send(ch, &r.base, NULL, 0, left_ms(t->deadline_ns) + 1, t->msg, sizeof t->msg);
-  if (!t->rc)
-    t->rc = chan_recv(ch, &hpvm__peer_answer__descriptor, &m, &bulk, &bulklen, left_ms(t->deadline_ns) + 1, t->msg,
-                      sizeof t->msg);
+  if (!t->rc) t->rc = hd_peer_ask(ch, &r, left_ms(t->deadline_ns) + 1, left_ms(t->deadline_ns) + 1, &t->ans, t->msg,
+                                  sizeof t->msg);
   if (t->rc == 1) {
     snprintf(t->msg, sizeof t->msg, "closed the connection without an answer");
     t->rc = HPVM_ETRUNC;
   }
-  if (!t->rc) t->ans = (Hpvm__PeerAnswer *)m;
   if (ch) chan_close(ch);
   return NULL;
 }

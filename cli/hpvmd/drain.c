@@ -709,38 +709,12 @@ static void fwd_free(drain_fwd *f) {
   free(f->user), free(f->cmdline), free(f);
 }
 
-static int fwd_connect(const char *address, char *msg, size_t len) {
-  char host[256];
-  const char *colon = strrchr(address, ':');
-  if (!colon) return snprintf(msg, len, "peer address %s has no port", address), -1;
-  size_t hl = (size_t)(colon - address);
-  snprintf(host, sizeof host, "%.*s", (int)hl, address);
-  if (hl > 2 && host[0] == '[') memmove(host, host + 1, hl - 2), host[hl - 2] = 0;
-  struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *ai;
-  int rc = getaddrinfo(host, colon + 1, &hints, &ai);
-  if (rc) return snprintf(msg, len, "peer address %s: %s", address, gai_strerror(rc)), -1;
-  int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-  struct timeval tv = {.tv_sec = FWD_CONNECT_MS / 1000};
-  if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen)) {
-    snprintf(msg, len, "cannot connect to %s: %s", address, strerror(errno));
-    if (fd >= 0) close(fd);
-    fd = -1;
-  } else {
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  }
-  freeaddrinfo(ai);
-  return fd;
-}
-
 static void *fwd_thread(void *arg) {
   drain_fwd *f = arg;
   char msg[1200];
   chan *ch = NULL;
-  int rc = 0, fd = fwd_connect(f->address, msg, sizeof msg);
-  if (fd < 0) rc = HPVM_EUNAVAIL;
   f->cc.timeout_ms = FWD_CONNECT_MS;
-  if (!rc) rc = chan_client(fd, &f->cc, f->host, &ch, msg, sizeof msg);
+  int rc = hd_peer_open(f->address, FWD_CONNECT_MS, &f->cc, f->host, &ch, msg, sizeof msg);
   Hpvm__MaintenanceForward mf = HPVM__MAINTENANCE_FORWARD__INIT;
   mf.request = f->req;
   mf.user = f->user;

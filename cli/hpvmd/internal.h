@@ -353,6 +353,24 @@ int hd_offline_register_move(hd_daemon *d, const char *name, const char *to, boo
 /* peer.c's checks of a live offer, for the offline one. */
 int hd_peer_check_proof(hd_daemon *d, const char *src, const struct Hpvm__StorageProof *p, char *why, size_t len);
 int hd_peer_check_capacity(hd_daemon *d, const Hpvm__VmConfig *c, char *why, size_t len);
+/* The offered configuration is the one in this host's shared directory (uuid, generation). */
+int hd_peer_same_config(hd_daemon *d, const Hpvm__VmConfig *c, char *why, size_t len);
+/* MemAvailable of /proc/meminfo in bytes, 0 when unknown. */
+uint64_t hd_mem_available(void);
+/* Another host by name (not this one): its peer address ADDR:PORT from its liveness record.
+ * 0, or an error with why (unknown, left, no --listen). */
+int hd_peer_resolve(hd_daemon *d, const char *target, char *address, size_t alen, char *why, size_t len);
+/* "10.0.0.5:7410", "[fd00::5]:7410" or "name:port": a TCP socket connected within timeout_ms,
+ * or -1 with msg. Any thread. */
+int hd_peer_connect(const char *address, int timeout_ms, char *msg, size_t len);
+/* Connect to address within connect_ms and authenticate as host with cc: 0 with *ch, or an
+ * error with msg (HPVM_EUNAVAIL: no connection). Any thread. */
+int hd_peer_open(const char *address, int connect_ms, const chan_config *cc, const char *host, chan **ch, char *msg,
+                 size_t len);
+/* Send r, receive one PeerAnswer: 0 with *ans (free it), 1 when the peer closed first, or an
+ * error with msg. */
+int hd_peer_ask(chan *ch, const Hpvm__PeerRequest *r, int send_ms, int answer_ms, Hpvm__PeerAnswer **ans, char *msg,
+                size_t len);
 
 /* ---- member.c ------------------------------------------------------------------------------- */
 /* Write this host's liveness record (with its gossip address) and, unless the host left the

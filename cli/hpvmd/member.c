@@ -64,21 +64,11 @@ static int left_mark(hd_daemon *d, bool left) {
   return fclose(f);
 }
 
-static uint64_t mem_available(void) {
-  FILE *f = fopen("/proc/meminfo", "r");
-  char line[200];
-  unsigned long long kb = 0;
-  while (f && fgets(line, sizeof line, f))
-    if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
-  if (f) fclose(f);
-  return (uint64_t)kb << 10;
-}
-
 static void meta_now(hd_daemon *d, clu_meta *m) {
   memset(m, 0, sizeof *m);
   m->state = (clu_host_state)hd_drain_host_state(d);   /* up, draining, maintenance (drain.c) */
   m->mem_total = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
-  m->mem_free = mem_available();
+  m->mem_free = hd_mem_available();
   unsigned used = 0, cores = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
   for (hd_vm *v = d->vms; v; v = v->next)
     if (hd_vm_running(v)) m->guests++, used += v->entitlement;

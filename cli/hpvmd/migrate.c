@@ -511,7 +511,6 @@ static bool is_address(const char *t) {
 
 /* The target's address and the keys of every host we might reach. */
 static int resolve_target(hd_daemon *d, const char *target, hd_migration *m, char *why, size_t len) {
-  const char *me = sto_host(d->sto);
   if (is_address(target)) {
     snprintf(m->address, sizeof m->address, "%s", target);
     if (d->o.listen && !strcmp(target, d->o.listen))
@@ -521,21 +520,9 @@ static int resolve_target(hd_daemon *d, const char *target, hd_migration *m, cha
   char sub[600];
   if (sto_host_name_check(target, sub, sizeof sub))
     return snprintf(why, len, "-h %s: neither a host name nor ADDR:PORT (%s)", target, sub), HPVM_EINVAL;
-  if (!strcmp(target, me)) return snprintf(why, len, "host %s is this host", target), HPVM_EINVAL;
-  sto_observer obs = {0};
-  sto_liveness live;
-  int status, rc = sto_host_observe(d->sto, target, &obs, &live, &status);
-  if (rc) return snprintf(why, len, "%s", sto_error(d->sto)), rc;
-  if (status == STO_HOST_UNKNOWN)
-    return snprintf(why, len, "no host named %s in the shared directory %s (hosts register when their hpvmd starts)",
-                    target, d->o.shared_dir), HPVM_ENOENT;
-  if (status == STO_HOST_LEFT)
-    return snprintf(why, len, "host %s has left the cluster (its hpvmd stopped); start it there", target), HPVM_EUNAVAIL;
-  if (!live.address[0])
-    return snprintf(why, len, "host %s publishes no peer address: start its hpvmd with --listen ADDR:PORT", target),
-           HPVM_EUNAVAIL;
+  int rc = hd_peer_resolve(d, target, m->address, sizeof m->address, why, len);
+  if (rc) return rc;
   snprintf(m->target, sizeof m->target, "%s", target);
-  snprintf(m->address, sizeof m->address, "%s", live.address);
   return 0;
 }
 

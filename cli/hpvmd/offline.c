@@ -294,52 +294,16 @@ static int make_proofs(hd_offline *o, char *why, size_t len) {
 
 /* ---- Source: talking to the target (worker thread) ---------------------------------------------- */
 
-/* "10.0.0.5:7410" or "[fd00::5]:7410" or "name:port": a connected TCP socket, or -1 with msg. */
-static int connect_to(const char *address, int timeout_ms, char *msg, size_t len) {
-  char host[256];
-  const char *colon = strrchr(address, ':');
-  if (!colon) return snprintf(msg, len, "peer address %s has no port", address), -1;
-  size_t hl = (size_t)(colon - address);
-  snprintf(host, sizeof host, "%.*s", (int)hl, address);
-  if (hl > 2 && host[0] == '[') memmove(host, host + 1, hl - 2), host[hl - 2] = 0;
-  struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai;
-  int rc = getaddrinfo(host, colon + 1, &hints, &ai);
-  if (rc) return snprintf(msg, len, "peer address %s: %s", address, gai_strerror(rc)), -1;
-  int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-  struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
-  if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);   /* bounds connect() too */
-  if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen)) {
-    snprintf(msg, len, "cannot connect to %s: %s", address, strerror(errno));
-    if (fd >= 0) close(fd);
-    fd = -1;
-  } else {
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  }
-  freeaddrinfo(ai);
-  return fd;
-}
-
 /* One request, one answer, on a connection of its own. */
 static void off_work(uv_work_t *w) {
   hd_offline *o = w->data;
   chan *ch = NULL;
-  ProtobufCMessage *m = NULL;
-  const uint8_t *bulk;
-  size_t bulklen;
-  int fd = connect_to(o->address, OFF_TIMEOUT_MS, o->msg, sizeof o->msg);
-  if (fd < 0) {
-    o->rc = HPVM_EUNAVAIL;
-    return;
-  }
-  o->rc = chan_client(fd, &o->cc, o->target, &ch, o->msg, sizeof o->msg);
-  if (!o->rc) o->rc = chan_send(ch, &o->req->base, NULL, 0, OFF_TIMEOUT_MS, o->msg, sizeof o->msg);
-  if (!o->rc)
-    o->rc = chan_recv(ch, &hpvm__peer_answer__descriptor, &m, &bulk, &bulklen, o->timeout_ms, o->msg, sizeof o->msg);
+  o->rc = hd_peer_open(o->address, OFF_TIMEOUT_MS, &o->cc, o->target, &ch, o->msg, sizeof o->msg);
+  if (!o->rc) o->rc = hd_peer_ask(ch, o->req, OFF_TIMEOUT_MS, o->timeout_ms, &o->ans, o->msg, sizeof o->msg);
   if (o->rc == 1) {
     snprintf(o->msg, sizeof o->msg, "host %s closed the connection without an answer", o->target);
     o->rc = HPVM_ETRUNC;
   }
-  if (!o->rc) o->ans = (Hpvm__PeerAnswer *)m;
   chan_close(ch);
 }
 
@@ -500,21 +464,9 @@ static int resolve(hd_offline *o, const char *target, char *why, size_t len) {
   if (sto_host_name_check(target, sub, sizeof sub))
     return snprintf(why, len, "-h %s: offline migration names the target by its host name (%s)", target, sub),
            HPVM_EINVAL;
-  if (!strcmp(target, sto_host(d->sto))) return snprintf(why, len, "host %s is this host", target), HPVM_EINVAL;
-  sto_observer obs = {0};
-  sto_liveness live;
-  int status, rc = sto_host_observe(d->sto, target, &obs, &live, &status);
-  if (rc) return snprintf(why, len, "%s", sto_error(d->sto)), rc;
-  if (status == STO_HOST_UNKNOWN)
-    return snprintf(why, len, "no host named %s in the shared directory %s (hosts register when their hpvmd starts)",
-                    target, d->o.shared_dir), HPVM_ENOENT;
-  if (status == STO_HOST_LEFT)
-    return snprintf(why, len, "host %s has left the cluster (its hpvmd stopped); start it there", target), HPVM_EUNAVAIL;
-  if (!live.address[0])
-    return snprintf(why, len, "host %s publishes no peer address: start its hpvmd with --listen ADDR:PORT", target),
-           HPVM_EUNAVAIL;
+  int rc = hd_peer_resolve(d, target, o->address, sizeof o->address, why, len);
+  if (rc) return rc;
   snprintf(o->target, sizeof o->target, "%s", target);
-  snprintf(o->address, sizeof o->address, "%s", live.address);
   return 0;
 }
 
@@ -592,16 +544,6 @@ void hd_migrate_offline(hd_daemon *d, const hd_req *q) {
 
 /* ---- Target ------------------------------------------------------------------------------------- */
 
-static uint64_t mem_available(void) {
-  FILE *f = fopen("/proc/meminfo", "r");
-  char line[200];
-  unsigned long long kb = 0;
-  while (f && fgets(line, sizeof line, f))
-    if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
-  if (f) fclose(f);
-  return (uint64_t)kb << 10;
-}
-
 /* What this host must agree to before a stopped guest becomes its: the live offer's checks
  * that apply to a guest that is not running. 0, or an error with why; warnings (refusing
  * without force) in warn. */
@@ -618,18 +560,8 @@ static int offline_check(hd_daemon *d, const char *src, const Hpvm__OfflineOffer
   if (v && (hd_vm_running(v) || v->state == HPVM__VM_RUN_STATE__VM_RUN_STATE_INCOMING))
     return snprintf(why, len, "a guest named %s is already running on host %s (%s)", c->name, me,
                     hd_state_name(v->state)), HPVM_EEXIST;
-  Hpvm__VmConfig *mine = NULL;
-  int rc = sto_vm_load(d->sto, c->name, &mine);
-  if (rc == HPVM_ENOENT)
-    return snprintf(why, len, "host %s has no VM %s in its shared directory %s: do the hosts share it?", me, c->name,
-                    d->o.shared_dir), rc;
-  if (rc) return snprintf(why, len, "host %s: %s", me, sto_error(d->sto)), rc;
-  bool same = !strcmp(mine->uuid, c->uuid) && mine->config_generation == c->config_generation;
-  sto_vm_free(mine);
-  if (!same)
-    return snprintf(why, len, "host %s's shared directory %s holds another configuration of VM %s (uuid or generation "
-                    "differs): do the hosts share it? (or it was modified meanwhile: try again)", me, d->o.shared_dir,
-                    c->name), HPVM_EBUSY;
+  int rc = hd_peer_same_config(d, c, why, len);
+  if (rc) return rc;
   sto_lease l;
   if (sto_lease_read(d->sto, c->name, &l) == 0 && l.state == HPVM__LEASE_STATE__LEASE_STATE_HELD)
     return snprintf(why, len, "VM %s is not stopped: host %s holds its lease", c->name, l.owner), HPVM_ESTATE;
@@ -640,7 +572,7 @@ static int offline_check(hd_daemon *d, const char *src, const Hpvm__OfflineOffer
   unsigned cpus = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
   if (c->vcpus > cpus)
     snprintf(warn[(*nwarn)++], 400, "VM %s has %u vCPUs and host %s only %u cores", c->name, c->vcpus, me, cpus);
-  uint64_t avail = mem_available();
+  uint64_t avail = hd_mem_available();
   if (avail && c->memory_bytes > avail)
     snprintf(warn[(*nwarn)++], 400, "host %s has %llu MB of memory available now and VM %s has %llu MB", me,
              (unsigned long long)(avail >> 20), c->name, (unsigned long long)(c->memory_bytes >> 20));

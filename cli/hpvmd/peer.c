@@ -207,7 +207,7 @@ static uint64_t vm_memory_here(hd_daemon *d, hd_vm *v) {
   return v->memory_bytes;
 }
 
-static uint64_t mem_available(void) {
+uint64_t hd_mem_available(void) {
   FILE *f = fopen("/proc/meminfo", "r");
   char line[200];
   unsigned long long kb = 0;
@@ -264,6 +264,25 @@ static void free_warnings(char **w, size_t n) {
   free(w);
 }
 
+/* The offered configuration must be the one in this host's own shared directory: same uuid and
+ * generation. 0, or an error with why. */
+int hd_peer_same_config(hd_daemon *d, const Hpvm__VmConfig *c, char *why, size_t len) {
+  const char *me = sto_host(d->sto);
+  Hpvm__VmConfig *mine = NULL;
+  int rc = sto_vm_load(d->sto, c->name, &mine);
+  if (rc == HPVM_ENOENT)
+    return snprintf(why, len, "host %s has no VM %s in its shared directory %s: do the hosts share it?", me, c->name,
+                    d->o.shared_dir), rc;
+  if (rc) return snprintf(why, len, "host %s: %s", me, sto_error(d->sto)), rc;
+  bool same = !strcmp(mine->uuid, c->uuid) && mine->config_generation == c->config_generation;
+  sto_vm_free(mine);
+  if (!same)
+    return snprintf(why, len, "host %s's shared directory %s holds another configuration of VM %s (uuid or generation "
+                    "differs): do the hosts share it? (or it was modified meanwhile: try again)", me, d->o.shared_dir,
+                    c->name), HPVM_EBUSY;
+  return 0;
+}
+
 /* Everything this host must agree to before a guest moves here. 0, or an error with why. */
 static int offer_check(hd_daemon *d, const char *src, const Hpvm__MigrateOffer *o, char ***warn, size_t *nwarn,
                        char *why, size_t len) {
@@ -291,18 +310,8 @@ static int offer_check(hd_daemon *d, const char *src, const Hpvm__MigrateOffer *
   if (v && hd_vm_running(v))
     return snprintf(why, len, "a guest named %s is already running on host %s (%s)", c->name, me,
                     hd_state_name(v->state)), HPVM_EEXIST;
-  Hpvm__VmConfig *mine = NULL;
-  int rc = sto_vm_load(d->sto, c->name, &mine);
-  if (rc == HPVM_ENOENT)
-    return snprintf(why, len, "host %s has no VM %s in its shared directory %s: do the hosts share it?", me, c->name,
-                    d->o.shared_dir), rc;
-  if (rc) return snprintf(why, len, "host %s: %s", me, sto_error(d->sto)), rc;
-  bool same = !strcmp(mine->uuid, c->uuid) && mine->config_generation == c->config_generation;
-  sto_vm_free(mine);
-  if (!same)
-    return snprintf(why, len, "host %s's shared directory %s holds another configuration of VM %s (uuid or generation "
-                    "differs): do the hosts share it? (or it was modified meanwhile: try again)", me, d->o.shared_dir,
-                    c->name), HPVM_EBUSY;
+  int rc = hd_peer_same_config(d, c, why, len);
+  if (rc) return rc;
   sto_lease l;
   if (sto_lease_read(d->sto, c->name, &l) == 0 &&
       (l.state != HPVM__LEASE_STATE__LEASE_STATE_HELD || strcmp(l.owner, src)))
@@ -318,7 +327,7 @@ static int offer_check(hd_daemon *d, const char *src, const Hpvm__MigrateOffer *
     snprintf(sub, sizeof sub, "VM %s has %u vCPUs and host %s only %u cores", c->name, c->vcpus, me, cpus);
     add_warning(warn, nwarn, sub);
   }
-  uint64_t avail = mem_available();
+  uint64_t avail = hd_mem_available();
   if (avail && c->memory_bytes > avail) {
     snprintf(sub, sizeof sub, "host %s has %llu MB of memory available now and VM %s has %llu MB", me,
              (unsigned long long)(avail >> 20), c->name, (unsigned long long)(c->memory_bytes >> 20));
@@ -778,6 +787,70 @@ static void on_peer_readable(uv_poll_t *p, int status, int events) {
     }
     d->peer_conns++;
   }
+}
+
+/* ---- Asking another host ------------------------------------------------------------------------- */
+
+int hd_peer_resolve(hd_daemon *d, const char *target, char *address, size_t alen, char *why, size_t len) {
+  if (!strcmp(target, sto_host(d->sto))) return snprintf(why, len, "host %s is this host", target), HPVM_EINVAL;
+  sto_observer obs = {0};
+  sto_liveness live;
+  int status, rc = sto_host_observe(d->sto, target, &obs, &live, &status);
+  if (rc) return snprintf(why, len, "%s", sto_error(d->sto)), rc;
+  if (status == STO_HOST_UNKNOWN)
+    return snprintf(why, len, "no host named %s in the shared directory %s (hosts register when their hpvmd starts)",
+                    target, d->o.shared_dir), HPVM_ENOENT;
+  if (status == STO_HOST_LEFT)
+    return snprintf(why, len, "host %s has left the cluster (its hpvmd stopped); start it there", target), HPVM_EUNAVAIL;
+  if (!live.address[0])
+    return snprintf(why, len, "host %s publishes no peer address: start its hpvmd with --listen ADDR:PORT", target),
+           HPVM_EUNAVAIL;
+  snprintf(address, alen, "%s", live.address);
+  return 0;
+}
+
+int hd_peer_connect(const char *address, int timeout_ms, char *msg, size_t len) {
+  char host[256];
+  const char *colon = strrchr(address, ':');
+  if (!colon) return snprintf(msg, len, "peer address %s has no port", address), -1;
+  size_t hl = (size_t)(colon - address);
+  snprintf(host, sizeof host, "%.*s", (int)hl, address);
+  if (hl > 2 && host[0] == '[') memmove(host, host + 1, hl - 2), host[hl - 2] = 0;
+  struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai;
+  int rc = getaddrinfo(host, colon + 1, &hints, &ai);
+  if (rc) return snprintf(msg, len, "peer address %s: %s", address, gai_strerror(rc)), -1;
+  int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+  struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+  if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);   /* bounds connect() too */
+  if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen)) {
+    snprintf(msg, len, "cannot connect to %s: %s", address, errno == EINPROGRESS ? "timed out" : strerror(errno));
+    if (fd >= 0) close(fd);
+    fd = -1;
+  } else {
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  freeaddrinfo(ai);
+  return fd;
+}
+
+int hd_peer_open(const char *address, int connect_ms, const chan_config *cc, const char *host, chan **ch, char *msg,
+                 size_t len) {
+  *ch = NULL;
+  int fd = hd_peer_connect(address, connect_ms, msg, len);
+  if (fd < 0) return HPVM_EUNAVAIL;
+  return chan_client(fd, cc, host, ch, msg, len);
+}
+
+int hd_peer_ask(chan *ch, const Hpvm__PeerRequest *r, int send_ms, int answer_ms, Hpvm__PeerAnswer **ans, char *msg,
+                size_t len) {
+  ProtobufCMessage *m = NULL;
+  const uint8_t *bulk;
+  size_t bulklen;
+  *ans = NULL;
+  int rc = chan_send(ch, &r->base, NULL, 0, send_ms, msg, len);
+  if (!rc) rc = chan_recv(ch, &hpvm__peer_answer__descriptor, &m, &bulk, &bulklen, answer_ms, msg, len);
+  if (!rc) *ans = (Hpvm__PeerAnswer *)m;
+  return rc;
 }
 
 int hd_peer_start(hd_daemon *d, char *msg, size_t len) {
