@@ -139,8 +139,12 @@ static void restart(hd_daemon *d, ha_host *hh, const Hpvm__VmConfig *cfg, sto_ob
   if (rc == 0) rc = hd_vm_start(d, cfg->name, &started, why, sizeof why);
   wall_format(hh->dead_wall_ns, when, sizeof when);
   if (rc) {
-    /* Not started: give the lease up so that another host (or an operator) can. */
-    if (!((v = hd_vm_find(d, cfg->name)) && v->have_lease) && sto_lease_release(d->sto, cfg->name, &l))
+    /* Not started: give the lease up (unless hd_vm_start did already) so that another host or
+     * an operator can start it. */
+    sto_lease cur;
+    if (!((v = hd_vm_find(d, cfg->name)) && v->have_lease) && sto_lease_read(d->sto, cfg->name, &cur) == 0 &&
+        cur.state == HPVM__LEASE_STATE__LEASE_STATE_HELD && !strcmp(cur.owner, me) &&
+        sto_lease_release(d->sto, cfg->name, &cur))
       hd_log(d, HD_WARN, "VM %s: cannot release its lease: %s", cfg->name, sto_error(d->sto));
     snprintf(line, sizeof line, "HA restart of VM %s on host %s (host %s dead since %s) failed: %.1100s", cfg->name,
              me, hh->name, when, why);
