@@ -505,8 +505,13 @@ void nt_hpvmd_start(nt_env *e, unsigned i) {
   if (pid == 0) {
     if (enter_ns(h->ns)) _exit(126);
     redirect_out(h->log);
-    execl(HPVMD, "hpvmd", "--foreground", "--shared", e->shared, "--state-dir", h->state, "--name", h->name,
-          "--listen", h->listen, "--hpvmapp", HPVMAPP, (char *)NULL);
+    char *argv[20] = {"hpvmd", "--foreground", "--shared", e->shared, "--state-dir", h->state, "--name", h->name,
+                      "--listen", h->listen, "--hpvmapp", HPVMAPP};
+    int argc = 12;
+    if (e->lease_timeout[0]) argv[argc++] = "--lease-timeout", argv[argc++] = e->lease_timeout;
+    if (e->gossip_probe_ms[0]) argv[argc++] = "--gossip-probe-ms", argv[argc++] = e->gossip_probe_ms;
+    argv[argc] = NULL;
+    execv(HPVMD, argv);
     _exit(127);
   }
   h->hpvmd = pid;

@@ -52,6 +52,8 @@ typedef struct nt_env {
   unsigned n;
   bool bridged;
   char br_ns[64];                     /* the bridge's namespace when bridged */
+  char lease_timeout[8];              /* hpvmd --lease-timeout S for hosts started after it is set ("": default) */
+  char gossip_probe_ms[8];            /* hpvmd --gossip-probe-ms MS likewise */
   nt_host h[NT_MAX_HOSTS];
 } nt_env;
 
