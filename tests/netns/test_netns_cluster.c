@@ -19,7 +19,7 @@
  *     its fence deadline (its console shows no progress after it), but the hpvmapp process
  *     lingers ~2.7 s more (cli/hpvmapp/control.c: a send to the unread control socket waits
  *     for SEND_TIMEOUT_S = 3 s), so it is seen next to the HA-restarted one for up to ~0.3 s
- *     (3 runs in 5). A fix belongs in hpvmapp (exit without waiting on a supervisor that does
+ *     (5 runs of 9 here). A fix belongs in hpvmapp (exit without waiting on a supervisor that does
  *     not read once the guest is fenced); then this test can freeze hpvmd instead.
  *
  * Waits are generous upper bounds; the only order checked is fence before restart. */
