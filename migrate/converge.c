@@ -61,14 +61,17 @@ mig_conv_action mig_conv_decide(mig_conv *c, uint64_t dirty_frames, uint64_t cac
   c->predicted_ms = mig_conv_predict(c, dirty_frames, cached_frames);
   bool first = c->decisions++ == 0;
   if (c->predicted_ms <= c->downtime_ms / 2) return MIG_CONV_SWITCHOVER;
-  bool shrinking = first || (double)c->predicted_ms < 0.9 * (double)c->prev_predicted;
-  c->prev_predicted = c->predicted_ms;
+  /* Shrinking means a new low: a prediction that only swings around a plateau (bandwidth and
+   * dirty-set samples vary from round to round) must not reset the stall count. */
+  bool shrinking = first || (double)c->predicted_ms < 0.9 * (double)c->best_predicted;
+  if (first || c->predicted_ms < c->best_predicted) c->best_predicted = c->predicted_ms;
   if (c->predicted_ms <= c->downtime_ms && !shrinking) return MIG_CONV_SWITCHOVER;
   if (c->copy_timeout_ms && elapsed_ms >= c->copy_timeout_ms) return MIG_CONV_TIMEOUT;
   c->stalls = shrinking ? 0 : c->stalls + 1;
   if (c->auto_converge && c->stalls >= MIG_STALL_ROUNDS && c->step < MIG_THROTTLE_STEPS) {
     c->throttle = mig_throttle_steps[c->step++];
     c->stalls = 0;
+    c->best_predicted = c->predicted_ms;   /* a new regime: measured from here */
     return MIG_CONV_THROTTLE;
   }
   return MIG_CONV_CONTINUE;

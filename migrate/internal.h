@@ -197,7 +197,7 @@ typedef struct mig_conv {
   double data_bpp, delta_bpp;         /* wire bytes per frame sent as data / as a delta */
   double ovh_bpp;                     /* and per frame of any kind: headers, kinds, lengths */
   double encode_ns;                   /* wall time to encode a re-sent frame (one thread) */
-  uint32_t prev_predicted;            /* the prediction of the previous decision */
+  uint32_t best_predicted;            /* the lowest prediction since the last throttle step */
   unsigned decisions, stalls, step;   /* step: index of the next throttle step */
   unsigned throttle;                  /* % now */
   uint32_t predicted_ms;

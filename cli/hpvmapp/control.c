@@ -362,6 +362,10 @@ static int fence_check(app_ctl *c) {
   app_ctl_set_exit_note(c, why);
   atomic_store(&c->poweroff_asked, true);
   vm_power_off(c->v, 0);
+  /* A supervisor that stopped renewing may also have stopped reading (a frozen hpvmd): cut it
+   * off, so no send waits out its timeout and the process ends at once (the exit record in
+   * the run directory tells the next hpvmd). Only this thread changes c->fd. */
+  if (c->fd >= 0) shutdown(c->fd, SHUT_RDWR);
   return -1;
 }
 

@@ -155,6 +155,21 @@ static void test_rounds_that_stop_shrinking_raise_the_throttle_step_by_step(void
   assert_int_equal(c.throttle, 0);
 }
 
+/* A dirty set that swings between two sizes (bandwidth and harvest samples vary) is stuck,
+ * not shrinking: only a new low by a tenth resets the stall count. */
+static void test_a_prediction_swinging_around_a_plateau_is_throttled(void **s) {
+  (void)s;
+  mig_conv c;
+  mig_params p = {.downtime_ms = 10};
+  mig_conv_init(&c, &p, 1);
+  link_100mbs(&c, 4096);
+  unsigned throttles = 0;
+  for (unsigned k = 0; k < 12; k++)
+    if (mig_conv_decide(&c, k % 2 ? 26000 : 30000, 0, 0) == MIG_CONV_THROTTLE) throttles++;
+  assert_true(throttles >= 3);
+  assert_true(c.throttle >= 60);
+}
+
 /* A working set rewritten faster than the link: the dirty set stays the same size, but once
  * the source holds its frames they go as deltas and the prediction falls: no throttle. */
 static void test_a_hot_set_moving_to_deltas_is_shrinking(void **s) {
@@ -198,6 +213,7 @@ int main(void) {
       cmocka_unit_test(test_small_rounds_leave_the_bandwidth_alone),
       cmocka_unit_test(test_switches_over_when_the_prediction_is_under_the_limit),
       cmocka_unit_test(test_rounds_that_stop_shrinking_raise_the_throttle_step_by_step),
+      cmocka_unit_test(test_a_prediction_swinging_around_a_plateau_is_throttled),
       cmocka_unit_test(test_a_hot_set_moving_to_deltas_is_shrinking),
       cmocka_unit_test(test_only_the_copy_timeout_gives_up),
   };
