@@ -223,7 +223,8 @@ static void test_partitioned_host_fences_before_ha_restart(void **state) {
   char exitrec[700];
   snprintf(exitrec, sizeof exitrec, "%.300s/vms/%s/exit", e->h[0].state, VM);
   char *fence_note = nt_read_file(exitrec);
-  if (!fence_note || !strstr(fence_note, "self-fencing")) fprintf(stderr, "exit record on hosta: %s\n", fence_note ? fence_note : "(none)");
+  if (!fence_note || !strstr(fence_note, "self-fencing"))
+    fprintf(stderr, "exit record on hosta: %s\n", fence_note ? fence_note : "(none)");
   assert_non_null(fence_note);
   assert_non_null(strstr(fence_note, "self-fencing"));
   free(fence_note);
