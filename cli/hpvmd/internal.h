@@ -309,6 +309,19 @@ void hd_cmd_migrate(hd_daemon *d, const hd_req *q);
 /* BLAKE2b-256 of the first max_bytes of path (a file or block device) and its size: the
  * storage proofs of both sides. 0, or an error with errno set. */
 int hd_fingerprint(const char *path, uint64_t max_bytes, uint8_t out[32], uint64_t *size);
+/* 2*nbytes hex digits of randomness (nbytes <= 32) into out: migration ids and tokens. */
+int hd_random_hex(char *out, size_t nbytes);
+/* The storage proofs of cfg's kernel and disks, live or offline (docs/design/migration.md):
+ * one packed StorageProof each in *ps (free with hd_proofs_free); a disk's token goes in the
+ * hidden file token_name of its directory, and the files written are appended to *tokens
+ * (the caller removes them at the end). */
+typedef struct hd_proofs {
+  ProtobufCBinaryData *packed;
+  size_t n;
+} hd_proofs;
+int hd_proofs_make(const char *token_name, const Hpvm__VmConfig *cfg, hd_proofs *ps, char ***tokens, size_t *ntokens,
+                   char *why, size_t len);
+void hd_proofs_free(hd_proofs *ps);
 /* hpvmapp's migration events (source side). */
 void hd_mig_progress(hd_vm *v, const Hpvm__MigrateProgress *p);
 void hd_mig_handoff(hd_vm *v, const Hpvm__AppHandoff *h);

@@ -101,19 +101,14 @@ int hd_fingerprint(const char *path, uint64_t max_bytes, uint8_t out[32], uint64
   return rc;
 }
 
-static int random_hex(char *out, size_t nbytes) {
+int hd_random_hex(char *out, size_t nbytes) {
   uint8_t b[32];
   if (nbytes > sizeof b || getrandom(b, nbytes, 0) != (ssize_t)nbytes) return HPVM_EIO;
   for (size_t i = 0; i < nbytes; i++) sprintf(out + 2 * i, "%02x", b[i]);
   return 0;
 }
 
-typedef struct proofs {
-  ProtobufCBinaryData *packed;
-  size_t n;
-} proofs;
-
-static int proof_add(proofs *ps, const Hpvm__StorageProof *p) {
+static int proof_add(hd_proofs *ps, const Hpvm__StorageProof *p) {
   ProtobufCBinaryData *np = realloc(ps->packed, (ps->n + 1) * sizeof *np);
   if (!np) return HPVM_ENOMEM;
   ps->packed = np;
@@ -124,12 +119,12 @@ static int proof_add(proofs *ps, const Hpvm__StorageProof *p) {
   return 0;
 }
 
-static void proofs_free(proofs *ps) {
+void hd_proofs_free(hd_proofs *ps) {
   for (size_t i = 0; i < ps->n; i++) free(ps->packed[i].data);
   free(ps->packed);
 }
 
-static int proof_content(proofs *ps, const char *what, const char *path, uint64_t max, char *why, size_t len) {
+static int proof_content(hd_proofs *ps, const char *what, const char *path, uint64_t max, char *why, size_t len) {
   Hpvm__StorageProof p = HPVM__STORAGE_PROOF__INIT;
   uint8_t fp[32];
   p.kind = HPVM__STORAGE_PROOF__KIND__KIND_CONTENT;
@@ -147,19 +142,20 @@ static int proof_content(proofs *ps, const char *what, const char *path, uint64_
 
 /* A disk file: a random token in a hidden file of its directory proves the target sees the
  * same directory; where the directory cannot be written, the first MiB's fingerprint. */
-static int proof_file(hd_migration *m, proofs *ps, const char *what, const char *path, char *why, size_t len) {
+static int proof_file(const char *token_name, hd_proofs *ps, const char *what, const char *path, char ***tokens,
+                      size_t *ntokens, char *why, size_t len) {
   char dir[4096], tf[4200], token[65];
   snprintf(dir, sizeof dir, "%s", path);
-  snprintf(tf, sizeof tf, "%s/" TOKEN_PREFIX "%s", dirname(dir), m->id);
+  snprintf(tf, sizeof tf, "%s/%s", dirname(dir), token_name);
   struct stat st;
   if (stat(path, &st)) return snprintf(why, len, "%s %s: %s", what, path, strerror(errno)), HPVM_ENOENT;
-  int fd = random_hex(token, 32) ? -1 : open(tf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  int fd = hd_random_hex(token, 32) ? -1 : open(tf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   bool ok = fd >= 0 && write(fd, token, 64) == 64 && fsync(fd) == 0;
   if (fd >= 0 && close(fd)) ok = false;
   if (fd >= 0) {
-    char **nt = realloc(m->tokens, (m->ntokens + 1) * sizeof *nt);
-    if (nt && (nt[m->ntokens] = strdup(tf))) m->tokens = nt, m->ntokens++;
-    else if (nt) m->tokens = nt;
+    char **nt = realloc(*tokens, (*ntokens + 1) * sizeof *nt);
+    if (nt) *tokens = nt;
+    if (nt && (nt[*ntokens] = strdup(tf))) (*ntokens)++;
   }
   if (!ok) return proof_content(ps, what, path, DEVICE_PRINT_BYTES, why, len);
   Hpvm__StorageProof p = HPVM__STORAGE_PROOF__INIT;
@@ -173,14 +169,16 @@ static int proof_file(hd_migration *m, proofs *ps, const char *what, const char 
   return proof_add(ps, &p);
 }
 
-static int make_proofs(hd_migration *m, const Hpvm__VmConfig *cfg, proofs *ps, char *why, size_t len) {
+int hd_proofs_make(const char *token_name, const Hpvm__VmConfig *cfg, hd_proofs *ps, char ***tokens, size_t *ntokens,
+                   char *why, size_t len) {
   int rc = 0;
   if (cfg->kernel && *cfg->kernel) rc = proof_content(ps, "guest kernel", cfg->kernel, KERNEL_PRINT_MAX, why, len);
   for (size_t i = 0; i < cfg->n_devices && !rc; i++) {
     const Hpvm__VmStorageDevice *dev = cfg->devices[i];
     char what[600];
     snprintf(what, sizeof what, "device %s", dev->spec && *dev->spec ? dev->spec : dev->path);
-    if (dev->backing == HPVM__VM_BACKING_TYPE__VM_BACKING_TYPE_FILE) rc = proof_file(m, ps, what, dev->path, why, len);
+    if (dev->backing == HPVM__VM_BACKING_TYPE__VM_BACKING_TYPE_FILE)
+      rc = proof_file(token_name, ps, what, dev->path, tokens, ntokens, why, len);
     else if (dev->backing == HPVM__VM_BACKING_TYPE__VM_BACKING_TYPE_DISK ||
              dev->backing == HPVM__VM_BACKING_TYPE__VM_BACKING_TYPE_LV)
       rc = proof_content(ps, what, dev->path, DEVICE_PRINT_BYTES, why, len);
@@ -603,7 +601,7 @@ void hd_cmd_migrate(hd_daemon *d, const hd_req *q) {
   if (rc) return refuse(q, rc, sto_error(d->sto));
   hd_vm *v;
   hd_migration *m = calloc(1, sizeof *m);
-  proofs ps = {0};
+  hd_proofs ps = {0};
   Hpvm__AppHostKey *keys = NULL, **kptrs = NULL;
   uint8_t(*raw)[64] = NULL;
   size_t nkeys = 0;
@@ -611,13 +609,15 @@ void hd_cmd_migrate(hd_daemon *d, const hd_req *q) {
   if (!rc) rc = local_checks(d, r, &v, why, sizeof why);
   if (!rc) {
     m->v = v;
-    rc = random_hex(m->id, 16);
+    rc = hd_random_hex(m->id, 16);
     if (rc) snprintf(why, sizeof why, "no randomness for a migration id");
   }
   if (!rc) rc = resolve_target(d, r->target, m, why, sizeof why);
   if (!rc && (rc = trusted_hosts(d, &keys, &kptrs, &nkeys, &raw)))
     snprintf(why, sizeof why, "cannot read the hosts' keys: %s", sto_error(d->sto));
-  if (!rc) rc = make_proofs(m, cfg, &ps, why, sizeof why);
+  char token_name[64];
+  snprintf(token_name, sizeof token_name, TOKEN_PREFIX "%s", m->id);
+  if (!rc) rc = hd_proofs_make(token_name, cfg, &ps, &m->tokens, &m->ntokens, why, sizeof why);
   if (!rc) {
     Hpvm__AppIdentity me = HPVM__APP_IDENTITY__INIT;
     me.host = d->ident.host;
@@ -649,7 +649,7 @@ void hd_cmd_migrate(hd_daemon *d, const hd_req *q) {
   free(keys), free(kptrs);
   if (raw) sodium_memzero(raw, nkeys * sizeof *raw);
   free(raw);
-  proofs_free(&ps);
+  hd_proofs_free(&ps);
   sto_vm_free(cfg);
   if (rc) {
     if (m) mig_free(m);

@@ -31,8 +31,6 @@
  * hd_offline_offer (checks, nothing kept) and hd_offline_commit (log; -b: hd_vm_start and a
  * short timer that watches the run until hpvmapp said hello or gave up). */
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -40,9 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -51,8 +47,6 @@
 #define OFF_TIMEOUT_MS 10000           /* connect, handshake, each request without a boot */
 #define OFF_BOOT_TIMEOUT_MS 60000      /* a commit with -b: the target starts the guest */
 #define OFF_POLL_MS 50
-#define KERNEL_PRINT_MAX (64u << 20)   /* as live migration fingerprints a kernel */
-#define DEVICE_PRINT_BYTES (1u << 20)
 #define TOKEN_PREFIX ".hpvm-offline-"
 
 typedef enum off_state {
@@ -99,13 +93,6 @@ struct hd_offline {
 };
 
 /* ---- Small pieces ------------------------------------------------------------------------------- */
-
-static int random_hex(char *out, size_t nbytes) {
-  uint8_t b[32];
-  if (nbytes > sizeof b || getrandom(b, nbytes, 0) != (ssize_t)nbytes) return HPVM_EIO;
-  for (size_t i = 0; i < nbytes; i++) sprintf(out + 2 * i, "%02x", b[i]);
-  return 0;
-}
 
 static uint64_t now_ms(void) {
   return hd_mono_ns() / 1000000u;
@@ -220,75 +207,20 @@ void hd_offline_forget_client(hd_daemon *d, hd_client *c) {
 
 /* ---- Source: the storage proofs ----------------------------------------------------------------- */
 
-static int proof_add(hd_offline *o, Hpvm__StorageProof *p) {
-  Hpvm__StorageProof **np = realloc(o->proofs, (o->nproofs + 1) * sizeof *np);
-  if (!np) return HPVM_ENOMEM;
-  o->proofs = np;
-  /* A heap copy (pack + unpack), freed with free_unpacked. */
-  size_t n = hpvm__storage_proof__get_packed_size(p);
-  uint8_t *b = malloc(n ? n : 1);
-  if (!b) return HPVM_ENOMEM;
-  hpvm__storage_proof__pack(p, b);
-  np[o->nproofs] = hpvm__storage_proof__unpack(NULL, n, b);
-  free(b);
-  return np[o->nproofs] ? (o->nproofs++, 0) : HPVM_ENOMEM;
-}
-
-static int proof_content(hd_offline *o, const char *what, const char *path, uint64_t max, char *why, size_t len) {
-  Hpvm__StorageProof p = HPVM__STORAGE_PROOF__INIT;
-  uint8_t fp[32];
-  p.kind = HPVM__STORAGE_PROOF__KIND__KIND_CONTENT;
-  p.path = (char *)path;
-  p.what = (char *)what;
-  if (hd_fingerprint(path, max, fp, &p.size))
-    return snprintf(why, len, "cannot read %s %s: %s", what, path, strerror(errno)), HPVM_EIO;
-  p.fingerprint.data = fp;
-  p.fingerprint.len = sizeof fp;
-  p.fingerprint_bytes = max;
-  return proof_add(o, &p);
-}
-
-/* A disk file: a random token next to it that the target must read back (the directory is
- * really shared); where the directory cannot be written, the first MiB's fingerprint. */
-static int proof_file(hd_offline *o, const char *what, const char *path, char *why, size_t len) {
-  char dir[4096], tf[4200], token[65];
-  struct stat st;
-  if (stat(path, &st)) return snprintf(why, len, "%s %s: %s", what, path, strerror(errno)), HPVM_ENOENT;
-  snprintf(dir, sizeof dir, "%s", path);
-  snprintf(tf, sizeof tf, "%s/" TOKEN_PREFIX "%s", dirname(dir), o->id);
-  int fd = random_hex(token, 32) ? -1 : open(tf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  bool ok = fd >= 0 && write(fd, token, 64) == 64 && fsync(fd) == 0;
-  if (fd >= 0 && close(fd)) ok = false;
-  if (fd >= 0) {
-    char **nt = realloc(o->tokens, (o->ntokens + 1) * sizeof *nt);
-    if (nt) o->tokens = nt;
-    if (nt && (nt[o->ntokens] = strdup(tf))) o->ntokens++;
-  }
-  if (!ok) return proof_content(o, what, path, DEVICE_PRINT_BYTES, why, len);
-  Hpvm__StorageProof p = HPVM__STORAGE_PROOF__INIT;
-  p.kind = HPVM__STORAGE_PROOF__KIND__KIND_FILE_TOKEN;
-  p.path = (char *)path;
-  p.what = (char *)what;
-  p.size = (uint64_t)st.st_size;
-  p.token_file = tf;
-  p.token.data = (uint8_t *)token;
-  p.token.len = 64;
-  return proof_add(o, &p);
-}
-
+/* The proofs as messages of the offer (unpacked copies, freed with free_unpacked). */
 static int make_proofs(hd_offline *o, char *why, size_t len) {
-  const Hpvm__VmConfig *cfg = o->cfg;
-  int rc = 0;
-  if (cfg->kernel && *cfg->kernel) rc = proof_content(o, "guest kernel", cfg->kernel, KERNEL_PRINT_MAX, why, len);
-  for (size_t i = 0; i < cfg->n_devices && !rc; i++) {
-    const Hpvm__VmStorageDevice *dev = cfg->devices[i];
-    char what[600];
-    snprintf(what, sizeof what, "device %s", dev->spec && *dev->spec ? dev->spec : dev->path);
-    if (dev->backing == HPVM__VM_BACKING_TYPE__VM_BACKING_TYPE_FILE) rc = proof_file(o, what, dev->path, why, len);
-    else if (dev->backing == HPVM__VM_BACKING_TYPE__VM_BACKING_TYPE_DISK ||
-             dev->backing == HPVM__VM_BACKING_TYPE__VM_BACKING_TYPE_LV)
-      rc = proof_content(o, what, dev->path, DEVICE_PRINT_BYTES, why, len);
+  hd_proofs ps = {0};
+  char token_name[64];
+  snprintf(token_name, sizeof token_name, TOKEN_PREFIX "%s", o->id);
+  int rc = hd_proofs_make(token_name, o->cfg, &ps, &o->tokens, &o->ntokens, why, len);
+  if (!rc && !(o->proofs = calloc(ps.n ? ps.n : 1, sizeof *o->proofs))) rc = HPVM_ENOMEM;
+  for (size_t i = 0; !rc && i < ps.n; i++) {
+    o->proofs[i] = hpvm__storage_proof__unpack(NULL, ps.packed[i].len, ps.packed[i].data);
+    if (o->proofs[i]) o->nproofs++;
+    else rc = HPVM_ENOMEM;
   }
+  if (rc == HPVM_ENOMEM) snprintf(why, len, "hpvmd is out of memory");
+  hd_proofs_free(&ps);
   return rc;
 }
 
@@ -518,7 +450,7 @@ void hd_migrate_offline(hd_daemon *d, const hd_req *q) {
   o->cmdline = q->cmdline ? strdup(q->cmdline) : NULL;
   o->next = d->offlines;
   d->offlines = o;
-  int rc = random_hex(o->id, 16);
+  int rc = hd_random_hex(o->id, 16);
   if (rc) snprintf(why, sizeof why, "no randomness for a migration id");
   if (!rc && sto_vm_load(d->sto, r->name, &o->cfg)) rc = HPVM_ENOENT, snprintf(why, sizeof why, "%s", sto_error(d->sto));
   bool stop = false;
