@@ -610,9 +610,14 @@ static void decide_step(hd_incoming *in) {
       snprintf(msg, sizeof msg, "the lease of VM %s is held by host %s, neither the source nor this host", v->name, l.owner);
       return decide_end(in, HPVM_ESTATE, msg);
     }
-    /* The source's: expired on our clock (it fenced itself, or is gone), or still alive. */
-    sto_lease taken;
-    int rc = sto_lease_acquire(d->sto, v->name, d->o.lease_timeout_ms, hd_incarnation(d), &in->obs, &taken);
+    /* The source's: expired on our clock (it fenced itself, or is gone), or still alive. Take
+     * it only once we saw it expire: an acquire alone would also take a lease the source
+     * released just now, when its guest ended there before handing over. */
+    sto_lease seen, taken;
+    bool expired = false;
+    int rc = sto_lease_observe(d->sto, v->name, d->o.lease_timeout_ms, &in->obs, &seen, &expired);
+    if (rc == 0 && !expired) rc = HPVM_EBUSY;
+    if (rc == 0) rc = sto_lease_acquire(d->sto, v->name, d->o.lease_timeout_ms, hd_incarnation(d), &in->obs, &taken);
     if (rc == 0) {
       hd_log(d, HD_WARN, "VM %s: the lease of host %s expired without a handover or an abort (seen unchanged for its "
              "timeout): taken over, the acknowledged state resumes here", v->name, in->source);
