@@ -21,10 +21,14 @@
  * is Up again. Every step is one line in the command log; the guests moved away are appended to
  * STATE/maintenance-moved ("NAME HOST" lines) for hpvmhost maintenance exit --return.
  *
- * exit: the host is Up. --return brings back the guests of STATE/maintenance-moved whose
- * registration can move back here (those stopped where they went: an offline re-homing); a guest
- * running on another host is live-migrated by that host's hpvmd, so exit lists those with the
- * command to run there. */
+ * Running guests with -x online_migration=disabled are not placed: they are listed as unmovable
+ * (DG_UNMOVABLE) and keep the host Draining, as those no target has room for (DG_UNPLACED).
+ *
+ * exit: the host is Up. --return brings back the guests of STATE/maintenance-moved: a stopped
+ * one at once (its registration moves back here), a running one live, one at a time: its owner
+ * (its lease) is asked to migrate it here (migfwd.c, the path of hpvmmigrate -o typed on any
+ * host), and its progress is streamed like the drain's. Those that could not come back are
+ * listed in the result (an error) and stay in STATE/maintenance-moved for another --return. */
 #include <errno.h>
 #include <inttypes.h>
 #include <netdb.h>
@@ -55,6 +59,7 @@ typedef enum dg_phase {
   DG_MOVED,
   DG_FAILED,        /* refused or ended without a handover: it runs on here */
   DG_UNPLACED,      /* no target has room */
+  DG_UNMOVABLE,     /* -x online_migration=disabled: it does not migrate live */
   DG_SKIPPED,       /* the drain was aborted before its turn, or the policy leaves it */
   DG_STOPPING,      /* --policy stop: powered off, hpvmapp not ended yet */
   DG_STOPPED,
@@ -70,6 +75,16 @@ typedef struct drain_guest {
 } drain_guest;
 
 typedef enum drain_policy { POLICY_MIGRATE = 1, POLICY_STOP, POLICY_LEAVE } drain_policy;
+
+/* exit --return: a guest the drain moved away that runs on another host. */
+typedef struct return_guest {
+  char name[STO_NAME_MAX + 1];
+  char owner[STO_NAME_MAX + 1];   /* the host that runs it now (its lease) */
+  char moved_to[STO_NAME_MAX + 1];  /* where the drain sent it (STATE/maintenance-moved) */
+  bool back;
+  char note[200];                 /* the last progress streamed */
+  char why[600];                  /* not back: why */
+} return_guest;
 
 struct hd_drain {
   hd_daemon *d;
@@ -89,6 +104,14 @@ struct hd_drain {
   chan *peer;                  /* the run's asker when another host forwarded the request */
   chan *pending;               /* the asker of the request being handled, when forwarded */
   drain_fwd *fwds;             /* requests this host forwards to another host */
+  /* exit --return in progress (returning): the running guests come back one at a time, each
+   * migrated by its owner (migfwd.c); the stopped ones came back at once. */
+  bool returning;
+  return_guest *ret;
+  size_t nret, ret_next;
+  hd_migfwd *ret_fwd;          /* the migration back in flight */
+  unsigned ret_stopped;        /* stopped guests whose registration came back */
+  char ret_missed[1200];       /* stopped guests not brought back, for the result */
 };
 
 /* ---- State ---------------------------------------------------------------------------------- */
@@ -368,7 +391,17 @@ static void on_watch(uv_timer_t *t) {
 
 static void on_timer_closed(uv_handle_t *h) { free(h); }
 
-/* The running guests with their placement; unplaced ones are marked so. */
+/* -x online_migration=disabled in VM name's configuration (unreadable: not disabled, the
+ * migration's own checks then say what is wrong). */
+static bool online_migration_disabled(hd_daemon *d, const char *name) {
+  Hpvm__VmConfig *cfg = NULL;
+  if (sto_vm_load(d->sto, name, &cfg)) return false;
+  bool off = hd_vm_online_migration_disabled(cfg);
+  sto_vm_free(cfg);
+  return off;
+}
+
+/* The running guests with their placement; unplaced and unmovable ones are marked so. */
 static int collect_running(hd_drain *g, char *why, size_t len) {
   hd_daemon *d = g->d;
   size_t n = 0;
@@ -383,18 +416,25 @@ static int collect_running(hd_drain *g, char *why, size_t len) {
     snprintf(dg->name, sizeof dg->name, "%s", v->name);
     dg->mem = v->memory_bytes;
     dg->entitlement = v->entitlement;
-    /* v->entitlement is the guest's whole admission (all its vCPUs): one "vCPU" of it. */
-    pg[g->ng] = (place_guest){dg->name, dg->mem, 1, dg->entitlement};
+    dg->phase = g->policy == POLICY_MIGRATE && online_migration_disabled(d, v->name) ? DG_UNMOVABLE : 0;
     g->ng++;
   }
-  int rc = g->policy == POLICY_MIGRATE ? place(g, pg, g->ng, target, why, len) : 0;
-  for (size_t i = 0; !rc && i < g->ng; i++) {
-    drain_guest *dg = &g->g[i];
-    snprintf(dg->target, sizeof dg->target, "%s", target[i]);
+  /* Placed: the guests that may migrate. v->entitlement is the guest's whole admission (all
+   * its vCPUs): one "vCPU" of it. */
+  size_t np = 0;
+  size_t *of = calloc(g->ng ? g->ng : 1, sizeof *of);
+  if (!of) return free(pg), free(target), snprintf(why, len, "out of memory"), HPVM_ENOMEM;
+  for (size_t i = 0; i < g->ng; i++)
+    if (g->g[i].phase != DG_UNMOVABLE) of[np] = i, pg[np++] = (place_guest){g->g[i].name, g->g[i].mem, 1, g->g[i].entitlement};
+  int rc = g->policy == POLICY_MIGRATE ? place(g, pg, np, target, why, len) : 0;
+  for (size_t j = 0; !rc && j < np; j++) {
+    drain_guest *dg = &g->g[of[j]];
+    snprintf(dg->target, sizeof dg->target, "%s", target[j]);
     if (g->policy == POLICY_LEAVE) dg->phase = DG_SKIPPED;
     else if (g->policy == POLICY_STOP) dg->phase = DG_WAITING;
-    else dg->phase = target[i][0] ? DG_WAITING : DG_UNPLACED;
+    else dg->phase = target[j][0] ? DG_WAITING : DG_UNPLACED;
   }
+  free(of);
   free(pg);
   free(target);
   return rc;
@@ -455,6 +495,7 @@ static void drain_end(hd_drain *g) {
     for (size_t i = 0; i < g->ng && off < sizeof msg - 200; i++) {
       const drain_guest *dg = &g->g[i];
       const char *reason = dg->phase == DG_UNPLACED ? "no Up host has room for it"
+                           : dg->phase == DG_UNMOVABLE ? "online migration disabled"
                            : dg->phase == DG_FAILED ? "its migration failed"
                            : dg->phase == DG_SKIPPED ? "--policy leave"
                                                      : NULL;
@@ -462,8 +503,11 @@ static void drain_end(hd_drain *g) {
       if (reason && v && hd_vm_running(v))
         off += (size_t)snprintf(msg + off, sizeof msg - off, " %s (%" PRIu64 " MB, %s);", dg->name, dg->mem >> 20, reason);
     }
-    snprintf(msg + off, sizeof msg - off, " make room or stop them, then hpvmhost maintenance enter %s again (or "
-             "hpvmhost maintenance exit %s)", me, me);
+    bool unmovable = false;
+    for (size_t i = 0; i < g->ng; i++) unmovable |= g->g[i].phase == DG_UNMOVABLE;
+    snprintf(msg + off, sizeof msg - off, " make room%s or stop them, then hpvmhost maintenance enter %s again (or "
+             "hpvmhost maintenance exit %s)", unmovable ? ", enable online migration (hpvmmodify -P NAME -x "
+             "online_migration=enabled)" : "", me, me);
     err = HPVM_EBUSY;
   }
   hd_log(d, err && err != HPVM_ECANCELED ? HD_WARN : HD_INFO, "maintenance: %s", msg);
@@ -532,6 +576,9 @@ static void enter(hd_daemon *d, hd_drain *g, const hd_req *q) {
   if (g->active)
     return reply_error(g, q, HPVM_EBUSY,
                            "host %s is already being drained; hpvmhost maintenance enter %s --abort stops it", me, me);
+  if (g->returning)
+    return reply_error(g, q, HPVM_EBUSY, "host %s is taking its guests back (hpvmhost maintenance exit --return); "
+                       "wait until that ends", me);
   if (g->state == CLU_HOST_MAINTENANCE)
     return reply_error(g, q, HPVM_EEXIST, "host %s is already in maintenance", me);
   g->active = true;
@@ -566,6 +613,9 @@ static void enter(hd_daemon *d, hd_drain *g, const hd_req *q) {
     else if (dg->phase == DG_UNPLACED)
       step(g, true, "VM %s (%" PRIu64 " MB, entitlement %u%%): no Up host has room for it; it stays here", dg->name,
            dg->mem >> 20, dg->entitlement);
+    else if (dg->phase == DG_UNMOVABLE)
+      step(g, true, "VM %s: online migration disabled (-x online_migration=disabled); it stays here: hpvmmodify -P "
+           "%s -x online_migration=enabled lets it move, or stop it", dg->name, dg->name);
   }
   rehome_stopped(g);
   if (policy == POLICY_STOP) stop_all(g);
@@ -595,67 +645,199 @@ static int register_back(hd_daemon *d, const char *name, const char *from, char 
   return snprintf(why, len, "the configuration of VM %s kept changing; try again", name), HPVM_EBUSY;
 }
 
-/* Guests a drain moved away: back here. Only a registration can be moved from here (a guest
- * stopped where it went); a running one is migrated by its host's hpvmd. */
-static void return_guests(hd_drain *g, char *out, size_t len) {
+/* ---- exit --return ------------------------------------------------------------------------------ */
+
+static void return_next(hd_drain *g);
+
+static void append(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void append(char *buf, size_t len, const char *fmt, ...) {
+  size_t off = strlen(buf);
+  if (off + 1 >= len) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf + off, len - off, fmt, ap);
+  va_end(ap);
+}
+
+/* The end of exit --return: the guests not back stay in STATE/maintenance-moved (a later
+ * --return tries them again), and the result goes to the waiting hpvmhost. */
+static void return_end(hd_drain *g) {
+  hd_daemon *d = g->d;
+  const char *me = sto_host(d->sto);
+  char p[4200], msg[3000], missed[2000] = "";
+  unsigned live = 0;
+  path_of(d, "maintenance-moved", p, sizeof p);
+  unlink(p);
+  for (size_t i = 0; i < g->nret; i++) {
+    const return_guest *rg = &g->ret[i];
+    if (rg->back) {
+      live++;
+      continue;
+    }
+    record_moved(g, rg->name, rg->moved_to);
+    append(missed, sizeof missed, "%s%s (on host %s: %s)", missed[0] ? "; " : "", rg->name, rg->owner, rg->why);
+  }
+  if (g->ret_missed[0]) append(missed, sizeof missed, "%s%s", missed[0] ? "; " : "", g->ret_missed);
+  snprintf(msg, sizeof msg, "host %s is back in service; %u guest(s) migrated back, %u stopped guest(s) brought back%s%s%s",
+           me, live, g->ret_stopped, missed[0] ? "; not returned: " : "", missed,
+           missed[0] ? ". hpvmhost maintenance exit --return tries them again" : "");
+  int err = missed[0] ? HPVM_EBUSY : 0;
+  hd_log(d, err ? HD_WARN : HD_INFO, "maintenance: %s", msg);
+  Hpvm__Response r = HPVM__RESPONSE__INIT;
+  r.id = g->req_id;
+  r.error = err;
+  r.message = msg;
+  if (g->client) hd_answer(g->client, &r, g->user, g->cmdline);
+  else hd_cmdlog(d, g->user ? g->user : "hpvmd", g->cmdline, err, msg);
+  peer_send(g, &g->peer, false, err, msg);
+  free(g->ret);
+  g->ret = NULL;
+  g->nret = g->ret_next = 0;
+  g->ret_fwd = NULL;
+  g->returning = false;
+  free_run(g);
+}
+
+/* A migration's progress as one short line ("copy round 3, 45 % sent"). */
+static void progress_note(const Hpvm__MigrateProgress *p, char *out, size_t len) {
+  const Hpvm__MigrateStats *s = p ? p->stats : NULL;
+  if (!s || !s->phase || !s->phase[0] || !strcmp(s->phase, "init"))
+    snprintf(out, len, "%s", p && p->note && *p->note ? p->note : "init");
+  else if (!strcmp(s->phase, "copy"))
+    snprintf(out, len, "copy round %u, %.0f %% sent", s->round,
+             s->mem_bytes ? 100.0 * (double)(s->round ? s->mem_bytes : s->round0_done) / (double)s->mem_bytes : 0.0);
+  else snprintf(out, len, "%s", s->phase);
+}
+
+/* An answer of the owner migrating ret[ret_next - 1] back here (migfwd.c, on the loop). */
+static void on_return_answer(void *arg, bool more, int err, const char *msg, const Hpvm__MigrateProgress *p) {
+  hd_drain *g = arg;
+  return_guest *rg = &g->ret[g->ret_next - 1];
+  if (more) {
+    char note[200];
+    progress_note(p, note, sizeof note);
+    if (strcmp(note, rg->note)) {
+      snprintf(rg->note, sizeof rg->note, "%s", note);
+      step(g, false, "VM %s: migrating back from host %s: %s", rg->name, rg->owner, note);
+    }
+    return;
+  }
+  g->ret_fwd = NULL;
+  sto_lease l;   /* a failure reported after the handover still leaves the guest here */
+  if (err && sto_lease_read(g->d->sto, rg->name, &l) == 0 && l.state == HPVM__LEASE_STATE__LEASE_STATE_HELD &&
+      !strcmp(l.owner, sto_host(g->d->sto)))
+    err = 0;
+  if (err) {
+    snprintf(rg->why, sizeof rg->why, "%s", msg && *msg ? msg : hpvm_strerror(err));
+    step(g, true, "VM %s: not migrated back from host %s: %s", rg->name, rg->owner, rg->why);
+  } else {
+    rg->back = true;
+    step(g, true, "VM %s: migrated back from host %s", rg->name, rg->owner);
+  }
+  return_next(g);
+}
+
+/* The next guest running elsewhere: its owner is asked to migrate it here. */
+static void return_next(hd_drain *g) {
+  hd_daemon *d = g->d;
+  const char *me = sto_host(d->sto);
+  while (g->ret_next < g->nret) {
+    return_guest *rg = &g->ret[g->ret_next++];
+    Hpvm__MigrateRequest m = HPVM__MIGRATE_REQUEST__INIT;
+    m.name = rg->name;
+    m.target = (char *)me;
+    m.online = true;
+    char cmdline[900];
+    snprintf(cmdline, sizeof cmdline, "hpvmmigrate -o -P %s -h %s (hpvmhost maintenance exit %s --return)", rg->name,
+             me, me);
+    int rc = hd_migfwd_start(d, rg->owner, &m, g->user, cmdline, on_return_answer, g, &g->ret_fwd, rg->why,
+                             sizeof rg->why);
+    if (!rc) {
+      step(g, true, "VM %s: live migration back from host %s started", rg->name, rg->owner);
+      return;
+    }
+    step(g, true, "VM %s: not migrated back from host %s: %s", rg->name, rg->owner, rg->why);
+  }
+  return_end(g);
+}
+
+/* Guests a drain moved away: back here. A stopped one's registration moves back at once; a
+ * running one is live-migrated back by the host it runs on, one at a time. */
+static void return_guests(hd_drain *g) {
   hd_daemon *d = g->d;
   const char *me = sto_host(d->sto);
   char p[4200], name[STO_NAME_MAX + 1], host[STO_NAME_MAX + 1];
   path_of(d, "maintenance-moved", p, sizeof p);
   FILE *f = fopen(p, "r");
-  size_t off = 0;
-  unsigned back = 0, elsewhere = 0;
-  out[0] = 0;
   while (f && fscanf(f, "%255s %255s", name, host) == 2) {
     sto_lease l;
     char why[1200];
+    bool duplicate = false;
+    for (size_t i = 0; i < g->nret; i++) duplicate |= !strcmp(g->ret[i].name, name);
+    if (duplicate) continue;
     bool runs = sto_lease_read(d->sto, name, &l) == 0 && l.state == HPVM__LEASE_STATE__LEASE_STATE_HELD;
-    if (runs) {
-      elsewhere++;
-      step(g, true, "VM %s runs on host %s: hpvmmigrate -o -P %s -h %s there brings it back", name, l.owner, name, me);
-      if (off < len) off += (size_t)snprintf(out + off, len - off, "%s%s (on %s)", elsewhere > 1 ? ", " : "", name, l.owner);
+    if (runs && !strcmp(l.owner, me)) {
+      step(g, true, "VM %s already runs here", name);
+    } else if (runs) {
+      return_guest *n = realloc(g->ret, (g->nret + 1) * sizeof *n);
+      if (!n) {
+        append(g->ret_missed, sizeof g->ret_missed, "%s%s (out of memory)", g->ret_missed[0] ? "; " : "", name);
+        continue;
+      }
+      g->ret = n;
+      memset(&n[g->nret], 0, sizeof n[0]);
+      snprintf(n[g->nret].name, sizeof n[0].name, "%s", name);
+      snprintf(n[g->nret].owner, sizeof n[0].owner, "%s", l.owner);
+      snprintf(n[g->nret].moved_to, sizeof n[0].moved_to, "%s", host);
+      g->nret++;
+      step(g, true, "VM %s runs on host %s: it migrates back live", name, l.owner);
     } else if (register_back(d, name, host, why, sizeof why)) {
       step(g, true, "VM %s not brought back: %s", name, why);
+      append(g->ret_missed, sizeof g->ret_missed, "%s%s (stopped: %.300s)", g->ret_missed[0] ? "; " : "", name, why);
     } else {
-      back++;
+      g->ret_stopped++;
       step(g, true, "VM %s (stopped) brought back: its registration moved from host %s", name, host);
     }
   }
   if (f) fclose(f);
-  unlink(p);
-  if (elsewhere && off < len)
-    snprintf(out + off, len - off, ": running elsewhere, migrate them back with hpvmmigrate -o -h %s on their host", me);
-  (void)back;
+  return_next(g);
 }
 
 static void leave_maintenance(hd_daemon *d, hd_drain *g, const hd_req *q) {
   const char *me = sto_host(d->sto);
-  char why[1500] = "", ret[1200] = "";
+  char why[1500] = "";
   if (g->active)
     return reply_error(g, q, HPVM_EBUSY,
                            "host %s is being drained; hpvmhost maintenance enter %s --abort stops the drain", me, me);
+  if (g->returning)
+    return reply_error(g, q, HPVM_EBUSY, "host %s is taking its guests back (hpvmhost maintenance exit --return); "
+                       "wait until that ends", me);
   if (g->state == CLU_HOST_UP && !q->r->host->return_guests)
     return reply_error(g, q, HPVM_ESTATE, "host %s is not in maintenance", me);
   int rc = set_state(g, CLU_HOST_UP, why, sizeof why);
   if (rc) return reply_error(g, q, rc, "%s", why);
   g->user = strdup(q->user ? q->user : "hpvmd");
+  g->cmdline = q->cmdline ? strdup(q->cmdline) : NULL;
   g->client = q->c;
   g->req_id = q->r->id;
   g->peer = g->pending;
   g->pending = NULL;
   step(g, true, "back in service (Up)");
-  if (q->r->host->return_guests) return_guests(g, ret, sizeof ret);
-  free(g->user);
-  g->user = NULL;
-  g->client = NULL;
-  g->pending = g->peer;
-  g->peer = NULL;
-  char msg[1600];
-  snprintf(msg, sizeof msg, "host %s is back in service%s%s", me, ret[0] ? "; not returned: " : "", ret);
+  if (q->r->host->return_guests) {
+    g->returning = true;
+    g->ret_stopped = 0;
+    g->ret_missed[0] = 0;
+    return return_guests(g);   /* answers when the last guest is back */
+  }
+  char msg[600];
+  snprintf(msg, sizeof msg, "host %s is back in service", me);
   Hpvm__Response r = HPVM__RESPONSE__INIT;
   r.id = q->r->id;
   r.message = msg;
-  reply(g, q, &r);
+  if (g->client) hd_answer(g->client, &r, g->user, g->cmdline);
+  else hd_cmdlog(d, g->user, g->cmdline, 0, msg);
+  peer_send(g, &g->peer, false, 0, msg);
+  free_run(g);
 }
 
 /* ---- Forwarding: hpvmhost maintenance HOST typed on another host --------------------------------
@@ -889,6 +1071,12 @@ void hd_drain_stop(hd_daemon *d) {
     g->timer = NULL;
   }
   if (g->active) hd_log(d, HD_WARN, "maintenance: hpvmd stops during a drain; the host stays draining");
+  if (g->returning) {
+    hd_log(d, HD_WARN, "maintenance: hpvmd stops while guests come back; the migration in flight finishes, the "
+           "others stay where they are");
+    hd_migfwd_detach(g->ret_fwd);
+    free(g->ret);
+  }
   if (g->peer) chan_close(g->peer);
   /* Forwarded requests still waiting: their threads free them when they end. */
   for (drain_fwd *f = g->fwds, *n; f; f = n) {

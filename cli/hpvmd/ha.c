@@ -73,11 +73,21 @@ static sto_observer *lease_observer(hd_ha *h, const char *vm) {
   return &n[h->nguests++].obs;
 }
 
-bool hd_vm_ha_on(const Hpvm__VmConfig *cfg) {
+const char *hd_vm_attr(const Hpvm__VmConfig *cfg, const char *key) {
   for (size_t i = 0; i < cfg->n_attributes; i++)
-    if (cfg->attributes[i]->key && !strcmp(cfg->attributes[i]->key, "ha"))
-      return cfg->attributes[i]->value && !strcmp(cfg->attributes[i]->value, "on");
-  return false;
+    if (cfg->attributes[i]->key && !strcmp(cfg->attributes[i]->key, key))
+      return cfg->attributes[i]->value ? cfg->attributes[i]->value : "";
+  return NULL;
+}
+
+bool hd_vm_ha_on(const Hpvm__VmConfig *cfg) {
+  const char *v = hd_vm_attr(cfg, "ha");
+  return v && !strcmp(v, "on");
+}
+
+bool hd_vm_online_migration_disabled(const Hpvm__VmConfig *cfg) {
+  const char *v = hd_vm_attr(cfg, "online_migration");
+  return v && !strcmp(v, "disabled");
 }
 
 static void wall_format(int64_t ns, char *out, size_t len) {

@@ -190,6 +190,7 @@ struct hd_daemon {
   hd_member *member;            /* member.c */
   hd_ha *ha;                    /* ha.c (NULL until its first tick) */
   hd_drain *drain;              /* drain.c: maintenance state and the drain in progress */
+  struct hd_migfwd *migfwds;    /* migfwd.c: hpvmmigrate -o requests forwarded to a guest's owner */
 };
 
 /* ---- log.c ---------------------------------------------------------------------------------- */
@@ -224,6 +225,8 @@ typedef struct hd_req {
   const char *user;
   const char *cmdline;
   bool live_done;       /* modify: the running VM already has the new entitlement */
+  chan **peer;          /* migrate: another host forwarded it (migfwd.c); the handler takes *peer
+                           (answers there, then closes it and sets it NULL) */
 } hd_req;
 void hd_cmd_create(hd_daemon *d, const hd_req *q);
 void hd_cmd_modify(hd_daemon *d, const hd_req *q);
@@ -417,6 +420,31 @@ int hd_member_list(hd_daemon *d, struct clu_member **out, size_t *n);
 void hd_ha_tick(hd_daemon *d);
 void hd_ha_free(hd_daemon *d);
 bool hd_vm_ha_on(const Hpvm__VmConfig *cfg);
+/* The value of attribute key (-x key=value) in cfg, or NULL when it is not set. */
+const char *hd_vm_attr(const Hpvm__VmConfig *cfg, const char *key);
+/* -x online_migration=disabled: hpvmmigrate -o and a drain refuse to move it while it runs. */
+bool hd_vm_online_migration_disabled(const Hpvm__VmConfig *cfg);
+
+/* ---- migfwd.c ------------------------------------------------------------------------------- */
+/* hpvmmigrate -o of a guest another host owns, forwarded to that host's hpvmd (PeerRequest.
+ * migrate_forward). cb runs on the loop for each answer: a progress (more, p set) and at the end
+ * the result (more false: err, msg, p when the owner sent one). */
+typedef struct hd_migfwd hd_migfwd;
+typedef void (*hd_migfwd_cb)(void *arg, bool more, int err, const char *msg, const Hpvm__MigrateProgress *p);
+int hd_migfwd_start(hd_daemon *d, const char *owner, const Hpvm__MigrateRequest *r, const char *user,
+                    const char *cmdline, hd_migfwd_cb cb, void *arg, hd_migfwd **out, char *why, size_t len);
+/* The callback's owner is gone: no more callbacks (the forward itself runs to its end). */
+void hd_migfwd_detach(hd_migfwd *f);
+/* hpvmmigrate -o typed here for a guest host owner runs: forwarded, its answers relayed to q->c. */
+void hd_migfwd_client(hd_daemon *d, const hd_req *q, const char *owner);
+/* peer.c: another host forwards hpvmmigrate -o of a guest this host runs. */
+struct Hpvm__MigrateForward;
+void hd_migfwd_peer(hd_daemon *d, chan *ch, const struct Hpvm__MigrateForward *mf);
+/* The answer on a forwarded request's channel: a progress (more) or the result, after which (or
+ * when the other host is gone) *ch is closed and NULL. */
+void hd_migfwd_send(hd_daemon *d, chan **ch, bool more, int err, const char *msg, Hpvm__MigrateProgress *p);
+void hd_migfwd_forget_client(hd_daemon *d, hd_client *c);
+void hd_migfwd_stop(hd_daemon *d);
 
 /* ---- drain.c -------------------------------------------------------------------------------- */
 /* hpvmhost maintenance enter / exit (member.c hands them over). */

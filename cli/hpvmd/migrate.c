@@ -69,6 +69,7 @@ struct hd_migration {
   bool stopped;                    /* the abort could not be noted in the lease: hpvmapp stops it */
   bool canceled;
   bool drop_source;                /* -D: this host's registration goes instead of Not Runnable */
+  chan *peer;                      /* another host forwarded the request (migfwd.c): answers go there */
 };
 
 /* ---- Fingerprints and proofs ------------------------------------------------------------------- */
@@ -194,6 +195,7 @@ static void mig_free(hd_migration *m) {
     free(m->tokens[i]);
   }
   free(m->tokens);
+  if (m->peer) chan_close(m->peer);
   free(m->user);
   free(m->cmdline);
   if (m->v && m->v->mig == m) m->v->mig = NULL;
@@ -229,6 +231,7 @@ static void note_from(hd_migration *m, const Hpvm__MigrateProgress *p) {
 
 /* To the waiting hpvmmigrate: a progress Response (more), or nothing when it left. */
 static void tell_client(hd_migration *m, Hpvm__MigrateProgress *p) {
+  hd_migfwd_send(m->v->d, &m->peer, true, 0, NULL, p);
   if (!m->client) return;
   Hpvm__Response r = HPVM__RESPONSE__INIT;
   r.id = m->req_id;
@@ -251,6 +254,7 @@ static void finish(hd_migration *m, int err, const char *msg, Hpvm__MigrateProgr
   r.migrate = p;
   if (m->client) hd_answer(m->client, &r, m->user, m->cmdline);
   else hd_cmdlog(d, m->user, m->cmdline, err, msg);
+  hd_migfwd_send(d, &m->peer, false, err, msg, p);
   mig_free(m);
 }
 
@@ -552,7 +556,11 @@ static int trusted_hosts(hd_daemon *d, Hpvm__AppHostKey **keys, Hpvm__AppHostKey
   return *keys && *ptrs && *raw ? 0 : HPVM_ENOMEM;
 }
 
-static void refuse(const hd_req *q, int err, const char *msg) {
+static void refuse(hd_daemon *d, const hd_req *q, int err, const char *msg) {
+  if (q->peer && *q->peer) {   /* forwarded by another host: the answer goes back there */
+    hd_cmdlog(d, q->user, q->cmdline, err, msg);
+    return hd_migfwd_send(d, q->peer, false, err, msg, NULL);
+  }
   hd_answer_error(q->c, q->r->id, q->user, q->cmdline, err, "%s", msg);
 }
 
@@ -591,14 +599,20 @@ static int local_checks(hd_daemon *d, const Hpvm__MigrateRequest *r, hd_vm **vp,
 
 void hd_cmd_migrate(hd_daemon *d, const hd_req *q) {
   const Hpvm__MigrateRequest *r = q->r->migrate;
-  if (!r->name || !*r->name) return refuse(q, HPVM_EINVAL, "hpvmmigrate: no VM name; give one with -P NAME");
+  if (!r->name || !*r->name) return refuse(d, q, HPVM_EINVAL, "hpvmmigrate: no VM name; give one with -P NAME");
   if (r->cancel) return cancel(d, q, r->name);
   if (!r->online) return hd_migrate_offline(d, q);   /* offline.c: a stopped guest's registration moves */
-  if (!r->target || !*r->target) return refuse(q, HPVM_EINVAL, "hpvmmigrate: no target host; give one with -h HOST");
+  if (!r->target || !*r->target) return refuse(d, q, HPVM_EINVAL, "hpvmmigrate: no target host; give one with -h HOST");
+  /* Typed here for a guest another host runs: that host migrates it (migfwd.c). */
+  hd_vm *here = hd_vm_find(d, r->name);
+  sto_lease owner;
+  if (q->c && !(here && (hd_vm_running(here) || here->incoming)) && sto_lease_read(d->sto, r->name, &owner) == 0 &&
+      owner.state == HPVM__LEASE_STATE__LEASE_STATE_HELD && strcmp(owner.owner, sto_host(d->sto)))
+    return hd_migfwd_client(d, q, owner.owner);
   char why[1500];
   Hpvm__VmConfig *cfg = NULL;
   int rc = sto_vm_load(d->sto, r->name, &cfg);
-  if (rc) return refuse(q, rc, sto_error(d->sto));
+  if (rc) return refuse(d, q, rc, sto_error(d->sto));
   hd_vm *v;
   hd_migration *m = calloc(1, sizeof *m);
   hd_proofs ps = {0};
@@ -607,6 +621,10 @@ void hd_cmd_migrate(hd_daemon *d, const hd_req *q) {
   size_t nkeys = 0;
   if (!m) rc = HPVM_ENOMEM, snprintf(why, sizeof why, "hpvmd is out of memory");
   if (!rc) rc = local_checks(d, r, &v, why, sizeof why);
+  if (!rc && hd_vm_online_migration_disabled(cfg))   /* HP Integrity VM refuses it the same way */
+    rc = HPVM_ESTATE, snprintf(why, sizeof why, "VM %s has online_migration=disabled: it does not migrate live; "
+                               "hpvmmodify -P %s -x online_migration=enabled allows it, or stop it and migrate it "
+                               "offline (hpvmmigrate -P %s -h %s without -o)", r->name, r->name, r->name, r->target);
   if (!rc) {
     m->v = v;
     rc = hd_random_hex(m->id, 16);
@@ -653,10 +671,11 @@ void hd_cmd_migrate(hd_daemon *d, const hd_req *q) {
   sto_vm_free(cfg);
   if (rc) {
     if (m) mig_free(m);
-    return refuse(q, rc, why);
+    return refuse(d, q, rc, why);
   }
   m->client = q->c;
   m->req_id = q->r->id;
+  if (q->peer) m->peer = *q->peer, *q->peer = NULL;
   m->drop_source = r->delete_source;
   m->user = strdup(q->user ? q->user : "hpvmd");
   m->cmdline = q->cmdline ? strdup(q->cmdline) : NULL;

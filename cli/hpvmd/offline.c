@@ -376,7 +376,7 @@ static int stop_guest(hd_offline *o, uint32_t timeout_ms) {
   s.no_wait = true;            /* watched here instead */
   r.body_case = HPVM__REQUEST__BODY_STOP;
   r.stop = &s;
-  hd_req q = {NULL, &r, o->user, NULL, false};   /* no client: hd_cmd_stop answers nobody */
+  hd_req q = {NULL, &r, o->user, NULL, false, NULL};   /* no client: hd_cmd_stop answers nobody */
   hd_cmd_stop(d, &q);
   if (!(o->timer = malloc(sizeof *o->timer))) return HPVM_ENOMEM;
   uv_timer_init(d->loop, o->timer);

@@ -746,6 +746,7 @@ static void conn_after(uv_work_t *w, int status) {
     case HPVM__PEER_REQUEST__BODY_OFFLINE_COMMIT: hd_offline_commit(d, c->ch, c->req->offline_commit); break;
     case HPVM__PEER_REQUEST__BODY_STATUS_QUERY: hd_cluster_status_query(d, c->ch, c->req->status_query); break;
     case HPVM__PEER_REQUEST__BODY_MAINTENANCE: hd_drain_peer(d, c->ch, c->req->maintenance); break;
+    case HPVM__PEER_REQUEST__BODY_MIGRATE_FORWARD: hd_migfwd_peer(d, c->ch, c->req->migrate_forward); break;
     default:
       answer(d, c->ch, HPVM_ENOTSUP, "unknown request: run the same hpvm version on both hosts", NULL, 0, false);
       chan_close(c->ch);

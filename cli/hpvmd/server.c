@@ -188,7 +188,7 @@ static void dispatch(hd_client *c, const Hpvm__Request *r) {
   bool query = r->body_case == HPVM__REQUEST__BODY_STATUS || r->body_case == HPVM__REQUEST__BODY_LIST ||
                r->body_case == HPVM__REQUEST__BODY_INFO ||
                (r->body_case == HPVM__REQUEST__BODY_HOST && r->host->op == HPVM__HOST_OP__HOST_OP_STATUS);
-  hd_req q = {c, r, c->user, query ? NULL : cmdline, false};
+  hd_req q = {c, r, c->user, query ? NULL : cmdline, false, NULL};
   c->busy = true;
   switch (r->body_case) {
   case HPVM__REQUEST__BODY_CREATE: hd_cmd_create(d, &q); break;

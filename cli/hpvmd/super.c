@@ -231,7 +231,7 @@ static void answer_reply(hd_vm *v, int err, const char *msg) {
     /* The running guest has it: now store the configuration (the modify proper). */
     Hpvm__Request *r = hpvm__request__unpack(NULL, w->request_len, w->request);
     if (r) {
-      hd_req q = {w->client, r, w->user, w->cmdline, true};
+      hd_req q = {w->client, r, w->user, w->cmdline, true, NULL};
       hd_cmd_modify(v->d, &q);
       hpvm__request__free_unpacked(r, NULL);
     }
@@ -267,6 +267,7 @@ void hd_forget_client(hd_daemon *d, hd_client *c) {
   hd_mig_forget_client(d, c);
   hd_offline_forget_client(d, c);
   hd_drain_forget_client(d, c);
+  hd_migfwd_forget_client(d, c);
   hd_cluster_forget_client(d, c);
   for (hd_vm *v = d->vms; v; v = v->next) {
     for (hd_waiter *w = v->waiters; w; w = w->next)

@@ -7,7 +7,13 @@
  *   - --abort (typed on h3, forwarded to h2) during a drain of h2 (one at a time): the migration in flight finishes,
  *     the others do not start, h2 is Up again with guests still running there;
  *   - a guest as large as the host's memory fits on no other host: it is listed, stays running
- *     on h1, and h1 stays Draining.
+ *     on h1, and h1 stays Draining;
+ *   - -x online_migration=disabled: hpvmmigrate -o refuses it with the attribute and the fix
+ *     (typed on its host, and on another host: forwarded to the owner), a drain lists it as
+ *     unmovable and the host stays Draining; stopped, it migrates offline; hpvmmigrate -o of a
+ *     guest of h1 typed on h3 is forwarded to h1 and moves it;
+ *   - exit --return: two guests the drain moved away while running come back live (migrated by
+ *     the hosts they run on), booted once, and pass their checks on h1.
  * Gossip runs with a 100 ms probe; waits are generous upper bounds, not timings under test. */
 #include <fcntl.h>
 #include <signal.h>
@@ -29,6 +35,37 @@ typedef mh_cluster dr_fixture;
 
 static int setup(void **state) { return mh_setup(state, "drain", 25000); }
 static int teardown(void **state) { return mh_teardown(state); }
+
+/* hpvm command cmd (hpvmmigrate, hpvmmodify) with argv, asking e's hpvmd; stdout and stderr. */
+static mh_out hpvm_cmd(dr_fixture *f, ht_env *e, const char *cmd, char *const argv[]) {
+  char file[400], path[400];
+  snprintf(file, sizeof file, "%.250s/%s.out", f->dir, cmd);
+  snprintf(path, sizeof path, "%s/%s", HPVM_BIN, cmd);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) dup2(fd, 1), dup2(fd, 2);
+    setenv("HPVMD_SOCKET", e->sock, 1);
+    execv(path, argv);
+    _exit(127);
+  }
+  mh_out o = mh_hpvmhost_wait(pid, file);
+  fprintf(stderr, "--- %s on %s (status %d):\n%s", cmd, e->name, o.status, o.text);
+  return o;
+}
+
+/* Boots of vm over every host's console log (appended across migrations): the banner, once per
+ * boot. */
+static unsigned boots(dr_fixture *f, const char *vm) {
+  unsigned n = 0;
+  for (int h = 0; h < HOSTS; h++) {
+    char *c = mh_console_of(&f->h[h], vm);
+    for (const char *p = c; (p = strstr(p, "hpvmk: IA-64 guest kernel:")); p++) n++;
+    free(c);
+  }
+  return n;
+}
 
 /* ---- Tests ----------------------------------------------------------------------------------------- */
 
@@ -180,6 +217,104 @@ static void test_policy_stop_rehomes_stopped_guests_and_exit_return_brings_them_
   assert_int_equal(ht_start(h1, "p1", msg, sizeof msg), 0);
 }
 
+static void test_online_migration_disabled_is_enforced(void **state) {
+  dr_fixture *f = *state;
+  ht_env *h1 = &f->h[0], *h3 = &f->h[2];
+  mh_all_see_all_up(f);
+  char msg[1200];
+  assert_int_equal(ht_create(h1, "pinned", 32, WORK, msg, sizeof msg), 0);
+  mh_out o = hpvm_cmd(f, h1, "hpvmmodify", (char *[]){"hpvmmodify", "-P", "pinned", "-x", "online_migration=disabled", NULL});
+  assert_int_equal(o.status, 0);
+  free(o.text);
+  assert_int_equal(ht_start(h1, "pinned", msg, sizeof msg), 0);
+  mh_start_guest(f, h1, "free1", 32, WORK);
+  mh_start_guest(f, h1, "free2", 32, WORK);
+  assert_true(mh_console_wait(h1, "pinned", 0, "HB ", 20000));
+
+  /* hpvmmigrate -o refuses it before anything moves: on its host, and typed on h3 (forwarded). */
+  for (int i = 0; i < 2; i++) {
+    o = hpvm_cmd(f, i ? h3 : h1, "hpvmmigrate", (char *[]){"hpvmmigrate", "-o", "-P", "pinned", "-h", "h2", NULL});
+    assert_int_equal(o.status, 1);
+    assert_non_null(strstr(o.text, "online_migration=disabled"));
+    assert_non_null(strstr(o.text, "hpvmmodify -P pinned -x online_migration=enabled"));
+    assert_non_null(strstr(o.text, "migrate it offline"));
+    assert_null(strchr(strchr(o.text, '\n') + 1, '\n'));   /* one line */
+    free(o.text);
+    assert_int_equal(mh_where(f, "pinned"), 0);
+  }
+  /* A guest of h1 migrated live from h3: forwarded to h1, which moves it. */
+  o = hpvm_cmd(f, h3, "hpvmmigrate", (char *[]){"hpvmmigrate", "-o", "-P", "free1", "-h", "h2", NULL});
+  if (o.status) mh_dump_all(f);
+  assert_int_equal(o.status, 0);
+  assert_non_null(strstr(o.text, "VM free1 migrated live from host h1 to host h2"));
+  free(o.text);
+  assert_int_equal(mh_where(f, "free1"), 1);
+
+  /* The drain moves free2, lists pinned as unmovable, and h1 stays Draining. */
+  o = mh_hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "enter", "h1", NULL});
+  assert_int_equal(o.status, 1);
+  assert_non_null(strstr(o.text, "VM pinned: online migration disabled"));
+  assert_non_null(strstr(o.text, "VM free2: migrated to host"));
+  assert_non_null(strstr(o.text, "host h1 stays draining: 1 guest(s) still run here: pinned (32 MB, online migration "
+                                 "disabled)"));
+  assert_non_null(strstr(o.text, "hpvmmodify -P NAME -x online_migration=enabled"));
+  free(o.text);
+  assert_int_equal(mh_where(f, "pinned"), 0);
+  assert_true(mh_wait_host_state(&f->h[1], "h1", "Draining"));
+
+  /* Stopped, it migrates offline and starts over there. */
+  assert_int_equal(ht_stop(h1, "pinned", HPVM__STOP_MODE__STOP_MODE_GRACEFUL, 30000, msg, sizeof msg), 0);
+  o = hpvm_cmd(f, h1, "hpvmmigrate", (char *[]){"hpvmmigrate", "-P", "pinned", "-h", "h2", NULL});
+  if (o.status) mh_dump_all(f);
+  assert_int_equal(o.status, 0);
+  free(o.text);
+  assert_int_equal(ht_start(&f->h[1], "pinned", msg, sizeof msg), 0);
+  assert_int_equal(mh_where(f, "pinned"), 1);
+}
+
+static void test_exit_return_migrates_running_guests_back(void **state) {
+  dr_fixture *f = *state;
+  ht_env *h1 = &f->h[0];
+  mh_all_see_all_up(f);
+  const char *vms[] = {"r1", "r2"};
+  for (int i = 0; i < 2; i++) mh_start_guest(f, h1, vms[i], 32, WORK);
+  for (int i = 0; i < 2; i++) assert_true(mh_console_wait(h1, vms[i], 0, "HB ", 20000));
+  mh_out o = mh_hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "enter", "h1", NULL});
+  if (o.status) mh_dump_all(f);
+  assert_int_equal(o.status, 0);
+  assert_non_null(strstr(o.text, "host h1 is in maintenance: 2 guest(s) migrated"));
+  free(o.text);
+  for (int i = 0; i < 2; i++) assert_true(mh_where(f, vms[i]) > 0);
+
+  /* Typed on h2: forwarded to h1, which asks each guest's host to migrate it back. */
+  o = mh_hpvmhost(f, &f->h[1], (char *[]){"hpvmhost", "maintenance", "exit", "h1", "--return", NULL});
+  if (o.status) mh_dump_all(f);
+  assert_int_equal(o.status, 0);
+  assert_non_null(strstr(o.text, "VM r1: live migration back from host h"));
+  assert_non_null(strstr(o.text, "VM r1: migrated back from host h"));
+  assert_non_null(strstr(o.text, "VM r2: migrated back from host h"));
+  assert_non_null(strstr(o.text, "host h1 is back in service; 2 guest(s) migrated back"));
+  free(o.text);
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(mh_where(f, vms[i]), 0);
+    assert_int_equal(boots(f, vms[i]), 1);
+    char *c = mh_console_of(h1, vms[i]);
+    size_t len = strlen(c);
+    free(c);
+    assert_true(mh_console_wait(h1, vms[i], len, "HB ", 10000));   /* beating on h1 again */
+  }
+  char *log = mh_command_log(f);
+  assert_non_null(strstr(log, "maintenance h1: VM r1: migrated back from host"));
+  assert_non_null(strstr(log, "hpvmmigrate -o -P r2 -h h1 (hpvmhost maintenance exit h1 --return)"));
+  free(log);
+  for (int i = 0; i < 2; i++) mh_stop_and_check(f, h1, vms[i]);
+  /* Nothing left to bring back. */
+  o = mh_hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "exit", "h1", "--return", NULL});
+  assert_int_equal(o.status, 0);
+  assert_non_null(strstr(o.text, "0 guest(s) migrated back, 0 stopped guest(s) brought back"));
+  free(o.text);
+}
+
 /* What hpvmhost maintenance refuses, and how it says so. */
 static void test_refusals(void **state) {
   dr_fixture *f = *state;
@@ -242,6 +377,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_a_guest_that_fits_nowhere_keeps_the_host_draining, setup, teardown),
       cmocka_unit_test_setup_teardown(test_policy_stop_rehomes_stopped_guests_and_exit_return_brings_them_back, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_online_migration_disabled_is_enforced, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_exit_return_migrates_running_guests_back, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
