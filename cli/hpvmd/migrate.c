@@ -441,7 +441,10 @@ void hd_mig_done(hd_vm *v, const Hpvm__AppMigrateDone *md) {
              v->name, m->target, md->message, m->target);
     free(v->migrated_to);
     v->migrated_to = strdup(m->target);
-    hd_log(d, HD_INFO, "VM %s: migrated to host %s (migration %s)", v->name, m->target, m->id);
+    /* The source's figures (bench/cluster/bench_drain reads them: a drain has no hpvmmigrate). */
+    const Hpvm__MigrateStats *s = final.stats;
+    hd_log(d, HD_INFO, "VM %s: migrated to host %s (migration %s, total %.3f s, downtime %.1f ms)", v->name, m->target,
+           m->id, s ? (double)s->total_ns / 1e9 : 0.0, s ? (double)s->downtime_ns / 1e6 : 0.0);
     /* As HPVM does: the target is where it may start now, this host's copy is Not Runnable
      * ("migrated to B") or, with -D, unregistered. After the guest resumed there, so the
      * configuration write is not part of the downtime. */

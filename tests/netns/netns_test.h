@@ -26,7 +26,7 @@
 #include <sys/types.h>
 #include <cmocka.h>
 
-#define NT_MAX_HOSTS 8
+#define NT_MAX_HOSTS 16               /* hosta..hostp, 10.77.0.1-16 */
 #define NT_PORT 7410
 #define NT_SKIP 77                    /* exit status ctest counts as skipped (SKIP_RETURN_CODE) */
 
