@@ -42,6 +42,7 @@ struct hd_member {
   clu_meta sent;                /* the metadata last given to clu */
   hd_observed *observed;        /* liveness observers of the other hosts, kept across calls */
   size_t nobserved;
+  uint64_t refutations;         /* clu's refutation counter when last logged */
 };
 
 /* ---- Small pieces ------------------------------------------------------------------------------ */
@@ -208,6 +209,7 @@ static int clu_up(hd_member *m, char *msg, size_t len) {
   c.chan = &cc;
   meta_now(d, &c.meta);
   m->sent = c.meta;
+  m->refutations = 0;
   c.on_event = on_event;
   c.event_arg = m;
   char why[400];
@@ -274,9 +276,24 @@ void hd_member_stop(hd_daemon *d) {
   d->member = NULL;
 }
 
+/* The membership tells the others, not us, about a suspicion of this host: the refutations
+ * it counted since the last tick go to the log, so that a false suspicion (a host too busy or
+ * frozen to answer its probes in time) and its refutation can be seen on the host itself. */
+static void log_refutations(hd_member *m) {
+  clu_counters k;
+  clu_counters_get(m->clu, &k);
+  if (k.refutations == m->refutations) return;
+  clu_member me;
+  uint64_t inc = clu_member_find(m->clu, sto_host(m->d->sto), &me) == 0 ? me.incarnation : 0;
+  hd_log(m->d, HD_INFO, "cluster: this host refuted %llu report(s) that it had failed or left (incarnation now %llu)",
+         (unsigned long long)(k.refutations - m->refutations), (unsigned long long)inc);
+  m->refutations = k.refutations;
+}
+
 void hd_member_tick(hd_daemon *d) {
   hd_member *m = d->member;
   if (!m || !m->clu) return;
+  log_refutations(m);
   clu_meta now;
   meta_now(d, &now);
   if (meta_changed(&now, &m->sent) && clu_set_meta(m->clu, &now) == 0) m->sent = now;
