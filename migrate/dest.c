@@ -528,7 +528,9 @@ int mig_dest_run(vm *v, chan **ch, unsigned nch, const mig_dest_hooks *h, mig_st
   bool ok = d->state == MIG_DST_RUNNING;
   if (!ok && !d->aborted) {
     /* Tell the source (best effort), so that it resumes the guest at once: on channel 0, or
-     * on every channel not yet told apart when HELLO failed. */
+     * on every channel not yet told apart when HELLO failed. Also when channel 0 itself failed
+     * (a record that failed authentication): its sending direction still works, and the source
+     * then names the failure instead of seeing a host that hung up. */
     Hpvm__MigMessage mm = HPVM__MIG_MESSAGE__INIT;
     Hpvm__MigError e = HPVM__MIG_ERROR__INIT;
     mm.type = HPVM__MIG_TYPE__MIG_TYPE_ERROR;
@@ -541,7 +543,7 @@ int mig_dest_run(vm *v, chan **ch, unsigned nch, const mig_dest_hooks *h, mig_st
     if (d->r[0].ch) to[n++] = d->r[0].ch;
     for (unsigned i = 0; i < nch; i++)
       if (pending[i]) to[n++] = pending[i];
-    for (unsigned i = 0; i < n; i++) chan_send(to[i], &mm.base, NULL, 0, 1000, ignore, sizeof ignore);
+    for (unsigned i = 0; i < n; i++) chan_send_last(to[i], &mm.base, 1000, ignore, sizeof ignore);
   }
   /* Wake and join the receivers still running, then close every channel. */
   for (unsigned i = 0; i < nch; i++)

@@ -506,6 +506,17 @@ static void *receiver_main(void *arg) {
   for (;;) {
     ProtobufCMessage *pm = NULL;
     int rc = chan_recv(ch, &hpvm__mig_message__descriptor, &pm, NULL, NULL, 0, msg, sizeof msg);
+    if (rc < 0) {
+      /* The channel failed, perhaps only our sending side (the destination closed it after it
+       * found channel 0 tampered with): the ERROR it sent before that is still readable. */
+      char last[256];
+      ProtobufCMessage *lm = NULL;
+      for (int k = 0; k < 16 && !pm; k++) {   /* acknowledgements may come first */
+        if (chan_recv_last(ch, &hpvm__mig_message__descriptor, &lm, DEST_WORD_WAIT_MS, last, sizeof last)) break;
+        if (((const Hpvm__MigMessage *)lm)->type == HPVM__MIG_TYPE__MIG_TYPE_ERROR) pm = lm, rc = 0;
+        else protobuf_c_message_free_unpacked(lm, NULL);
+      }
+    }
     pthread_mutex_lock(&m->lock);
     bool end = true;
     if (rc == 1) {

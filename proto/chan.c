@@ -1077,10 +1077,28 @@ static int tx_flush(chan *ch, size_t len, const io_limit *lim, char *msg, size_t
  * while it is in cache, and never copied (except the part that shares the first record with
  * the head). Sealed records gather in tx.buf and go out up to TX_BATCH (about 1 MiB) at a
  * time, so a MiB of bulk costs one write and one wake-up of the receiver rather than 16. */
+static int send_frame(chan *ch, const ProtobufCMessage *m, const void *bulk, size_t bulklen, int timeout_ms,
+                      char *msg, size_t msglen);
+
 int chan_send(chan *ch, const ProtobufCMessage *m, const void *bulk, size_t bulklen, int timeout_ms, char *msg,
               size_t msglen) {
   int rc = chan_sticky(&ch->tx, &ch->rx, msg, msglen);
-  if (rc) return rc;
+  return rc ? rc : send_frame(ch, m, bulk, bulklen, timeout_ms, msg, msglen);
+}
+
+/* The receiving direction may have failed (that is what m tells the peer): the sending one
+ * has its own key and sequence, so the peer authenticates m as any other record, the way TLS
+ * sends its alert before it closes. Nothing is received on the channel after it. */
+int chan_send_last(chan *ch, const ProtobufCMessage *m, int timeout_ms, char *msg, size_t msglen) {
+  int rc = atomic_load_explicit(&ch->tx.err, memory_order_acquire);
+  if (rc) return say(msg, msglen, "%s", ch->tx.msg), rc;
+  if (ch->tx.state != DIR_OPEN) return say(msg, msglen, "the channel to host %s is closed", ch->peer), HPVM_ESTATE;
+  return send_frame(ch, m, NULL, 0, timeout_ms, msg, msglen);
+}
+
+static int send_frame(chan *ch, const ProtobufCMessage *m, const void *bulk, size_t bulklen, int timeout_ms,
+                      char *msg, size_t msglen) {
+  int rc;
   chan_dir *d = &ch->tx;
   size_t mlen = m ? protobuf_c_message_get_packed_size(m) : 0;
   if (mlen > CHAN_MAX_FRAME || bulklen > CHAN_MAX_FRAME - mlen)
@@ -1212,13 +1230,31 @@ static int rx_rest(chan *ch, size_t have, size_t total, const io_limit *lim, cha
   return 0;
 }
 
+static int recv_frame(chan *ch, const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out, const uint8_t **bulk,
+                      size_t *bulklen, int timeout_ms, char *msg, size_t msglen);
+
 int chan_recv(chan *ch, const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out, const uint8_t **bulk,
               size_t *bulklen, int timeout_ms, char *msg, size_t msglen) {
   if (out) *out = NULL;
   if (bulk) *bulk = NULL;
   if (bulklen) *bulklen = 0;
   int rc = chan_sticky(&ch->rx, &ch->tx, msg, msglen);
-  if (rc) return rc;
+  return rc ? rc : recv_frame(ch, desc, out, bulk, bulklen, timeout_ms, msg, msglen);
+}
+
+/* The sending direction may have failed (the peer closed on us, often right after it said
+ * why with chan_send_last): what arrived before that is still authenticated as ever. */
+int chan_recv_last(chan *ch, const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out, int timeout_ms,
+                   char *msg, size_t msglen) {
+  if (out) *out = NULL;
+  int rc = atomic_load_explicit(&ch->rx.err, memory_order_acquire);
+  if (rc) return say(msg, msglen, "%s", ch->rx.msg), rc;
+  return recv_frame(ch, desc, out, NULL, NULL, timeout_ms, msg, msglen);
+}
+
+static int recv_frame(chan *ch, const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out, const uint8_t **bulk,
+                      size_t *bulklen, int timeout_ms, char *msg, size_t msglen) {
+  int rc;
   chan_dir *d = &ch->rx;
   if (d->state == DIR_CLOSED) return 1;
   io_limit lim = limit_idle(timeout_ms);

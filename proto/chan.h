@@ -84,6 +84,10 @@ int chan_fd(const chan *ch);
  * message + bulk exceed CHAN_MAX_FRAME. */
 int chan_send(chan *ch, const ProtobufCMessage *m, const void *bulk, size_t bulklen, int timeout_ms,
               char *msg, size_t msglen);
+/* Send one last frame after this side's receiving direction failed (a record that failed
+ * authentication, a truncated stream), to say so: the sending direction is intact, so the peer
+ * can authenticate it. Fails only when the sending direction itself failed or was closed. */
+int chan_send_last(chan *ch, const ProtobufCMessage *m, int timeout_ms, char *msg, size_t msglen);
 /* Receive one frame and unpack its message as d: 0 with *out set (free it with
  * protobuf_c_message_free_unpacked) and *bulk, *bulklen pointing at the bulk bytes (valid until
  * the next chan_recv on this chan); 1 after the peer's authenticated close; HPVM_ECORRUPT for
@@ -91,9 +95,15 @@ int chan_send(chan *ch, const ProtobufCMessage *m, const void *bulk, size_t bulk
  * parse, HPVM_ETRUNC for a stream that ends without the close, HPVM_ERANGE for a length over
  * the limits (checked before anything is allocated), HPVM_ETIMEDOUT (nothing arrived for
  * timeout_ms; 0: no limit), HPVM_EIO.
- * Any failure ends the channel: every later call returns it. */
+ * Any failure ends the channel: every later call returns it (but chan_send_last and
+ * chan_recv_last, which carry one last word in the direction still intact). */
 int chan_recv(chan *ch, const ProtobufCMessageDescriptor *d, ProtobufCMessage **out,
               const uint8_t **bulk, size_t *bulklen, int timeout_ms, char *msg, size_t msglen);
+/* Receive one last frame after this side's sending direction failed (the peer closed on us):
+ * it may have said why first (chan_send_last). As chan_recv, without bulk; 1 after the peer's
+ * close; fails at once when the receiving direction itself failed. */
+int chan_recv_last(chan *ch, const ProtobufCMessageDescriptor *d, ProtobufCMessage **out, int timeout_ms, char *msg,
+                   size_t msglen);
 /* Send the authenticated close (best effort), then close the fd and free. NULL-safe. */
 void chan_close(chan *ch);
 /* Close the fd without the authenticated close (the peer sees truncation) and free. */

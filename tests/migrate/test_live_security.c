@@ -14,8 +14,10 @@
  *   - sends it twice (a replayed record);
  *   - sends half of it and closes the direction to the target (a truncated stream);
  * on channel 1, whose failure the target reports on channel 0 (hpvmmigrate's line has the
- * target's words); and flips a bit on channel 0, which the target can only hang up (a failed
- * channel is closed both ways): its log has the reason, hpvmmigrate's line names the host.
+ * target's words); and flips a bit on channel 0 (the control channel) and drops a record there:
+ * the target says why on channel 0's sending direction, which the tampering left intact
+ * (chan_send_last), so hpvmmigrate's line names the authentication failure on channel 0, not
+ * a host that hung up.
  * It also records a successful migration's channel 0 to replay it later to the target hpvmd in a
  * new connection: refused at the handshake (the old ClientConfirm cannot sign the new
  * transcript), nothing spawned there.
@@ -372,8 +374,9 @@ static bool line_has(const char *text, const char *a, const char *b) {
 
 /* hosta -> hostb through a proxy doing act to connection victim: refused; hostb's log says its
  * hpvmapp --incoming failed on that channel with target_says; hpvmmigrate's one error line
- * says source_says. */
-static void tamper_case(two *t, mitm_act act, unsigned victim, const char *target_says, const char *source_says) {
+ * says source_says (and source_also, unless NULL). */
+static void tamper_case(two *t, mitm_act act, unsigned victim, const char *target_says, const char *source_says,
+                        const char *source_also) {
   start_guest(t);
   int pid = 0;
   assert_int_equal(apps_of(t, VM, &pid), 1);
@@ -385,7 +388,7 @@ static void tamper_case(two *t, mitm_act act, unsigned victim, const char *targe
   printf("  connection %u, record %llu of %llu\n", victim, (unsigned long long)m->acted_seq,
          (unsigned long long)m->records);
   if (o.status != 1) dump(t);
-  assert_one_error_line(&o, source_says, (char *)NULL);
+  assert_one_error_line(&o, source_says, source_also, (char *)NULL);   /* source_also may be NULL */
   out_free(&o);
   assert_guest_unharmed(t, &t->h[0], &t->h[1], pid);
   char *log = log_from(&t->h[1], mark), failed[100];
@@ -400,26 +403,35 @@ static void tamper_case(two *t, mitm_act act, unsigned victim, const char *targe
 /* On channel 1 (pages only): hostb tells the source why on channel 0. */
 static void test_flipped_bit_is_refused(void **state) {
   tamper_case(*state, MITM_FLIP, 1, "from host hosta fails authentication",
-              "the destination gave up: channel 1: record ");
+              "the destination gave up: channel 1: record ", NULL);
 }
 
 static void test_dropped_record_is_refused(void **state) {
-  tamper_case(*state, MITM_DROP, 1, "from host hosta fails authentication", "fails authentication");
+  tamper_case(*state, MITM_DROP, 1, "from host hosta fails authentication", "fails authentication", NULL);
 }
 
 static void test_replayed_record_is_refused(void **state) {
-  tamper_case(*state, MITM_DUP, 1, "from host hosta fails authentication", "fails authentication");
+  tamper_case(*state, MITM_DUP, 1, "from host hosta fails authentication", "fails authentication", NULL);
 }
 
 static void test_truncated_stream_is_refused(void **state) {
-  tamper_case(*state, MITM_CUT, 1, "stream from host hosta ended inside record", "(truncated)");
+  tamper_case(*state, MITM_CUT, 1, "stream from host hosta ended inside record", "(truncated)", NULL);
 }
 
-/* On channel 0 (control and pages): it is refused all the same, but a channel that failed is
- * closed both ways (docs/wire/chan.md), so hostb cannot say why on it: the source sees hostb
- * hang up, and hostb's log has the reason. */
+/* On channel 0 (control and pages): hostb cannot read it any more, but it can still send on
+ * it: its last message says why, and the source's line names the authentication failure
+ * (before, the source only saw hostb hang up: "stream from host hostb ended without its
+ * close"). */
 static void test_flipped_bit_on_channel_0_is_refused(void **state) {
-  tamper_case(*state, MITM_FLIP, 0, "from host hosta fails authentication", "host hostb");
+  tamper_case(*state, MITM_FLIP, 0, "from host hosta fails authentication",
+              "the destination gave up: channel 0: record ", "fails authentication");
+}
+
+/* A record left out of channel 0: the next one fails authentication, or (when the gap is
+ * inside a message) its type already shows the gap; either way the line says it was tampered
+ * with "on the way". */
+static void test_dropped_record_on_channel_0_is_refused(void **state) {
+  tamper_case(*state, MITM_DROP, 0, "from host hosta", "the destination gave up: channel 0: record ", "on the way");
 }
 
 /* ---- A replayed connection ------------------------------------------------------------------- */
@@ -472,6 +484,7 @@ static void test_replayed_connection_is_refused_at_the_handshake(void **state) {
   printf("  recorded %zu bytes of channel 0 (%llu records)\n", m->reclen, (unsigned long long)m->records);
   assert_true(m->reclen > TAMPER_AFTER && m->records > 10);   /* a whole migration's worth */
   assert_true(ht_wait_state(b, VM, ON, 5000));
+  assert_true(ht_wait_state(a, VM, ELSEWHERE, 5000));   /* hosta's hpvmapp has ended: it takes the guest back */
   o = migrate_cmd(t, b, "-P", VM, "-h", "hosta", "-o", (char *)NULL);
   if (o.status) dump(t), fprintf(stderr, "%s", o.text);
   assert_int_equal(o.status, 0);
@@ -589,6 +602,7 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_replayed_record_is_refused, two_setup, two_teardown),
     cmocka_unit_test_setup_teardown(test_truncated_stream_is_refused, two_setup, two_teardown),
     cmocka_unit_test_setup_teardown(test_flipped_bit_on_channel_0_is_refused, two_setup, two_teardown),
+    cmocka_unit_test_setup_teardown(test_dropped_record_on_channel_0_is_refused, two_setup, two_teardown),
     cmocka_unit_test_setup_teardown(test_replayed_connection_is_refused_at_the_handshake, two_setup, two_teardown),
     cmocka_unit_test_setup_teardown(test_target_not_trusted_by_the_source_is_refused, two_setup, two_teardown),
     cmocka_unit_test_setup_teardown(test_source_not_trusted_by_the_target_is_refused, two_setup, two_teardown),
