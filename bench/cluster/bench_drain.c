@@ -67,6 +67,24 @@ static double json_num(const char *json, const char *key) {
   return p ? strtod(p + strlen(k), NULL) : -1;
 }
 
+static int cmp_d(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* The median of n values, sorted in place (v[n - 1] is then the largest). */
+static double median(double *v, unsigned n) {
+  qsort(v, n, sizeof *v, cmp_d);
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static size_t file_size(const char *path) {
+  char *s = nt_read_file(path);
+  size_t n = s ? strlen(s) : 0;
+  free(s);
+  return n;
+}
+
 /* ---- The cluster ------------------------------------------------------------------------------ */
 
 /* Host i's `hpvmhost status` shows every host Up. */
@@ -159,6 +177,10 @@ static void print_singles(const single *sg, double *sum_there) {
     there += sg[k].there_s, back += sg[k].back_s;
   }
   printf("| sum | | **%.3f** | | %.3f | |\n", there, back);
+  double dt[MAX_GUESTS];
+  for (unsigned k = 0; k < opt.guests; k++) dt[k] = sg[k].there_dt;
+  double med = median(dt, opt.guests);
+  printf("downtime hosta->hostb: max %.1f ms, median %.1f ms\n", dt[opt.guests - 1], med);
   fflush(stdout);
   *sum_there = there;
 }
@@ -167,19 +189,12 @@ static void print_singles(const single *sg, double *sum_there) {
 
 typedef struct drain_run {
   unsigned parallel;
-  double wall_s, dt_max_ms;
+  double wall_s, dt_ms[MAX_GUESTS];
   unsigned moved, on[HOSTS];
 } drain_run;
 
-static size_t file_size(const char *path) {
-  char *s = nt_read_file(path);
-  size_t n = s ? strlen(s) : 0;
-  free(s);
-  return n;
-}
-
 /* hosta's hpvmd log since offset: one "VM g: migrated to host H (..., downtime D ms)" per guest
- * moved: the largest downtime, the guests per target host. */
+ * moved: its downtime, the guests per target host. */
 static void read_moves(nt_env *e, size_t from, drain_run *d) {
   char *s = nt_read_file(e->h[0].log);
   for (const char *p = s && strlen(s) > from ? s + from : NULL; p && (p = strstr(p, ": migrated to host ")); p++) {
@@ -188,9 +203,9 @@ static void read_moves(nt_env *e, size_t from, drain_run *d) {
     const char *eol = strchr(p, '\n');
     if (sscanf(p, ": migrated to host %31s", host) != 1 || !dt || (eol && dt > eol)) continue;
     int h = nt_host_index(e, host);
-    if (h >= 0) d->on[h]++, d->moved++;
-    double ms = strtod(dt + strlen("downtime "), NULL);
-    if (ms > d->dt_max_ms) d->dt_max_ms = ms;
+    if (h < 0 || d->moved == MAX_GUESTS) continue;
+    d->on[h]++;
+    d->dt_ms[d->moved++] = strtod(dt + strlen("downtime "), NULL);
   }
   free(s);
 }
@@ -232,14 +247,17 @@ static void bring_back(nt_env *e) {
   }
 }
 
-static void print_drains(const drain_run *d, unsigned n, double sum) {
+static void print_drains(drain_run *d, unsigned n, double sum) {
   printf("\nDrain of hosta (hpvmhost maintenance enter hosta --parallel P, client wall time) against the sum of "
          "the single hosta->hostb migrations\n");
-  printf("| guests | parallel | drain wall s | sum of singles s | ratio | downtime max ms | spread |\n");
-  printf("|---:|---:|---:|---:|---:|---:|---|\n");
-  for (unsigned i = 0; i < n; i++)
-    printf("| %u | %u | %.3f | %.3f | %.2f | %.1f | hostb %u, hostc %u |\n", opt.guests, d[i].parallel, d[i].wall_s,
-           sum, d[i].wall_s / sum, d[i].dt_max_ms, d[i].on[1], d[i].on[2]);
+  printf("| guests | parallel | drain wall s | sum of singles s | ratio | downtime max ms | downtime median ms | "
+         "spread |\n");
+  printf("|---:|---:|---:|---:|---:|---:|---:|---|\n");
+  for (unsigned i = 0; i < n; i++) {
+    double med = median(d[i].dt_ms, d[i].moved);
+    printf("| %u | %u | %.3f | %.3f | %.2f | %.1f | %.1f | hostb %u, hostc %u |\n", opt.guests, d[i].parallel,
+           d[i].wall_s, sum, d[i].wall_s / sum, d[i].dt_ms[d[i].moved - 1], med, d[i].on[1], d[i].on[2]);
+  }
   fflush(stdout);
 }
 
