@@ -131,6 +131,8 @@ static const known_attr known_attrs[] = {
   {"graceful_stop_timeout", NULL, 1, 3600},
   {"mem_image", "FILE", 0, 0},            /* RAM filled from FILE at boot (benchmarks) */
   {"ha", "on|off", 0, 0},                 /* restarted on another host when its host dies */
+  {"ha_max_restarts", "COUNT", 0, 127},   /* HA restarts within ha_restart_window (0: no limit) */
+  {"ha_restart_window", NULL, 1, 604800},
 };
 
 /* Whether value is one of the words of "a|b|c". */
@@ -152,13 +154,17 @@ static int take_attr(cli_vmopts *o, const char *arg, char *why, size_t whylen) {
   if (!k)
     return BAD(HPVM_EINVAL,
                "-x %s: unknown attribute (known: runnable_status, modify_status, visible_status, register_status, "
-               "online_migration, graceful_stop_timeout, mem_image, ha)", arg);
+               "online_migration, graceful_stop_timeout, mem_image, ha, ha_max_restarts, ha_restart_window)", arg);
   char abs[PATH_MAX];
   struct stat st;
   if (k->values && !strcmp(k->values, "FILE")) {   /* a regular file, its path made absolute for hpvmd */
     if (!realpath(value, abs) || stat(abs, &st) || !S_ISREG(st.st_mode))
       return BAD(HPVM_EINVAL, "-x %s: %s is not a readable regular file", arg, value);
     value = abs;
+  } else if (k->values && !strcmp(k->values, "COUNT")) {
+    uint32_t v;
+    if (!cli_parse_u32(value, &v) || v < k->min || v > k->max)
+      return BAD(HPVM_EINVAL, "-x %s: %s is a number from %u to %u", arg, k->key, k->min, k->max);
   } else if (k->values) {
     if (!one_of(k->values, value)) {
       const char *bar = strchr(k->values, '|');   /* two words: "enabled or disabled" */

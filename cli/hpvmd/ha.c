@@ -12,17 +12,33 @@
  * succeeds only when this host saw the lease unchanged for its timeout: a host that still
  * renews is never taken over, and the lease's compare-and-swap lets only one host win. Then the registration moves here when the guest was registered elsewhere only,
  * and hd_vm_start boots it; the command log and hpvmd's log get one line. Guests without
- * ha=on are left alone (their state shows Unknown). */
+ * ha=on are left alone (their state shows Unknown).
+ *
+ * Throttle: a guest whose host keeps dying (or that takes its hosts down) is not restarted in a
+ * loop. Its HA restarts are recorded in SHARED/ha/NAME (wall-clock times, one a line), so every
+ * host counts the same ones; the host that won the lease is the only writer. With
+ * ha_max_restarts (default 3) restarts within the last ha_restart_window seconds (default 600)
+ * it is left stopped, its lease released and its registration here, with a command log event
+ * saying so; an operator's hpvmstart starts it and clears the count (hd_ha_reset). Like
+ * Pacemaker's migration-threshold / failure-timeout and Proxmox HA's max_restart. The window
+ * compares the wall clocks of the hosts: a skew of seconds does not matter against minutes. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cluster.h"
 #include "internal.h"
 #include "place.h"
 
 #define HA_BACKUP_TICKS 3   /* ticks a host that was not chosen waits before it tries too */
+#define HA_MAX_RESTARTS_DEFAULT 3      /* -x ha_max_restarts: restarts within the window (0: no limit) */
+#define HA_RESTART_WINDOW_DEFAULT 600  /* -x ha_restart_window: seconds */
+#define HA_HISTORY_MAX 128             /* restarts remembered at most */
 
 typedef struct ha_host {
   char name[STO_NAME_MAX + 1];
@@ -90,6 +106,73 @@ bool hd_vm_online_migration_disabled(const Hpvm__VmConfig *cfg) {
   return v && !strcmp(v, "disabled");
 }
 
+/* ---- The restart record (throttle) ------------------------------------------------------------- */
+
+typedef struct ha_limit {
+  unsigned max;       /* 0: no limit */
+  unsigned window_s;
+} ha_limit;
+
+static unsigned attr_number(const Hpvm__VmConfig *cfg, const char *key, unsigned dflt, unsigned max) {
+  const char *v = hd_vm_attr(cfg, key);
+  char *end;
+  errno = 0;
+  unsigned long n = v ? strtoul(v, &end, 10) : 0;
+  return !v || !*v || *end || errno || n > max ? dflt : (unsigned)n;
+}
+
+static ha_limit limit_of(const Hpvm__VmConfig *cfg) {
+  ha_limit l = {attr_number(cfg, "ha_max_restarts", HA_MAX_RESTARTS_DEFAULT, HA_HISTORY_MAX - 1),
+                attr_number(cfg, "ha_restart_window", HA_RESTART_WINDOW_DEFAULT, 7 * 86400)};
+  if (!l.window_s) l.window_s = HA_RESTART_WINDOW_DEFAULT;
+  return l;
+}
+
+static void history_path(hd_daemon *d, const char *vm, char *buf, size_t len) {
+  snprintf(buf, len, "%s/ha/%s", sto_root(d->sto), vm);
+}
+
+/* The times (wall ns) of vm's HA restarts since since_ns, into t (at most max). */
+static size_t history_load(hd_daemon *d, const char *vm, int64_t since_ns, int64_t *t, size_t max) {
+  char p[4200];
+  history_path(d, vm, p, sizeof p);
+  FILE *f = fopen(p, "r");
+  size_t n = 0;
+  long long ns;
+  while (f && n < max && fscanf(f, "%lld %*s", &ns) == 1)
+    if (ns >= since_ns) t[n++] = ns;
+  if (f) fclose(f);
+  return n;
+}
+
+/* Written whole to a temporary file and renamed over the record: readers see the old or the new. */
+static int history_save(hd_daemon *d, const char *vm, const int64_t *t, size_t n, char *why, size_t len) {
+  char dir[4200], p[4200], tmp[4400];
+  snprintf(dir, sizeof dir, "%s/ha", sto_root(d->sto));
+  history_path(d, vm, p, sizeof p);
+  snprintf(tmp, sizeof tmp, "%s.%s.tmp", p, sto_host(d->sto));
+  if (mkdir(dir, 0755) && errno != EEXIST) return snprintf(why, len, "cannot create %.900s: %s", dir, strerror(errno)), HPVM_EIO;
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+  bool ok = f != NULL;
+  for (size_t i = 0; ok && i < n; i++) ok = fprintf(f, "%lld %s\n", (long long)t[i], sto_host(d->sto)) > 0;
+  ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
+  if (f) ok = fclose(f) == 0 && ok;
+  else if (fd >= 0) close(fd);
+  if (!ok || rename(tmp, p)) {
+    int e = errno;
+    unlink(tmp);
+    return snprintf(why, len, "cannot write %.900s: %s", p, strerror(e)), HPVM_EIO;
+  }
+  return 0;
+}
+
+void hd_ha_reset(hd_daemon *d, const char *vm) {
+  char p[4200];
+  history_path(d, vm, p, sizeof p);
+  if (unlink(p) == 0) hd_log(d, HD_INFO, "VM %s: its HA restart count is cleared (started by an operator)", vm);
+}
+
 static void wall_format(int64_t ns, char *out, size_t len) {
   time_t t = (time_t)(ns / 1000000000);
   struct tm tm;
@@ -129,6 +212,43 @@ static int register_here(hd_daemon *d, const char *vm, const char *dead, char *w
   return rc;
 }
 
+/* The lease this host took is given up (unless hd_vm_start did already) so that another host or
+ * an operator can start the guest. */
+static void give_up_lease(hd_daemon *d, const char *vm) {
+  hd_vm *v = hd_vm_find(d, vm);
+  sto_lease cur;
+  if (!(v && v->have_lease) && sto_lease_read(d->sto, vm, &cur) == 0 &&
+      cur.state == HPVM__LEASE_STATE__LEASE_STATE_HELD && !strcmp(cur.owner, sto_host(d->sto)) &&
+      sto_lease_release(d->sto, vm, &cur))
+    hd_log(d, HD_WARN, "VM %s: cannot release its lease: %s", vm, sto_error(d->sto));
+}
+
+/* The throttle: true when cfg had its limit of restarts within the window, after telling so
+ * (and the lease given up); else the restart about to be made is recorded. */
+static bool throttled(hd_daemon *d, ha_host *hh, const Hpvm__VmConfig *cfg) {
+  ha_limit lim = limit_of(cfg);
+  int64_t now = hd_wall_ns(), t[HA_HISTORY_MAX];
+  size_t n = history_load(d, cfg->name, now - (int64_t)lim.window_s * 1000000000, t, HA_HISTORY_MAX - 1);
+  char why[1200], line[1600], when[64];
+  if (lim.max && n >= lim.max) {
+    if (register_here(d, cfg->name, hh->name, why, sizeof why))
+      hd_log(d, HD_WARN, "VM %s: not registered on this host: %s", cfg->name, why);
+    give_up_lease(d, cfg->name);
+    wall_format(hh->dead_wall_ns, when, sizeof when);
+    snprintf(line, sizeof line, "HA restart of VM %s not done (host %s dead since %s): restarted %zu time(s) in the "
+             "last %u s, its limit (-x ha_max_restarts=%u, -x ha_restart_window=%u); it stays stopped: hpvmstart -P %s "
+             "on host %s starts it and clears the count", cfg->name, hh->name, when, n, lim.window_s, lim.max,
+             lim.window_s, cfg->name, sto_host(d->sto));
+    hd_log(d, HD_WARN, "%s", line);
+    hd_cmdlog(d, "hpvmd", line, HPVM_ECANCELED, "HA restarts throttled");
+    return true;
+  }
+  t[n++] = now;
+  if (history_save(d, cfg->name, t, n, why, sizeof why))   /* restarted all the same: availability first */
+    hd_log(d, HD_WARN, "VM %s: its HA restart is not recorded (%s): the throttle does not count it", cfg->name, why);
+  return false;
+}
+
 /* One guest of dead host hh whose lease obs saw expired: take it over when this host may. */
 static void restart(hd_daemon *d, ha_host *hh, const Hpvm__VmConfig *cfg, sto_observer *obs, uint64_t now) {
   const char *me = sto_host(d->sto);
@@ -143,19 +263,14 @@ static void restart(hd_daemon *d, ha_host *hh, const Hpvm__VmConfig *cfg, sto_ob
   /* Succeeds only when obs has seen the dead host's lease unchanged for its timeout (and no
    * other host took it meanwhile). */
   if (sto_lease_acquire(d->sto, cfg->name, d->o.lease_timeout_ms, hd_incarnation(d), obs, &l)) return;
+  if (throttled(d, hh, cfg)) return;
   char why[1200], line[1600], when[64];
   int rc = register_here(d, cfg->name, hh->name, why, sizeof why);
   hd_vm *started = NULL;
   if (rc == 0) rc = hd_vm_start(d, cfg->name, &started, why, sizeof why);
   wall_format(hh->dead_wall_ns, when, sizeof when);
   if (rc) {
-    /* Not started: give the lease up (unless hd_vm_start did already) so that another host or
-     * an operator can start it. */
-    sto_lease cur;
-    if (!((v = hd_vm_find(d, cfg->name)) && v->have_lease) && sto_lease_read(d->sto, cfg->name, &cur) == 0 &&
-        cur.state == HPVM__LEASE_STATE__LEASE_STATE_HELD && !strcmp(cur.owner, me) &&
-        sto_lease_release(d->sto, cfg->name, &cur))
-      hd_log(d, HD_WARN, "VM %s: cannot release its lease: %s", cfg->name, sto_error(d->sto));
+    give_up_lease(d, cfg->name);   /* not started */
     snprintf(line, sizeof line, "HA restart of VM %s on host %s (host %s dead since %s) failed: %.1100s", cfg->name,
              me, hh->name, when, why);
     hd_log(d, HD_ERR, "%s", line);

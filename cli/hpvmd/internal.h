@@ -424,6 +424,8 @@ bool hd_vm_ha_on(const Hpvm__VmConfig *cfg);
 const char *hd_vm_attr(const Hpvm__VmConfig *cfg, const char *key);
 /* -x online_migration=disabled: hpvmmigrate -o and a drain refuse to move it while it runs. */
 bool hd_vm_online_migration_disabled(const Hpvm__VmConfig *cfg);
+/* An operator started vm: its HA restart count (the throttle's record) starts again from 0. */
+void hd_ha_reset(hd_daemon *d, const char *vm);
 
 /* ---- migfwd.c ------------------------------------------------------------------------------- */
 /* hpvmmigrate -o of a guest another host owns, forwarded to that host's hpvmd (PeerRequest.

@@ -993,6 +993,7 @@ void hd_cmd_start(hd_daemon *d, const hd_req *q) {
   int rc = hd_vm_start(d, name, &v, why, sizeof why);
   if (rc) return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, rc, "%s", why);
   hd_log(d, HD_INFO, "%s starts VM %s: hpvmapp pid %d", q->user, name, (int)v->pid);
+  hd_ha_reset(d, name);   /* hpvmstart re-enables HA restarts that the throttle stopped */
   hd_waiter_add(v, HD_WAIT_START, q, false);
 }
 

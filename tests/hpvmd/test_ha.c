@@ -7,7 +7,11 @@
  *     the command log has the event, diskverify passes there; the other guest is not
  *     restarted anywhere;
  *   - a host that still renews: h1's hpvmd stopped (SIGSTOP) for less than the fence time and
- *     continued: no restart, the guest still runs on h1.
+ *     continued: no restart, the guest still runs on h1;
+ *   - the throttle: a guest with -x ha_max_restarts=1 is restarted once when h1 dies; when the
+ *     host that restarted it dies too, another host (which counts the same restart: the record
+ *     is in shared storage) leaves it stopped with a command log event, and hpvmstart there
+ *     starts it again.
  * Gossip runs with a 100 ms probe; waits are generous upper bounds, not timings under test. */
 #include <dirent.h>
 #include <fcntl.h>
@@ -176,7 +180,9 @@ static int apps_running(ha_fixture *f, const char *vm) {
   return count;
 }
 
-static void create_guest(ha_fixture *f, const char *vm, bool ha, const char *disk, const char *args) {
+/* max_restarts: -x ha_max_restarts (NULL: not set). */
+static void create_guest(ha_fixture *f, const char *vm, bool ha, const char *max_restarts, const char *disk,
+                         const char *args) {
   Hpvm__VmConfig c = HPVM__VM_CONFIG__INIT;
   c.name = (char *)vm;
   c.memory_bytes = 32ull << 20;
@@ -187,10 +193,12 @@ static void create_guest(ha_fixture *f, const char *vm, bool ha, const char *dis
   ent.unit = HPVM__VM_ENTITLEMENT__UNIT__UNIT_PERCENT;
   ent.value = 1;
   c.entitlement = &ent;
-  Hpvm__VmAttribute attr = HPVM__VM_ATTRIBUTE__INIT, *attrs[1] = {&attr};
+  Hpvm__VmAttribute attr = HPVM__VM_ATTRIBUTE__INIT, limit = HPVM__VM_ATTRIBUTE__INIT, *attrs[2] = {&attr, &limit};
   attr.key = "ha";
   attr.value = "on";
-  if (ha) c.n_attributes = 1, c.attributes = attrs;
+  limit.key = "ha_max_restarts";
+  limit.value = (char *)max_restarts;
+  if (ha) c.n_attributes = max_restarts ? 2 : 1, c.attributes = attrs;
   Hpvm__VmStorageDevice dev = HPVM__VM_STORAGE_DEVICE__INIT, *devs[1] = {&dev};
   char spec[400];
   if (disk) {
@@ -227,8 +235,8 @@ static void test_ha_guest_restarts_once_on_another_host_after_its_host_died(void
   ha_fixture *f = *state;
   ht_env *h1 = &f->h[0];
   all_see_all_up(f);
-  create_guest(f, "hag", true, f->disk, WORK);
-  create_guest(f, "plain", false, NULL, "heartbeat");
+  create_guest(f, "hag", true, NULL, f->disk, WORK);
+  create_guest(f, "plain", false, NULL, NULL, "heartbeat");
   int pid_ha = 0, pid_plain = 0;
   assert_int_equal(ht_state(h1, "hag", &pid_ha, NULL, 0), ON);
   assert_int_equal(ht_state(h1, "plain", &pid_plain, NULL, 0), ON);
@@ -291,7 +299,7 @@ static void test_a_host_that_still_renews_is_not_taken_over(void **state) {
   ha_fixture *f = *state;
   ht_env *h1 = &f->h[0];
   all_see_all_up(f);
-  create_guest(f, "stp", true, NULL, "heartbeat");
+  create_guest(f, "stp", true, NULL, NULL, "heartbeat");
   int pid = 0;
   assert_int_equal(ht_state(h1, "stp", &pid, NULL, 0), ON);
   /* Stopped for less than the fence time: it renews again when continued. */
@@ -308,10 +316,75 @@ static void test_a_host_that_still_renews_is_not_taken_over(void **state) {
   free(log);
 }
 
+static void kill_hpvmd(ht_env *e) {
+  kill(e->hpvmd, SIGKILL);
+  waitpid(e->hpvmd, NULL, 0);
+  e->hpvmd = 0;
+}
+
+static void test_ha_restarts_are_throttled(void **state) {
+  ha_fixture *f = *state;
+  ht_env *h1 = &f->h[0];
+  all_see_all_up(f);
+  create_guest(f, "loop", true, "1", NULL, "heartbeat");
+
+  /* h1 dies: its one allowed restart, on h2 or h3. */
+  kill_hpvmd(h1);
+  unsigned on = 0;
+  for (uint64_t end = ht_ms() + WAIT_MS; ht_ms() < end && !(on = where(f, 1, "loop"));) usleep(20000);
+  if (!on) dump_all(f);
+  assert_true(on == 2 || on == 4);
+  int ti = on == 2 ? 1 : 2;
+  ht_env *t = &f->h[ti];
+  assert_true(console_wait(t, "loop", "HB ", WAIT_MS));
+  int pid = 0;
+  assert_int_equal(ht_state(t, "loop", &pid, NULL, 0), ON);
+  ht_hpvmd_start(h1);   /* back: two hosts could restart it when t dies */
+
+  /* t dies: the guest fences itself there and is not restarted again. */
+  kill_hpvmd(t);
+  for (uint64_t end = ht_ms() + WAIT_MS; ht_ms() < end && ht_pid_alive(pid);) usleep(20000);
+  assert_false(ht_pid_alive(pid));
+  const char *event = "HA restart of VM loop not done (host ";
+  char *log = NULL, *at = NULL;
+  for (uint64_t end = ht_ms() + WAIT_MS; ht_ms() < end && !at; usleep(50000)) {
+    free(log);
+    log = command_log(f);
+    at = strstr(log, event);
+  }
+  if (!at) fprintf(stderr, "command log:\n%s", log), dump_all(f);
+  assert_non_null(at);
+  assert_non_null(strstr(at, "restarted 1 time(s) in the last 600 s"));
+  char by[64] = "";
+  const char *on_host = strstr(at, "hpvmstart -P loop on host ");
+  assert_non_null(on_host);
+  sscanf(on_host + strlen("hpvmstart -P loop on host "), "%63s", by);
+  free(log);
+  usleep(2 * TIMEOUT_MS * 1000);   /* twice the takeover timeout: time enough for a wrong restart */
+  assert_int_equal(where(f, 0, "loop"), 0);
+  assert_int_equal(apps_running(f, "loop"), 0);
+
+  /* An operator's hpvmstart there starts it (and clears the count). */
+  ht_env *b = NULL;
+  for (int i = 0; i < HOSTS; i++)
+    if (!strcmp(f->h[i].name, by)) b = &f->h[i];
+  assert_non_null(b);
+  assert_true(b != t);
+  char msg[1200];
+  int rc = ht_start(b, "loop", msg, sizeof msg);
+  if (rc) fprintf(stderr, "start loop on %s: %s\n", b->name, msg);
+  assert_int_equal(rc, 0);
+  assert_true(console_wait(b, "loop", "HB ", WAIT_MS));
+  char rec[400];
+  snprintf(rec, sizeof rec, "%s/ha/loop", h1->shared);
+  assert_int_not_equal(access(rec, F_OK), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_ha_guest_restarts_once_on_another_host_after_its_host_died, setup, teardown),
     cmocka_unit_test_setup_teardown(test_a_host_that_still_renews_is_not_taken_over, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_ha_restarts_are_throttled, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
