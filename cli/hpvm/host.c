@@ -7,11 +7,12 @@
  *   hpvmhost leave [-F]                      this host leaves gracefully (kept at restarts)
  *   hpvmhost maintenance enter HOST [--parallel N] [--policy migrate|stop|leave] [--abort]
  *   hpvmhost maintenance exit HOST [--return]
- *   hpvmhost rolling --command CMD [--parallel N] [--timeout S]
- *                                            each host in turn: maintenance enter, CMD here with
- *                                            HPVM_ROLLING_HOST=HOST, maintenance exit, wait until Up
  *                                            drain HOST (its hpvmd does it) for maintenance, with a
  *                                            progress line per step; back to service
+ *   hpvmhost rolling --command CMD [--parallel N] [--timeout S]
+ *                                            each host in turn: maintenance enter, CMD here with
+ *                                            HPVM_ROLLING_HOST=HOST (its outcome in the command
+ *                                            log), maintenance exit, wait until Up
  *
  * status, join and leave ask this host's hpvmd; init writes the shared directory itself (as
  * root, before the first hpvmd starts there: a hpvmd that finds no cluster creates one).
@@ -200,6 +201,8 @@ typedef struct maint_opts {
   const char *verb, *host, *policy;
   unsigned parallel;
   bool abort, ret;
+  char **up;                           /* enter: the hosts this host sees Up (the rolling's) */
+  size_t nup;
 } maint_opts;
 
 /* One maintenance request, sent with argv (what the command log shows): a progress line per
@@ -215,6 +218,8 @@ static int maint_request(hrun *r, const maint_opts *o, char **argv, int argc, bo
   h.policy = (char *)(o->policy ? o->policy : "");
   h.abort = o->abort;
   h.return_guests = o->ret;
+  h.n_up_hosts = o->nup;
+  h.up_hosts = o->up;
   req.body_case = HPVM__REQUEST__BODY_HOST;
   req.host = &h;
   req.n_argv = (size_t)argc;
@@ -268,6 +273,7 @@ typedef struct roll_opts {
 
 #define ROLL_DEFAULT_TIMEOUT_S 600
 #define ROLL_POLL_US 200000
+#define ROLL_NOTE_AFTER_FAILURE_MS 10000
 
 static uint64_t mono_ms(void) {
   struct timespec ts;
@@ -380,6 +386,53 @@ static int exit_until(hrun *r, const char *host, char **argv, int argc, uint64_t
   }
 }
 
+/* The command's line in the command log, "hpvmhost rolling command HOST CMD" with its outcome
+ * (CMD runs outside hpvmd, so this host's hpvmd writes the line for it). Retried until end: CMD
+ * may have restarted this host's hpvmd. A line that cannot be written is said, not fatal: the
+ * rolling's own output has the outcome too. */
+static void note_command(hrun *r, const roll_opts *o, const char *host, int outcome, const char *why,
+                         uint64_t end) {
+  char *argv[] = {"hpvmhost", "rolling", "command", (char *)host, (char *)o->command};
+  Hpvm__Request req = HPVM__REQUEST__INIT;
+  Hpvm__HostRequest h = HPVM__HOST_REQUEST__INIT;
+  h.op = HPVM__HOST_OP__HOST_OP_NOTE;
+  h.note_error = outcome;
+  h.note = (char *)(outcome ? why : "");
+  req.body_case = HPVM__REQUEST__BODY_HOST;
+  req.host = &h;
+  req.n_argv = sizeof argv / sizeof *argv;
+  req.argv = argv;
+  for (;;) {
+    Hpvm__Response *resp = NULL;
+    int rc = r->c->t.call(r->c->t.ctx, &req, &resp);
+    if (!rc && resp) rc = resp->error;
+    cli_done(r, resp);
+    if (!rc) return;
+    if (mono_ms() >= end) {
+      fprintf(r->c->out, "%s: rolling: host %s: the command's line is not in the command log (this host's hpvmd: "
+              "%s)\n", r->c->cmd, host, hpvm_strerror(rc));
+      return;
+    }
+    usleep(ROLL_POLL_US);
+  }
+}
+
+/* The hosts other than `host` that are Up in this host's view, for the drain of `host`: its
+ * membership may not have heard yet that the host rolled before came back (malloc'd). */
+static size_t up_hosts(hrun *r, const char *host, char ***out) {
+  *out = NULL;
+  Hpvm__Response *resp;
+  if (host_list(r, &resp)) return 0;
+  const Hpvm__HostList *l = resp->hosts;
+  size_t n = 0;
+  *out = calloc(l->n_hosts + 1, sizeof **out);
+  for (size_t i = 0; *out && i < l->n_hosts; i++)
+    if (strcmp(l->hosts[i]->name, host) && !strcmp(l->hosts[i]->state, "Up") && ((*out)[n] = strdup(l->hosts[i]->name)))
+      n++;
+  cli_done(r, resp);
+  return n;
+}
+
 /* One host: enter, command, exit, Up. 0, or 1 after the error line naming the host, where it was
  * left and what to do. */
 static int roll_one(hrun *r, const roll_opts *o, const char *host, size_t i, size_t n, const char *rest) {
@@ -391,7 +444,10 @@ static int roll_one(hrun *r, const roll_opts *o, const char *host, size_t i, siz
   char *exit_argv[] = {"hpvmhost", "rolling", "maintenance", "exit", (char *)host};
   fprintf(out, "%s: rolling: host %s (%zu of %zu): maintenance enter\n", cmd, host, i + 1, n), fflush(out);
   maint_opts e = {.verb = "enter", .host = host, .parallel = o->parallel};
+  e.nup = up_hosts(r, host, &e.up);
   int rc = maint_request(r, &e, enter_argv, 5, true, msg, sizeof msg);
+  for (size_t k = 0; k < e.nup; k++) free(e.up[k]);
+  free(e.up);
   if (rc)
     return cli_fail(r, rc, "rolling stopped at host %s: its drain did not finish: %s. Host %s stays draining%s%s; "
                     "fix what the drain says (or hpvmhost maintenance enter %s --abort and maintenance exit %s), "
@@ -399,12 +455,14 @@ static int roll_one(hrun *r, const roll_opts *o, const char *host, size_t i, siz
   fprintf(out, "%s: %s\n", cmd, msg);
   fprintf(out, "%s: rolling: host %s: running the command (HPVM_ROLLING_HOST=%s)\n", cmd, host, host), fflush(out);
   rc = run_command(r, o, host, msg, sizeof msg);
+  uint64_t end = mono_ms() + (uint64_t)o->timeout_s * 1000;
+  /* After a failure the error line matters more than the log line: a short wait for hpvmd. */
+  note_command(r, o, host, rc, msg, rc ? mono_ms() + ROLL_NOTE_AFTER_FAILURE_MS : end);
   if (rc)
     return cli_fail(r, rc, "rolling stopped at host %s: %s. Host %s stays in maintenance (its guests run "
                     "elsewhere)%s%s; fix it, then hpvmhost maintenance exit %s and run hpvmhost rolling again",
                     host, msg, host, *rest ? ", untouched: " : "", rest, host);
   fprintf(out, "%s: rolling: host %s: the command succeeded; maintenance exit\n", cmd, host), fflush(out);
-  uint64_t end = mono_ms() + (uint64_t)o->timeout_s * 1000;
   rc = exit_until(r, host, exit_argv, 5, end, msg, sizeof msg);
   if (rc)
     return cli_fail(r, rc, "rolling stopped at host %s: maintenance exit failed within %u s: %s. Host %s stays in "

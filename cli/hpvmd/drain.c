@@ -104,6 +104,7 @@ struct hd_drain {
   chan *peer;                  /* the run's asker when another host forwarded the request */
   chan *pending;               /* the asker of the request being handled, when forwarded */
   drain_fwd *fwds;             /* requests this host forwards to another host */
+  const Hpvm__HostRequest *asked;   /* the enter request while enter() places (its up_hosts) */
   /* exit --return in progress (returning): the running guests come back one at a time, each
    * migrated by its owner (migfwd.c); the stopped ones came back at once. */
   bool returning;
@@ -256,6 +257,13 @@ static int place(hd_drain *g, const place_guest *pg, size_t n, char (*target)[ST
   size_t nh = 0;
   int rc = hd_member_list(g->d, &hosts, &nh);
   if (rc) return snprintf(why, len, "this host is not a member of the cluster (hpvmhost join)"), rc;
+  /* A host the asker sees Up (hpvmhost rolling has just returned it to service) may still be in
+   * maintenance here until the gossip arrives: it is a candidate like any Up host. */
+  for (size_t i = 0; g->asked && i < g->asked->n_up_hosts; i++)
+    for (size_t h = 0; h < nh; h++)
+      if (!strcmp(hosts[h].name, g->asked->up_hosts[i]) && hosts[h].state == CLU_ALIVE &&
+          hosts[h].meta.state == CLU_HOST_MAINTENANCE)
+        hosts[h].meta.state = CLU_HOST_UP;
   int *t = calloc(n ? n : 1, sizeof *t);
   if (!t) return free(hosts), snprintf(why, len, "out of memory"), HPVM_ENOMEM;
   rc = place_guests(pg, n, hosts, nh, sto_host(g->d->sto), t, why, len);
@@ -591,7 +599,9 @@ static void enter(hd_daemon *d, hd_drain *g, const hd_req *q) {
   g->policy = policy;
   g->parallel = h->parallel ? h->parallel : 1;
   int rc = set_state(g, CLU_HOST_DRAINING, why, sizeof why);
+  g->asked = h;
   if (!rc) rc = collect_running(g, why, sizeof why);
+  g->asked = NULL;
   if (rc) {
     char err[1600];
     snprintf(err, sizeof err, "%s", why);
@@ -617,7 +627,9 @@ static void enter(hd_daemon *d, hd_drain *g, const hd_req *q) {
       step(g, true, "VM %s: online migration disabled (-x online_migration=disabled); it stays here: hpvmmodify -P "
            "%s -x online_migration=enabled lets it move, or stop it", dg->name, dg->name);
   }
+  g->asked = h;
   rehome_stopped(g);
+  g->asked = NULL;
   if (policy == POLICY_STOP) stop_all(g);
   g->timer = malloc(sizeof *g->timer);
   if (!g->timer || uv_timer_init(d->loop, g->timer)) {

@@ -482,8 +482,19 @@ static void host_join(hd_daemon *d, const hd_req *q) {
   hd_answer(q->c, &r, q->user, q->cmdline);
 }
 
+/* A line for the command log from a client that did something outside hpvmd (hpvmhost rolling:
+ * the command it ran for a host): its argv, with the outcome the request carries. */
+static void host_note(hd_daemon *d, const hd_req *q) {
+  const Hpvm__HostRequest *h = q->r->host;
+  hd_cmdlog(d, q->user, q->cmdline, h->note_error, h->note_error ? h->note : NULL);
+  Hpvm__Response r = HPVM__RESPONSE__INIT;
+  r.id = q->r->id;
+  hd_answer(q->c, &r, q->user, NULL);
+}
+
 void hd_cmd_host(hd_daemon *d, const hd_req *q) {
   switch (q->r->host->op) {
+  case HPVM__HOST_OP__HOST_OP_NOTE: return host_note(d, q);
   case HPVM__HOST_OP__HOST_OP_STATUS: return host_status(d, q);
   case HPVM__HOST_OP__HOST_OP_JOIN: return host_join(d, q);
   case HPVM__HOST_OP__HOST_OP_LEAVE: return host_leave(d, q);
