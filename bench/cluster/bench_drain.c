@@ -11,8 +11,9 @@
  *             hosta -> hostb times is what a drain one at a time would cost with nothing to gain
  *             from overlap.
  *   drains    hpvmhost maintenance enter hosta --parallel P, timed the same way, for each P of
- *             --parallel; between runs maintenance exit hosta and each guest migrated back to
- *             hosta. Per-guest downtime and where each went come from hosta's hpvmd log (the
+ *             --parallel; between drains maintenance exit hosta and each guest migrated back to
+ *             hosta. --runs R repeats singles and drains R times (each drain is compared with the
+ *             singles of its own run). Per-guest downtime and where each went come from hosta's hpvmd log (the
  *             line "VM g: migrated to host H (migration ID, total T s, downtime D ms)": a drain
  *             has no hpvmmigrate client to print them).
  *
@@ -164,8 +165,9 @@ static void run_singles(nt_env *e, single *sg) {
   }
 }
 
-static void print_singles(const single *sg, double *sum_there) {
-  printf("\nSingle migrations (hpvmmigrate -o --json, client wall time; downtime from --json)\n");
+/* The singles' table; returns the sum of the hosta -> hostb times. */
+static double print_singles(const single *sg, unsigned run) {
+  printf("\nRun %u: single migrations (hpvmmigrate -o --json, client wall time; downtime from --json)\n", run);
   printf("| guest | workload | hosta->hostb s | downtime ms | hostb->hosta s | downtime ms |\n");
   printf("|---|---|---:|---:|---:|---:|\n");
   double there = 0, back = 0;
@@ -182,13 +184,14 @@ static void print_singles(const single *sg, double *sum_there) {
   double med = median(dt, opt.guests);
   printf("downtime hosta->hostb: max %.1f ms, median %.1f ms\n", dt[opt.guests - 1], med);
   fflush(stdout);
-  *sum_there = there;
+  return there;
 }
 
 /* ---- Drains ------------------------------------------------------------------------------------ */
 
 typedef struct drain_run {
-  unsigned parallel;
+  unsigned run, parallel;
+  double sum_s;                 /* the run's sum of single hosta -> hostb migrations */
   double wall_s, dt_ms[MAX_GUESTS];
   unsigned moved, on[HOSTS];
 } drain_run;
@@ -211,8 +214,9 @@ static void read_moves(nt_env *e, size_t from, drain_run *d) {
 }
 
 static void run_drain(nt_env *e, unsigned parallel, drain_run *d) {
-  memset(d, 0, sizeof *d);
   d->parallel = parallel;
+  d->wall_s = 0, d->moved = 0;
+  memset(d->on, 0, sizeof d->on);
   size_t log_from = file_size(e->h[0].log);
   double t0 = now_s();
   nt_out r = nt_cmd(e, 0, "hpvmhost maintenance enter hosta --parallel %u", parallel);
@@ -247,16 +251,17 @@ static void bring_back(nt_env *e) {
   }
 }
 
-static void print_drains(drain_run *d, unsigned n, double sum) {
+static void print_drains(drain_run *d, unsigned n) {
   printf("\nDrain of hosta (hpvmhost maintenance enter hosta --parallel P, client wall time) against the sum of "
          "the single hosta->hostb migrations\n");
-  printf("| guests | parallel | drain wall s | sum of singles s | ratio | downtime max ms | downtime median ms | "
-         "spread |\n");
-  printf("|---:|---:|---:|---:|---:|---:|---:|---|\n");
+  printf("| run | guests | parallel | drain wall s | sum of singles s | ratio | downtime max ms | downtime median ms "
+         "| spread |\n");
+  printf("|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
   for (unsigned i = 0; i < n; i++) {
     double med = median(d[i].dt_ms, d[i].moved);
-    printf("| %u | %u | %.3f | %.3f | %.2f | %.1f | %.1f | hostb %u, hostc %u |\n", opt.guests, d[i].parallel,
-           d[i].wall_s, sum, d[i].wall_s / sum, d[i].dt_ms[d[i].moved - 1], med, d[i].on[1], d[i].on[2]);
+    printf("| %u | %u | %u | %.3f | %.3f | %.2f | %.1f | %.1f | hostb %u, hostc %u |\n", d[i].run, opt.guests,
+           d[i].parallel, d[i].wall_s, d[i].sum_s, d[i].wall_s / d[i].sum_s, d[i].dt_ms[d[i].moved - 1], med,
+           d[i].on[1], d[i].on[2]);
   }
   fflush(stdout);
 }
@@ -273,19 +278,21 @@ static void bench(void **state) {
   fflush(stdout);
   guests_start(e);
 
-  single sg[MAX_GUESTS];
-  run_singles(e, sg);
-  double sum;
-  print_singles(sg, &sum);
-
+  /* Each run: the singles, then a drain per --parallel value, so that a drain is compared with
+   * singles measured under the same load of the host. */
   drain_run runs[MAX_PAR * 10];
   unsigned nrun = 0;
-  for (unsigned r = 0; r < opt.runs; r++)
+  for (unsigned r = 0; r < opt.runs; r++) {
+    single sg[MAX_GUESTS];
+    run_singles(e, sg);
+    double sum = print_singles(sg, r + 1);
     for (unsigned i = 0; i < opt.npar; i++) {
+      runs[nrun].run = r + 1, runs[nrun].sum_s = sum;
       run_drain(e, opt.par[i], &runs[nrun++]);
       bring_back(e);
     }
-  print_drains(runs, nrun, sum);
+  }
+  print_drains(runs, nrun);
 
   /* Every guest on hosta: stopped gracefully, its workloads pass, it booted once. */
   char vm[16];
