@@ -34,9 +34,10 @@
  *      (-V shows the pid of the hpvmapp on its host: a live detail only that host knows),
  *      -M, -X and --json (list and -P) name the host. Then hostc's hpvmd is killed (-9) and
  *      its link cut: from hosta and hostb the very next hpvmstatus answers, with hostc's
- *      guest Unknown (hostc did not answer within the probe timeout) and the others On; once
- *      the membership has hostc Dead it is still Unknown, now because its host is dead. How
- *      long each hpvmstatus took is printed; only a generous 5 s bound (it answers) is asserted.
+ *      guest Unknown on hostc and the others On (the reason printed: hostc did not answer
+ *      within the probe timeout, or, when the membership was quicker, hostc is dead); once the
+ *      membership has hostc Dead it is Unknown because its host is dead. How long each
+ *      hpvmstatus took is printed; only a generous 5 s bound (it answers) is asserted.
  *
  * Waits are generous upper bounds (20 s); no figure is asserted. */
 #include <dirent.h>
