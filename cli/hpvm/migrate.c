@@ -10,15 +10,25 @@
  * comes (at most once a second, every one with -v), a line only when it differs from the
  * last one printed; --json prints only the final figures.
  * Offline migration (without -o) and its options -b, -D, -d go to hpvmd too, which says what
- * it can do. Interrupting hpvmmigrate does not stop a migration: --cancel does.
+ * it can do.
+ *
+ * Ctrl-C (SIGINT) or SIGTERM during an online migration cancels it, as --cancel from another
+ * terminal does: the signals arrive through a signalfd polled next to hpvmd's connection, the
+ * cancel goes to hpvmd on a connection of its own, and hpvmmigrate waits for the migration's
+ * final answer as usual (the guest goes on at the source; the error line says it was
+ * canceled, exit status 1). A second signal stops the waiting; hpvmd still finishes the
+ * cancel. Too late to cancel (the handover has begun): the migration completes and says so.
  *
  * Errors are one line on stderr, "hpvmmigrate: ERROR (<vm>): <what, what to do>", exit status 1
  * (2 for a usage error), as every hpvm command. */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,7 +71,8 @@ static const char migrate_help[] =
   "  --compress X     auto (per batch, default), lz4 or none\n"
   "  -x NAME=S        a phase timeout in seconds, 0: the default (init 30, copy none, io_quiesce 10,\n"
   "                   frozen 10); past it the guest goes on here\n"
-  "  --cancel         stop this VM's migration in progress; it stays on this host\n"
+  "  --cancel         stop this VM's migration in progress; it stays on this host (Ctrl-C or\n"
+  "                   SIGTERM to a running hpvmmigrate -o does the same)\n"
   "  --json           only the final figures, as JSON\n"
   "  (-b, -D, -d: offline migration of a stopped guest, not in this version)\n"
   "See docs/man/hpvmmigrate.md.\n";
@@ -285,6 +296,109 @@ static uint64_t now_ms(void) {
   return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
 }
 
+/* ---- Ctrl-C: the cancel ------------------------------------------------------------------------- */
+
+typedef struct interrupt {
+  int fd;                    /* signalfd for SIGINT and SIGTERM, -1: signals act as before */
+  sigset_t old;
+  unsigned count;            /* signals received */
+  const char *sig;           /* the first one's name */
+  bool canceled;             /* hpvmd accepted the cancel */
+  char why[600];             /* hpvmd's refusal of the cancel ("too late to cancel: ...") */
+} interrupt;
+
+static void interrupt_start(interrupt *in) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  memset(in, 0, sizeof *in);
+  sigprocmask(SIG_BLOCK, &set, &in->old);
+  in->fd = signalfd(-1, &set, SFD_CLOEXEC);
+  if (in->fd < 0) sigprocmask(SIG_SETMASK, &in->old, NULL);
+}
+
+/* Signals still pending are dropped: the cancel already answered them. */
+static void interrupt_end(interrupt *in) {
+  if (in->fd < 0) return;
+  struct signalfd_siginfo si;
+  struct pollfd p = {in->fd, POLLIN, 0};
+  while (poll(&p, 1, 0) == 1 && read(in->fd, &si, sizeof si) == (ssize_t)sizeof si) {}
+  close(in->fd);
+  sigprocmask(SIG_SETMASK, &in->old, NULL);
+}
+
+/* hpvmmigrate --cancel for this VM, on a connection of its own; the answer is noted in *in. */
+static void send_cancel(mrun *r, interrupt *in, const char *name) {
+  Hpvm__MigrateRequest m = HPVM__MIGRATE_REQUEST__INIT;
+  m.name = (char *)name;
+  m.target = "";
+  m.cancel = true;
+  char *argv[] = {r->run.argv[0], "-P", (char *)name, "--cancel"};
+  Hpvm__Request req = HPVM__REQUEST__INIT;
+  req.body_case = HPVM__REQUEST__BODY_MIGRATE;
+  req.migrate = &m;
+  req.n_argv = 4;
+  req.argv = argv;
+  int fd;
+  char msg[600];
+  Hpvm__Response *resp = NULL;
+  int rc = hpvmd_connect(r->run.c->t.socket_path, &fd, msg, sizeof msg);
+  if (!rc) {
+    rc = hpvmd_exchange(fd, &req, &resp);
+    close(fd);
+    if (!rc && resp && resp->error) rc = resp->error;
+    snprintf(msg, sizeof msg, "%s", resp && resp->message && *resp->message ? resp->message : hpvm_strerror(rc));
+  }
+  if (resp) hpvmd_response_free(resp);
+  in->canceled = rc == 0;
+  if (rc) snprintf(in->why, sizeof in->why, "%s", msg);
+  FILE *f = r->run.c->out;
+  if (!r->run.json) {
+    if (rc) fprintf(f, "%s: %s: the cancel was refused: %s\n", r->run.c->cmd, in->sig, msg);
+    else fprintf(f, "%s: %s: canceling the migration of VM %s (%s)\n", r->run.c->cmd, in->sig, name, msg);
+    fflush(f);
+  }
+}
+
+/* A signal arrived: the first sends the cancel; 1 when hpvmmigrate must stop waiting. */
+static int on_signal(mrun *r, interrupt *in, const char *name) {
+  struct signalfd_siginfo si;
+  if (read(in->fd, &si, sizeof si) != (ssize_t)sizeof si) return 0;
+  if (in->count++ == 0) {
+    in->sig = si.ssi_signo == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)";
+    send_cancel(r, in, name);
+    return 0;
+  }
+  return 1;
+}
+
+#define INTERRUPTED_AGAIN 2
+
+/* The next Response: 0 with *resp, an error (msg says it), or INTERRUPTED_AGAIN (a second
+ * signal: stop waiting). A first signal sends the cancel and the waiting goes on. */
+static int next_response(mrun *r, interrupt *in, int fd, const char *name, Hpvm__Response **resp, char *msg,
+                         size_t len) {
+  while (in->fd >= 0) {
+    struct pollfd p[2] = {{fd, POLLIN, 0}, {in->fd, POLLIN, 0}};
+    if (poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if ((p[1].revents & POLLIN) && on_signal(r, in, name)) return INTERRUPTED_AGAIN;
+    if (p[0].revents) break;
+  }
+  ProtobufCMessage *next = NULL;
+  int rc = wire_recv_msg(fd, &hpvm__response__descriptor, WIRE_RPC_MAX_FRAME, &next, msg, len);
+  if (rc == 1) {
+    rc = HPVM_EIO;
+    snprintf(msg, len, "hpvmd closed the connection before the migration ended (did it stop? see hpvmstatus -P %s "
+             "and hpvmd's log)", name);
+  }
+  if (!rc) *resp = (Hpvm__Response *)next;
+  return rc;
+}
+
 /* Send the request and read Responses until the final one. */
 static int run_migrate(mrun *r, const mopts *o, const char *name) {
   Hpvm__MigrateRequest m = HPVM__MIGRATE_REQUEST__INIT;
@@ -314,10 +428,13 @@ static int run_migrate(mrun *r, const mopts *o, const char *name) {
   char msg[600];
   int rc = hpvmd_connect(r->run.c->t.socket_path, &fd, msg, sizeof msg);
   if (rc) return cli_fail(&r->run, rc, "%s", msg);
+  interrupt in = {.fd = -1};
+  if (o->online && !o->check && !o->cancel) interrupt_start(&in);   /* a signal meanwhile waits in the fd */
   Hpvm__Response *resp = NULL;
   rc = hpvmd_exchange(fd, &req, &resp);
   uint64_t last = 0;
   char last_phase[32] = "";
+  bool gave_up = false;
   /* Progress until the final answer (hpvmd_exchange reads the first; the rest follow). */
   while (!rc && resp && resp->more) {
     if (resp->body_case == HPVM__RESPONSE__BODY_MIGRATE && !r->run.json && !r->quiet) {
@@ -332,22 +449,26 @@ static int run_migrate(mrun *r, const mopts *o, const char *name) {
     }
     hpvmd_response_free(resp);
     resp = NULL;
-    ProtobufCMessage *next = NULL;
-    rc = wire_recv_msg(fd, &hpvm__response__descriptor, WIRE_RPC_MAX_FRAME, &next, msg, sizeof msg);
-    if (rc == 1) {
-      rc = HPVM_EIO;
-      snprintf(msg, sizeof msg, "hpvmd closed the connection before the migration ended (did it stop? see "
-               "hpvmstatus -P %s and hpvmd's log)", name);
+    rc = next_response(r, &in, fd, name, &resp, msg, sizeof msg);
+    if (rc == INTERRUPTED_AGAIN) {
+      gave_up = true;
+      rc = 0;
+      break;
     }
     if (rc) break;
-    resp = (Hpvm__Response *)next;
     if (resp->error) rc = resp->error;
   }
   close(fd);
+  interrupt_end(&in);
   int st = 0;
-  if (rc) {
-    st = cli_fail(&r->run, rc, "%s", resp && resp->message && *resp->message ? resp->message : rc == HPVM_EIO ? msg
-                                                                                                  : hpvm_strerror(rc));
+  const char *said = resp && resp->message && *resp->message ? resp->message : rc == HPVM_EIO ? msg : hpvm_strerror(rc);
+  if (gave_up) {
+    st = cli_fail(&r->run, HPVM_ECANCELED, "%s again: stopped waiting for the migration's end; %s (hpvmstatus -P %s "
+                  "shows where the guest runs)", in.sig, in.canceled ? "hpvmd was asked to cancel it" : in.why, name);
+  } else if (rc && in.canceled) {
+    st = cli_fail(&r->run, rc, "migration canceled (%s): %s", in.sig, said);
+  } else if (rc) {
+    st = cli_fail(&r->run, rc, "%s", said);
   } else if (o->cancel) {
     if (!r->run.json) fprintf(r->run.c->out, "%s: %s\n", r->run.c->cmd, resp->message);
     else {
@@ -365,6 +486,9 @@ static int run_migrate(mrun *r, const mopts *o, const char *name) {
     } else if (!o->online) {
       if (!r->quiet) fprintf(r->run.c->out, "%s: %s\n", r->run.c->cmd, p->note);   /* offline: hpvmd says what moved */
     } else if (!r->quiet) print_summary(r, p);
+    if (in.count && !r->run.json)   /* the cancel came too late: the guest is the target's */
+      fprintf(r->run.c->out, "%s: %s, but the migration had already completed%s%s\n", r->run.c->cmd, in.sig,
+              in.why[0] ? ": " : "", in.why);
   }
   hpvmd_response_free(resp);
   return st;
