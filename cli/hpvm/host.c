@@ -445,7 +445,7 @@ static int roll_one(hrun *r, const roll_opts *o, const char *host, size_t i, siz
   char *exit_argv[] = {"hpvmhost", "rolling", "maintenance", "exit", (char *)host};
   fprintf(out, "%s: rolling: host %s (%zu of %zu): maintenance enter\n", cmd, host, i + 1, n), fflush(out);
   maint_opts e = {.verb = "enter", .host = host, .parallel = o->parallel};
-  e.nup = up_hosts(r, host, &e.up); e.nup = 0; /* MUTANT */
+  e.nup = up_hosts(r, host, &e.up);
   int rc = maint_request(r, &e, enter_argv, 5, true, msg, sizeof msg);
   for (size_t k = 0; k < e.nup; k++) free(e.up[k]);
   free(e.up);
