@@ -40,7 +40,11 @@
 
 #define HOSTS 3
 #define NGUESTS 6
-#define MEM_MIB 32
+/* Large enough that placement, which takes each host's free memory as gossiped (on one
+ * machine: the same MemAvailable, sampled at different times), sends the guests of a drain to
+ * both other hosts: after one guest a host has 2 GiB less room. Guest memory is populated
+ * lazily (the guests touch ~20 MiB) and migrations skip what was never populated. */
+#define MEM_MIB 2048
 #define WORKLOADS "memverify heartbeat"
 #define GUEST_ARGS "memverify size=4M rate=4 heartbeat"
 #define WAIT_MS 30000
@@ -386,6 +390,7 @@ static size_t check_host_story(const nt_env *e, const cmd_log *log, size_t from,
   for (unsigned g = 0; g < NGUESTS; g++) here += where[g] == (int)host;
   snprintf(want, sizeof want, "maintenance %s: draining (policy migrate, 1 at a time): %u running guest(s)", h, here);
   size_t drain = find_once(log, from, want, true), last_move = drain;
+  unsigned went[HOSTS] = {0};
   for (unsigned g = 0; g < NGUESTS; g++) {
     if (where[g] != (int)host) continue;
     /* "maintenance H: VM G: migrated to host T", after the drain began, T another host. */
@@ -410,7 +415,13 @@ static size_t check_host_story(const nt_env *e, const cmd_log *log, size_t from,
     }
     if (at > last_move) last_move = at;
     where[g] = to;
+    went[to]++;
     (*moves)++;
+  }
+  /* Spread: both other hosts (Up, the one rolled before too) took some of several guests. */
+  if (here >= 2 && (went[(host + 1) % HOSTS] == 0 || went[(host + 2) % HOSTS] == 0)) {
+    print_log(log);
+    fail_msg("the drain of %s sent its %u guests to one host", h, here);
   }
   snprintf(want, sizeof want, "hpvmhost rolling maintenance enter %s", h);
   size_t entered = find_once(log, drain, want, true);
