@@ -15,8 +15,8 @@
  *     hpvmapps for a guest (a migration's source and target) nor an hpvmapp the migrations do
  *     not account for; and the command log tells the story in order, host after host: the
  *     drain, the migration of each guest that was there (replayed from the log, the places it
- *     gives are where the guests run at the end), the end of the drain, the command, back in
- *     service, maintenance exit;
+ *     gives are where the guests run at the end; several guests of one host went to both
+ *     other hosts), the end of the drain, the command, back in service, maintenance exit;
  *   - a command that fails on hostb: the rolling stops there with one error line naming hostb,
  *     the host not reached and the fix, exit status 1; hosta is Up, hostb in Maintenance (as the
  *     man page says) with its guests gone elsewhere, hostc untouched; every guest runs exactly
