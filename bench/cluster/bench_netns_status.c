@@ -192,9 +192,9 @@ static void bench(void **state) {
   wait_host(e, hung, "Up");
 
   nt_link_down(e, cut);
+  uint64_t cut_at = nt_ms();
   snprintf(what, sizeof what, "%s link cut, right away", e->h[cut].name);
   both(e, what, cut, opt.fault_queries);
-  uint64_t cut_at = nt_ms();
   wait_host(e, cut, "Dead");
   printf("(hosta holds %s Dead %.1f s after its link was cut)\n", e->h[cut].name, (double)(nt_ms() - cut_at) / 1e3);
   snprintf(what, sizeof what, "%s link cut, Dead for hosta", e->h[cut].name);
