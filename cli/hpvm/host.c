@@ -406,10 +406,11 @@ static void note_command(hrun *r, const roll_opts *o, const char *host, int outc
   for (;;) {
     Hpvm__Response *resp = NULL;
     int rc = r->c->t.call(r->c->t.ctx, &req, &resp);
-    if (!rc && resp) rc = resp->error;
+    bool answered = !rc && resp;       /* an error hpvmd answers (an older one) is not retried */
+    if (answered) rc = resp->error;
     cli_done(r, resp);
     if (!rc) return;
-    if (mono_ms() >= end) {
+    if (answered || mono_ms() >= end) {
       fprintf(r->c->out, "%s: rolling: host %s: the command's line is not in the command log (this host's hpvmd: "
               "%s)\n", r->c->cmd, host, hpvm_strerror(rc));
       return;
