@@ -35,9 +35,19 @@ typedef struct hd_observed {
   sto_observer obs;
 } hd_observed;
 
+/* What the callbacks of one clu reach this host's membership through. m is NULL once that clu
+ * is let go (hpvmhost leave, or hpvmd stopping): the clu still gossips its LEFT for up to
+ * LEAVE_TIMEOUT_MS and may end a join or report events meanwhile, after hd_member_stop has
+ * freed the hd_member; those late callbacks are ignored. Freed with the clu (on_stopped). */
+typedef struct hd_clu_ref {
+  hd_member *m;
+  clu *clu;
+} hd_clu_ref;
+
 struct hd_member {
   hd_daemon *d;
   clu *clu;                     /* NULL when not a member (left, or no gossip address) */
+  hd_clu_ref *ref;              /* the callbacks' way to this struct, with clu */
   bool joining;
   clu_meta sent;                /* the metadata last given to clu */
   hd_observed *observed;        /* liveness observers of the other hosts, kept across calls */
@@ -127,7 +137,8 @@ static int liveness_of(hd_member *m, const char *host, sto_liveness *out) {
 /* ---- Events and join -------------------------------------------------------------------------- */
 
 static void on_event(void *arg, const clu_event *ev) {
-  hd_member *m = arg;
+  hd_member *m = ((hd_clu_ref *)arg)->m;
+  if (!m) return;                         /* a clu being let go: this host is no member */
   hd_daemon *d = m->d;
   const clu_member *mb = ev->member;
   hd_log(d, ev->type == CLU_EV_DEAD ? HD_WARN : HD_INFO, "cluster: host %s %s (%s, incarnation %llu, was %s)",
@@ -149,7 +160,8 @@ static void on_event(void *arg, const clu_event *ev) {
 }
 
 static void on_joined(void *arg, int joined, int rc, const char *msg) {
-  hd_member *m = arg;
+  hd_member *m = ((hd_clu_ref *)arg)->m;
+  if (!m) return;                         /* ended after this host left: moot */
   m->joining = false;
   if (rc) hd_log(m->d, HD_WARN, "cluster: joining the other hosts failed: %s", msg);
   else hd_log(m->d, HD_INFO, "cluster: joined through %d host(s)", joined);
@@ -174,7 +186,7 @@ static void join_others(hd_member *m) {
   free(names);
   if (ns) {
     char msg[300];
-    if (clu_join(m->clu, (const char *const *)seeds, ns, on_joined, m, msg, sizeof msg))
+    if (clu_join(m->clu, (const char *const *)seeds, ns, on_joined, m->ref, msg, sizeof msg))
       hd_log(d, HD_WARN, "cluster: cannot join: %s", msg);
     else m->joining = true;
   }
@@ -195,7 +207,11 @@ static void config_timings(hd_daemon *d, clu_config *c) {
   c->gossip_to_dead_ms = p * 30;
 }
 
-static void on_stopped(void *arg) { clu_free(arg); }
+static void on_stopped(void *arg) {
+  hd_clu_ref *ref = arg;
+  clu_free(ref->clu);
+  free(ref);
+}
 
 static int clu_up(hd_member *m, char *msg, size_t len) {
   hd_daemon *d = m->d;
@@ -210,31 +226,44 @@ static int clu_up(hd_member *m, char *msg, size_t len) {
   meta_now(d, &c.meta);
   m->sent = c.meta;
   m->refutations = 0;
+  hd_clu_ref *ref = calloc(1, sizeof *ref);
+  if (!ref) return snprintf(msg, len, "out of memory"), HPVM_ENOMEM;
   c.on_event = on_event;
-  c.event_arg = m;
+  c.event_arg = ref;
   char why[400];
-  int rc = clu_create(d->loop, &c, &m->clu, why, sizeof why);
-  if (rc) return snprintf(msg, len, "cluster membership on %s: %s", d->live.gossip, why), rc;
-  if ((rc = clu_start(m->clu, why, sizeof why))) {
-    clu_stop(m->clu, on_stopped, m->clu);
-    m->clu = NULL;
+  int rc = clu_create(d->loop, &c, &ref->clu, why, sizeof why);
+  if (rc) {
+    free(ref);
     return snprintf(msg, len, "cluster membership on %s: %s", d->live.gossip, why), rc;
   }
+  if ((rc = clu_start(ref->clu, why, sizeof why))) {
+    clu_stop(ref->clu, on_stopped, ref);
+    return snprintf(msg, len, "cluster membership on %s: %s", d->live.gossip, why), rc;
+  }
+  ref->m = m;
+  m->ref = ref;
+  m->clu = ref->clu;
   hd_log(d, HD_INFO, "cluster: gossip on %s (probe %u ms, suspicion %llu ms)", clu_local_addr(m->clu),
          c.probe_interval_ms, (unsigned long long)clu_suspicion_timeout_ms(m->clu));
   join_others(m);
   return 0;
 }
 
-static void on_left(void *arg) { clu_stop(arg, on_stopped, arg); }
+static void on_left(void *arg) {
+  hd_clu_ref *ref = arg;
+  clu_stop(ref->clu, on_stopped, ref);
+}
 
-/* Gossip LEFT, then stop and free (asynchronously: the loop runs until the handles close). */
+/* Gossip LEFT, then stop and free (asynchronously: the loop runs until the handles close);
+ * from now on its callbacks do not reach m. */
 static void clu_down(hd_member *m) {
   if (!m->clu) return;
-  clu *c = m->clu;
+  hd_clu_ref *ref = m->ref;
+  ref->m = NULL;
+  m->ref = NULL;
   m->clu = NULL;
   m->joining = false;
-  if (clu_leave(c, LEAVE_TIMEOUT_MS, on_left, c)) on_left(c);
+  if (clu_leave(ref->clu, LEAVE_TIMEOUT_MS, on_left, ref)) on_left(ref);
 }
 
 int hd_member_start(hd_daemon *d, char *msg, size_t len) {

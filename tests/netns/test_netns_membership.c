@@ -38,6 +38,11 @@
  *      within the probe timeout, or, when the membership was quicker, hostc is dead); once the
  *      membership has hostc Dead it is Unknown because its host is dead. How long each
  *      hpvmstatus took is printed; only a generous 5 s bound (it answers) is asserted.
+ *   5. a graceful stop (SIGTERM) of hosta's hpvmd while its join is under way (hostb frozen
+ *      with SIGSTOP, so the join's push/pull waits for its 2 s timeout): hpvmd exits 0 and
+ *      logs no join result after "exiting". The membership ends the join when it stops, up
+ *      to a second after hpvmd freed its member state; that late callback wrote into freed
+ *      memory (the sanitizer build's hpvmd exited 1 with a heap-use-after-free in on_joined).
  *
  * Waits are generous upper bounds (20 s); no figure is asserted. */
 #include <dirent.h>
@@ -70,6 +75,7 @@ static nt_env *cluster_up(void **state, unsigned n) {
   return e;
 }
 
+static int setup2(void **state) { return cluster_up(state, 2), 0; }
 static int setup3(void **state) { return cluster_up(state, 3), 0; }
 static int setup5(void **state) { return cluster_up(state, 5), 0; }
 
@@ -743,6 +749,52 @@ static void test_cluster_wide_hpvmstatus_from_every_host(void **state) {
   }
 }
 
+/* ---- 5: a graceful stop while a join is under way ------------------------------------------------ */
+
+/* The part of host i's hpvmd log after the last line containing mark ("" when none). */
+static char *log_after(const nt_env *e, unsigned i, const char *mark) {
+  char *s = read_or_empty(e->h[i].log);
+  const char *last = NULL;
+  for (const char *p = s; (p = strstr(p, mark)); p += strlen(mark)) last = p;
+  char *tail = strdup(last ? last : "");
+  free(s);
+  return tail;
+}
+
+static void test_hpvmd_stopped_while_it_joins_exits_cleanly(void **state) {
+  nt_env *e = *state;
+  all_see_all_up(e, 2);
+  /* hostb frozen: a push/pull with it connects (its kernel accepts) and then waits for the
+   * handshake until the push/pull timeout, 2 s. hosta's restarted hpvmd joins it at start. */
+  nt_hpvmd_stop(e, 0, SIGTERM);
+  assert_int_equal(kill(e->h[1].hpvmd, SIGSTOP), 0);
+  nt_hpvmd_start(e, 0);
+  usleep(300000);
+  char *since_start = log_after(e, 0, "cluster: gossip on");
+  bool in_flight = since_start[0] && !strstr(since_start, "cluster: joined through") &&
+                   !strstr(since_start, "cluster: joining the other hosts failed");
+  free(since_start);
+  if (!in_flight) nt_dump_logs(e);
+  assert_true(in_flight);
+
+  /* SIGTERM now: hpvmd gossips LEFT for up to 1 s, then stops the membership, which ends the
+   * join; its result must not reach the membership state hpvmd freed at the stop. */
+  pid_t pid = e->h[0].hpvmd;
+  kill(pid, SIGTERM);
+  int st = nt_wait_child(pid, 15000);
+  e->h[0].hpvmd = 0;
+  kill(e->h[1].hpvmd, SIGCONT);
+  char *tail = log_after(e, 0, ": exiting;");
+  if (st != 0 || !tail[0] || strstr(tail, "cluster: join")) {
+    fprintf(stderr, "hosta's hpvmd exited with status %d\n", st);
+    nt_dump_logs(e);
+  }
+  assert_int_equal(st, 0);
+  assert_true(tail[0] != 0);
+  assert_null(strstr(tail, "cluster: join"));
+  free(tail);
+}
+
 int main(void) {
   nt_require_netns();
   const struct CMUnitTest tests[] = {
@@ -750,6 +802,7 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_failure_detection, setup5, nt_teardown),
     cmocka_unit_test_setup_teardown(test_false_suspicion_under_cpu_load_is_refuted, setup3, nt_teardown),
     cmocka_unit_test_setup_teardown(test_cluster_wide_hpvmstatus_from_every_host, setup3, nt_teardown),
+    cmocka_unit_test_setup_teardown(test_hpvmd_stopped_while_it_joins_exits_cleanly, setup2, nt_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
