@@ -14,10 +14,13 @@
  * The owner never forwards again (a request from a peer has no client): a guest that moved on
  * meanwhile is refused there with the host it now runs on. */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "internal.h"
 
@@ -42,6 +45,7 @@ struct hd_migfwd {
   char owner[STO_NAME_MAX + 1];
   char address[160];
   chan_config cc;
+  uint32_t lease_timeout_ms;
   Hpvm__MigrateRequest *req;   /* an owned copy */
   uv_async_t *async;
   pthread_mutex_t mu;
@@ -118,12 +122,27 @@ static void fwd_free(hd_migfwd *f) {
   free(f->user), free(f->cmdline), free(f);
 }
 
+/* The owner may be quiet for long (a copy phase with no news) but must not vanish unseen: a host
+ * that lost power or its network sends no FIN. TCP keepalive probes, answered by its kernel,
+ * end the connection within about the lease timeout of silence (idle T/3, then 3 probes T/6
+ * apart, at least a second each); drain.c's forwarding does the same. */
+static void keep_alive(int fd, uint32_t lease_timeout_ms) {
+  int on = 1, idle = (int)(lease_timeout_ms / 3000), intvl = (int)(lease_timeout_ms / 6000), cnt = 3;
+  if (idle < 1) idle = 1;
+  if (intvl < 1) intvl = 1;
+  setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+}
+
 static void *fwd_thread(void *arg) {
   hd_migfwd *f = arg;
   char msg[1200];
   chan *ch = NULL;
   f->cc.timeout_ms = FWD_CONNECT_MS;
   int rc = hd_peer_open(f->address, FWD_CONNECT_MS, &f->cc, f->owner, &ch, msg, sizeof msg);
+  if (!rc) keep_alive(chan_fd(ch), f->lease_timeout_ms);
   Hpvm__MigrateForward mf = HPVM__MIGRATE_FORWARD__INIT;
   mf.request = f->req;
   mf.user = f->user;
@@ -221,6 +240,7 @@ int hd_migfwd_start(hd_daemon *d, const char *owner, const Hpvm__MigrateRequest 
     return snprintf(why, len, "hpvmd is out of memory"), HPVM_ENOMEM;
   }
   f->d = d;
+  f->lease_timeout_ms = d->o.lease_timeout_ms;
   f->cb = cb;
   f->arg = arg;
   snprintf(f->owner, sizeof f->owner, "%s", owner);
