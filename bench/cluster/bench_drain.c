@@ -12,10 +12,11 @@
  *             from overlap.
  *   drains    hpvmhost maintenance enter hosta --parallel P, timed the same way, for each P of
  *             --parallel; between drains maintenance exit hosta and each guest migrated back to
- *             hosta. --runs R repeats singles and drains R times (each drain is compared with the
- *             singles of its own run). Per-guest downtime and where each went come from hosta's hpvmd log (the
+ *             hosta. Per-guest downtime and where each went come from hosta's hpvmd log (the
  *             line "VM g: migrated to host H (migration ID, total T s, downtime D ms)": a drain
  *             has no hpvmmigrate client to print them).
+ *   --runs R  repeats singles and drains R times; each drain is compared with the singles of
+ *             its own run (the same load of the machine, as far as that goes).
  *
  * The drain watches its migrations every 100 ms (DRAIN_WATCH_MS), so its wall time includes up
  * to 100 ms per wave. At the end every guest is stopped gracefully on hosta: each passes its
