@@ -329,7 +329,8 @@ int main(int argc, char **argv) {
     else if (c == 'l') opt.link_mbit = (unsigned)atoi(optarg);
     else if (c == 'r') opt.runs = (unsigned)atoi(optarg);
     else if (c == 'p') {
-      if ((n = parse_list(optarg, opt.par, MAX_PAR)) < 0) return fprintf(stderr, "--parallel: up to %d of 1..16\n", MAX_PAR), 2;
+      if ((n = parse_list(optarg, opt.par, MAX_PAR)) < 0)
+        return fprintf(stderr, "--parallel: up to %d values of 1..16\n", MAX_PAR), 2;
       opt.npar = (unsigned)n;
     } else if (c == 'Q') {
       /* ctest's smoke run: three small guests, one and two at a time. */
