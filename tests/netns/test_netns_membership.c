@@ -365,9 +365,10 @@ static void report_detection(nt_env *e, detection *d, const char *fault) {
   for (unsigned k = 0; k < d->n; k++) {
     unsigned i = d->observers[k];
     uint64_t ts = log_time(e, i, sus, from), td = log_time(e, i, dead, from);
-    fprintf(stderr, "  %s: suspect %lld / %lld, dead %lld / %lld\n", e->h[i].name,
-            ts ? (long long)(ts - d->fault_wall) : -1LL, d->shown_suspect[k] ? (long long)d->shown_suspect[k] - 1 : -1LL,
-            td ? (long long)(td - d->fault_wall) : -1LL, (long long)d->shown_dead[k] - 1);
+    long long log_s = ts ? (long long)(ts - d->fault_wall) : -1, log_d = td ? (long long)(td - d->fault_wall) : -1;
+    long long seen_s = d->shown_suspect[k] ? (long long)d->shown_suspect[k] - 1 : -1;
+    fprintf(stderr, "  %s: suspect %lld / %lld, dead %lld / %lld\n", e->h[i].name, log_s, seen_s, log_d,
+            (long long)d->shown_dead[k] - 1);
     assert_true(td > 0);                 /* the death is in its log */
     if (ts) {
       suspected++;
@@ -377,12 +378,11 @@ static void report_detection(nt_env *e, detection *d, const char *fault) {
   assert_true(suspected > 0);            /* someone suspected it first */
 }
 
-static void start_detection(nt_env *e, detection *d, unsigned victim, const unsigned *observers, unsigned n) {
+static void start_detection(detection *d, unsigned victim, const unsigned *observers, unsigned n) {
   memset(d, 0, sizeof *d);
   d->victim = victim;
   d->n = n;
   memcpy(d->observers, observers, n * sizeof *observers);
-  (void)e;
   d->fault_wall = wall_ms();
   d->fault_mono = nt_ms();
 }
@@ -394,14 +394,14 @@ static void test_failure_detection(void **state) {
   /* hostb: its hpvmd killed (-9): nothing answers at its address any more. */
   detection d;
   const unsigned after_b[] = {0, 2, 3, 4};
-  start_detection(e, &d, 1, after_b, 4);
+  start_detection(&d, 1, after_b, 4);
   nt_hpvmd_stop(e, 1, SIGKILL);
   watch_detection(e, &d);
   report_detection(e, &d, "kill -9 of hpvmd");
 
   /* hostc: its link cut; its hpvmd runs on and believes the others failed. */
   const unsigned after_c[] = {0, 3, 4};
-  start_detection(e, &d, 2, after_c, 3);
+  start_detection(&d, 2, after_c, 3);
   nt_link_down(e, 2);
   watch_detection(e, &d);
   report_detection(e, &d, "link cut");
@@ -642,7 +642,7 @@ static void check_views(nt_env *e, unsigned i, unsigned owner) {
   if (!strstr(t, want)) fail_msg("%s: hpvmstatus -P %s -V lacks '%s':\n%s", e->h[i].name, vm, want, t);
   free(t);
 
-  /* -M: host is field 16, state field 4, runsysid field 9 (list and -P). */
+  /* -M: host is field 16, state field 4 (list and -P). */
   for (int single = 0; single < 2; single++) {
     t = single ? nt_ok(e, i, "hpvmstatus -P %s -M", vm) : nt_ok(e, i, "hpvmstatus -M");
     snprintf(want, sizeof want, "%s:", vm);
@@ -655,7 +655,9 @@ static void check_views(nt_env *e, unsigned i, unsigned owner) {
     char f_host[64], f_state[64];
     m_field(line, 15, f_host, sizeof f_host);
     m_field(line, 3, f_state, sizeof f_state);
-    if (strcmp(f_host, host)) fail_msg("%s: -M line of %s names host '%s', not %s: %s", e->h[i].name, vm, f_host, host, line);
+    if (strcmp(f_host, host) || strncmp(f_state, "On", 2))
+      fail_msg("%s: -M line of %s: host '%s' (runs on %s), state '%s': %s", e->h[i].name, vm, f_host, host, f_state,
+               line);
     free(t);
   }
 
