@@ -13,7 +13,9 @@
  *     unmovable and the host stays Draining; stopped, it migrates offline; hpvmmigrate -o of a
  *     guest of h1 typed on h3 is forwarded to h1 and moves it;
  *   - exit --return: two guests the drain moved away while running come back live (migrated by
- *     the hosts they run on), booted once, and pass their checks on h1.
+ *     the hosts they run on), booted once, and pass their checks on h1; one whose online
+ *     migration was disabled meanwhile is listed (exit status 1), stays where it runs, and comes
+ *     back with the next --return once enabled.
  * Gossip runs with a 100 ms probe; waits are generous upper bounds, not timings under test. */
 #include <fcntl.h>
 #include <signal.h>
@@ -315,6 +317,42 @@ static void test_exit_return_migrates_running_guests_back(void **state) {
   free(o.text);
 }
 
+static void test_exit_return_lists_a_guest_that_cannot_come_back(void **state) {
+  dr_fixture *f = *state;
+  ht_env *h1 = &f->h[0];
+  mh_all_see_all_up(f);
+  mh_start_guest(f, h1, "stuck", 32, WORK);
+  assert_true(mh_console_wait(h1, "stuck", 0, "HB ", 20000));
+  mh_out o = mh_hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "enter", "h1", NULL});
+  assert_int_equal(o.status, 0);
+  free(o.text);
+  int w = mh_where(f, "stuck");
+  assert_true(w > 0);
+  o = hpvm_cmd(f, &f->h[w], "hpvmmodify", (char *[]){"hpvmmodify", "-P", "stuck", "-x", "online_migration=disabled", NULL});
+  assert_int_equal(o.status, 0);
+  free(o.text);
+
+  o = mh_hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "exit", "h1", "--return", NULL});
+  assert_int_equal(o.status, 1);
+  assert_non_null(strstr(o.text, "not returned: stuck (on host h"));
+  assert_non_null(strstr(o.text, "online_migration=disabled"));
+  free(o.text);
+  assert_int_equal(mh_where(f, "stuck"), w);
+  assert_true(mh_wait_host_state(&f->h[w], "h1", "Up"));
+
+  /* Still recorded: once enabled, the next --return brings it. */
+  o = hpvm_cmd(f, h1, "hpvmmodify", (char *[]){"hpvmmodify", "-P", "stuck", "-x", "online_migration=enabled", NULL});
+  assert_int_equal(o.status, 0);
+  free(o.text);
+  o = mh_hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "exit", "h1", "--return", NULL});
+  assert_int_equal(o.status, 0);
+  assert_non_null(strstr(o.text, "1 guest(s) migrated back"));
+  free(o.text);
+  assert_int_equal(mh_where(f, "stuck"), 0);
+  assert_int_equal(boots(f, "stuck"), 1);
+  mh_stop_and_check(f, h1, "stuck");
+}
+
 /* What hpvmhost maintenance refuses, and how it says so. */
 static void test_refusals(void **state) {
   dr_fixture *f = *state;
@@ -379,6 +417,7 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_online_migration_disabled_is_enforced, setup, teardown),
       cmocka_unit_test_setup_teardown(test_exit_return_migrates_running_guests_back, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_exit_return_lists_a_guest_that_cannot_come_back, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
