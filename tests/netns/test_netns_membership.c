@@ -19,7 +19,9 @@
  *      restored, hostc refutes its death and every live host is Up again everywhere.
  *   3. refutation of a false suspicion under CPU load: hostc's hpvmd (every thread) is pinned
  *      to one CPU and a SCHED_FIFO busy loop takes that CPU for 200 ms, which starves hpvmd
- *      (a CFS busy loop would not: hpvmd would still get its fair share within a few ms).
+ *      for exactly that long. Ordinary (CFS) busy loops on that CPU delay hpvmd too (four of
+ *      them for 3 s got it suspected, and refuted, here), but by how much is up to the
+ *      scheduler; the real-time loop makes the freeze a known length, short of a death.
  *      200 ms is longer than the probe interval (an observer whose ping falls in the first
  *      100 ms gets no ack before its next tick and suspects hostc) and well short of the
  *      earliest death (suspicion starts 100-200 ms into the freeze, lasts 400 ms at least, so
