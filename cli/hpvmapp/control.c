@@ -8,8 +8,9 @@
  * A newer connection replaces an older one: a restarted hpvmd must always be able to take
  * over, even from one that hangs. The console pump reads what the guest prints, appends it to console.log and
  * forwards it while a supervisor is there. Sends are serialized by send_lock and time out
- * after a few seconds, so a supervisor that stops reading costs the guest its viewers, never
- * its progress.
+ * after a few seconds (and never later than the fence deadline), so a supervisor that stops
+ * reading costs the guest its viewers, never its progress, and never keeps a fenced guest's
+ * process alive.
  *
  * Nothing here may end the VM because the supervisor went away: hpvmd restarts (or
  * crashes) while guests run, and the next one re-attaches through app.sock — except the
@@ -52,6 +53,7 @@ struct app_ctl {
   pthread_mutex_t send_lock;
   int fd;
   bool restarted;              /* the current connection is not the spawn's socketpair */
+  uint64_t send_timeout_ns;    /* SO_SNDTIMEO of fd now (bound_send_timeout) */
   wire_framer in;              /* owned by the control thread */
   atomic_int state;            /* HPVM__VM_RUN_STATE__* */
   atomic_bool poweroff_asked;
@@ -147,8 +149,27 @@ static void log_console(app_ctl *c, const void *buf, size_t len) {
 
 /* ---- Talking to the supervisor ---------------------------------------------------------------- */
 
+static uint64_t mono_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* A send waits SEND_TIMEOUT_S at most, and never past the lease's fence deadline: at the
+ * deadline the guest is powered off and the process must end, whatever the supervisor does (a
+ * frozen hpvmd reads nothing). Set again only when it moves by 100 ms or more (send_lock held). */
+static void bound_send_timeout(app_ctl *c) {
+  uint64_t limit = (uint64_t)SEND_TIMEOUT_S * 1000000000u, fence = atomic_load(&c->fence_ns), now = mono_ns();
+  if (fence) limit = fence <= now ? 1000000u : fence - now < limit ? fence - now : limit;
+  uint64_t cur = c->send_timeout_ns, diff = limit > cur ? limit - cur : cur - limit;
+  if (cur && (limit == cur || (diff < 100000000u && limit > 1000000u))) return;
+  struct timeval tv = {.tv_sec = (time_t)(limit / 1000000000u), .tv_usec = (suseconds_t)(limit % 1000000000u / 1000u)};
+  if (setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) == 0) c->send_timeout_ns = limit;
+}
+
 static void send_locked(app_ctl *c, const Hpvm__AppEvent *e) {
   if (c->fd < 0) return;
+  bound_send_timeout(c);
   /* A supervisor that does not read within the timeout is treated as gone: shutdown() makes
    * the control thread see the end of the connection and wait for the next one. */
   if (wire_send_msg(c->fd, &e->base, WIRE_RPC_MAX_FRAME)) shutdown(c->fd, SHUT_RDWR);
@@ -200,11 +221,10 @@ static void send_error(app_ctl *c, const char *msg) {
 
 /* A new supervisor connection (the control thread only): it replaces the current one. */
 static void take_connection(app_ctl *c, int fd, bool restarted) {
-  struct timeval tv = {.tv_sec = SEND_TIMEOUT_S};
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   pthread_mutex_lock(&c->send_lock);
   if (c->fd >= 0) close(c->fd);
   c->fd = fd;
+  c->send_timeout_ns = 0;      /* bound_send_timeout sets it at the first send */
   c->restarted = restarted;
   atomic_fetch_add(&c->generation, 1);
   wire_framer_free(&c->in);
@@ -219,6 +239,7 @@ static void take_connection(app_ctl *c, int fd, bool restarted) {
   h.restarted_supervisor = restarted;
   e.body_case = HPVM__APP_EVENT__BODY_HELLO;
   e.hello = &h;
+  bound_send_timeout(c);
   if (wire_send_preface(fd, WIRE_MAGIC_APP, WIRE_RPC_VERSION)) shutdown(fd, SHUT_RDWR);
   else send_locked(c, &e);
   pthread_mutex_unlock(&c->send_lock);
@@ -340,12 +361,6 @@ static int read_commands(app_ctl *c) {
   }
   if (rc < 0) fprintf(stderr, "hpvmapp: dropping the supervisor connection: %s\n", c->in.msg);
   return rc < 0 ? -1 : 0;
-}
-
-static uint64_t mono_ns(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
 /* The lease deadline hpvmd gave has passed without a newer one (hpvmd is gone, or cannot

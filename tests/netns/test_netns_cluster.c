@@ -15,12 +15,12 @@
  *     appearance, two boots in all), the fenced copy's exit record says self-fencing, and
  *     every workload (diskverify included) passes at a graceful stop there.
  *
- *     A frozen hpvmd (SIGSTOP) instead of a dead one is not used yet: the guest then stops at
- *     its fence deadline (its console shows no progress after it), but the hpvmapp process
- *     lingers ~2.7 s more (cli/hpvmapp/control.c: a send to the unread control socket waits
- *     for SEND_TIMEOUT_S = 3 s), so it is seen next to the HA-restarted one for up to ~0.3 s
- *     (5 runs of 9 here). A fix belongs in hpvmapp (exit without waiting on a supervisor that does
- *     not read once the guest is fenced); then this test can freeze hpvmd instead.
+ *   - a hung hpvmd: the same guest and checks, but hosta's hpvmd frozen with SIGSTOP and its
+ *     link left up. It neither renews nor reads its hpvmapps' sockets; the hpvmapp must still
+ *     end at the fence deadline. It used to linger ~2.7 s more (a send to the unread control
+ *     socket waited out SEND_TIMEOUT_S = 3 s) and was seen next to the HA-restarted copy;
+ *     cli/hpvmapp/control.c now cuts the supervisor off when it fences and never lets a send
+ *     wait past the fence deadline. The exit record still says self-fencing.
  *
  * Waits are generous upper bounds; the only order checked is fence before restart. */
 #include <signal.h>
@@ -171,8 +171,13 @@ static void observe(nt_env *e, episode *ep, bool *seen_elsewhere) {
   *seen_elsewhere = elsewhere;
 }
 
-static void test_partitioned_host_fences_before_ha_restart(void **state) {
-  nt_env *e = *state;
+/* hosta (host 0) stops renewing: its link cut and its hpvmd killed (partition), or its hpvmd
+ * frozen with SIGSTOP and the link left up (a hung hpvmd). Its hpvmapp must fence the guest
+ * before HA restarts it elsewhere, and /proc never shows two copies. Returns the host it was
+ * restarted on. */
+typedef enum stop_how { STOP_PARTITION, STOP_FREEZE } stop_how;
+
+static unsigned fence_then_restart(nt_env *e, stop_how how) {
   all_see_all_up(e, 3);
   free(nt_ok(e, 0, "hpvmdevmgmt -S 16M %.300s/%s-disk.img", e->shared, VM));
   free(nt_ok(e, 0, "hpvmcreate -P %s -c 1 -r 32M -K %s -A \"memverify size=8M heartbeat diskverify blocks=32 "
@@ -183,11 +188,15 @@ static void test_partitioned_host_fences_before_ha_restart(void **state) {
   assert_true(app > 0);
   assert_int_equal(nt_runners(e, VM, NULL), 1);
 
-  /* The partition: no network, and no lease or liveness renewal (hpvmd gone; the guest's
-   * hpvmapp has only the fence deadline hpvmd last gave it). */
+  /* No lease or liveness renewal from now on: the guest's hpvmapp has only the fence deadline
+   * hpvmd last gave it. */
   episode ep = {.start = nt_ms()};
-  nt_link_down(e, 0);
-  nt_hpvmd_stop(e, 0, SIGKILL);
+  if (how == STOP_PARTITION) {
+    nt_link_down(e, 0);
+    nt_hpvmd_stop(e, 0, SIGKILL);
+  } else {
+    assert_int_equal(kill(e->h[0].hpvmd, SIGSTOP), 0);   /* stays our child: teardown's SIGKILL ends it */
+  }
 
   bool seen_elsewhere = false;
   uint64_t end = nt_ms() + 3 * WAIT_MS;
@@ -197,8 +206,8 @@ static void test_partitioned_host_fences_before_ha_restart(void **state) {
   }
   /* Keep watching a while after the restart: no second copy, no second restart. */
   for (uint64_t until = nt_ms() + 6000; nt_ms() < until; usleep(POLL_MS * 1000)) observe(e, &ep, &seen_elsewhere);
-  fprintf(stderr, "partition of %s: guest fenced after %llu ms, HA restart on %s seen after %llu ms; at most %u "
-          "hpvmapp(s) at once; %u appearance(s) elsewhere\n",
+  fprintf(stderr, "%s of %s: guest fenced after %llu ms, HA restart on %s seen after %llu ms; at most %u "
+          "hpvmapp(s) at once; %u appearance(s) elsewhere\n", how == STOP_PARTITION ? "partition" : "frozen hpvmd",
           e->h[0].name, (unsigned long long)ep.fenced, ep.restarted ? e->h[ep.restart_host].name : "(none)",
           (unsigned long long)ep.restarted, ep.most_at_once, ep.appearances);
   if (!ep.fenced || !ep.restarted) nt_dump_logs(e);
@@ -228,10 +237,26 @@ static void test_partitioned_host_fences_before_ha_restart(void **state) {
   assert_non_null(fence_note);
   assert_non_null(strstr(fence_note, "self-fencing"));
   free(fence_note);
+  return t;
+}
 
+static void test_partitioned_host_fences_before_ha_restart(void **state) {
+  nt_env *e = *state;
+  unsigned t = fence_then_restart(e, STOP_PARTITION);
   /* One boot there; the guest's disk came through: every workload passes at a graceful stop. */
   assert_true(nt_console_wait(e, t, VM, "HB ", WAIT_MS));
   assert_int_equal(nt_guest_boots(e, VM), 2);   /* once on hosta, once after the HA restart */
+  free(nt_guest_verify(e, t, VM, WORKLOADS));
+}
+
+/* A hung hpvmd (SIGSTOP): it neither renews nor reads its hpvmapps' sockets. The fenced
+ * hpvmapp must not wait on it (a send to the unread socket used to hold the process ~3 s,
+ * next to the HA-restarted copy). */
+static void test_frozen_hpvmd_host_fences_before_ha_restart(void **state) {
+  nt_env *e = *state;
+  unsigned t = fence_then_restart(e, STOP_FREEZE);
+  assert_true(nt_console_wait(e, t, VM, "HB ", WAIT_MS));
+  assert_int_equal(nt_guest_boots(e, VM), 2);
   free(nt_guest_verify(e, t, VM, WORKLOADS));
 }
 
@@ -240,6 +265,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_three_hosts_join_and_a_stranger_is_not_admitted, setup4, nt_teardown),
     cmocka_unit_test_setup_teardown(test_partitioned_host_fences_before_ha_restart, setup3, nt_teardown),
+    cmocka_unit_test_setup_teardown(test_frozen_hpvmd_host_fences_before_ha_restart, setup3, nt_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
