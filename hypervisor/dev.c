@@ -10,8 +10,11 @@
  *
  * The console reads its input on a thread of its own (poll on the input fd and a wake pipe)
  * into a ring the guest drains through the RX register or SSC GETCHAR; output is buffered and
- * written at each newline, when the guest waits for input or halts, and every 50 ms. The
- * console also carries the platform's shutdown request (vm_request_shutdown). */
+ * written at each newline, when the guest waits for input or halts, and (the line it stopped
+ * in the middle of, a prompt) after 50 ms without output. The line a paused guest is in the
+ * middle of is held back: a save takes it along (vm_save), and the restored guest prints it
+ * whole, so a migration never splits a line between two hosts' consoles. The console also
+ * carries the platform's shutdown request (vm_request_shutdown). */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -107,6 +110,7 @@ int vm_io_access(vm *v, vm_vcpu *from, uint64_t gpa, unsigned size, bool write, 
 #define CON_IN_SIZE 4096
 _Static_assert(CON_IN_SIZE == VM_CONSOLE_IN_MAX, "vm_console_state holds the whole input ring");
 #define CON_OUT_SIZE 4096
+_Static_assert(CON_OUT_SIZE == VM_CONSOLE_OUT_MAX, "vm_console_state holds the whole output buffer");
 #define CON_TX 0x20
 #define CON_RX 0x28
 #define CON_CONTROL 0x30
@@ -127,17 +131,24 @@ struct vm_console {
   pthread_mutex_t out_lock;
   char out[CON_OUT_SIZE];
   size_t out_n;
+  uint64_t out_puts;             /* bytes the guest ever wrote (the thread sees it go quiet) */
 };
 
-static void out_flush_locked(vm_console *k) {
+/* Write out[0..n) and keep what follows it. */
+static void out_write_locked(vm_console *k, size_t n) {
   size_t done = 0;
-  while (done < k->out_n && k->out_fd >= 0) {
-    ssize_t r = write(k->out_fd, k->out + done, k->out_n - done);
+  while (done < n && k->out_fd >= 0) {
+    ssize_t r = write(k->out_fd, k->out + done, n - done);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) break;   /* output gone (closed pipe): drop it, the guest goes on */
     done += (size_t)r;
   }
-  k->out_n = 0;
+  memmove(k->out, k->out + n, k->out_n - n);
+  k->out_n -= n;
+}
+
+static void out_flush_locked(vm_console *k) {
+  out_write_locked(k, k->out_n);
 }
 
 void vm_console_flush(vm *v) {
@@ -148,10 +159,37 @@ void vm_console_flush(vm *v) {
   pthread_mutex_unlock(&k->out_lock);
 }
 
+/* Up to the last newline: the unfinished line stays for the saved state (vm_save). */
+void vm_console_flush_lines(vm *v) {
+  vm_console *k = v->console;
+  if (!k) return;
+  pthread_mutex_lock(&k->out_lock);
+  size_t n = k->out_n;
+  while (n && k->out[n - 1] != '\n') n--;
+  out_write_locked(k, n);
+  pthread_mutex_unlock(&k->out_lock);
+}
+
+void vm_console_forget_unsent(vm *v) {
+  vm_console *k = v->console;
+  if (!k) return;
+  pthread_mutex_lock(&k->out_lock);
+  k->out_n = 0;
+  pthread_mutex_unlock(&k->out_lock);
+}
+
+static bool vm_paused(vm *v) {
+  pthread_mutex_lock(&v->lock);
+  bool paused = v->pause_depth > 0;
+  pthread_mutex_unlock(&v->lock);
+  return paused;
+}
+
 void vm_console_putc(vm *v, int ch) {
   vm_console *k = v->console;
   pthread_mutex_lock(&k->out_lock);
   k->out[k->out_n++] = (char)ch;
+  k->out_puts++;
   if (ch == '\n' || k->out_n == CON_OUT_SIZE) out_flush_locked(k);
   pthread_mutex_unlock(&k->out_lock);
 }
@@ -197,8 +235,23 @@ static void con_write(vm_device *d, unsigned off, uint64_t val) {
 
 static const vm_dev_ops con_ops = {con_read, con_write};
 
+/* The thread's periodic flush. A line the guest has stopped in the middle of (a prompt) shows
+ * once the guest has written nothing for a tick; never a line it is still writing, nor the
+ * one a paused guest is in the middle of: it may be saved and go on elsewhere (a migration),
+ * and it is printed whole there. */
+static void tick_flush(vm_console *k, uint64_t *seen_puts) {
+  pthread_mutex_lock(&k->out_lock);
+  uint64_t puts = k->out_puts;
+  bool quiet = puts == *seen_puts;
+  *seen_puts = puts;
+  pthread_mutex_unlock(&k->out_lock);
+  if (quiet && !vm_paused(k->dev->vm)) vm_console_flush(k->dev->vm);
+  else vm_console_flush_lines(k->dev->vm);
+}
+
 static void *con_thread(void *arg) {
   vm_console *k = arg;
+  uint64_t seen_puts = 0;
   bool in_open = k->in_fd >= 0;
   for (;;) {
     pthread_mutex_lock(&k->dev->lock);
@@ -208,7 +261,7 @@ static void *con_thread(void *arg) {
     int n = poll(p, 2, 50);
     if (n < 0 && errno != EINTR) break;
     if (p[0].revents) break;                       /* stop */
-    vm_console_flush(k->dev->vm);
+    tick_flush(k, &seen_puts);
     if (n <= 0 || !p[1].revents) continue;
     uint8_t buf[512];
     ssize_t r = read(k->in_fd, buf, sizeof buf);
@@ -249,6 +302,10 @@ void vm_console_get_state(vm *v, vm_console_state *out) {
   out->nin = k->in_n;
   for (unsigned i = 0; i < k->in_n; i++) out->in[i] = k->in[(k->in_head + i) % CON_IN_SIZE];
   pthread_mutex_unlock(&k->dev->lock);
+  pthread_mutex_lock(&k->out_lock);
+  out->nout = (unsigned)k->out_n;
+  memcpy(out->out, k->out, k->out_n);
+  pthread_mutex_unlock(&k->out_lock);
 }
 
 void vm_console_set_state(vm *v, const vm_console_state *st) {
@@ -259,6 +316,10 @@ void vm_console_set_state(vm *v, const vm_console_state *st) {
   k->in_n = st->nin <= CON_IN_SIZE ? st->nin : CON_IN_SIZE;
   memcpy(k->in, st->in, k->in_n);
   pthread_mutex_unlock(&k->dev->lock);
+  pthread_mutex_lock(&k->out_lock);
+  k->out_n = st->nout < CON_OUT_SIZE ? st->nout : 0;   /* room for the byte that completes it */
+  memcpy(k->out, st->out, k->out_n);
+  pthread_mutex_unlock(&k->out_lock);
 }
 
 int vm_console_create(vm *v, int in_fd, int out_fd) {

@@ -245,7 +245,10 @@ void vm_devices_drain(vm *v);
  *
  * vm_save takes a paused VM (vm_pause) or one not started. It first waits for every avio_stor
  * request in flight to complete (quiesce: the format carries no in-flight request, and with
- * the vCPUs paused no new one can start) and flushes console output; the VM stays paused.
+ * the vCPUs paused no new one can start) and flushes console output up to the last whole
+ * line; the line the guest is in the middle of travels in the state (the restored guest
+ * prints it whole), so a guest that moves never has a line split between two consoles. The
+ * VM stays paused.
  * vm_restore takes a VM just created (vm_create, no kernel needed) with the same memory size,
  * vCPU count and devices, not started; vm_start then continues the guest where it was saved,
  * and each vCPU's ar.itc continues from its saved value (guest time never steps back).
@@ -264,6 +267,10 @@ int vm_restore(vm *v, struct wire_reader *r, char *msg, size_t msglen);
  * already received) and applies everything else as vm_restore does, ar.itc included. */
 int vm_save_state(vm *v, struct wire_writer *w, char *msg, size_t msglen);
 int vm_restore_state(vm *v, struct wire_reader *r, char *msg, size_t msglen);
+/* The saved state took the console's unfinished line with it, and the guest goes on from
+ * that state elsewhere (a migration handed over, a suspension): drop the line here, so this
+ * VM's end does not print it as well. Call it on the paused VM, before vm_power_off. */
+void vm_console_forget_unsent(vm *v);
 /* Restore from a file (which must end with the stream) or a buffer. */
 int vm_restore_file(vm *v, const char *path, char *msg, size_t msglen);
 int vm_restore_mem(vm *v, const void *buf, size_t len, char *msg, size_t msglen);

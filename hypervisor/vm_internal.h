@@ -238,13 +238,17 @@ const char *vm_stor_path(vm *v, unsigned i);
  * them on the wire. Getters take the model's lock; setters are for a VM not yet started. */
 
 #define VM_CONSOLE_IN_MAX 4096
+#define VM_CONSOLE_OUT_MAX 4096
 typedef struct vm_console_state {
   uint64_t control;
   unsigned nin;                          /* input received, not yet read by the guest */
   uint8_t in[VM_CONSOLE_IN_MAX];         /* oldest first */
+  unsigned nout;                         /* output written by the guest, not yet transmitted: */
+  uint8_t out[VM_CONSOLE_OUT_MAX];       /* the line it is in the middle of */
 } vm_console_state;
 void vm_console_get_state(vm *v, vm_console_state *out);
-void vm_console_set_state(vm *v, const vm_console_state *st);   /* nin <= VM_CONSOLE_IN_MAX */
+void vm_console_set_state(vm *v, const vm_console_state *st);   /* nin, nout <= VM_CONSOLE_*_MAX */
+void vm_console_flush_lines(vm *v);   /* whole lines only: the unfinished one stays (saved state) */
 
 typedef struct vm_stor_state {
   uint64_t ring_base;

@@ -182,6 +182,7 @@ static int save_device(wire_writer *w, vm *v, unsigned i, char *msg, size_t msgl
     hpvm__console_state__init(&con);
     con.control = (uint32_t)cs->control;
     con.input = (ProtobufCBinaryData){.len = cs->nin, .data = cs->in};
+    con.output = (ProtobufCBinaryData){.len = cs->nout, .data = cs->out};
     m.console = &con;
     snprintf(id, sizeof id, "console");
   } else {
@@ -250,7 +251,7 @@ static int save(vm *v, wire_writer *w, bool with_ram, char *msg, size_t msglen) 
   if (off) return fail(msg, msglen, HPVM_EINVAL, "the VM has powered off: there is no guest to save");
   if (running) return fail(msg, msglen, HPVM_EBUSY, "the VM is running: pause it before saving it");
   vm_devices_drain(v);
-  vm_console_flush(v);
+  vm_console_flush_lines(v);   /* the unfinished line goes in the console's state */
   /* Purges and revocations other threads queued for the parked vCPUs. */
   pthread_mutex_lock(&v->lock);
   for (unsigned i = 0; i < v->ncpus; i++)
@@ -458,6 +459,9 @@ static int load_device(restore_ctx *x, const wire_section *s) {
     if (!m->console) rc = refuse(x, s, HPVM_ECORRUPT, "console %u without its state", m->index);
     else if (m->console->input.len > VM_CONSOLE_IN_MAX)
       rc = refuse(x, s, HPVM_ECORRUPT, "console input of %zu bytes, the device holds %d", m->console->input.len, VM_CONSOLE_IN_MAX);
+    else if (m->console->output.len >= VM_CONSOLE_OUT_MAX)
+      rc = refuse(x, s, HPVM_ECORRUPT, "console output of %zu bytes, the device holds %d", m->console->output.len,
+                  VM_CONSOLE_OUT_MAX - 1);
     else if (m->console->control > 3) rc = refuse(x, s, HPVM_ECORRUPT, "console control 0x%x", m->console->control);
     else {
       vm_console_state *cs = malloc(sizeof *cs);
@@ -466,6 +470,8 @@ static int load_device(restore_ctx *x, const wire_section *s) {
         cs->control = m->console->control;
         cs->nin = (unsigned)m->console->input.len;
         if (cs->nin) memcpy(cs->in, m->console->input.data, cs->nin);
+        cs->nout = (unsigned)m->console->output.len;
+        if (cs->nout) memcpy(cs->out, m->console->output.data, cs->nout);
         vm_console_set_state(v, cs);
         free(cs);
       }

@@ -276,6 +276,7 @@ static void suspend_to(app_ctl *c, const char *path) {
     return;
   }
   fprintf(stderr, "hpvmapp: VM suspended to %s\n", path);
+  vm_console_forget_unsent(c->v);   /* the line the guest is in the middle of is in the file */
   vm_power_off(c->v, 0);
 }
 

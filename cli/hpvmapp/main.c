@@ -130,6 +130,7 @@ static bool save_and_stop(sig_ctx *s) {
     return false;
   }
   fprintf(stderr, "hpvmapp: VM saved to %s\n", s->state_file);
+  vm_console_forget_unsent(s->v);   /* the line the guest is in the middle of is in the file */
   vm_power_off(s->v, 0);
   return true;
 }
@@ -258,6 +259,8 @@ int main(int argc, char **argv) {
      * guest runs only once the library received it and hpvmd adopted its lease. */
     rc = app_ctl_connect(ctl, v, HPVM__VM_RUN_STATE__VM_RUN_STATE_INCOMING);
     if (!rc && (rc = app_mig_incoming(mig, in_fds, n_in, msg, sizeof msg))) {
+      /* The source goes on with the guest: a line it was in the middle of is its to finish. */
+      vm_console_forget_unsent(v);
       char note[700];
       snprintf(note, sizeof note, "incoming migration failed: %s", msg);
       fprintf(stderr, "hpvmapp: %s\n", note);

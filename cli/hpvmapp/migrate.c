@@ -594,6 +594,10 @@ static void *source_thread(void *arg) {
     /* The lease names the target: this copy never runs again. */
     fprintf(stderr, "hpvmapp: VM migrated to host %s\n", m->target);
     app_ctl_set_migrated(m->ctl, m->target);
+    /* Every whole line the guest printed here is in console.log (the pump drains the console
+     * before the exit); the line it was in the middle of went with the state, and the target
+     * prints it whole. */
+    vm_console_forget_unsent(m->v);
     vm_power_off(m->v, 0);
   }
   pthread_mutex_lock(&m->lock);
