@@ -409,6 +409,15 @@ static bool online_migration_disabled(hd_daemon *d, const char *name) {
   return off;
 }
 
+/* A guest's memory: a guest re-attached by a restarted hpvmd has none recorded until it is
+ * read from its configuration (placed as 0 MB, every such guest would go to one host). */
+static uint64_t guest_memory(hd_daemon *d, hd_vm *v) {
+  Hpvm__VmConfig *c = NULL;
+  if (!v->memory_bytes && sto_vm_load(d->sto, v->name, &c) == 0) v->memory_bytes = c->memory_bytes;
+  sto_vm_free(c);
+  return v->memory_bytes;
+}
+
 /* The running guests with their placement; unplaced and unmovable ones are marked so. */
 static int collect_running(hd_drain *g, char *why, size_t len) {
   hd_daemon *d = g->d;
@@ -422,7 +431,7 @@ static int collect_running(hd_drain *g, char *why, size_t len) {
     if (!hd_vm_running(v) || v->incoming) continue;
     drain_guest *dg = &g->g[g->ng];
     snprintf(dg->name, sizeof dg->name, "%s", v->name);
-    dg->mem = v->memory_bytes;
+    dg->mem = guest_memory(d, v);
     dg->entitlement = v->entitlement;
     dg->phase = g->policy == POLICY_MIGRATE && online_migration_disabled(d, v->name) ? DG_UNMOVABLE : 0;
     g->ng++;
@@ -903,12 +912,27 @@ static void fwd_free(drain_fwd *f) {
   free(f->user), free(f->cmdline), free(f);
 }
 
+/* HOST may go quiet for long (a migration with no news) but must not vanish unseen: a host
+ * that lost power or its network sends no FIN, and the wait would last FWD_QUIET_MS. TCP
+ * keepalive probes, answered by HOST's kernel, end the connection within about the lease
+ * timeout of silence (idle T/3, then 3 probes T/6 apart, at least a second each). */
+static void keep_alive(int fd, uint32_t lease_timeout_ms) {
+  int on = 1, idle = (int)(lease_timeout_ms / 3000), intvl = (int)(lease_timeout_ms / 6000), cnt = 3;
+  if (idle < 1) idle = 1;
+  if (intvl < 1) intvl = 1;
+  setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+}
+
 static void *fwd_thread(void *arg) {
   drain_fwd *f = arg;
   char msg[1200];
   chan *ch = NULL;
   f->cc.timeout_ms = FWD_CONNECT_MS;
   int rc = hd_peer_open(f->address, FWD_CONNECT_MS, &f->cc, f->host, &ch, msg, sizeof msg);
+  if (!rc) keep_alive(chan_fd(ch), f->d->o.lease_timeout_ms);
   Hpvm__MaintenanceForward mf = HPVM__MAINTENANCE_FORWARD__INIT;
   mf.request = f->req;
   mf.user = f->user;

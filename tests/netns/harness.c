@@ -255,6 +255,23 @@ unsigned nt_runners(const nt_env *e, const char *vm, unsigned *where) {
   return n;
 }
 
+/* Power loss of host i: its link cut, then every process in its namespace (hpvmd, its hpvmapps,
+ * commands running there) killed until none is left. Only hpvmd is reaped here (waitpid(-1)
+ * would also reap the test's other children, whose status the test may still want). */
+void nt_host_crash(nt_env *e, unsigned i) {
+  nt_link_down(e, i);
+  for (int tries = 0; tries < 200; tries++) {
+    int n = 0;
+    each_pid_in_ns(e->h[i].ns, kill_one, &n);
+    if (!n) break;
+    usleep(10000);
+  }
+  if (e->h[i].hpvmd > 0)
+    while (waitpid(e->h[i].hpvmd, NULL, 0) < 0 && errno == EINTR) {
+    }
+  e->h[i].hpvmd = 0;
+}
+
 void nt_app_kill(nt_env *e, unsigned i, const char *vm) {
   pid_t pid = nt_app_pid(e, i, vm);
   if (!pid) fail_msg("%s runs no hpvmapp for %s to kill", e->h[i].name, vm);

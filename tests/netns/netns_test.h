@@ -106,6 +106,10 @@ unsigned nt_runners(const nt_env *e, const char *vm, unsigned *where);
 /* SIGKILL host i's hpvmapp of vm (fails the test if there is none) and wait until it is gone. */
 void nt_app_kill(nt_env *e, unsigned i, const char *vm);
 
+/* A power loss of host i: its link cut and every process in its namespace (hpvmd and its
+ * hpvmapps) killed with SIGKILL at once; nt_link_up and nt_hpvmd_start bring it back. */
+void nt_host_crash(nt_env *e, unsigned i);
+
 /* ---- Links ---------------------------------------------------------------------------------- */
 
 /* Cut host i's link (its end set down inside its namespace) and restore it. */

@@ -1,0 +1,690 @@
+/* test_netns_drain.c — faults during a maintenance drain (hpvmhost maintenance enter hosta),
+ * three hosts behind a bridge, hpvmd with a 3 s lease and liveness timeout and a 100 ms gossip
+ * probe. hosta runs three or four guests (memverify + heartbeat, some with -x ha=on); its link
+ * is shaped to 50 Mbit/s so that each live migration of the drain lasts a second or two and
+ * the fault strikes while one is in its copy phase (read from the drain's progress lines):
+ *
+ *   1. kill -9 of hosta's hpvmd (restarted at once, as systemd would: its hpvmapps fence
+ *      themselves 2 s after the last renewal): the hpvmhost waiting on hosta fails with a clear
+ *      error; the guest in flight stays on hosta or lands on its target; the restarted hpvmd
+ *      finds hosta Draining (STATE/maintenance) and says so in hpvmhost status on the others;
+ *      maintenance enter again completes the drain (Maintenance, every guest elsewhere);
+ *   2. kill -9 of the target's hpvmd (restarted a second later): the guest in flight ends on
+ *      one host, the drain goes on with the others and ends in Maintenance, or Draining naming
+ *      that guest as still here;
+ *   3. the power loss of hosta (its link cut, every process in its namespace killed) after one
+ *      guest moved and with the next in flight, the drain typed on hostb: that hpvmhost fails
+ *      naming hosta (the forwarding connection is kept alive by TCP keepalive), the moved guest
+ *      runs on, each ha=on guest that was on hosta is HA-restarted once on hostb or hostc, each
+ *      other shows Unknown and runs nowhere;
+ *   4. hpvmhost maintenance enter hosta --abort (typed on hostb, the drain on hostc) while a
+ *      migration is in flight: it finishes, no other starts, hosta is Up, the drain command fails
+ *      with "aborted" and the command log tells it.
+ *
+ * Never two copies: /proc is polled every 50 ms during every case (one pass over all hosts'
+ * hpvmapps): at most one hpvmapp for a guest that is not a migration's incoming one, at most
+ * two in all, and, for the guests no migration touched, at most one. An incoming hpvmapp is not
+ * running the guest until its lease names its host, so /proc alone cannot tell a migration from
+ * two copies; the guests tell: the heartbeat prints "HB <seq> <itc>" every 100 ms, and two
+ * copies of one boot would print the same numbers on two consoles, so every number of a boot
+ * appears once over all hosts' consoles. Every running guest then passes memverify and
+ * heartbeat at a graceful stop with no FAIL on any console, booted once (twice after an HA
+ * restart). Waits are generous upper bounds; nothing is timed. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "control.pb-c.h"
+#include "netns_test.h"
+
+#define A 0
+#define B 1
+#define C 2
+#define NG_MAX 4
+#define LINK_KBIT 100000
+#define POLL_MS 50
+#define WAIT_MS 60000
+#define BANNER "hpvmk: IA-64 guest kernel:"
+
+typedef struct guest {
+  const char *name;
+  bool ha;
+} guest;
+
+static const guest GUESTS[NG_MAX] = {{"dg1", true}, {"dg2", false}, {"dg3", true}, {"dg4", false}};
+
+/* ---- Watching /proc: who runs what ------------------------------------------------------------- */
+
+typedef struct watch {
+  nt_env *e;
+  unsigned ng;
+  ino_t ns[NT_MAX_HOSTS];
+  unsigned most_apps[NG_MAX];       /* most hpvmapps for the guest at one poll */
+  unsigned most_resident[NG_MAX];   /* most of them not --incoming */
+  unsigned app_on[NG_MAX];          /* the last poll: hosts (bits) with an hpvmapp for the guest */
+  unsigned resident_on[NG_MAX];     /* those of them not --incoming */
+  unsigned polls;
+  uint64_t start;                   /* nt_ms() at watch_init */
+  char out[400];                    /* the drain command's output file */
+  unsigned drains;                  /* drain commands started (names their output files) */
+} watch;
+
+static int host_of_pid(const watch *w, const char *pid) {
+  char path[300];
+  struct stat st;
+  snprintf(path, sizeof path, "/proc/%s/ns/net", pid);
+  if (stat(path, &st)) return -1;
+  for (unsigned i = 0; i < w->e->n; i++)
+    if (w->ns[i] == st.st_ino) return (int)i;
+  return -1;
+}
+
+/* A live (not zombie) hpvmapp: its guest index in GUESTS (-1: another program) and whether it
+ * was started with --incoming. */
+static int app_guest(const watch *w, const char *pid, bool *incoming) {
+  char path[300], buf[8192];
+  snprintf(path, sizeof path, "/proc/%s/stat", pid);
+  char *st = nt_read_file(path);
+  const char *p = st ? strrchr(st, ')') : NULL;
+  bool alive = p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+  free(st);
+  if (!alive) return -1;
+  snprintf(path, sizeof path, "/proc/%s/cmdline", pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+  if (fd >= 0) close(fd);
+  if (n <= 0) return -1;
+  buf[n] = 0;
+  const char *arg0 = strrchr(buf, '/') ? strrchr(buf, '/') + 1 : buf;
+  if (strcmp(arg0, "hpvmapp")) return -1;
+  int g = -1;
+  *incoming = false;
+  for (const char *a = buf; a < buf + n; a += strlen(a) + 1) {
+    const char *next = a + strlen(a) + 1;
+    if (!strcmp(a, "--incoming")) *incoming = true;
+    if (!strcmp(a, "--name") && next < buf + n)
+      for (unsigned k = 0; k < w->ng; k++)
+        if (!strcmp(next, GUESTS[k].name)) g = (int)k;
+  }
+  return g;
+}
+
+/* One pass over /proc. */
+static void poll_once(watch *w) {
+  unsigned apps[NG_MAX] = {0}, resident[NG_MAX] = {0};
+  memset(w->app_on, 0, sizeof w->app_on);
+  memset(w->resident_on, 0, sizeof w->resident_on);
+  DIR *d = opendir("/proc");
+  struct dirent *de;
+  while (d && (de = readdir(d))) {
+    int h = de->d_name[0] < '1' || de->d_name[0] > '9' ? -1 : host_of_pid(w, de->d_name);
+    bool incoming;
+    int g = h < 0 ? -1 : app_guest(w, de->d_name, &incoming);
+    if (g < 0) continue;
+    apps[g]++;
+    resident[g] += !incoming;
+    w->app_on[g] |= 1u << h;
+    if (!incoming) w->resident_on[g] |= 1u << h;
+  }
+  if (d) closedir(d);
+  for (unsigned k = 0; k < w->ng; k++) {
+    if (apps[k] > w->most_apps[k]) w->most_apps[k] = apps[k];
+    if (resident[k] > w->most_resident[k]) w->most_resident[k] = resident[k];
+    if (resident[k] > 1 || apps[k] > 2) {
+      nt_dump_logs(w->e);
+      fail_msg("%s: %u hpvmapps at once, %u of them not incoming", GUESTS[k].name, apps[k], resident[k]);
+    }
+  }
+  w->polls++;
+}
+
+static void watch_init(watch *w, nt_env *e, unsigned ng) {
+  memset(w, 0, sizeof *w);
+  w->e = e;
+  w->ng = ng;
+  w->start = nt_ms();
+  for (unsigned i = 0; i < e->n; i++) {
+    char path[200];
+    struct stat st;
+    snprintf(path, sizeof path, "/run/netns/%s", e->h[i].ns);
+    assert_int_equal(stat(path, &st), 0);
+    w->ns[i] = st.st_ino;
+  }
+}
+
+/* A new output file for the next drain command. */
+static const char *next_out(watch *w) {
+  snprintf(w->out, sizeof w->out, "%.300s/drain-%u.out", w->e->dir, ++w->drains);
+  return w->out;
+}
+
+/* A progress line with the seconds since the case began. */
+static void say(const watch *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(const watch *w, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  printf("[%5.1f s] ", (double)(nt_ms() - w->start) / 1000);
+  vprintf(fmt, ap);
+  va_end(ap);
+  fflush(stdout);
+}
+
+static void watch_sleep(watch *w, unsigned ms) {
+  for (uint64_t end = nt_ms() + ms; nt_ms() < end; usleep(POLL_MS * 1000)) poll_once(w);
+}
+
+/* Child pid's exit status if it ended (reaped), else -1. */
+static int ended(pid_t pid) {
+  int st;
+  if (waitpid(pid, &st, WNOHANG) != pid) return -1;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Wait for child pid (polling /proc meanwhile); its exit status, -1 after timeout_ms (it is
+ * then killed). */
+static int watch_child(watch *w, pid_t pid, int timeout_ms) {
+  for (uint64_t end = nt_ms() + (uint64_t)timeout_ms; nt_ms() < end; watch_sleep(w, POLL_MS)) {
+    int st = ended(pid);
+    if (st != -1) return st;
+  }
+  return nt_wait_child(pid, 0);
+}
+
+/* The drain's output shows a live migration in its copy phase: the guest's index and its
+ * target host's. skip: guests whose copy does not count (already moved). */
+static bool copy_seen(const watch *w, unsigned skip_moved, int *g, int *target) {
+  char *s = nt_read_file(w->out);
+  unsigned moved = 0;
+  bool found = false;
+  for (const char *p = s; p && !found && (p = strstr(p, "hpvmhost: VM ")); p++) {
+    char name[64], host[64];
+    if (sscanf(p, "hpvmhost: VM %63[^:]: migrated to host %63s", name, host) == 2) moved++;
+    int end = 0;
+    if (moved < skip_moved ||
+        sscanf(p, "hpvmhost: VM %63[^:]: migrating to host %63[^:]: copy round%n", name, host, &end) != 2 || !end)
+      continue;
+    for (unsigned k = 0; k < w->ng; k++)
+      if (!strcmp(name, GUESTS[k].name)) *g = (int)k;
+    *target = nt_host_index(w->e, host);
+    found = *target >= 0 && *g >= 0;
+  }
+  free(s);
+  return found;
+}
+
+/* Wait (polling) until the drain has moved `moved` guests and the next one is copying. */
+static void wait_copy(watch *w, pid_t drain, unsigned moved, int *g, int *target) {
+  *g = *target = -1;
+  for (uint64_t end = nt_ms() + WAIT_MS; nt_ms() < end; watch_sleep(w, 5)) {
+    if (copy_seen(w, moved, g, target)) return;
+    if (ended(drain) != -1) break;
+  }
+  char *s = nt_read_file(w->out);
+  nt_dump_logs(w->e);
+  fail_msg("no migration in its copy phase after %u moved; the drain said:\n%s", moved, s ? s : "");
+  *g = *target = 0;   /* not reached */
+}
+
+/* ---- Guests ------------------------------------------------------------------------------------ */
+
+static void guests_start(nt_env *e, unsigned ng) {
+  for (unsigned k = 0; k < ng; k++) {
+    nt_guest_create(e, A, GUESTS[k].name, 64, 1, "memverify size=8M rate=4 heartbeat", 0);
+    if (GUESTS[k].ha) free(nt_ok(e, A, "hpvmmodify -P %s -x ha=on", GUESTS[k].name));
+    free(nt_ok(e, A, "hpvmstart -P %s", GUESTS[k].name));
+  }
+  for (unsigned k = 0; k < ng; k++)
+    if (!nt_console_wait(e, A, GUESTS[k].name, "memverify: cpu 0: pass ", WAIT_MS))
+      fail_msg("%s did not fill its memory", GUESTS[k].name);
+}
+
+/* Guest k runs on the host its lease names, whose hpvmd says On, and no other host runs an
+ * hpvmapp for it but an incoming one the lease never named (a migration's target left waiting
+ * for a source that died): that host, or -1 when that is not so within timeout_ms (polling
+ * /proc meanwhile). */
+static int settled(watch *w, unsigned k, int timeout_ms) {
+  const char *vm = GUESTS[k].name;
+  for (uint64_t end = nt_ms() + (uint64_t)timeout_ms;; watch_sleep(w, POLL_MS)) {
+    char owner[300];
+    int o = nt_lease(w->e, vm, owner, sizeof owner, NULL) == 0 ? nt_host_index(w->e, owner) : -1;
+    poll_once(w);
+    if (o >= 0 && (w->app_on[k] & 1u << o) && !(w->resident_on[k] & ~(1u << o)) &&
+        nt_state(w->e, (unsigned)o, vm) == HPVM__VM_RUN_STATE__VM_RUN_STATE_ON)
+      return o;
+    if (nt_ms() >= end) return -1;
+  }
+}
+
+static int must_settle(watch *w, unsigned k) {
+  int where = settled(w, k, WAIT_MS);
+  if (where < 0) {
+    nt_dump_logs(w->e);
+    fail_msg("%s did not settle on one host", GUESTS[k].name);
+    return 0;
+  }
+  return where;
+}
+
+/* Host i's whole console of vm (rotated part first). */
+static char *console_of(const nt_env *e, unsigned i, const char *vm) {
+  char path[600];
+  snprintf(path, sizeof path, "%s/vms/%s/console.log.1", e->h[i].state, vm);
+  char *old = nt_read_file(path), *cur = nt_console(e, i, vm);
+  if (!old) return cur;
+  char *all = malloc(strlen(old) + strlen(cur) + 1);
+  strcpy(all, old);
+  strcat(all, cur);
+  free(old), free(cur);
+  return all;
+}
+
+/* Mark the complete "HB <seq> <itc>" lines of s[from, to) in seen; false on a number seen
+ * before (a second copy of the boot). */
+static bool beats(const char *s, const char *end, unsigned char *seen, long max, long *dup) {
+  for (const char *p = s; p && p < end; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+    long seq, itc;
+    char nl;
+    if (sscanf(p, "HB %ld %ld%c", &seq, &itc, &nl) != 3 || nl != '\n' || seq < 0 || seq >= max) continue;
+    if (strchr(p, '\n') > end) break;
+    if (seen[seq]) return *dup = seq, false;
+    seen[seq] = 1;
+  }
+  return true;
+}
+
+/* The boot that started on hosta (its console up to any later boot there) and its
+ * continuations on the other hosts (their consoles before any boot of their own) print each
+ * heartbeat once. */
+static void one_copy_of_first_boot(const nt_env *e, const char *vm) {
+  const long max = 1L << 20;
+  unsigned char *seen = calloc((size_t)max, 1);
+  for (unsigned i = 0; i < e->n; i++) {
+    char *s = console_of(e, i, vm);
+    const char *from = s, *to;
+    if (i == A) from = strstr(s, BANNER) ? strstr(s, BANNER) : s + strlen(s);
+    to = strstr(i == A && *from ? from + 1 : from, BANNER);
+    if (!to) to = s + strlen(s);
+    if (i != A && strstr(s, BANNER) && strstr(s, BANNER) < to) to = strstr(s, BANNER);
+    long dup = -1;
+    if (!beats(from, to, seen, max, &dup))
+      fail_msg("%s: heartbeat %ld of its first boot printed twice (again on %s): two copies ran", vm, dup, e->h[i].name);
+    free(s);
+  }
+  free(seen);
+}
+
+/* Graceful stop of every guest with boots[k] > 0 where it runs, all at once: every workload
+ * and the shutdown PASS on that console, no FAIL on any host's, booted boots[k] times, and one
+ * copy of its first boot. */
+static void verify_all(watch *w, const unsigned *boots) {
+  nt_env *e = w->e;
+  say(w, "graceful stops\n");
+  pid_t stop[NG_MAX] = {0};
+  int where[NG_MAX];
+  char out[NG_MAX][400];
+  for (unsigned k = 0; k < w->ng; k++) {
+    if (!boots[k]) continue;
+    where[k] = must_settle(w, k);
+    snprintf(out[k], sizeof out[k], "%.300s/stop-%s.out", e->dir, GUESTS[k].name);
+    stop[k] = nt_spawn(e, (unsigned)where[k], out[k], "hpvmstop -P %s -g -t 60", GUESTS[k].name);
+  }
+  for (unsigned k = 0; k < w->ng; k++) {
+    if (!stop[k]) continue;
+    const char *vm = GUESTS[k].name;
+    int st = watch_child(w, stop[k], 90000);
+    if (st != 0 || !nt_wait_state(e, (unsigned)where[k], vm, HPVM__VM_RUN_STATE__VM_RUN_STATE_OFF, 90000)) {
+      char *s = nt_read_file(out[k]);
+      nt_dump_logs(e);
+      fail_msg("hpvmstop -g of %s on %s exited %d and it is not off: %s", vm, e->h[where[k]].name, st, s ? s : "");
+    }
+    for (unsigned i = 0; i < e->n; i++) {
+      char *c = console_of(e, i, vm);
+      if (strstr(c, "FAIL")) fail_msg("the console of %s on %s reports a failure:\n%s", vm, e->h[i].name, c);
+      free(c);
+    }
+    char *c = nt_console(e, (unsigned)where[k], vm);
+    const char *want[] = {"PASS memverify\n", "PASS heartbeat\n", "PASS shutdown\n"};
+    for (unsigned j = 0; j < 3; j++)
+      if (!strstr(c, want[j])) fail_msg("'%s' is not on the console of %s on %s:\n%s", want[j], vm, e->h[where[k]].name, c);
+    free(c);
+    assert_int_equal(nt_guest_boots(e, vm), boots[k]);
+    one_copy_of_first_boot(e, vm);
+  }
+  printf("the case took %.1f s; %u polls of /proc\n", (double)(nt_ms() - w->start) / 1000, w->polls);
+}
+
+/* ---- Shared state -------------------------------------------------------------------------------- */
+
+static char *command_log(const nt_env *e) {
+  char path[400];
+  snprintf(path, sizeof path, "%.300s/log/command.log", e->shared);
+  char *s = nt_read_file(path);
+  return s ? s : strdup("");
+}
+
+static unsigned count(const char *s, const char *needle) {
+  unsigned n = 0;
+  for (const char *p = s; (p = strstr(p, needle)); p += strlen(needle)) n++;
+  return n;
+}
+
+/* STATE/maintenance of host i: its first word, "" when absent (Up). */
+static void maint_file(const nt_env *e, unsigned i, char *word, size_t len) {
+  char path[400];
+  snprintf(path, sizeof path, "%.300s/maintenance", e->h[i].state);
+  char *s = nt_read_file(path);
+  snprintf(word, len, "%s", s ? s : "");
+  word[strcspn(word, " \n")] = 0;
+  free(s);
+}
+
+/* The State column of host `name` in host i's hpvmhost status ("" when not listed). */
+static void status_state(nt_env *e, unsigned i, const char *name, char *state, size_t len) {
+  state[0] = 0;
+  nt_out r = nt_cmd(e, i, "hpvmhost status");
+  for (char *line = r.o ? strtok(r.o, "\n") : NULL; r.status == 0 && line; line = strtok(NULL, "\n")) {
+    char host[64], addr[64], st[32];
+    if (sscanf(line, "%63s %63s %31s", host, addr, st) != 3) continue;
+    size_t hl = strlen(host);
+    if (hl && host[hl - 1] == '*') host[hl - 1] = 0;
+    if (!strcmp(host, name)) snprintf(state, len, "%s", st);
+  }
+  nt_out_free(&r);
+}
+
+static void wait_status(watch *w, unsigned i, const char *name, const char *want) {
+  char st[32] = "";
+  for (uint64_t end = nt_ms() + WAIT_MS; nt_ms() < end; watch_sleep(w, 100)) {
+    status_state(w->e, i, name, st, sizeof st);
+    if (!strcmp(st, want)) return;
+  }
+  nt_dump_logs(w->e);
+  fail_msg("%s sees host %s as '%s', not %s", w->e->h[i].name, name, st, want);
+}
+
+static char *drain_output(const watch *w, int status) {
+  char *s = nt_read_file(w->out);
+  say(w, "hpvmhost maintenance enter exited %d:\n%s", status, s ? s : "");
+  return s ? s : strdup("");
+}
+
+/* ---- The environment ------------------------------------------------------------------------------ */
+
+static int setup3(void **state) {
+  nt_env *e = nt_env_new(3);
+  *state = e;
+  snprintf(e->lease_timeout, sizeof e->lease_timeout, "3");
+  snprintf(e->gossip_probe_ms, sizeof e->gossip_probe_ms, "100");
+  for (unsigned i = 0; i < 3; i++) nt_hpvmd_start(e, i);
+  nt_link_shape(e, A, LINK_KBIT);
+  return 0;
+}
+
+/* ---- 1. kill -9 of the draining host's hpvmd ---------------------------------------------------- */
+
+static void test_draining_hosts_hpvmd_killed(void **state) {
+  nt_env *e = *state;
+  watch w;
+  const unsigned ng = 3;
+  watch_init(&w, e, ng);
+  guests_start(e, ng);
+  say(&w, "%u guests run on hosta\n", ng);
+  wait_status(&w, B, e->h[A].name, "Up");
+  pid_t drain = nt_spawn(e, A, next_out(&w), "hpvmhost maintenance enter %s", e->h[A].name);
+  int g, t;
+  wait_copy(&w, drain, 0, &g, &t);
+  say(&w, "%s is copying to %s\n", GUESTS[g].name, e->h[t].name);
+  nt_hpvmd_stop(e, A, SIGKILL);
+  nt_hpvmd_start(e, A);
+
+  /* The command waiting on hosta's hpvmd ends with why. */
+  int st = watch_child(&w, drain, WAIT_MS);
+  char *out = drain_output(&w, st);
+  assert_int_equal(st, 1);
+  assert_non_null(strstr(out, "hpvmhost: ERROR: hpvmd closed the connection before the drain ended"));
+  free(out);
+
+  /* The restarted hpvmd keeps the host Draining, and the others see it so. */
+  char word[32];
+  maint_file(e, A, word, sizeof word);
+  assert_string_equal(word, "draining");
+  wait_status(&w, A, e->h[A].name, "Draining");
+  wait_status(&w, B, e->h[A].name, "Draining");
+  wait_status(&w, C, e->h[A].name, "Draining");
+  /* The restarted hpvmd has rejoined (placement needs the others' gossip). */
+  wait_status(&w, A, e->h[B].name, "Up");
+  wait_status(&w, A, e->h[C].name, "Up");
+  free(nt_ok(e, A, "hpvmstatus"));
+  int where = must_settle(&w, g);
+  printf("%s was copying to %s when hosta's hpvmd was killed; it runs on %s\n", GUESTS[g].name, e->h[t].name,
+         e->h[where].name);
+  assert_true(where == A || where == t);
+  for (unsigned k = 0; k < ng; k++) must_settle(&w, k);
+
+  /* Entering maintenance again completes the drain. */
+  drain = nt_spawn(e, A, next_out(&w), "hpvmhost maintenance enter %s", e->h[A].name);
+  st = watch_child(&w, drain, 2 * WAIT_MS);
+  out = drain_output(&w, st);
+  assert_int_equal(st, 0);
+  char want[200];
+  snprintf(want, sizeof want, "host %s is in maintenance", e->h[A].name);
+  assert_non_null(strstr(out, want));
+  /* Placed by their real size: a re-attached guest's memory is read from its configuration. */
+  for (unsigned k = 0; k < ng; k++) {
+    snprintf(want, sizeof want, "VM %s (64 MB, ", GUESTS[k].name);
+    assert_non_null(strstr(out, want));
+  }
+  free(out);
+  maint_file(e, A, word, sizeof word);
+  assert_string_equal(word, "maintenance");
+  wait_status(&w, B, e->h[A].name, "Maintenance");
+  for (unsigned k = 0; k < ng; k++) {
+    int h = must_settle(&w, k);
+    assert_true(h == B || h == C);
+    if (k != (unsigned)g) assert_int_equal(w.most_resident[k], 1);
+  }
+  printf("%u polls of /proc; most hpvmapps at once per guest: %u %u %u\n", w.polls, w.most_apps[0], w.most_apps[1],
+         w.most_apps[2]);
+  verify_all(&w, (unsigned[NG_MAX]){1, 1, 1, 1});
+}
+
+/* ---- 2. kill -9 of the target's hpvmd ----------------------------------------------------------- */
+
+static void test_targets_hpvmd_killed(void **state) {
+  nt_env *e = *state;
+  watch w;
+  const unsigned ng = 3;
+  watch_init(&w, e, ng);
+  guests_start(e, ng);
+  say(&w, "%u guests run on hosta\n", ng);
+  wait_status(&w, B, e->h[A].name, "Up");
+  pid_t drain = nt_spawn(e, A, next_out(&w), "hpvmhost maintenance enter %s", e->h[A].name);
+  int g, t;
+  wait_copy(&w, drain, 0, &g, &t);
+  say(&w, "%s is copying to %s\n", GUESTS[g].name, e->h[t].name);
+  nt_hpvmd_stop(e, (unsigned)t, SIGKILL);
+  watch_sleep(&w, 1000);
+  nt_hpvmd_start(e, (unsigned)t);
+
+  int st = watch_child(&w, drain, 2 * WAIT_MS);
+  char *out = drain_output(&w, st);
+  int where = must_settle(&w, g);
+  printf("%s was copying to %s when its hpvmd was killed; it runs on %s\n", GUESTS[g].name, e->h[t].name,
+         e->h[where].name);
+  assert_true(where == A || where == t);
+  char word[32], want[300];
+  maint_file(e, A, word, sizeof word);
+  if (where == A) {
+    /* Still here: the drain says so and the host stays Draining. */
+    assert_int_equal(st, 1);
+    snprintf(want, sizeof want, "host %s stays draining: 1 guest(s) still run here: %s (", e->h[A].name,
+             GUESTS[g].name);
+    assert_non_null(strstr(out, want));
+    assert_non_null(strstr(out, "its migration failed"));
+    assert_string_equal(word, "draining");
+  } else {
+    assert_int_equal(st, 0);
+    snprintf(want, sizeof want, "host %s is in maintenance: %u guest(s) migrated", e->h[A].name, ng);
+    assert_non_null(strstr(out, want));
+    assert_string_equal(word, "maintenance");
+  }
+  free(out);
+  /* The others went on and moved. */
+  for (unsigned k = 0; k < ng; k++) {
+    int h = must_settle(&w, k);
+    if (k != (unsigned)g) assert_true(h == B || h == C), assert_int_equal(w.most_resident[k], 1);
+  }
+  verify_all(&w, (unsigned[NG_MAX]){1, 1, 1, 1});
+}
+
+/* ---- 3. the draining host loses power ----------------------------------------------------------- */
+
+static void test_draining_host_crashes(void **state) {
+  nt_env *e = *state;
+  watch w;
+  const unsigned ng = 4;
+  watch_init(&w, e, ng);
+  guests_start(e, ng);
+  say(&w, "%u guests run on hosta\n", ng);
+  wait_status(&w, B, e->h[A].name, "Up");
+  pid_t drain = nt_spawn(e, B, next_out(&w), "hpvmhost maintenance enter %s", e->h[A].name);
+  int g, t;
+  wait_copy(&w, drain, 1, &g, &t);
+  say(&w, "%s is copying to %s\n", GUESTS[g].name, e->h[t].name);
+
+  /* Who was where just before the crash: moved guests are on their target under its lease. */
+  bool moved[NG_MAX] = {false};
+  int moved_to[NG_MAX];
+  for (unsigned k = 0; k < ng; k++) {
+    char owner[300];
+    moved_to[k] = -1;
+    if (nt_lease(e, GUESTS[k].name, owner, sizeof owner, NULL) == 0 && nt_host_index(e, owner) > A &&
+        (int)k != g)
+      moved[k] = true, moved_to[k] = nt_host_index(e, owner);
+  }
+  nt_host_crash(e, A);
+  /* From now on a guest no migration touches runs on one host at most. */
+  memset(w.most_apps, 0, sizeof w.most_apps);
+
+  int st = watch_child(&w, drain, WAIT_MS);
+  char *out = drain_output(&w, st);
+  assert_int_equal(st, 1);
+  char want[300];
+  snprintf(want, sizeof want, "hpvmhost: ERROR: host %s: ", e->h[A].name);
+  assert_non_null(strstr(out, want));
+  free(out);
+
+  /* HA restarts of the ha=on guests that were on hosta (the one in flight included, unless its
+   * target took it over); the others Unknown. */
+  unsigned expect_boots[NG_MAX];
+  for (unsigned k = 0; k < ng; k++) {
+    const char *vm = GUESTS[k].name;
+    if (moved[k]) {
+      assert_int_equal(must_settle(&w, k), moved_to[k]);
+      expect_boots[k] = 1;
+      continue;
+    }
+    /* A target takes a guest in flight over within a few lease timeouts (only once it had
+     * acknowledged the state); an HA restart comes after one. */
+    int where = settled(&w, k, GUESTS[k].ha ? WAIT_MS : (int)k == g ? 15000 : 0);
+    if (where >= 0) {
+      /* Restarted by HA (booted again), or the migration in flight taken over by its target. */
+      expect_boots[k] = nt_guest_boots(e, vm);
+      say(&w, "%s (%s) now runs on %s, booted %u time(s)\n", vm, GUESTS[k].ha ? "ha=on" : "not HA", e->h[where].name,
+             expect_boots[k]);
+      assert_true(where == B || where == C);
+      if (expect_boots[k] == 1) assert_int_equal(k, g), assert_int_equal(where, t);
+      else assert_true(GUESTS[k].ha), assert_int_equal(expect_boots[k], 2);
+    } else {
+      assert_false(GUESTS[k].ha);
+      int s = nt_state(e, B, vm);
+      say(&w, "%s (not HA) is %d on hostb\n", vm, s);
+      assert_int_equal(s, HPVM__VM_RUN_STATE__VM_RUN_STATE_UNKNOWN);
+      expect_boots[k] = 0;
+    }
+  }
+  /* Long enough for a second restart to show, were there one. */
+  watch_sleep(&w, 3000);
+  char *log = command_log(e);
+  for (unsigned k = 0; k < ng; k++) {
+    char line[200];
+    snprintf(line, sizeof line, "HA restart of VM %s on", GUESTS[k].name);
+    assert_int_equal(count(log, line), expect_boots[k] == 2 ? 1 : 0);
+    assert_true(w.most_apps[k] <= 1 || (int)k == g);
+    /* Not restarted: nothing runs it (the target of the one in flight may still wait, its
+     * hpvmapp --incoming never named by the lease). */
+    if (!expect_boots[k]) assert_int_equal(w.resident_on[k], 0);
+    if (!expect_boots[k]) assert_int_equal(w.app_on[k] & ~(1u << t), 0);
+  }
+  free(log);
+  printf("%u polls of /proc\n", w.polls);
+  verify_all(&w, expect_boots);
+}
+
+/* ---- 4. abort ------------------------------------------------------------------------------------------ */
+
+static void test_drain_aborted(void **state) {
+  nt_env *e = *state;
+  watch w;
+  const unsigned ng = 3;
+  watch_init(&w, e, ng);
+  guests_start(e, ng);
+  say(&w, "%u guests run on hosta\n", ng);
+  wait_status(&w, B, e->h[A].name, "Up");
+  pid_t drain = nt_spawn(e, C, next_out(&w), "hpvmhost maintenance enter %s", e->h[A].name);
+  int g, t;
+  wait_copy(&w, drain, 0, &g, &t);
+  say(&w, "%s is copying to %s\n", GUESTS[g].name, e->h[t].name);
+  char *ab = nt_ok(e, B, "hpvmhost maintenance enter %s --abort", e->h[A].name);
+  printf("abort: %s", ab);
+  char want[300];
+  snprintf(want, sizeof want, "drain of host %s aborting: 1 migration(s) in flight finish", e->h[A].name);
+  assert_non_null(strstr(ab, want));
+  free(ab);
+
+  int st = watch_child(&w, drain, WAIT_MS);
+  char *out = drain_output(&w, st);
+  assert_int_equal(st, 1);
+  snprintf(want, sizeof want, "drain of host %s aborted after 1 migration(s): the host is Up again with %u guest(s)",
+           e->h[A].name, ng - 1);
+  assert_non_null(strstr(out, want));
+  free(out);
+  char word[32];
+  maint_file(e, A, word, sizeof word);
+  assert_string_equal(word, "");
+  wait_status(&w, B, e->h[A].name, "Up");
+
+  /* The migration in flight finished; no other started. */
+  for (unsigned k = 0; k < ng; k++) {
+    int h = must_settle(&w, k);
+    assert_int_equal(h, (int)k == g ? t : A);
+    if ((int)k != g) assert_int_equal(w.most_apps[k], 1);
+  }
+  char *log = command_log(e);
+  snprintf(want, sizeof want, "maintenance %s: abort asked by", e->h[A].name);
+  assert_int_equal(count(log, want), 1);
+  assert_int_equal(count(log, ": live migration to host "), 1);
+  snprintf(want, sizeof want, "maintenance %s: VM %s: migrated to host %s", e->h[A].name, GUESTS[g].name, e->h[t].name);
+  assert_non_null(strstr(log, want));
+  assert_non_null(strstr(log, "aborted after 1 migration(s)"));
+  free(log);
+  verify_all(&w, (unsigned[NG_MAX]){1, 1, 1, 1});
+}
+
+int main(void) {
+  nt_require_netns();
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_draining_hosts_hpvmd_killed, setup3, nt_teardown),
+      cmocka_unit_test_setup_teardown(test_targets_hpvmd_killed, setup3, nt_teardown),
+      cmocka_unit_test_setup_teardown(test_draining_host_crashes, setup3, nt_teardown),
+      cmocka_unit_test_setup_teardown(test_drain_aborted, setup3, nt_teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
