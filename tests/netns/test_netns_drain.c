@@ -580,6 +580,8 @@ static void test_draining_host_crashes(void **state) {
   snprintf(want, sizeof want, "hpvmhost: ERROR: host %s: ", e->h[A].name);
   assert_non_null(strstr(out, want));
   free(out);
+  wait_status(&w, B, e->h[A].name, "Dead");
+  wait_status(&w, C, e->h[A].name, "Dead");
 
   /* HA restarts of the ha=on guests that were on hosta (the one in flight included, unless its
    * target took it over); the others Unknown. */
