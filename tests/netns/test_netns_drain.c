@@ -516,18 +516,29 @@ static void test_targets_hpvmd_killed(void **state) {
   int st = watch_child(&w, drain, 2 * WAIT_MS);
   char *out = drain_output(&w, st);
   int where = must_settle(&w, g);
-  printf("%s was copying to %s when its hpvmd was killed; it runs on %s\n", GUESTS[g].name, e->h[t].name,
-         e->h[where].name);
+  say(&w, "%s was copying to %s when its hpvmd was killed; it runs on %s\n", GUESTS[g].name, e->h[t].name,
+      e->h[where].name);
   assert_true(where == A || where == t);
+  /* The drain went on with every other guest: each moved, or was refused (its target's hpvmd
+   * still coming back) and is listed; Maintenance only when none stayed, else Draining. */
+  assert_int_equal(count(out, ": live migration to host "), ng);
+  unsigned stayed = 0;
   char word[32], want[300];
-  maint_file(e, A, word, sizeof word);
-  if (where == A) {
-    /* Still here: the drain says so and the host stays Draining. */
-    assert_int_equal(st, 1);
-    snprintf(want, sizeof want, "host %s stays draining: 1 guest(s) still run here: %s (", e->h[A].name,
-             GUESTS[g].name);
+  for (unsigned k = 0; k < ng; k++) {
+    int h = must_settle(&w, k);
+    if (h != A) {
+      assert_true(h == B || h == C);
+      continue;
+    }
+    stayed++;
+    snprintf(want, sizeof want, " %s (64 MB, its migration failed);", GUESTS[k].name);
     assert_non_null(strstr(out, want));
-    assert_non_null(strstr(out, "its migration failed"));
+  }
+  maint_file(e, A, word, sizeof word);
+  if (stayed) {
+    assert_int_equal(st, 1);
+    snprintf(want, sizeof want, "host %s stays draining: %u guest(s) still run here:", e->h[A].name, stayed);
+    assert_non_null(strstr(out, want));
     assert_string_equal(word, "draining");
   } else {
     assert_int_equal(st, 0);
@@ -536,11 +547,6 @@ static void test_targets_hpvmd_killed(void **state) {
     assert_string_equal(word, "maintenance");
   }
   free(out);
-  /* The others went on and moved. */
-  for (unsigned k = 0; k < ng; k++) {
-    int h = must_settle(&w, k);
-    if (k != (unsigned)g) assert_true(h == B || h == C), assert_int_equal(w.most_resident[k], 1);
-  }
   verify_all(&w, (unsigned[NG_MAX]){1, 1, 1, 1});
 }
 
@@ -653,29 +659,40 @@ static void test_drain_aborted(void **state) {
 
   int st = watch_child(&w, drain, WAIT_MS);
   char *out = drain_output(&w, st);
+  char *log = command_log(e);
+  /* The migration in flight finished (should the one seen copying have ended just before the
+   * abort, the next one started is the one in flight); no other started. */
+  unsigned started = count(log, ": live migration to host ");
+  assert_true(started >= 1 && started <= 2 && started < ng);
+  assert_int_equal(count(out, ": live migration to host "), started);
   assert_int_equal(st, 1);
-  snprintf(want, sizeof want, "drain of host %s aborted after 1 migration(s): the host is Up again with %u guest(s)",
-           e->h[A].name, ng - 1);
+  snprintf(want, sizeof want, "drain of host %s aborted after %u migration(s): the host is Up again with %u guest(s)",
+           e->h[A].name, started, ng - started);
   assert_non_null(strstr(out, want));
   free(out);
   char word[32];
   maint_file(e, A, word, sizeof word);
   assert_string_equal(word, "");
   wait_status(&w, B, e->h[A].name, "Up");
-
-  /* The migration in flight finished; no other started. */
-  for (unsigned k = 0; k < ng; k++) {
-    int h = must_settle(&w, k);
-    assert_int_equal(h, (int)k == g ? t : A);
-    if ((int)k != g) assert_int_equal(w.most_apps[k], 1);
-  }
-  char *log = command_log(e);
-  snprintf(want, sizeof want, "maintenance %s: abort asked by", e->h[A].name);
-  assert_int_equal(count(log, want), 1);
-  assert_int_equal(count(log, ": live migration to host "), 1);
   snprintf(want, sizeof want, "maintenance %s: VM %s: migrated to host %s", e->h[A].name, GUESTS[g].name, e->h[t].name);
   assert_non_null(strstr(log, want));
-  assert_non_null(strstr(log, "aborted after 1 migration(s)"));
+  for (unsigned k = 0; k < ng; k++) {
+    int h = must_settle(&w, k);
+    char line[200], *p;
+    snprintf(line, sizeof line, "maintenance %s: VM %s: migrated to host ", e->h[A].name, GUESTS[k].name);
+    if ((p = strstr(log, line))) {
+      char host[64] = "";
+      sscanf(p + strlen(line), "%63s", host);
+      assert_int_equal(h, nt_host_index(e, host));
+    } else {
+      assert_int_equal(h, A);
+      assert_int_equal(w.most_apps[k], 1);
+    }
+  }
+  snprintf(want, sizeof want, "maintenance %s: abort asked by", e->h[A].name);
+  assert_int_equal(count(log, want), 1);
+  snprintf(want, sizeof want, "aborted after %u migration(s)", started);
+  assert_non_null(strstr(log, want));
   free(log);
   verify_all(&w, (unsigned[NG_MAX]){1, 1, 1, 1});
 }
