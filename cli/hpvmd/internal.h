@@ -304,6 +304,8 @@ void hd_incoming_hello(hd_vm *v);
 void hd_incoming_adopt(hd_vm *v, const Hpvm__AppAdopt *a);
 void hd_incoming_ended(hd_vm *v, const char *reason);
 void hd_incoming_progress(hd_vm *v, const Hpvm__MigrateProgress *p);
+/* Each tick: end the incoming migrations whose guest's lease a third host took (HA restart). */
+void hd_incoming_tick(hd_daemon *d);
 /* A status line for hpvmstatus ("incoming from A: copy round 3"). */
 const char *hd_incoming_note(const hd_vm *v);
 

@@ -312,6 +312,7 @@ static void on_tick(uv_timer_t *t) {
   hd_tick(t->data);
   hd_member_tick(t->data);
   hd_ha_tick(t->data);
+  hd_incoming_tick(t->data);
 }
 
 static void shutdown_daemon(hd_daemon *d, const char *why) {

@@ -40,6 +40,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -701,6 +702,27 @@ void hd_incoming_adopt(hd_vm *v, const Hpvm__AppAdopt *a) {
   }
   adopt_answer(v, 0, "");
   now_ours(v, in, &l, in ? in->id : a->id, "");
+}
+
+/* An incoming migration whose guest's lease another host took meanwhile (neither its source
+ * nor this host: an HA restart after the source host died during the copy) can never complete —
+ * adopting needs the lease to name this host, taking over needs it unrenewed. Its hpvmapp
+ * --incoming, which would otherwise wait out its channels' idle limit (a dead host sends no
+ * FIN), is ended now. One lease read per migration in progress per tick. */
+void hd_incoming_tick(hd_daemon *d) {
+  const char *me = sto_host(d->sto);
+  for (hd_incoming *in = d->incomings; in; in = in->next) {
+    hd_vm *v = in->v;
+    sto_lease l;
+    if (!v || !v->pid || in->deciding || sto_lease_read(d->sto, v->name, &l) ||
+        l.state != HPVM__LEASE_STATE__LEASE_STATE_HELD || !strcmp(l.owner, me) || !strcmp(l.owner, in->source))
+      continue;
+    hd_log(d, HD_WARN, "VM %s: incoming migration %s from host %s discarded: host %s holds the lease now; hpvmapp "
+           "--incoming pid %d ended", v->name, in->id, in->source, l.owner, (int)v->pid);
+    snprintf(in->note, sizeof in->note, "incoming from host %.100s: discarded (host %.100s holds the lease)",
+             in->source, l.owner);
+    kill(v->pid, SIGKILL);
+  }
 }
 
 void hd_incoming_ended(hd_vm *v, const char *reason) {
