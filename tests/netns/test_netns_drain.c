@@ -15,8 +15,9 @@
  *   3. the power loss of hosta (its link cut, every process in its namespace killed) after one
  *      guest moved and with the next in flight, the drain typed on hostb: that hpvmhost fails
  *      naming hosta (the forwarding connection is kept alive by TCP keepalive), the moved guest
- *      runs on, each ha=on guest that was on hosta is HA-restarted once on hostb or hostc, each
- *      other shows Unknown and runs nowhere;
+ *      runs on, each ha=on guest that was on hosta is HA-restarted once on hostb or hostc (and
+ *      the target of the one in flight then ends its hpvmapp --incoming), each other shows
+ *      Unknown and runs nowhere;
  *   4. hpvmhost maintenance enter hosta --abort (typed on hostb, the drain on hostc) while a
  *      migration is in flight: it finishes, no other starts, hosta is Up, the drain command fails
  *      with "aborted" and the command log tells it.
