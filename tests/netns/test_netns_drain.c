@@ -442,8 +442,11 @@ static void test_draining_hosts_hpvmd_killed(void **state) {
   int g, t;
   wait_copy(&w, drain, 0, &g, &t);
   say(&w, "%s is copying to %s\n", GUESTS[g].name, e->h[t].name);
+  uint64_t killed = nt_ms();
   nt_hpvmd_stop(e, A, SIGKILL);
   nt_hpvmd_start(e, A);
+  say(&w, "hosta's hpvmd killed and answering again after %llu ms (its guests fence at 2000 ms)\n",
+      (unsigned long long)(nt_ms() - killed));
 
   /* The command waiting on hosta's hpvmd ends with why. */
   int st = watch_child(&w, drain, WAIT_MS);
