@@ -273,6 +273,18 @@ static int place(hd_drain *g, const place_guest *pg, size_t n, char (*target)[ST
   return rc < 0 ? rc : 0;
 }
 
+/* Some member other than this host may receive guests (alive, Up). None: an hpvmd that has just
+ * started and not yet heard from the others, or every other host down or in maintenance. */
+static bool other_host_up(hd_drain *g) {
+  clu_member *hosts = NULL;
+  size_t nh = 0;
+  bool any = false;
+  if (hd_member_list(g->d, &hosts, &nh) == 0)
+    for (size_t i = 0; i < nh && !any; i++) any = place_is_candidate(&hosts[i], sto_host(g->d->sto));
+  free(hosts);
+  return any;
+}
+
 /* ---- Stopped guests: re-homed offline --------------------------------------------------------- */
 
 static void rehome_stopped(hd_drain *g) {
@@ -450,6 +462,9 @@ static int collect_running(hd_drain *g, char *why, size_t len) {
     if (g->policy == POLICY_LEAVE) dg->phase = DG_SKIPPED;
     else if (g->policy == POLICY_STOP) dg->phase = DG_WAITING;
     else dg->phase = target[j][0] ? DG_WAITING : DG_UNPLACED;
+    if (dg->phase == DG_UNPLACED)   /* why, in the note no migration of it will use */
+      snprintf(dg->note, sizeof dg->note, "%s", other_host_up(g) ? "no Up host has room for it"
+               : "no other host is Up as this host sees the cluster (hpvmhost status)");
   }
   free(of);
   free(pg);
@@ -511,7 +526,7 @@ static void drain_end(hd_drain *g) {
     off += (size_t)snprintf(msg, sizeof msg, "host %s stays draining: %u guest(s) still run here:", me, still);
     for (size_t i = 0; i < g->ng && off < sizeof msg - 200; i++) {
       const drain_guest *dg = &g->g[i];
-      const char *reason = dg->phase == DG_UNPLACED ? "no Up host has room for it"
+      const char *reason = dg->phase == DG_UNPLACED ? dg->note
                            : dg->phase == DG_UNMOVABLE ? "online migration disabled"
                            : dg->phase == DG_FAILED ? "its migration failed"
                            : dg->phase == DG_SKIPPED ? "--policy leave"
@@ -630,8 +645,8 @@ static void enter(hd_daemon *d, hd_drain *g, const hd_req *q) {
       step(g, true, "VM %s (%" PRIu64 " MB, entitlement %u%%): target host %s", dg->name, dg->mem >> 20, dg->entitlement,
            dg->target);
     else if (dg->phase == DG_UNPLACED)
-      step(g, true, "VM %s (%" PRIu64 " MB, entitlement %u%%): no Up host has room for it; it stays here", dg->name,
-           dg->mem >> 20, dg->entitlement);
+      step(g, true, "VM %s (%" PRIu64 " MB, entitlement %u%%): %s; it stays here", dg->name, dg->mem >> 20,
+           dg->entitlement, dg->note);
     else if (dg->phase == DG_UNMOVABLE)
       step(g, true, "VM %s: online migration disabled (-x online_migration=disabled); it stays here: hpvmmodify -P "
            "%s -x online_migration=enabled lets it move, or stop it", dg->name, dg->name);

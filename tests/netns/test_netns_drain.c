@@ -22,7 +22,9 @@
  *      Unknown and runs nowhere;
  *   4. hpvmhost maintenance enter hosta --abort (typed on hostb, the drain on hostc) while a
  *      migration is in flight: it finishes, no other starts, hosta is Up, the drain command fails
- *      with "aborted" and the command log tells it.
+ *      with "aborted" and the command log tells it;
+ *   5. no other host Up (hosta alone, as a restarted hpvmd is until it hears from the others):
+ *      the drain says so, not "no room"; hosta stays Draining, the guest runs on.
  *
  * Never two copies: /proc is polled every 50 ms during every case (one pass over all hosts'
  * hpvmapps): at most one hpvmapp for a guest that is not a migration's incoming one, at most
@@ -709,6 +711,44 @@ static void test_drain_aborted(void **state) {
   verify_all(&w, (unsigned[NG_MAX]){1, 1, 1, 1});
 }
 
+/* ---- 5. no other host Up ------------------------------------------------------------------------------- */
+
+/* Three namespaces, hpvmd on hosta only: a cluster of one. */
+static int setup_alone(void **state) {
+  nt_env *e = nt_env_new(3);
+  *state = e;
+  snprintf(e->lease_timeout, sizeof e->lease_timeout, "3");
+  snprintf(e->gossip_probe_ms, sizeof e->gossip_probe_ms, "100");
+  nt_hpvmd_start(e, A);
+  return 0;
+}
+
+/* What an hpvmd restarted a moment ago sees too: nobody to drain to. The drain says so rather
+ * than "no room", the host stays Draining, the guest runs on; exit makes the host Up. */
+static void test_no_other_host_up(void **state) {
+  nt_env *e = *state;
+  watch w;
+  watch_init(&w, e, 1);
+  guests_start(e, 1);
+  nt_out r = nt_cmd(e, A, "hpvmhost maintenance enter %s", e->h[A].name);
+  printf("%s%s", r.o, r.e);
+  assert_int_equal(r.status, 1);
+  assert_non_null(strstr(r.o, "): no other host is Up as this host sees the cluster (hpvmhost status); it stays here"));
+  char want[300];
+  snprintf(want, sizeof want, "host %s stays draining: 1 guest(s) still run here: %s (64 MB, no other host is Up as "
+           "this host sees the cluster (hpvmhost status));", e->h[A].name, GUESTS[0].name);
+  assert_non_null(strstr(r.e, want));
+  nt_out_free(&r);
+  char word[32];
+  maint_file(e, A, word, sizeof word);
+  assert_string_equal(word, "draining");
+  free(nt_ok(e, A, "hpvmhost maintenance exit %s", e->h[A].name));
+  maint_file(e, A, word, sizeof word);
+  assert_string_equal(word, "");
+  assert_int_equal(must_settle(&w, 0), A);
+  verify_all(&w, (unsigned[NG_MAX]){1, 0, 0, 0});
+}
+
 int main(void) {
   nt_require_netns();
   const struct CMUnitTest tests[] = {
@@ -716,6 +756,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_targets_hpvmd_killed, setup3, nt_teardown),
       cmocka_unit_test_setup_teardown(test_draining_host_crashes, setup3, nt_teardown),
       cmocka_unit_test_setup_teardown(test_drain_aborted, setup3, nt_teardown),
+      cmocka_unit_test_setup_teardown(test_no_other_host_up, setup_alone, nt_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
