@@ -213,14 +213,21 @@ static void delete_ns(const char *ns) {
   nt_run_in(NULL, NULL, argv);
 }
 
-typedef struct app_find {
-  const char *vm;
-  pid_t pid;
-} app_find;
+/* A process's parent pid (0 when unknown). */
+static pid_t parent_of(pid_t pid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  char *s = nt_read_file(path);
+  const char *p = s ? strrchr(s, ')') : NULL;
+  int ppid = 0;
+  if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1) ppid = 0;
+  free(s);
+  return (pid_t)ppid;
+}
 
-/* argv[0] ends in hpvmapp and "--name vm" is among the arguments. */
-static bool match_app(pid_t pid, void *ctx) {
-  app_find *f = ctx;
+/* pid's hpvmapp command line: true when argv[0] ends in hpvmapp, with the value of --name
+ * (vm, "" when absent) and whether --incoming is among the arguments. */
+static bool app_cmdline(pid_t pid, char *vm, size_t vmlen, bool *incoming) {
   char path[64], buf[8192];
   snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -231,12 +238,60 @@ static bool match_app(pid_t pid, void *ctx) {
   buf[n] = 0;
   const char *arg0 = strrchr(buf, '/') ? strrchr(buf, '/') + 1 : buf;
   if (strcmp(arg0, "hpvmapp")) return false;
-  for (const char *p = buf; p < buf + n; p += strlen(p) + 1)
-    if (!strcmp(p, "--name") && p + strlen(p) + 1 < buf + n && !strcmp(p + strlen(p) + 1, f->vm)) {
-      f->pid = pid;
-      return true;
-    }
-  return false;
+  vm[0] = 0;
+  *incoming = false;
+  for (const char *p = buf; p < buf + n; p += strlen(p) + 1) {
+    const char *next = p + strlen(p) + 1;
+    if (!strcmp(p, "--incoming")) *incoming = true;
+    if (!strcmp(p, "--name") && next < buf + n) snprintf(vm, vmlen, "%s", next);
+  }
+  return true;
+}
+
+/* An hpvmapp, not a task a sanitizer build's hpvmapp clones: LeakSanitizer's tracer at exit
+ * is a process of its own sharing its parent's memory, so it shows the same command line. */
+static bool is_app(pid_t pid, char *vm, size_t vmlen, bool *incoming) {
+  char pvm[256];
+  bool pin;
+  return app_cmdline(pid, vm, vmlen, incoming) && !app_cmdline(parent_of(pid), pvm, sizeof pvm, &pin);
+}
+
+typedef struct app_scan {
+  const nt_env *e;
+  unsigned host;
+  nt_app_fn fn;
+  void *ctx;
+} app_scan;
+
+static bool scan_one(pid_t pid, void *ctx) {
+  app_scan *s = ctx;
+  char vm[256];
+  bool incoming;
+  if (!is_app(pid, vm, sizeof vm, &incoming)) return false;
+  nt_app a = {.host = s->host, .pid = pid, .incoming = incoming};
+  snprintf(a.vm, sizeof a.vm, "%s", vm);
+  return s->fn(&a, s->ctx);
+}
+
+void nt_apps(const nt_env *e, nt_app_fn fn, void *ctx) {
+  for (unsigned i = 0; i < e->n; i++) {
+    app_scan s = {e, i, fn, ctx};
+    each_pid_in_ns(e->h[i].ns, scan_one, &s);
+  }
+}
+
+typedef struct app_find {
+  const char *vm;
+  pid_t pid;
+} app_find;
+
+static bool match_app(pid_t pid, void *ctx) {
+  app_find *f = ctx;
+  char vm[256];
+  bool incoming;
+  if (!is_app(pid, vm, sizeof vm, &incoming) || strcmp(vm, f->vm)) return false;
+  f->pid = pid;
+  return true;
 }
 
 pid_t nt_app_pid(const nt_env *e, unsigned i, const char *vm) {

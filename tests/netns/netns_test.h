@@ -99,6 +99,17 @@ pid_t nt_spawn(nt_env *e, unsigned i, const char *out, const char *fmt, ...)
 /* Wait for a child; its exit status (128+signal) or -1 after timeout_ms (it is then killed). */
 int nt_wait_child(pid_t pid, int timeout_ms);
 
+/* Every hpvmapp in the hosts' namespaces, for one pass over /proc: fn is called for each (it
+ * returns true to stop the pass in that host). A sanitizer build's LeakSanitizer tracer, a task
+ * an exiting hpvmapp clones with the same command line, is not counted. */
+typedef struct nt_app {
+  unsigned host;
+  pid_t pid;
+  char vm[256];
+  bool incoming;                      /* started with --incoming (a migration's target) */
+} nt_app;
+typedef bool (*nt_app_fn)(const nt_app *a, void *ctx);
+void nt_apps(const nt_env *e, nt_app_fn fn, void *ctx);
 /* The pid of host i's hpvmapp for VM vm (found by namespace and command line), 0 if none. */
 pid_t nt_app_pid(const nt_env *e, unsigned i, const char *vm);
 /* How many hosts run an hpvmapp for vm; *where = the last such host. */

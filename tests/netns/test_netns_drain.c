@@ -35,14 +35,11 @@
  * appears once over all hosts' consoles. Every running guest then passes memverify and
  * heartbeat at a graceful stop with no FAIL on any console, booted once (twice after an HA
  * restart). Waits are generous upper bounds; nothing is timed. */
-#include <dirent.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -70,7 +67,6 @@ static const guest GUESTS[NG_MAX] = {{"dg1", true}, {"dg2", false}, {"dg3", true
 typedef struct watch {
   nt_env *e;
   unsigned ng;
-  ino_t ns[NT_MAX_HOSTS];
   unsigned most_apps[NG_MAX];       /* most hpvmapps for the guest at one poll */
   unsigned most_resident[NG_MAX];   /* most of them not --incoming */
   unsigned app_on[NG_MAX];          /* the last poll: hosts (bits) with an hpvmapp for the guest */
@@ -81,64 +77,30 @@ typedef struct watch {
   unsigned drains;                  /* drain commands started (names their output files) */
 } watch;
 
-static int host_of_pid(const watch *w, const char *pid) {
-  char path[300];
-  struct stat st;
-  snprintf(path, sizeof path, "/proc/%s/ns/net", pid);
-  if (stat(path, &st)) return -1;
-  for (unsigned i = 0; i < w->e->n; i++)
-    if (w->ns[i] == st.st_ino) return (int)i;
-  return -1;
-}
+typedef struct poll_counts {
+  const watch *w;
+  unsigned apps[NG_MAX], resident[NG_MAX];
+  unsigned app_on[NG_MAX], resident_on[NG_MAX];
+} poll_counts;
 
-/* A live (not zombie) hpvmapp: its guest index in GUESTS (-1: another program) and whether it
- * was started with --incoming. */
-static int app_guest(const watch *w, const char *pid, bool *incoming) {
-  char path[300], buf[8192];
-  snprintf(path, sizeof path, "/proc/%s/stat", pid);
-  char *st = nt_read_file(path);
-  const char *p = st ? strrchr(st, ')') : NULL;
-  bool alive = p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
-  free(st);
-  if (!alive) return -1;
-  snprintf(path, sizeof path, "/proc/%s/cmdline", pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-  if (fd >= 0) close(fd);
-  if (n <= 0) return -1;
-  buf[n] = 0;
-  const char *arg0 = strrchr(buf, '/') ? strrchr(buf, '/') + 1 : buf;
-  if (strcmp(arg0, "hpvmapp")) return -1;
-  int g = -1;
-  *incoming = false;
-  for (const char *a = buf; a < buf + n; a += strlen(a) + 1) {
-    const char *next = a + strlen(a) + 1;
-    if (!strcmp(a, "--incoming")) *incoming = true;
-    if (!strcmp(a, "--name") && next < buf + n)
-      for (unsigned k = 0; k < w->ng; k++)
-        if (!strcmp(next, GUESTS[k].name)) g = (int)k;
+static bool count_app(const nt_app *a, void *ctx) {
+  poll_counts *c = ctx;
+  for (unsigned k = 0; k < c->w->ng; k++) {
+    if (strcmp(a->vm, GUESTS[k].name)) continue;
+    c->apps[k]++;
+    c->app_on[k] |= 1u << a->host;
+    if (!a->incoming) c->resident[k]++, c->resident_on[k] |= 1u << a->host;
   }
-  return g;
+  return false;
 }
 
 /* One pass over /proc. */
 static void poll_once(watch *w) {
-  unsigned apps[NG_MAX] = {0}, resident[NG_MAX] = {0};
-  memset(w->app_on, 0, sizeof w->app_on);
-  memset(w->resident_on, 0, sizeof w->resident_on);
-  DIR *d = opendir("/proc");
-  struct dirent *de;
-  while (d && (de = readdir(d))) {
-    int h = de->d_name[0] < '1' || de->d_name[0] > '9' ? -1 : host_of_pid(w, de->d_name);
-    bool incoming;
-    int g = h < 0 ? -1 : app_guest(w, de->d_name, &incoming);
-    if (g < 0) continue;
-    apps[g]++;
-    resident[g] += !incoming;
-    w->app_on[g] |= 1u << h;
-    if (!incoming) w->resident_on[g] |= 1u << h;
-  }
-  if (d) closedir(d);
+  poll_counts c = {.w = w};
+  nt_apps(w->e, count_app, &c);
+  unsigned *apps = c.apps, *resident = c.resident;
+  memcpy(w->app_on, c.app_on, sizeof w->app_on);
+  memcpy(w->resident_on, c.resident_on, sizeof w->resident_on);
   for (unsigned k = 0; k < w->ng; k++) {
     if (apps[k] > w->most_apps[k]) w->most_apps[k] = apps[k];
     if (resident[k] > w->most_resident[k]) w->most_resident[k] = resident[k];
@@ -155,13 +117,6 @@ static void watch_init(watch *w, nt_env *e, unsigned ng) {
   w->e = e;
   w->ng = ng;
   w->start = nt_ms();
-  for (unsigned i = 0; i < e->n; i++) {
-    char path[200];
-    struct stat st;
-    snprintf(path, sizeof path, "/run/netns/%s", e->h[i].ns);
-    assert_int_equal(stat(path, &st), 0);
-    w->ns[i] = st.st_ino;
-  }
 }
 
 /* A new output file for the next drain command. */

@@ -24,14 +24,11 @@
  *
  * Waits are generous upper bounds (three hosts and six guests share two cores); the only
  * orders checked are the ones the rolling promises. */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -185,82 +182,30 @@ typedef struct guest_watch {
   unsigned npids;
 } guest_watch;
 
-typedef struct ns_ident {
-  dev_t dev;
-  ino_t ino;
-} ns_ident;
+typedef struct poll_counts {
+  guest_watch *w;
+  unsigned now[NGUESTS];
+} poll_counts;
 
-static bool ns_of(const char *path, ns_ident *id) {
-  struct stat st;
-  if (stat(path, &st)) return false;
-  id->dev = st.st_dev, id->ino = st.st_ino;
-  return true;
-}
-
-/* The guest an hpvmapp process runs ("--name VM" in its command line), or -1. */
-static int guest_of(pid_t pid) {
-  char path[64], buf[8192];
-  snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return -1;
-  buf[n] = 0;
-  const char *arg0 = strrchr(buf, '/') ? strrchr(buf, '/') + 1 : buf;
-  if (strcmp(arg0, "hpvmapp")) return -1;
-  for (const char *p = buf; p < buf + n; p += strlen(p) + 1) {
-    const char *v = p + strlen(p) + 1;
-    if (strcmp(p, "--name") || v >= buf + n) continue;
-    for (int g = 0; g < NGUESTS; g++)
-      if (!strcmp(v, GUESTS[g])) return g;
+static bool count_app(const nt_app *a, void *ctx) {
+  poll_counts *c = ctx;
+  for (int g = 0; g < NGUESTS; g++) {
+    if (strcmp(a->vm, GUESTS[g])) continue;
+    c->now[g]++;
+    guest_watch *gw = &c->w[g];
+    bool known = false;
+    for (unsigned k = 0; k < gw->npids; k++) known |= gw->pids[k] == a->pid;
+    if (!known && gw->npids < MAX_PIDS) gw->pids[gw->npids++] = a->pid;
   }
-  return -1;
-}
-
-static bool zombie(pid_t pid) {
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-  char *s = nt_read_file(path);
-  const char *p = s ? strrchr(s, ')') : NULL;
-  bool z = !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X';
-  free(s);
-  return z;
+  return false;
 }
 
 /* One pass over /proc: the hpvmapps of the guests in the hosts' namespaces. */
 static void observe(const nt_env *e, guest_watch *w) {
-  ns_ident hosts[HOSTS];
-  for (unsigned i = 0; i < HOSTS; i++) {
-    char path[200];
-    snprintf(path, sizeof path, "/run/netns/%s", e->h[i].ns);
-    if (!ns_of(path, &hosts[i])) hosts[i].dev = 0, hosts[i].ino = 0;
-  }
-  unsigned now[NGUESTS] = {0};
-  DIR *d = opendir("/proc");
-  assert_non_null(d);
-  struct dirent *de;
-  while ((de = readdir(d))) {
-    pid_t pid = (pid_t)atoi(de->d_name);
-    if (pid <= 0) continue;
-    int g = guest_of(pid);
-    if (g < 0 || zombie(pid)) continue;
-    char path[64];
-    ns_ident id;
-    snprintf(path, sizeof path, "/proc/%d/ns/net", (int)pid);
-    if (!ns_of(path, &id)) continue;
-    bool in_a_host = false;
-    for (unsigned i = 0; i < HOSTS; i++) in_a_host |= id.dev == hosts[i].dev && id.ino == hosts[i].ino;
-    if (!in_a_host) continue;
-    now[g]++;
-    guest_watch *gw = &w[g];
-    bool known = false;
-    for (unsigned k = 0; k < gw->npids; k++) known |= gw->pids[k] == pid;
-    if (!known && gw->npids < MAX_PIDS) gw->pids[gw->npids++] = pid;
-  }
-  closedir(d);
+  poll_counts c = {.w = w};
+  nt_apps(e, count_app, &c);
   for (unsigned g = 0; g < NGUESTS; g++)
-    if (now[g] > w[g].most) w[g].most = now[g];
+    if (c.now[g] > w[g].most) w[g].most = c.now[g];
 }
 
 typedef struct roll_result {
