@@ -1113,6 +1113,11 @@ void hd_cmd_maintenance(hd_daemon *d, const hd_req *q) {
   return leave_maintenance(d, g, q);
 }
 
+void hd_drain_kick(hd_daemon *d) {
+  hd_drain *g = d->drain;
+  if (g && g->active && g->timer) uv_timer_start(g->timer, on_watch, 0, DRAIN_WATCH_MS);
+}
+
 void hd_drain_stop(hd_daemon *d) {
   hd_drain *g = d->drain;
   if (!g) return;

@@ -464,6 +464,9 @@ struct Hpvm__MaintenanceForward;
 void hd_drain_peer(hd_daemon *d, chan *ch, const struct Hpvm__MaintenanceForward *f);
 /* hpvmd stops: the drain's timer closes (the host stays as it is: draining or maintenance). */
 void hd_drain_stop(hd_daemon *d);
+/* A migration or a guest's run ended: a drain in progress looks at its guests on the next turn
+ * of the loop instead of at its next watch tick (so the next migration starts at once). */
+void hd_drain_kick(hd_daemon *d);
 
 /* ---- console.c ------------------------------------------------------------------------------ */
 void hd_cmd_console(hd_daemon *d, const hd_req *q);

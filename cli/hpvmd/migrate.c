@@ -199,6 +199,7 @@ static void mig_free(hd_migration *m) {
   free(m->user);
   free(m->cmdline);
   if (m->v && m->v->mig == m) m->v->mig = NULL;
+  if (m->v) hd_drain_kick(m->v->d);
   free(m);
 }
 

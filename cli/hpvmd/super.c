@@ -727,6 +727,7 @@ static void finalize(hd_vm *v) {
   if (migrated[0]) snprintf(line, sizeof line, "VM migrated to host %.255s: it runs there now", migrated);
   else snprintf(line, sizeof line, "VM %s: %.1200s", hd_state_name(state), reason);
   hd_console_event(v, line);
+  hd_drain_kick(d);
   if (start_failed) {
     snprintf(line, sizeof line, "VM %.255s did not start: %.1200s", v->name, reason);
     answer_waiters(v, 1u << HD_WAIT_START, HPVM_EIO, line);
