@@ -71,8 +71,8 @@ static const char migrate_help[] =
   "  --compress X     auto (per batch, default), lz4 or none\n"
   "  -x NAME=S        a phase timeout in seconds, 0: the default (init 30, copy none, io_quiesce 10,\n"
   "                   frozen 10); past it the guest goes on here\n"
-  "  --cancel         stop this VM's migration in progress; it stays on this host (Ctrl-C or\n"
-  "                   SIGTERM to a running hpvmmigrate -o does the same)\n"
+  "  --cancel         stop this VM's migration in progress (typed on any host); it stays on its\n"
+  "                   host (Ctrl-C or SIGTERM to a running hpvmmigrate -o does the same)\n"
   "  --json           only the final figures, as JSON\n"
   "  (-b, -D, -d: offline migration of a stopped guest, not in this version)\n"
   "See docs/man/hpvmmigrate.md.\n";

@@ -75,8 +75,9 @@ void hd_migfwd_send(hd_daemon *d, chan **ch, bool more, int err, const char *msg
 }
 
 void hd_migfwd_peer(hd_daemon *d, chan *ch, const Hpvm__MigrateForward *mf) {
-  if (!mf->request || !mf->request->online) {
-    hd_migfwd_send(d, &ch, false, HPVM_EINVAL, "the forwarded migration request is not a live migration", NULL);
+  if (!mf->request || !(mf->request->online || mf->request->cancel)) {
+    hd_migfwd_send(d, &ch, false, HPVM_EINVAL, "the forwarded migration request is neither a live migration nor a "
+                   "cancel", NULL);
     return;
   }
   Hpvm__Request req = HPVM__REQUEST__INIT;

@@ -481,25 +481,41 @@ void hd_mig_abort(hd_vm *v, const char *reason) {
 
 /* ---- The request ------------------------------------------------------------------------------- */
 
+static void refuse(hd_daemon *d, const hd_req *q, int err, const char *msg) {
+  if (q->peer && *q->peer) {   /* forwarded by another host: the answer goes back there */
+    hd_cmdlog(d, q->user, q->cmdline, err, msg);
+    return hd_migfwd_send(d, q->peer, false, err, msg, NULL);
+  }
+  hd_answer_error(q->c, q->r->id, q->user, q->cmdline, err, "%s", msg);
+}
+
 static void cancel(hd_daemon *d, const hd_req *q, const char *name) {
   hd_vm *v = hd_vm_find(d, name);
   hd_migration *m = v ? v->mig : NULL;
-  if (!m)
-    return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, HPVM_ESTATE,
-                           "no migration of VM %s is in progress on host %s%s", name, sto_host(d->sto),
-                           v && v->incoming ? " (it is coming in here: cancel it on the source host)" : "");
-  if (m->handed_off)
-    return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, HPVM_ESTATE,
-                           "too late to cancel: VM %s is being handed over to host %s", name, m->target);
+  char msg[600];
+  if (!m) {
+    snprintf(msg, sizeof msg, "no migration of VM %s is in progress on host %s%s", name, sto_host(d->sto),
+             v && v->incoming ? " (it is coming in here: cancel it on the source host)" : "");
+    return refuse(d, q, HPVM_ESTATE, msg);
+  }
+  if (m->handed_off) {
+    snprintf(msg, sizeof msg, "too late to cancel: VM %s is being handed over to host %s", name, m->target);
+    return refuse(d, q, HPVM_ESTATE, msg);
+  }
   Hpvm__AppCommand c = HPVM__APP_COMMAND__INIT;
   c.body_case = HPVM__APP_COMMAND__BODY_MIGRATE_CANCEL;
   c.migrate_cancel = true;
-  if (hd_vm_send(v, &c))
-    return hd_answer_error(q->c, q->r->id, q->user, q->cmdline, HPVM_EIO, "VM %s: hpvmapp does not answer", name);
+  if (hd_vm_send(v, &c)) {
+    snprintf(msg, sizeof msg, "VM %s: hpvmapp does not answer", name);
+    return refuse(d, q, HPVM_EIO, msg);
+  }
   m->canceled = true;
   hd_log(d, HD_INFO, "%s cancels the migration of VM %s", q->user, name);
-  char msg[600];
   snprintf(msg, sizeof msg, "cancel requested: VM %s stays on host %s", name, sto_host(d->sto));
+  if (q->peer && *q->peer) {   /* typed on another host */
+    hd_cmdlog(d, q->user, q->cmdline, 0, NULL);
+    return hd_migfwd_send(d, q->peer, false, 0, msg, NULL);
+  }
   Hpvm__Response r = HPVM__RESPONSE__INIT;
   r.id = q->r->id;
   r.message = msg;
@@ -560,14 +576,6 @@ static int trusted_hosts(hd_daemon *d, Hpvm__AppHostKey **keys, Hpvm__AppHostKey
   return *keys && *ptrs && *raw ? 0 : HPVM_ENOMEM;
 }
 
-static void refuse(hd_daemon *d, const hd_req *q, int err, const char *msg) {
-  if (q->peer && *q->peer) {   /* forwarded by another host: the answer goes back there */
-    hd_cmdlog(d, q->user, q->cmdline, err, msg);
-    return hd_migfwd_send(d, q->peer, false, err, msg, NULL);
-  }
-  hd_answer_error(q->c, q->r->id, q->user, q->cmdline, err, "%s", msg);
-}
-
 /* Everything that must hold on this host before it asks hpvmapp. 0, or an error with why. */
 static int local_checks(hd_daemon *d, const Hpvm__MigrateRequest *r, hd_vm **vp, char *why, size_t len) {
   const char *name = r->name;
@@ -604,15 +612,18 @@ static int local_checks(hd_daemon *d, const Hpvm__MigrateRequest *r, hd_vm **vp,
 void hd_cmd_migrate(hd_daemon *d, const hd_req *q) {
   const Hpvm__MigrateRequest *r = q->r->migrate;
   if (!r->name || !*r->name) return refuse(d, q, HPVM_EINVAL, "hpvmmigrate: no VM name; give one with -P NAME");
-  if (r->cancel) return cancel(d, q, r->name);
-  if (!r->online) return hd_migrate_offline(d, q);   /* offline.c: a stopped guest's registration moves */
-  if (!r->target || !*r->target) return refuse(d, q, HPVM_EINVAL, "hpvmmigrate: no target host; give one with -h HOST");
-  /* Typed here for a guest another host runs: that host migrates it (migfwd.c). */
+  if (r->online && !r->cancel && (!r->target || !*r->target))
+    return refuse(d, q, HPVM_EINVAL, "hpvmmigrate: no target host; give one with -h HOST");
+  /* Typed here for a guest another host runs: that host migrates it, or cancels its migration
+   * (migfwd.c). */
   hd_vm *here = hd_vm_find(d, r->name);
   sto_lease owner;
-  if (q->c && !(here && (hd_vm_running(here) || here->incoming)) && sto_lease_read(d->sto, r->name, &owner) == 0 &&
-      owner.state == HPVM__LEASE_STATE__LEASE_STATE_HELD && strcmp(owner.owner, sto_host(d->sto)))
+  if (q->c && (r->online || r->cancel) && !(here && (hd_vm_running(here) || here->incoming)) &&
+      sto_lease_read(d->sto, r->name, &owner) == 0 && owner.state == HPVM__LEASE_STATE__LEASE_STATE_HELD &&
+      strcmp(owner.owner, sto_host(d->sto)))
     return hd_migfwd_client(d, q, owner.owner);
+  if (r->cancel) return cancel(d, q, r->name);
+  if (!r->online) return hd_migrate_offline(d, q);   /* offline.c: a stopped guest's registration moves */
   char why[1500];
   Hpvm__VmConfig *cfg = NULL;
   int rc = sto_vm_load(d->sto, r->name, &cfg);

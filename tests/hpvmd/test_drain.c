@@ -12,6 +12,8 @@
  *     (typed on its host, and on another host: forwarded to the owner), a drain lists it as
  *     unmovable and the host stays Draining; stopped, it migrates offline; hpvmmigrate -o of a
  *     guest of h1 typed on h3 is forwarded to h1 and moves it;
+ *   - hpvmmigrate --cancel typed on h3 for a migration h1 makes is forwarded to h1: it is
+ *     canceled there, the guest goes on on h1;
  *   - exit --return: two guests the drain moved away while running come back live (migrated by
  *     the hosts they run on), booted once, and pass their checks on h1; one whose online
  *     migration was disabled meanwhile is listed (exit status 1), stays where it runs, and comes
@@ -38,10 +40,10 @@ typedef mh_cluster dr_fixture;
 static int setup(void **state) { return mh_setup(state, "drain", 25000); }
 static int teardown(void **state) { return mh_teardown(state); }
 
-/* hpvm command cmd (hpvmmigrate, hpvmmodify) with argv, asking e's hpvmd; stdout and stderr. */
-static mh_out hpvm_cmd(dr_fixture *f, ht_env *e, const char *cmd, char *const argv[]) {
-  char file[400], path[400];
-  snprintf(file, sizeof file, "%.250s/%s.out", f->dir, cmd);
+/* hpvm command cmd (hpvmmigrate, hpvmmodify) with argv in the background, asking e's hpvmd,
+ * stdout and stderr to file. */
+static pid_t hpvm_spawn(ht_env *e, const char *cmd, const char *file, char *const argv[]) {
+  char path[400];
   snprintf(path, sizeof path, "%s/%s", HPVM_BIN, cmd);
   pid_t pid = fork();
   assert_true(pid >= 0);
@@ -52,7 +54,14 @@ static mh_out hpvm_cmd(dr_fixture *f, ht_env *e, const char *cmd, char *const ar
     execv(path, argv);
     _exit(127);
   }
-  mh_out o = mh_hpvmhost_wait(pid, file);
+  return pid;
+}
+
+/* The same, waited for: its exit status, stdout and stderr. */
+static mh_out hpvm_cmd(dr_fixture *f, ht_env *e, const char *cmd, char *const argv[]) {
+  char file[400];
+  snprintf(file, sizeof file, "%.250s/%s.out", f->dir, cmd);
+  mh_out o = mh_hpvmhost_wait(hpvm_spawn(e, cmd, file, argv), file);
   fprintf(stderr, "--- %s on %s (status %d):\n%s", cmd, e->name, o.status, o.text);
   return o;
 }
@@ -274,6 +283,39 @@ static void test_online_migration_disabled_is_enforced(void **state) {
   assert_int_equal(mh_where(f, "pinned"), 1);
 }
 
+/* hpvmmigrate --cancel typed on h3 for a migration h1 makes: forwarded to h1, which cancels it;
+ * the guest goes on on h1. */
+static void test_cancel_typed_on_another_host(void **state) {
+  dr_fixture *f = *state;
+  ht_env *h1 = &f->h[0], *h3 = &f->h[2];
+  mh_all_see_all_up(f);
+  mh_start_guest(f, h1, "slow", 32, "memverify size=16M heartbeat");
+  char file[400];
+  snprintf(file, sizeof file, "%.250s/migrating.out", f->dir);
+  pid_t mig = hpvm_spawn(h1, "hpvmmigrate", file,
+                         (char *[]){"hpvmmigrate", "-o", "-P", "slow", "-h", "h2", "--bandwidth", "2", NULL});
+  mh_out o = {1, NULL};
+  for (int tries = 0; tries < 100 && o.status; tries++, usleep(100000)) {   /* until it is under way */
+    free(o.text);
+    o = hpvm_cmd(f, h3, "hpvmmigrate", (char *[]){"hpvmmigrate", "-P", "slow", "--cancel", NULL});
+  }
+  assert_int_equal(o.status, 0);
+  assert_non_null(strstr(o.text, "cancel requested: VM slow stays on host h1"));
+  free(o.text);
+  o = mh_hpvmhost_wait(mig, file);
+  fprintf(stderr, "--- the migration (status %d):\n%s", o.status, o.text);
+  assert_int_equal(o.status, 1);
+  assert_non_null(strstr(o.text, "canceled"));   /* "migration canceled in the copy phase", or at init */
+  free(o.text);
+  assert_int_equal(mh_where(f, "slow"), 0);
+  /* Nothing to cancel now: said by h1, relayed to h3. */
+  o = hpvm_cmd(f, h3, "hpvmmigrate", (char *[]){"hpvmmigrate", "-P", "slow", "--cancel", NULL});
+  assert_int_equal(o.status, 1);
+  assert_non_null(strstr(o.text, "no migration of VM slow is in progress on host h1"));
+  free(o.text);
+  mh_stop_and_check(f, h1, "slow");
+}
+
 static void test_exit_return_migrates_running_guests_back(void **state) {
   dr_fixture *f = *state;
   ht_env *h1 = &f->h[0];
@@ -416,6 +458,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_policy_stop_rehomes_stopped_guests_and_exit_return_brings_them_back, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_online_migration_disabled_is_enforced, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_cancel_typed_on_another_host, setup, teardown),
       cmocka_unit_test_setup_teardown(test_exit_return_migrates_running_guests_back, setup, teardown),
       cmocka_unit_test_setup_teardown(test_exit_return_lists_a_guest_that_cannot_come_back, setup, teardown),
   };
