@@ -32,9 +32,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,10 +45,6 @@
 #define DRAIN_WATCH_MS 100       /* how often the migrations in flight are looked at */
 #define DRAIN_PARALLEL_MAX 16
 #define PEER_SEND_MS 10000       /* one answer to the host that forwarded the request */
-#define FWD_CONNECT_MS 10000     /* forwarding: connect and handshake with HOST */
-#define FWD_QUIET_MS (30 * 60 * 1000)   /* forwarding: longest wait for HOST's next line */
-
-typedef struct drain_fwd drain_fwd;
 
 typedef enum dg_phase {
   DG_WAITING = 1,   /* placed, not started yet */
@@ -103,14 +96,13 @@ struct hd_drain {
   unsigned moved, failed, rehomed;
   chan *peer;                  /* the run's asker when another host forwarded the request */
   chan *pending;               /* the asker of the request being handled, when forwarded */
-  drain_fwd *fwds;             /* requests this host forwards to another host */
   const Hpvm__HostRequest *asked;   /* the enter request while enter() places (its up_hosts) */
   /* exit --return in progress (returning): the running guests come back one at a time, each
    * migrated by its owner (migfwd.c); the stopped ones came back at once. */
   bool returning;
   return_guest *ret;
   size_t nret, ret_next;
-  hd_migfwd *ret_fwd;          /* the migration back in flight */
+  hd_fwd *ret_fwd;             /* the migration back in flight */
   unsigned ret_stopped;        /* stopped guests whose registration came back */
   char ret_missed[1200];       /* stopped guests not brought back, for the result */
 };
@@ -746,12 +738,12 @@ static void progress_note(const Hpvm__MigrateProgress *p, char *out, size_t len)
 }
 
 /* An answer of the owner migrating ret[ret_next - 1] back here (migfwd.c, on the loop). */
-static void on_return_answer(void *arg, bool more, int err, const char *msg, const Hpvm__MigrateProgress *p) {
+static void on_return_answer(void *arg, bool more, int err, const char *msg, const Hpvm__PeerAnswer *a) {
   hd_drain *g = arg;
   return_guest *rg = &g->ret[g->ret_next - 1];
   if (more) {
     char note[200];
-    progress_note(p, note, sizeof note);
+    progress_note(a ? a->progress : NULL, note, sizeof note);
     if (strcmp(note, rg->note)) {
       snprintf(rg->note, sizeof rg->note, "%s", note);
       step(g, false, "VM %s: migrating back from host %s: %s", rg->name, rg->owner, note);
@@ -877,150 +869,8 @@ static void leave_maintenance(hd_daemon *d, hd_drain *g, const hd_req *q) {
 }
 
 /* ---- Forwarding: hpvmhost maintenance HOST typed on another host --------------------------------
- * HOST's hpvmd does the work. A thread connects to it (its liveness record gives the peer
- * address), sends PeerRequest.maintenance over the authenticated channel and reads its answers;
- * the loop relays each to the waiting hpvmhost (uv_async). */
-
-typedef struct fwd_line {
-  bool more;
-  int err;
-  char *msg;
-  struct fwd_line *next;
-} fwd_line;
-
-struct drain_fwd {
-  hd_daemon *d;
-  hd_client *client;
-  uint64_t req_id;
-  char *user, *cmdline;
-  char host[STO_NAME_MAX + 1];
-  char address[160];
-  chan_config cc;
-  Hpvm__HostRequest *req;       /* an owned copy */
-  uv_async_t *async;
-  pthread_mutex_t mu;
-  fwd_line *lines, **tail;      /* under mu */
-  bool done;                    /* under mu: the thread touches nothing after setting it */
-  bool orphaned;                /* under mu: hpvmd stops; the thread frees the record */
-  drain_fwd *next;
-};
-
-static void fwd_push(drain_fwd *f, bool more, int err, const char *msg) {
-  fwd_line *l = calloc(1, sizeof *l);
-  if (!l || !(l->msg = strdup(msg ? msg : ""))) {
-    free(l);
-    return;
-  }
-  l->more = more;
-  l->err = err;
-  pthread_mutex_lock(&f->mu);
-  *f->tail = l;
-  f->tail = &l->next;
-  if (!f->orphaned) uv_async_send(f->async);
-  pthread_mutex_unlock(&f->mu);
-}
-
-static void fwd_free(drain_fwd *f) {
-  for (fwd_line *l = f->lines, *n; l; l = n) n = l->next, free(l->msg), free(l);
-  if (f->req) hpvm__host_request__free_unpacked(f->req, NULL);
-  pthread_mutex_destroy(&f->mu);
-  free(f->user), free(f->cmdline), free(f);
-}
-
-/* HOST may go quiet for long (a migration with no news) but must not vanish unseen: a host
- * that lost power or its network sends no FIN, and the wait would last FWD_QUIET_MS. TCP
- * keepalive probes, answered by HOST's kernel, end the connection within about the lease
- * timeout of silence (idle T/3, then 3 probes T/6 apart, at least a second each). */
-static void keep_alive(int fd, uint32_t lease_timeout_ms) {
-  int on = 1, idle = (int)(lease_timeout_ms / 3000), intvl = (int)(lease_timeout_ms / 6000), cnt = 3;
-  if (idle < 1) idle = 1;
-  if (intvl < 1) intvl = 1;
-  setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
-  setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
-  setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
-  setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
-}
-
-static void *fwd_thread(void *arg) {
-  drain_fwd *f = arg;
-  char msg[1200];
-  chan *ch = NULL;
-  f->cc.timeout_ms = FWD_CONNECT_MS;
-  int rc = hd_peer_open(f->address, FWD_CONNECT_MS, &f->cc, f->host, &ch, msg, sizeof msg);
-  if (!rc) keep_alive(chan_fd(ch), f->d->o.lease_timeout_ms);
-  Hpvm__MaintenanceForward mf = HPVM__MAINTENANCE_FORWARD__INIT;
-  mf.request = f->req;
-  mf.user = f->user;
-  mf.cmdline = f->cmdline ? f->cmdline : "";
-  Hpvm__PeerRequest r = HPVM__PEER_REQUEST__INIT;
-  r.body_case = HPVM__PEER_REQUEST__BODY_MAINTENANCE;
-  r.maintenance = &mf;
-  if (!rc) rc = chan_send(ch, &r.base, NULL, 0, FWD_CONNECT_MS, msg, sizeof msg);
-  bool more = true;
-  while (!rc && more) {
-    ProtobufCMessage *m = NULL;
-    const uint8_t *bulk;
-    size_t bulklen;
-    rc = chan_recv(ch, &hpvm__peer_answer__descriptor, &m, &bulk, &bulklen, FWD_QUIET_MS, msg, sizeof msg);
-    if (rc == 1) {
-      rc = HPVM_ETRUNC;
-      snprintf(msg, sizeof msg, "host %s closed the connection before it answered", f->host);
-    }
-    if (rc) break;
-    Hpvm__PeerAnswer *a = (Hpvm__PeerAnswer *)m;
-    more = a->more;
-    fwd_push(f, more, a->error, a->message);
-    protobuf_c_message_free_unpacked(m, NULL);
-  }
-  if (rc) {
-    char line[1400];
-    snprintf(line, sizeof line, "host %s: %.1100s", f->host, msg);
-    fwd_push(f, false, rc, line);
-  }
-  if (ch) chan_close(ch);
-  pthread_mutex_lock(&f->mu);
-  f->done = true;
-  bool orphaned = f->orphaned;
-  if (!orphaned) uv_async_send(f->async);
-  pthread_mutex_unlock(&f->mu);
-  if (orphaned) fwd_free(f);
-  return NULL;
-}
-
-static void on_fwd_closed(uv_handle_t *h) {
-  drain_fwd *f = h->data;
-  free(h);
-  if (f) fwd_free(f);
-}
-
-static void on_fwd_lines(uv_async_t *a) {
-  drain_fwd *f = a->data;
-  pthread_mutex_lock(&f->mu);
-  fwd_line *lines = f->lines;
-  f->lines = NULL;
-  f->tail = &f->lines;
-  bool done = f->done;
-  pthread_mutex_unlock(&f->mu);
-  for (fwd_line *l = lines, *n; l; l = n) {
-    n = l->next;
-    Hpvm__Response r = HPVM__RESPONSE__INIT;
-    r.id = f->req_id;
-    r.more = l->more;
-    r.error = l->err;
-    r.message = l->msg;
-    if (l->more && f->client) hd_client_send(f->client, &r.base);
-    else if (!l->more && f->client) hd_answer(f->client, &r, f->user, NULL);
-    free(l->msg), free(l);
-  }
-  if (!done) return;
-  hd_drain *g = f->d->drain;
-  for (drain_fwd **p = g ? &g->fwds : NULL; p && *p; p = &(*p)->next)
-    if (*p == f) {
-      *p = f->next;
-      break;
-    }
-  uv_close((uv_handle_t *)a, on_fwd_closed);
-}
+ * HOST's hpvmd does the work. forward.c sends it PeerRequest.maintenance (its liveness record
+ * gives the peer address) and relays each answer to the waiting hpvmhost. */
 
 static void forward(hd_daemon *d, hd_drain *g, const hd_req *q) {
   const char *host = q->r->host->host;
@@ -1032,46 +882,21 @@ static void forward(hd_daemon *d, hd_drain *g, const hd_req *q) {
   if (status == STO_HOST_LEFT || !live.address[0])
     return reply_error(g, q, HPVM_EUNAVAIL, "host %s %s: run hpvmhost maintenance on it", host,
                        status == STO_HOST_LEFT ? "has left the cluster" : "publishes no peer address (--listen)");
-  drain_fwd *f = calloc(1, sizeof *f);
-  size_t len = hpvm__host_request__get_packed_size(q->r->host);
-  uint8_t *buf = malloc(len ? len : 1);
-  if (f) f->async = malloc(sizeof *f->async);
-  if (!f || !buf || !f->async) {
-    if (f) free(f->async);
-    free(f), free(buf);
-    return reply_error(g, q, HPVM_ENOMEM, "hpvmd is out of memory");
-  }
-  hpvm__host_request__pack(q->r->host, buf);
-  f->req = hpvm__host_request__unpack(NULL, len, buf);
-  free(buf);
-  f->d = d;
-  f->client = q->c;
-  f->req_id = q->r->id;
-  f->user = strdup(q->user ? q->user : "hpvmd");
-  f->cmdline = q->cmdline ? strdup(q->cmdline) : NULL;
-  snprintf(f->host, sizeof f->host, "%s", host);
-  snprintf(f->address, sizeof f->address, "%s", live.address);
-  hd_chan_config(d, &f->cc);
-  pthread_mutex_init(&f->mu, NULL);
-  f->tail = &f->lines;
-  pthread_t t;
-  if (!f->req || uv_async_init(d->loop, f->async, on_fwd_lines)) {
-    free(f->async);
-    f->async = NULL;
-    fwd_free(f);
-    return reply_error(g, q, HPVM_ENOMEM, "hpvmd is out of memory");
-  }
-  f->async->data = f;
-  if (pthread_create(&t, NULL, fwd_thread, f)) {
-    f->async->data = NULL;
-    uv_close((uv_handle_t *)f->async, on_fwd_closed);
-    fwd_free(f);
-    return reply_error(g, q, HPVM_ENOMEM, "cannot start a thread: %s", strerror(errno));
-  }
-  pthread_detach(t);
-  f->next = g->fwds;
-  g->fwds = f;
-  hd_log(d, HD_INFO, "maintenance: %s's request for host %s forwarded to it (%s)", q->user, host, f->address);
+  Hpvm__MaintenanceForward mf = HPVM__MAINTENANCE_FORWARD__INIT;
+  mf.request = q->r->host;
+  mf.user = (char *)(q->user ? q->user : "hpvmd");
+  mf.cmdline = (char *)(q->cmdline ? q->cmdline : "");
+  Hpvm__PeerRequest r = HPVM__PEER_REQUEST__INIT;
+  r.body_case = HPVM__PEER_REQUEST__BODY_MAINTENANCE;
+  r.maintenance = &mf;
+  char closed[300], why[300];
+  snprintf(closed, sizeof closed, "host %s closed the connection before it answered", host);
+  hd_fwd *f = NULL;
+  int rc = hd_fwd_start(d, host, live.address, &r, closed, "the forwarded maintenance request ended without an answer",
+                        NULL, NULL, &f, why, sizeof why);
+  if (rc) return reply_error(g, q, rc, "%s", why);
+  hd_fwd_relay(f, q->c, q->r->id, q->user);
+  hd_log(d, HD_INFO, "maintenance: %s's request for host %s forwarded to it (%s)", q->user, host, live.address);
 }
 
 void hd_drain_peer(hd_daemon *d, chan *ch, const Hpvm__MaintenanceForward *mf) {
@@ -1130,20 +955,10 @@ void hd_drain_stop(hd_daemon *d) {
   if (g->returning) {
     hd_log(d, HD_WARN, "maintenance: hpvmd stops while guests come back; the migration in flight finishes, the "
            "others stay where they are");
-    hd_migfwd_detach(g->ret_fwd);
+    hd_fwd_detach(g->ret_fwd);
     free(g->ret);
   }
   if (g->peer) chan_close(g->peer);
-  /* Forwarded requests still waiting: their threads free them when they end. */
-  for (drain_fwd *f = g->fwds, *n; f; f = n) {
-    n = f->next;
-    pthread_mutex_lock(&f->mu);
-    bool done = f->done;
-    f->orphaned = !done;
-    pthread_mutex_unlock(&f->mu);
-    f->async->data = done ? f : NULL;
-    uv_close((uv_handle_t *)f->async, on_fwd_closed);
-  }
   free_run(g);
   free(g);
   d->drain = NULL;
@@ -1152,6 +967,4 @@ void hd_drain_stop(hd_daemon *d) {
 void hd_drain_forget_client(hd_daemon *d, hd_client *c) {
   if (!d->drain) return;
   if (d->drain->client == c) d->drain->client = NULL;
-  for (drain_fwd *f = d->drain->fwds; f; f = f->next)
-    if (f->client == c) f->client = NULL;
 }

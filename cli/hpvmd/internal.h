@@ -190,7 +190,7 @@ struct hd_daemon {
   hd_member *member;            /* member.c */
   hd_ha *ha;                    /* ha.c (NULL until its first tick) */
   hd_drain *drain;              /* drain.c: maintenance state and the drain in progress */
-  struct hd_migfwd *migfwds;    /* migfwd.c: hpvmmigrate -o requests forwarded to a guest's owner */
+  struct hd_fwd *fwds;          /* forward.c: requests forwarded to another host (migfwd.c, drain.c) */
 };
 
 /* ---- log.c ---------------------------------------------------------------------------------- */
@@ -429,16 +429,33 @@ bool hd_vm_online_migration_disabled(const Hpvm__VmConfig *cfg);
 /* An operator started vm: its HA restart count (the throttle's record) starts again from 0. */
 void hd_ha_reset(hd_daemon *d, const char *vm);
 
+/* ---- forward.c ------------------------------------------------------------------------------ */
+/* One PeerRequest sent to host's hpvmd at address (a thread, the authenticated channel, TCP
+ * keepalive) and its PeerAnswers read until one without more. cb runs on the loop for each
+ * answer: a progress (more) and at the end the result (more false). a is the answer as the host
+ * sent it, NULL when the connection failed or ended early: err and msg ("host H: ...", with
+ * closed_msg when the host closed it before its last answer) say why; no_result_msg when no
+ * result could be queued at all. */
+typedef struct hd_fwd hd_fwd;
+typedef void (*hd_fwd_cb)(void *arg, bool more, int err, const char *msg, const Hpvm__PeerAnswer *a);
+int hd_fwd_start(hd_daemon *d, const char *host, const char *address, const Hpvm__PeerRequest *r,
+                 const char *closed_msg, const char *no_result_msg, hd_fwd_cb cb, void *arg, hd_fwd **out, char *why,
+                 size_t len);
+/* Instead of a callback: each answer relayed to client c, waiting for request req_id of user, as
+ * a Response (a progress, then the result; a migration's progress as its body). */
+void hd_fwd_relay(hd_fwd *f, hd_client *c, uint64_t req_id, const char *user);
+/* The callback's owner is gone: no more callbacks (the forward itself runs to its end). */
+void hd_fwd_detach(hd_fwd *f);
+void hd_fwd_forget_client(hd_daemon *d, hd_client *c);
+/* hpvmd stops: the threads still waiting free their records when they end. */
+void hd_fwd_stop(hd_daemon *d);
+
 /* ---- migfwd.c ------------------------------------------------------------------------------- */
 /* hpvmmigrate -o of a guest another host owns, forwarded to that host's hpvmd (PeerRequest.
- * migrate_forward). cb runs on the loop for each answer: a progress (more, p set) and at the end
- * the result (more false: err, msg, p when the owner sent one). */
-typedef struct hd_migfwd hd_migfwd;
-typedef void (*hd_migfwd_cb)(void *arg, bool more, int err, const char *msg, const Hpvm__MigrateProgress *p);
+ * migrate_forward, forward.c). cb gets each answer: a progress (more, a->progress set) and at the
+ * end the result (more false: err, msg, a->progress when the owner sent one). */
 int hd_migfwd_start(hd_daemon *d, const char *owner, const Hpvm__MigrateRequest *r, const char *user,
-                    const char *cmdline, hd_migfwd_cb cb, void *arg, hd_migfwd **out, char *why, size_t len);
-/* The callback's owner is gone: no more callbacks (the forward itself runs to its end). */
-void hd_migfwd_detach(hd_migfwd *f);
+                    const char *cmdline, hd_fwd_cb cb, void *arg, hd_fwd **out, char *why, size_t len);
 /* hpvmmigrate -o typed here for a guest host owner runs: forwarded, its answers relayed to q->c. */
 void hd_migfwd_client(hd_daemon *d, const hd_req *q, const char *owner);
 /* peer.c: another host forwards hpvmmigrate -o of a guest this host runs. */
@@ -447,8 +464,6 @@ void hd_migfwd_peer(hd_daemon *d, chan *ch, const struct Hpvm__MigrateForward *m
 /* The answer on a forwarded request's channel: a progress (more) or the result, after which (or
  * when the other host is gone) *ch is closed and NULL. */
 void hd_migfwd_send(hd_daemon *d, chan **ch, bool more, int err, const char *msg, Hpvm__MigrateProgress *p);
-void hd_migfwd_forget_client(hd_daemon *d, hd_client *c);
-void hd_migfwd_stop(hd_daemon *d);
 
 /* ---- drain.c -------------------------------------------------------------------------------- */
 /* hpvmhost maintenance enter / exit (member.c hands them over). */

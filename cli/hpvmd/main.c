@@ -324,7 +324,7 @@ static void shutdown_daemon(hd_daemon *d, const char *why) {
   hd_server_stop(d);
   hd_peer_stop(d);
   hd_drain_stop(d);
-  hd_migfwd_stop(d);
+  hd_fwd_stop(d);
   hd_member_stop(d);
   hd_ha_free(d);
   hd_detach_all(d);

@@ -267,7 +267,7 @@ void hd_forget_client(hd_daemon *d, hd_client *c) {
   hd_mig_forget_client(d, c);
   hd_offline_forget_client(d, c);
   hd_drain_forget_client(d, c);
-  hd_migfwd_forget_client(d, c);
+  hd_fwd_forget_client(d, c);
   hd_cluster_forget_client(d, c);
   for (hd_vm *v = d->vms; v; v = v->next) {
     for (hd_waiter *w = v->waiters; w; w = w->next)
