@@ -166,6 +166,12 @@ int mh_where(mh_cluster *f, const char *vm) {
   return -1;
 }
 
+bool mh_wait_where(mh_cluster *f, const char *vm, int host) {
+  for (uint64_t end = ht_ms() + MH_WAIT_MS; ht_ms() < end; usleep(50000))
+    if (mh_where(f, vm) == host) return true;
+  return mh_where(f, vm) == host;
+}
+
 char *mh_command_log(mh_cluster *f) {
   char path[400];
   snprintf(path, sizeof path, "%s/log/command.log", f->h[0].shared);

@@ -43,6 +43,9 @@ bool mh_console_wait(ht_env *e, const char *vm, size_t from, const char *needle,
 void mh_start_guest(mh_cluster *f, ht_env *e, const char *vm, unsigned mib, const char *args);
 /* The host (index) where vm is ON; -1 when none. */
 int mh_where(mh_cluster *f, const char *vm);
+/* Poll until vm is ON on host (index) and on no host before it (false after MH_WAIT_MS): a
+ * migration's source still shows it ON until its hpvmapp has ended. */
+bool mh_wait_where(mh_cluster *f, const char *vm, int host);
 char *mh_command_log(mh_cluster *f);
 /* A graceful stop of vm, running on t: it says PASS memverify and PASS heartbeat, and its console
  * on no host says FAIL. */

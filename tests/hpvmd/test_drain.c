@@ -259,7 +259,7 @@ static void test_online_migration_disabled_is_enforced(void **state) {
   assert_int_equal(o.status, 0);
   assert_non_null(strstr(o.text, "VM free1 migrated live from host h1 to host h2"));
   free(o.text);
-  assert_int_equal(mh_where(f, "free1"), 1);
+  assert_true(mh_wait_where(f, "free1", 1));
 
   /* The drain moves free2, lists pinned as unmovable, and h1 stays Draining. */
   o = mh_hpvmhost(f, h1, (char *[]){"hpvmhost", "maintenance", "enter", "h1", NULL});

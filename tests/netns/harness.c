@@ -310,6 +310,27 @@ unsigned nt_runners(const nt_env *e, const char *vm, unsigned *where) {
   return n;
 }
 
+void nt_host_state(nt_env *e, unsigned i, const char *name, char *state, size_t len) {
+  state[0] = 0;
+  nt_out r = nt_cmd(e, i, "hpvmhost status");
+  char *save = NULL;
+  for (char *line = r.o ? strtok_r(r.o, "\n", &save) : NULL; r.status == 0 && line; line = strtok_r(NULL, "\n", &save)) {
+    char host[64], addr[64], st[32];
+    if (sscanf(line, "%63s %63s %31s", host, addr, st) != 3) continue;
+    size_t hl = strlen(host);
+    if (hl && host[hl - 1] == '*') host[hl - 1] = 0;
+    if (!strcmp(host, name)) snprintf(state, len, "%s", st);
+  }
+  nt_out_free(&r);
+}
+
+char *nt_command_log(const nt_env *e) {
+  char path[400];
+  snprintf(path, sizeof path, "%.300s/log/command.log", e->shared);
+  char *s = nt_read_file(path);
+  return s ? s : strdup("");
+}
+
 /* Power loss of host i: its link cut, then every process in its namespace (hpvmd, its hpvmapps,
  * commands running there) killed until none is left. Only hpvmd is reaped here (waitpid(-1)
  * would also reap the test's other children, whose status the test may still want). */

@@ -135,6 +135,12 @@ long nt_transfer(nt_env *e, unsigned from, unsigned to, size_t bytes, int timeou
 
 /* ---- Guests and shared state ---------------------------------------------------------------- */
 
+/* The State column (Up, Suspect, Dead, Left, Draining, Maintenance) of host `name` in host i's
+ * `hpvmhost status`; "" when it is not listed or the command failed. */
+void nt_host_state(nt_env *e, unsigned i, const char *name, char *state, size_t len);
+/* The cluster's command log, DIR/shared/log/command.log (malloc'd; "" when there is none). */
+char *nt_command_log(const nt_env *e);
+
 /* Host i's console log of vm (malloc'd; "" when there is none). */
 char *nt_console(const nt_env *e, unsigned i, const char *vm);
 /* The VM's ownership lease: 0 and the owner ("" when free) and generation, or an error. */

@@ -59,26 +59,12 @@ static int setup4(void **state) {
   return 0;
 }
 
-/* The State column of host `name` in host i's `hpvmhost status` ("" when not listed). */
-static void status_state(nt_env *e, unsigned i, const char *name, char *state, size_t len) {
-  state[0] = 0;
-  nt_out r = nt_cmd(e, i, "hpvmhost status");
-  for (char *line = r.o ? strtok(r.o, "\n") : NULL; r.status == 0 && line; line = strtok(NULL, "\n")) {
-    char host[64], addr[64], st[32];
-    if (sscanf(line, "%63s %63s %31s", host, addr, st) != 3) continue;
-    size_t hl = strlen(host);
-    if (hl && host[hl - 1] == '*') host[hl - 1] = 0;
-    if (!strcmp(host, name)) snprintf(state, len, "%s", st);
-  }
-  nt_out_free(&r);
-}
-
 static void all_see_all_up(nt_env *e, unsigned n) {
   for (unsigned i = 0; i < n; i++)
     for (unsigned j = 0; j < n; j++) {
       char st[32] = "";
       for (uint64_t end = nt_ms() + WAIT_MS; nt_ms() < end; usleep(100000)) {
-        status_state(e, i, e->h[j].name, st, sizeof st);
+        nt_host_state(e, i, e->h[j].name, st, sizeof st);
         if (!strcmp(st, "Up")) break;
       }
       if (strcmp(st, "Up")) {
@@ -87,13 +73,6 @@ static void all_see_all_up(nt_env *e, unsigned n) {
       }
       assert_string_equal(st, "Up");
     }
-}
-
-static char *command_log(const nt_env *e) {
-  char path[400];
-  snprintf(path, sizeof path, "%.300s/log/command.log", e->shared);
-  char *s = nt_read_file(path);
-  return s ? s : strdup("");
 }
 
 static unsigned count(const char *s, const char *needle) {
@@ -128,7 +107,7 @@ static void test_three_hosts_join_and_a_stranger_is_not_admitted(void **state) {
   const char *stranger = e->h[3].name;
   for (unsigned i = 0; i < 3; i++) {
     char st[32];
-    status_state(e, i, stranger, st, sizeof st);
+    nt_host_state(e, i, stranger, st, sizeof st);
     if (st[0]) fprintf(stderr, "%s lists the stranger %s as '%s'\n", e->h[i].name, stranger, st);
     assert_string_equal(st, "");
     char *log = nt_read_file(e->h[i].log);
@@ -221,7 +200,7 @@ static unsigned fence_then_restart(nt_env *e, stop_how how) {
 
   /* The command log has the restart once, on that host, and the fenced guest's own record
    * says why it powered off. */
-  char *log = command_log(e);
+  char *log = nt_command_log(e);
   char want[200];
   snprintf(want, sizeof want, "HA restart of VM %s on host %s (host %s dead since", VM, e->h[t].name, e->h[0].name);
   if (!strstr(log, want)) fprintf(stderr, "command log:\n%s", log);

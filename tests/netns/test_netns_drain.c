@@ -325,13 +325,6 @@ static void verify_all(watch *w, const unsigned *boots) {
 
 /* ---- Shared state -------------------------------------------------------------------------------- */
 
-static char *command_log(const nt_env *e) {
-  char path[400];
-  snprintf(path, sizeof path, "%.300s/log/command.log", e->shared);
-  char *s = nt_read_file(path);
-  return s ? s : strdup("");
-}
-
 static unsigned count(const char *s, const char *needle) {
   unsigned n = 0;
   for (const char *p = s; (p = strstr(p, needle)); p += strlen(needle)) n++;
@@ -348,28 +341,28 @@ static void maint_file(const nt_env *e, unsigned i, char *word, size_t len) {
   free(s);
 }
 
-/* The State column of host `name` in host i's hpvmhost status ("" when not listed). */
-static void status_state(nt_env *e, unsigned i, const char *name, char *state, size_t len) {
-  state[0] = 0;
-  nt_out r = nt_cmd(e, i, "hpvmhost status");
-  for (char *line = r.o ? strtok(r.o, "\n") : NULL; r.status == 0 && line; line = strtok(NULL, "\n")) {
-    char host[64], addr[64], st[32];
-    if (sscanf(line, "%63s %63s %31s", host, addr, st) != 3) continue;
-    size_t hl = strlen(host);
-    if (hl && host[hl - 1] == '*') host[hl - 1] = 0;
-    if (!strcmp(host, name)) snprintf(state, len, "%s", st);
-  }
-  nt_out_free(&r);
-}
-
 static void wait_status(watch *w, unsigned i, const char *name, const char *want) {
   char st[32] = "";
   for (uint64_t end = nt_ms() + WAIT_MS; nt_ms() < end; watch_sleep(w, 100)) {
-    status_state(w->e, i, name, st, sizeof st);
+    nt_host_state(w->e, i, name, st, sizeof st);
     if (!strcmp(st, want)) return;
   }
   nt_dump_logs(w->e);
   fail_msg("%s sees host %s as '%s', not %s", w->e->h[i].name, name, st, want);
+}
+
+/* ng guests started on hosta and seen by hostb Up, then hpvmhost maintenance enter hosta typed
+ * on host `typed_on` in the background, waited for until a migration is in its copy phase
+ * after `moved` others: the command's pid, that guest (*g) and its target (*t). */
+static pid_t drain_until_copy(watch *w, nt_env *e, unsigned ng, unsigned typed_on, unsigned moved, int *g, int *t) {
+  watch_init(w, e, ng);
+  guests_start(e, ng);
+  say(w, "%u guests run on hosta\n", ng);
+  wait_status(w, B, e->h[A].name, "Up");
+  pid_t drain = nt_spawn(e, typed_on, next_out(w), "hpvmhost maintenance enter %s", e->h[A].name);
+  wait_copy(w, drain, moved, g, t);
+  say(w, "%s is copying to %s\n", GUESTS[*g].name, e->h[*t].name);
+  return drain;
 }
 
 static char *drain_output(const watch *w, int status) {
@@ -396,14 +389,8 @@ static void test_draining_hosts_hpvmd_killed(void **state) {
   nt_env *e = *state;
   watch w;
   const unsigned ng = 3;
-  watch_init(&w, e, ng);
-  guests_start(e, ng);
-  say(&w, "%u guests run on hosta\n", ng);
-  wait_status(&w, B, e->h[A].name, "Up");
-  pid_t drain = nt_spawn(e, A, next_out(&w), "hpvmhost maintenance enter %s", e->h[A].name);
   int g, t;
-  wait_copy(&w, drain, 0, &g, &t);
-  say(&w, "%s is copying to %s\n", GUESTS[g].name, e->h[t].name);
+  pid_t drain = drain_until_copy(&w, e, ng, A, 0, &g, &t);
   uint64_t killed = nt_ms();
   nt_hpvmd_stop(e, A, SIGKILL);
   nt_hpvmd_start(e, A);
@@ -467,14 +454,8 @@ static void test_targets_hpvmd_killed(void **state) {
   nt_env *e = *state;
   watch w;
   const unsigned ng = 3;
-  watch_init(&w, e, ng);
-  guests_start(e, ng);
-  say(&w, "%u guests run on hosta\n", ng);
-  wait_status(&w, B, e->h[A].name, "Up");
-  pid_t drain = nt_spawn(e, A, next_out(&w), "hpvmhost maintenance enter %s", e->h[A].name);
   int g, t;
-  wait_copy(&w, drain, 0, &g, &t);
-  say(&w, "%s is copying to %s\n", GUESTS[g].name, e->h[t].name);
+  pid_t drain = drain_until_copy(&w, e, ng, A, 0, &g, &t);
   nt_hpvmd_stop(e, (unsigned)t, SIGKILL);
   watch_sleep(&w, 1000);
   nt_hpvmd_start(e, (unsigned)t);
@@ -522,14 +503,8 @@ static void test_draining_host_crashes(void **state) {
   nt_env *e = *state;
   watch w;
   const unsigned ng = 4;
-  watch_init(&w, e, ng);
-  guests_start(e, ng);
-  say(&w, "%u guests run on hosta\n", ng);
-  wait_status(&w, B, e->h[A].name, "Up");
-  pid_t drain = nt_spawn(e, B, next_out(&w), "hpvmhost maintenance enter %s", e->h[A].name);
   int g, t;
-  wait_copy(&w, drain, 1, &g, &t);
-  say(&w, "%s is copying to %s\n", GUESTS[g].name, e->h[t].name);
+  pid_t drain = drain_until_copy(&w, e, ng, B, 1, &g, &t);
 
   /* Who was where just before the crash: moved guests are on their target under its lease. */
   bool moved[NG_MAX] = {false};
@@ -589,7 +564,7 @@ static void test_draining_host_crashes(void **state) {
   }
   /* Long enough for a second restart to show, were there one. */
   watch_sleep(&w, 3000);
-  char *log = command_log(e);
+  char *log = nt_command_log(e);
   for (unsigned k = 0; k < ng; k++) {
     char line[200];
     snprintf(line, sizeof line, "HA restart of VM %s on", GUESTS[k].name);
@@ -614,14 +589,8 @@ static void test_drain_aborted(void **state) {
   nt_env *e = *state;
   watch w;
   const unsigned ng = 3;
-  watch_init(&w, e, ng);
-  guests_start(e, ng);
-  say(&w, "%u guests run on hosta\n", ng);
-  wait_status(&w, B, e->h[A].name, "Up");
-  pid_t drain = nt_spawn(e, C, next_out(&w), "hpvmhost maintenance enter %s", e->h[A].name);
   int g, t;
-  wait_copy(&w, drain, 0, &g, &t);
-  say(&w, "%s is copying to %s\n", GUESTS[g].name, e->h[t].name);
+  pid_t drain = drain_until_copy(&w, e, ng, C, 0, &g, &t);
   char *ab = nt_ok(e, B, "hpvmhost maintenance enter %s --abort", e->h[A].name);
   printf("abort: %s", ab);
   char want[300];
@@ -631,7 +600,7 @@ static void test_drain_aborted(void **state) {
 
   int st = watch_child(&w, drain, WAIT_MS);
   char *out = drain_output(&w, st);
-  char *log = command_log(e);
+  char *log = nt_command_log(e);
   /* The migration in flight finished (should the one seen copying have ended just before the
    * abort, the next one started is the one in flight); no other started. */
   unsigned started = count(log, ": live migration to host ");

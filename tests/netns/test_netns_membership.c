@@ -92,12 +92,6 @@ static char *read_or_empty(const char *path) {
   return s ? s : strdup("");
 }
 
-static char *command_log(const nt_env *e) {
-  char path[400];
-  snprintf(path, sizeof path, "%.300s/log/command.log", e->shared);
-  return read_or_empty(path);
-}
-
 /* ---- hpvmhost status ---------------------------------------------------------------------------- */
 
 /* One row of the table: Host Address State Uptime Guests "Mem total" "Mem free" "Ent free"
@@ -303,7 +297,7 @@ static void test_five_hosts_join_and_one_leaves(void **state) {
     assert_false(log_has(e, i, needle));
   }
   assert_true(log_has(e, LEAVER, "cluster: this host left the cluster (hpvmhost leave)"));
-  char *cl = command_log(e);
+  char *cl = nt_command_log(e);
   snprintf(needle, sizeof needle, "cluster: host %s left (gossip", leaver);
   if (!strstr(cl, "hpvmhost leave") || !strstr(cl, needle)) fprintf(stderr, "command log:\n%s", cl);
   assert_non_null(strstr(cl, "hpvmhost leave"));
@@ -318,7 +312,7 @@ static void test_five_hosts_join_and_one_leaves(void **state) {
   /* Back: hpvmhost join, and every host sees every host Up again. */
   free(nt_ok(e, LEAVER, "hpvmhost join"));
   all_see_all_up(e, 5);
-  cl = command_log(e);
+  cl = nt_command_log(e);
   snprintf(needle, sizeof needle, "cluster: host %s is back", leaver);
   assert_non_null(strstr(cl, "hpvmhost join"));
   assert_non_null(strstr(cl, needle));
@@ -419,7 +413,7 @@ static void test_failure_detection(void **state) {
     status_state(e, live[k], e->h[1].name, st, sizeof st);
     assert_string_equal(st, "Dead");   /* hostb stays dead */
   }
-  char *cl = command_log(e);
+  char *cl = nt_command_log(e);
   assert_non_null(strstr(cl, "cluster: host hostb is dead (failed)"));
   assert_non_null(strstr(cl, "cluster: host hostc is dead (failed)"));
   assert_non_null(strstr(cl, "cluster: host hostc is back"));
@@ -524,7 +518,7 @@ static void test_false_suspicion_under_cpu_load_is_refuted(void **state) {
     assert_null(strstr(s, " dead ("));
     free(s);
   }
-  char *cl = command_log(e);
+  char *cl = nt_command_log(e);
   assert_null(strstr(cl, "is dead (failed)"));
   free(cl);
 

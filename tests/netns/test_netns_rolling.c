@@ -62,26 +62,12 @@ static int setup3(void **state) {
   return 0;
 }
 
-/* The State column of host `name` in host i's `hpvmhost status` ("" when not listed). */
-static void status_state(nt_env *e, unsigned i, const char *name, char *state, size_t len) {
-  state[0] = 0;
-  nt_out r = nt_cmd(e, i, "hpvmhost status");
-  for (char *line = r.o ? strtok(r.o, "\n") : NULL; r.status == 0 && line; line = strtok(NULL, "\n")) {
-    char host[64], addr[64], st[32];
-    if (sscanf(line, "%63s %63s %31s", host, addr, st) != 3) continue;
-    size_t hl = strlen(host);
-    if (hl && host[hl - 1] == '*') host[hl - 1] = 0;
-    if (!strcmp(host, name)) snprintf(state, len, "%s", st);
-  }
-  nt_out_free(&r);
-}
-
 /* Every host sees host j in state want (waiting for the gossip). */
 static void all_see(nt_env *e, unsigned j, const char *want) {
   for (unsigned i = 0; i < HOSTS; i++) {
     char st[32] = "";
     for (uint64_t end = nt_ms() + WAIT_MS; nt_ms() < end; usleep(100000)) {
-      status_state(e, i, e->h[j].name, st, sizeof st);
+      nt_host_state(e, i, e->h[j].name, st, sizeof st);
       if (!strcmp(st, want)) break;
     }
     if (strcmp(st, want)) {
