@@ -57,6 +57,7 @@ static const char migrate_help[] =
   "                   [--downtime MS] [--bandwidth MBPS] [--channels N] [--compress auto|lz4|none]\n"
   "                   [-x migrate_init_phase_timeout=S] [-x migrate_copy_phase_timeout=S]\n"
   "                   [-x migrate_io_quiesce_phase_timeout=S] [-x migrate_frozen_phase_timeout=S] [--json]\n"
+  "       hpvmmigrate {-P vm_name | -p vm_number} -h host [-b] [-D] [-d] [-s] [-F] [-q] [--json]\n"
   "       hpvmmigrate {-P vm_name | -p vm_number} --cancel\n"
   "Moves a virtual machine to another host of the cluster.\n"
   "  -h host          the target: a host of the shared directory, or ADDR:PORT\n"
@@ -74,7 +75,10 @@ static const char migrate_help[] =
   "  --cancel         stop this VM's migration in progress (typed on any host); it stays on its\n"
   "                   host (Ctrl-C or SIGTERM to a running hpvmmigrate -o does the same)\n"
   "  --json           only the final figures, as JSON\n"
-  "  (-b, -D, -d: offline migration of a stopped guest, not in this version)\n"
+  "  without -o: offline, a stopped guest's registration moves to the target\n"
+  "  -b               (offline) boot it on the target once it is registered there\n"
+  "  -D               (offline) delete its registration here instead of leaving it Not Runnable\n"
+  "  -d               (offline) it runs here: stop it gracefully first, then migrate it\n"
   "See docs/man/hpvmmigrate.md.\n";
 
 /* ---- Options ----------------------------------------------------------------------------------- */
