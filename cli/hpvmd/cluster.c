@@ -9,8 +9,9 @@
  *        | else: copy the answer (pack + unpack), one target per owner host (its peer
  *        v       address from its liveness record), one uv_work
  *   worker: one thread per owner: connect, chan_client, PeerRequest.status_query,
- *        |  PeerAnswer.vms, all within the deadline (the gossip probe timeout, at least
- *        v  QUERY_MIN_MS); the worker joins them, so the whole costs one timeout at most
+ *        |  PeerAnswer.vms, all within the deadline (nine tenths of the gossip probe timeout,
+ *        v  at least QUERY_MIN_MS); the worker joins them, so the whole command, with its own
+ *           few ms, answers within one probe timeout
  *   loop thread: each owner's rows get what it says live of them; an owner that did not
  *        answer in time leaves its rows from storage, UNKNOWN with a note; answer the client
  *        (or, if it went away meanwhile, nothing)
@@ -80,7 +81,8 @@ unsigned hd_cluster_query_timeout_ms(const hd_daemon *d) {
   clu_config c;
   clu_config_defaults(&c);
   unsigned p = d->o.gossip_probe_ms ? d->o.gossip_probe_ms : c.probe_interval_ms;
-  return p / 2 < QUERY_MIN_MS ? QUERY_MIN_MS : p / 2;   /* member.c: probe timeout = interval / 2 */
+  unsigned t = p / 2 - p / 20;   /* member.c: probe timeout = interval / 2; a tenth is left for the rest */
+  return t < QUERY_MIN_MS ? QUERY_MIN_MS : t;
 }
 
 /* ---- The owner's side ------------------------------------------------------------------------- */
