@@ -11,7 +11,7 @@
 
 #include "multihost.h"
 
-static void env_init(mh_cluster *f, int i, const char *shared, int port) {
+static void env_init(mh_cluster *f, int i, const char *shared, int port, unsigned probe_ms) {
   ht_env *e = &f->h[i];
   memset(e, 0, sizeof *e);
   snprintf(e->dir, sizeof e->dir, "%s", f->dir);
@@ -22,10 +22,10 @@ static void env_init(mh_cluster *f, int i, const char *shared, int port) {
   snprintf(e->name, sizeof e->name, "h%d", i + 1);
   snprintf(e->listen, sizeof e->listen, "127.0.0.1:%d", port);
   snprintf(e->lease_timeout, sizeof e->lease_timeout, "3");
-  snprintf(e->gossip_probe_ms, sizeof e->gossip_probe_ms, "100");
+  snprintf(e->gossip_probe_ms, sizeof e->gossip_probe_ms, "%u", probe_ms);
 }
 
-int mh_setup(void **state, const char *tag, int port_base) {
+int mh_setup_probe(void **state, const char *tag, int port_base, unsigned probe_ms) {
   mh_cluster *f = calloc(1, sizeof *f);
   snprintf(f->dir, sizeof f->dir, "/tmp/hpvmd-%.20s-XXXXXX", tag);
   if (!mkdtemp(f->dir)) return -1;
@@ -33,11 +33,13 @@ int mh_setup(void **state, const char *tag, int port_base) {
   snprintf(shared, sizeof shared, "%.250s/shared", f->dir);
   mkdir(shared, 0755);
   int base = port_base + (int)(getpid() % 1500) * 10;   /* --listen P, gossip P + 1 */
-  for (int i = 0; i < MH_HOSTS; i++) env_init(f, i, shared, base + i * 2);
+  for (int i = 0; i < MH_HOSTS; i++) env_init(f, i, shared, base + i * 2, probe_ms);
   *state = f;
   for (int i = 0; i < MH_HOSTS; i++) ht_hpvmd_start(&f->h[i]);
   return 0;
 }
+
+int mh_setup(void **state, const char *tag, int port_base) { return mh_setup_probe(state, tag, port_base, 100); }
 
 int mh_teardown(void **state) {
   mh_cluster *f = *state;
@@ -46,6 +48,7 @@ int mh_teardown(void **state) {
     for (int i = 0; i < 200 && kill(f->restarted, 0) == 0; i++) usleep(50000);
   }
   for (int i = 0; i < MH_HOSTS; i++) {
+    if (f->h[i].hpvmd) kill(f->h[i].hpvmd, SIGCONT);   /* a test may have left it stopped */
     ht_hpvmd_stop(&f->h[i], SIGTERM);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "cat %s/vms/*/app.pid 2>/dev/null | xargs -r kill -9 2>/dev/null", f->h[i].state);

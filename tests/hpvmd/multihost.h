@@ -21,6 +21,8 @@ typedef struct mh_cluster {
 /* cmocka setup/teardown bodies: a fresh /tmp/hpvmd-TAG-XXXXXX with the three hpvmd running, ports
  * from port_base (spread by pid); *state is the mh_cluster. */
 int mh_setup(void **state, const char *tag, int port_base);
+/* The same with another gossip probe interval (ms). */
+int mh_setup_probe(void **state, const char *tag, int port_base, unsigned probe_ms);
 int mh_teardown(void **state);
 void mh_dump_all(mh_cluster *f);
 

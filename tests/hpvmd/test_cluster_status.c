@@ -4,7 +4,7 @@
  * runs it there, instructions retired, memory, the console log path, the start time. After
  * kill -9 of h3's hpvmd the list still comes back, h3's guest Unknown on h3 and h2's guest
  * still live. How long the lists take is printed, not asserted (bench/cluster measures it).
- * Gossip probe 400 ms: the per-host query deadline is its timeout, 200 ms. */
+ * Gossip probe 400 ms: the per-host query deadline is nine tenths of its timeout, 180 ms. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,62 +13,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "hpvmd_test.h"
+#include "multihost.h"
 
-#define HOSTS 3
+#define HOSTS MH_HOSTS
 #define WAIT_MS 15000
 
-typedef struct cs_fixture {
-  char dir[256];
-  ht_env h[HOSTS];
-} cs_fixture;
+typedef mh_cluster cs_fixture;
 
-static int setup(void **state) {
-  cs_fixture *f = calloc(1, sizeof *f);
-  snprintf(f->dir, sizeof f->dir, "/tmp/hpvmd-cstatus-XXXXXX");
-  if (!mkdtemp(f->dir)) return -1;
-  char shared[300];
-  snprintf(shared, sizeof shared, "%s/shared", f->dir);
-  mkdir(shared, 0755);
-  int base = 25000 + (int)(getpid() % 2000) * 10;   /* --listen P, gossip P + 1 */
-  for (int i = 0; i < HOSTS; i++) {
-    ht_env *e = &f->h[i];
-    snprintf(e->dir, sizeof e->dir, "%s", f->dir);
-    snprintf(e->shared, sizeof e->shared, "%s", shared);
-    snprintf(e->state, sizeof e->state, "%s/state%d", f->dir, i + 1);
-    snprintf(e->sock, sizeof e->sock, "%s/state%d/hpvmd.sock", f->dir, i + 1);
-    snprintf(e->log, sizeof e->log, "%s/hpvmd%d.log", f->dir, i + 1);
-    snprintf(e->name, sizeof e->name, "h%d", i + 1);
-    snprintf(e->listen, sizeof e->listen, "127.0.0.1:%d", base + i * 2);
-    snprintf(e->lease_timeout, sizeof e->lease_timeout, "3");
-    snprintf(e->gossip_probe_ms, sizeof e->gossip_probe_ms, "400");
-  }
-  *state = f;
-  for (int i = 0; i < HOSTS; i++) ht_hpvmd_start(&f->h[i]);
-  return 0;
-}
-
-static int teardown(void **state) {
-  cs_fixture *f = *state;
-  for (int i = 0; i < HOSTS; i++) {
-    ht_hpvmd_stop(&f->h[i], SIGTERM);
-    char cmd[600];
-    /* hpvmapps outlive hpvmd on purpose: kill the ones the pidfiles name. */
-    snprintf(cmd, sizeof cmd, "cat %s/vms/*/app.pid 2>/dev/null | xargs -r kill -9 2>/dev/null", f->h[i].state);
-    if (system(cmd)) { /* none left */ }
-  }
-  if (!getenv("HPVMD_TEST_KEEP")) {
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-    if (system(cmd)) { /* leftovers in /tmp */ }
-  }
-  free(f);
-  return 0;
-}
-
-static void dump_all(cs_fixture *f) {
-  for (int i = 0; i < HOSTS; i++) ht_dump_log(&f->h[i]);
-}
+static int setup(void **state) { return mh_setup_probe(state, "cstatus", 23000, 400); }
+static int teardown(void **state) { return mh_teardown(state); }
 
 /* An hpvm command (the binaries next to hpvmd) against e's hpvmd: its stdout (free it). */
 static char *cli(ht_env *e, const char *cmd, const char *a1, const char *a2, const char *a3) {
@@ -151,7 +104,7 @@ static void start_guest(cs_fixture *f, ht_env *e, const char *name, int *pid) {
   if (rc) fprintf(stderr, "create %s: %s\n", name, msg);
   assert_int_equal(rc, 0);
   rc = ht_start(e, name, msg, sizeof msg);
-  if (rc) fprintf(stderr, "start %s: %s\n", name, msg), dump_all(f);
+  if (rc) fprintf(stderr, "start %s: %s\n", name, msg), mh_dump_all(f);
   assert_int_equal(rc, 0);
   assert_int_equal(ht_state(e, name, pid, NULL, 0), HPVM__VM_RUN_STATE__VM_RUN_STATE_ON);
   assert_true(*pid > 0);

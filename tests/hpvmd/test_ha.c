@@ -23,127 +23,33 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "hpvmd_test.h"
+#include "multihost.h"
 
-#define HOSTS 3
-#define WAIT_MS 20000
+#define HOSTS MH_HOSTS
+#define WAIT_MS MH_WAIT_MS
 #define TIMEOUT_MS 3000      /* --lease-timeout 3 */
 #define RENEW_MS 500         /* hpvmd renews every timeout / 6 */
 #define ON HPVM__VM_RUN_STATE__VM_RUN_STATE_ON
 #define WORK "memverify size=8M heartbeat diskverify blocks=32 passes=0"
 
-typedef struct ha_fixture {
-  char dir[256];
-  char disk[300];
-  ht_env h[HOSTS];
-} ha_fixture;
+typedef mh_cluster ha_fixture;
 
-static void env_init(ha_fixture *f, int i, const char *shared, int port) {
-  ht_env *e = &f->h[i];
-  memset(e, 0, sizeof *e);
-  snprintf(e->dir, sizeof e->dir, "%s", f->dir);
-  snprintf(e->shared, sizeof e->shared, "%s", shared);
-  snprintf(e->state, sizeof e->state, "%.250s/state%d", f->dir, i + 1);
-  snprintf(e->sock, sizeof e->sock, "%.250s/state%d/hpvmd.sock", f->dir, i + 1);
-  snprintf(e->log, sizeof e->log, "%.250s/hpvmd%d.log", f->dir, i + 1);
-  snprintf(e->name, sizeof e->name, "h%d", i + 1);
-  snprintf(e->listen, sizeof e->listen, "127.0.0.1:%d", port);
-  snprintf(e->lease_timeout, sizeof e->lease_timeout, "3");
-  snprintf(e->gossip_probe_ms, sizeof e->gossip_probe_ms, "100");
+/* The shared disk of the ha guest, made at setup. */
+static void disk_path(const ha_fixture *f, char *path, size_t len) {
+  snprintf(path, len, "%.250s/d.img", f->dir);
 }
 
 static int setup(void **state) {
-  ha_fixture *f = calloc(1, sizeof *f);
-  snprintf(f->dir, sizeof f->dir, "/tmp/hpvmd-ha-XXXXXX");
-  if (!mkdtemp(f->dir)) return -1;
-  char shared[300];
-  snprintf(shared, sizeof shared, "%.250s/shared", f->dir);
-  mkdir(shared, 0755);
-  snprintf(f->disk, sizeof f->disk, "%.250s/d.img", f->dir);
-  int fd = open(f->disk, O_WRONLY | O_CREAT, 0644);
+  if (mh_setup(state, "ha", 29000)) return -1;
+  char disk[300];
+  disk_path(*state, disk, sizeof disk);
+  int fd = open(disk, O_WRONLY | O_CREAT, 0644);
   if (fd < 0 || ftruncate(fd, 16 << 20)) return -1;
   close(fd);
-  int base = 29000 + (int)(getpid() % 2000) * 10;   /* --listen P, gossip P + 1 */
-  for (int i = 0; i < HOSTS; i++) env_init(f, i, shared, base + i * 2);
-  *state = f;
-  for (int i = 0; i < HOSTS; i++) ht_hpvmd_start(&f->h[i]);
   return 0;
 }
 
-static int teardown(void **state) {
-  ha_fixture *f = *state;
-  for (int i = 0; i < HOSTS; i++) {
-    if (f->h[i].hpvmd) kill(f->h[i].hpvmd, SIGCONT);
-    ht_hpvmd_stop(&f->h[i], SIGTERM);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "cat %s/vms/*/app.pid 2>/dev/null | xargs -r kill -9 2>/dev/null", f->h[i].state);
-    if (system(cmd)) { /* none left */ }
-  }
-  if (!getenv("HPVMD_TEST_KEEP")) {
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-    if (system(cmd)) { /* leftovers in /tmp */ }
-  }
-  free(f);
-  return 0;
-}
-
-static void dump_all(ha_fixture *f) {
-  for (int i = 0; i < HOSTS; i++) ht_dump_log(&f->h[i]);
-}
-
-/* ---- Looking at the cluster ----------------------------------------------------------------------- */
-
-static void state_of(ht_env *e, const char *name, char *state, size_t slen) {
-  Hpvm__Request req = HPVM__REQUEST__INIT;
-  Hpvm__HostRequest h = HPVM__HOST_REQUEST__INIT;
-  h.op = HPVM__HOST_OP__HOST_OP_STATUS;
-  req.body_case = HPVM__REQUEST__BODY_HOST;
-  req.host = &h;
-  Hpvm__Response *r = NULL;
-  state[0] = 0;
-  if (ht_call(e, &req, &r) == 0 && r->body_case == HPVM__RESPONSE__BODY_HOSTS)
-    for (size_t i = 0; i < r->hosts->n_hosts; i++)
-      if (!strcmp(r->hosts->hosts[i]->name, name)) snprintf(state, slen, "%s", r->hosts->hosts[i]->state);
-  hpvmd_response_free(r);
-}
-
-static void all_see_all_up(ha_fixture *f) {
-  for (int i = 0; i < HOSTS; i++)
-    for (int j = 0; j < HOSTS; j++) {
-      char st[64] = "";
-      for (uint64_t end = ht_ms() + WAIT_MS; ht_ms() < end && strcmp(st, "Up"); usleep(50000))
-        state_of(&f->h[i], f->h[j].name, st, sizeof st);
-      if (strcmp(st, "Up")) fprintf(stderr, "%s sees host %s as '%s'\n", f->h[i].name, f->h[j].name, st), dump_all(f);
-      assert_string_equal(st, "Up");
-    }
-}
-
-static char *console_of(ht_env *e, const char *vm) {
-  char path[600];
-  snprintf(path, sizeof path, "%s/vms/%s/console.log", e->state, vm);
-  char *s = ht_read_file(path);
-  return s ? s : strdup("");
-}
-
-static bool console_wait(ht_env *e, const char *vm, const char *needle, int timeout_ms) {
-  uint64_t end = ht_ms() + (uint64_t)timeout_ms;
-  do {
-    char *s = console_of(e, vm);
-    bool found = strstr(s, needle) != NULL;
-    free(s);
-    if (found) return true;
-    usleep(20000);
-  } while (ht_ms() < end);
-  return false;
-}
-
-static char *command_log(ha_fixture *f) {
-  char path[400];
-  snprintf(path, sizeof path, "%s/log/command.log", f->h[0].shared);
-  char *s = ht_read_file(path);
-  return s ? s : strdup("");
-}
+static int teardown(void **state) { return mh_teardown(state); }
 
 /* The hosts (indexes) where vm is ON, as a bit mask. */
 static unsigned where(ha_fixture *f, int from, const char *vm) {
@@ -224,9 +130,9 @@ static void create_guest(ha_fixture *f, const char *vm, bool ha, const char *max
   assert_int_equal(rc, 0);
   char msg[1200];
   rc = ht_start(&f->h[0], vm, msg, sizeof msg);
-  if (rc) fprintf(stderr, "start %s: %s\n", vm, msg), dump_all(f);
+  if (rc) fprintf(stderr, "start %s: %s\n", vm, msg), mh_dump_all(f);
   assert_int_equal(rc, 0);
-  assert_true(console_wait(&f->h[0], vm, "HB ", WAIT_MS));
+  assert_true(mh_console_wait(&f->h[0], vm, 0, "HB ", WAIT_MS));
 }
 
 /* ---- Tests ----------------------------------------------------------------------------------------- */
@@ -234,8 +140,10 @@ static void create_guest(ha_fixture *f, const char *vm, bool ha, const char *max
 static void test_ha_guest_restarts_once_on_another_host_after_its_host_died(void **state) {
   ha_fixture *f = *state;
   ht_env *h1 = &f->h[0];
-  all_see_all_up(f);
-  create_guest(f, "hag", true, NULL, f->disk, WORK);
+  mh_all_see_all_up(f);
+  char disk[300];
+  disk_path(f, disk, sizeof disk);
+  create_guest(f, "hag", true, NULL, disk, WORK);
   create_guest(f, "plain", false, NULL, NULL, "heartbeat");
   int pid_ha = 0, pid_plain = 0;
   assert_int_equal(ht_state(h1, "hag", &pid_ha, NULL, 0), ON);
@@ -258,7 +166,7 @@ static void test_ha_guest_restarts_once_on_another_host_after_its_host_died(void
   unsigned on = 0;
   for (uint64_t end = ht_ms() + WAIT_MS; ht_ms() < end && !(on = where(f, 1, "hag"));) usleep(20000);
   uint64_t restarted = ht_ms();
-  if (!on) dump_all(f);
+  if (!on) mh_dump_all(f);
   assert_true(on == 2 || on == 4);   /* h2 or h3, one of them */
   fprintf(stderr, "hpvmd of h1 killed; its guests fenced after %llu ms; HA restart seen after %llu ms "
           "(takeover timeout %d ms)\n", (unsigned long long)(fenced - killed), (unsigned long long)(restarted - killed),
@@ -267,10 +175,10 @@ static void test_ha_guest_restarts_once_on_another_host_after_its_host_died(void
    * host saw it unchanged for the timeout after that. */
   assert_true(restarted + RENEW_MS >= killed + TIMEOUT_MS);
   ht_env *t = &f->h[on == 2 ? 1 : 2];
-  assert_true(console_wait(t, "hag", "HB ", WAIT_MS));
+  assert_true(mh_console_wait(t, "hag", 0, "HB ", WAIT_MS));
   assert_int_equal(apps_running(f, "hag"), 1);
 
-  char *log = command_log(f);
+  char *log = mh_command_log(f);
   char want[200];
   snprintf(want, sizeof want, "HA restart of VM hag on host %s (host h1 dead since", t->name);
   if (!strstr(log, want)) fprintf(stderr, "command log:\n%s", log);
@@ -287,7 +195,7 @@ static void test_ha_guest_restarts_once_on_another_host_after_its_host_died(void
   /* Its disk came through: diskverify passes at a graceful stop over there. */
   char msg[1200];
   assert_int_equal(ht_stop(t, "hag", HPVM__STOP_MODE__STOP_MODE_GRACEFUL, 30000, msg, sizeof msg), 0);
-  char *c = console_of(t, "hag");
+  char *c = mh_console_of(t, "hag");
   if (!strstr(c, "PASS diskverify")) fprintf(stderr, "console of hag on %s:\n%s", t->name, c);
   assert_non_null(strstr(c, "PASS diskverify"));
   assert_non_null(strstr(c, "PASS memverify"));
@@ -298,7 +206,7 @@ static void test_ha_guest_restarts_once_on_another_host_after_its_host_died(void
 static void test_a_host_that_still_renews_is_not_taken_over(void **state) {
   ha_fixture *f = *state;
   ht_env *h1 = &f->h[0];
-  all_see_all_up(f);
+  mh_all_see_all_up(f);
   create_guest(f, "stp", true, NULL, NULL, "heartbeat");
   int pid = 0;
   assert_int_equal(ht_state(h1, "stp", &pid, NULL, 0), ON);
@@ -311,7 +219,7 @@ static void test_a_host_that_still_renews_is_not_taken_over(void **state) {
   assert_int_equal(ht_state(h1, "stp", NULL, NULL, 0), ON);
   assert_int_equal(where(f, 1, "stp"), 0);
   assert_int_equal(apps_running(f, "stp"), 1);
-  char *log = command_log(f);
+  char *log = mh_command_log(f);
   assert_null(strstr(log, "HA restart of VM stp"));
   free(log);
 }
@@ -325,18 +233,18 @@ static void kill_hpvmd(ht_env *e) {
 static void test_ha_restarts_are_throttled(void **state) {
   ha_fixture *f = *state;
   ht_env *h1 = &f->h[0];
-  all_see_all_up(f);
+  mh_all_see_all_up(f);
   create_guest(f, "loop", true, "1", NULL, "heartbeat");
 
   /* h1 dies: its one allowed restart, on h2 or h3. */
   kill_hpvmd(h1);
   unsigned on = 0;
   for (uint64_t end = ht_ms() + WAIT_MS; ht_ms() < end && !(on = where(f, 1, "loop"));) usleep(20000);
-  if (!on) dump_all(f);
+  if (!on) mh_dump_all(f);
   assert_true(on == 2 || on == 4);
   int ti = on == 2 ? 1 : 2;
   ht_env *t = &f->h[ti];
-  assert_true(console_wait(t, "loop", "HB ", WAIT_MS));
+  assert_true(mh_console_wait(t, "loop", 0, "HB ", WAIT_MS));
   int pid = 0;
   assert_int_equal(ht_state(t, "loop", &pid, NULL, 0), ON);
   ht_hpvmd_start(h1);   /* back: two hosts could restart it when t dies */
@@ -349,10 +257,10 @@ static void test_ha_restarts_are_throttled(void **state) {
   char *log = NULL, *at = NULL;
   for (uint64_t end = ht_ms() + WAIT_MS; ht_ms() < end && !at; usleep(50000)) {
     free(log);
-    log = command_log(f);
+    log = mh_command_log(f);
     at = strstr(log, event);
   }
-  if (!at) fprintf(stderr, "command log:\n%s", log), dump_all(f);
+  if (!at) fprintf(stderr, "command log:\n%s", log), mh_dump_all(f);
   assert_non_null(at);
   assert_non_null(strstr(at, "restarted 1 time(s) in the last 600 s"));
   char by[64] = "";
@@ -374,7 +282,7 @@ static void test_ha_restarts_are_throttled(void **state) {
   int rc = ht_start(b, "loop", msg, sizeof msg);
   if (rc) fprintf(stderr, "start loop on %s: %s\n", b->name, msg);
   assert_int_equal(rc, 0);
-  assert_true(console_wait(b, "loop", "HB ", WAIT_MS));
+  assert_true(mh_console_wait(b, "loop", 0, "HB ", WAIT_MS));
   char rec[400];
   snprintf(rec, sizeof rec, "%s/ha/loop", h1->shared);
   assert_int_not_equal(access(rec, F_OK), 0);
