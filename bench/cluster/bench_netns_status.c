@@ -113,25 +113,11 @@ static void both(nt_env *e, const char *scenario, unsigned fault_host, unsigned 
 
 /* ---- The cluster -------------------------------------------------------------------------------- */
 
-/* The State column of host `name` in hosta's `hpvmhost status` ("" when not listed). */
-static void state_of(nt_env *e, const char *name, char *state, size_t len) {
-  state[0] = 0;
-  nt_out r = nt_cmd(e, 0, "hpvmhost status");
-  for (char *line = r.status == 0 ? strtok(r.o, "\n") : NULL; line; line = strtok(NULL, "\n")) {
-    char host[64], addr[64], st[32];
-    if (sscanf(line, "%63s %63s %31s", host, addr, st) != 3) continue;
-    size_t hl = strlen(host);
-    if (hl && host[hl - 1] == '*') host[hl - 1] = 0;
-    if (!strcmp(host, name)) snprintf(state, len, "%s", st);
-  }
-  nt_out_free(&r);
-}
-
 /* Poll hosta's view of host i until it is want ("Up", "Dead"). */
 static void wait_host(nt_env *e, unsigned i, const char *want) {
   char st[32] = "";
   for (uint64_t end = nt_ms() + WAIT_MS; nt_ms() < end; usleep(100000)) {
-    state_of(e, e->h[i].name, st, sizeof st);
+    nt_host_state(e, 0, e->h[i].name, st, sizeof st);
     if (!strcmp(st, want)) return;
   }
   nt_dump_logs(e);

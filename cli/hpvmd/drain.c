@@ -194,6 +194,18 @@ static void reply(hd_drain *g, const hd_req *q, Hpvm__Response *r) {
   peer_send(g, &g->pending, false, r->error, r->message);
 }
 
+/* The result of the run in progress (a drain, or exit --return): to the waiting client or the
+ * command log, and to the host that forwarded the request. */
+static void answer_run(hd_drain *g, int err, char *msg) {
+  Hpvm__Response r = HPVM__RESPONSE__INIT;
+  r.id = g->req_id;
+  r.error = err;
+  r.message = msg;
+  if (g->client) hd_answer(g->client, &r, g->user, g->cmdline);
+  else hd_cmdlog(g->d, g->user ? g->user : "hpvmd", g->cmdline, err, msg);
+  peer_send(g, &g->peer, false, err, msg);
+}
+
 static void reply_error(hd_drain *g, const hd_req *q, int err, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static void reply_error(hd_drain *g, const hd_req *q, int err, const char *fmt, ...) {
   char msg[1600];
@@ -535,13 +547,7 @@ static void drain_end(hd_drain *g) {
     err = HPVM_EBUSY;
   }
   hd_log(d, err && err != HPVM_ECANCELED ? HD_WARN : HD_INFO, "maintenance: %s", msg);
-  Hpvm__Response r = HPVM__RESPONSE__INIT;
-  r.id = g->req_id;
-  r.error = err;
-  r.message = msg;
-  if (g->client) hd_answer(g->client, &r, g->user, g->cmdline);
-  else hd_cmdlog(d, g->user ? g->user : "hpvmd", g->cmdline, err, msg);
-  peer_send(g, &g->peer, false, err, msg);
+  answer_run(g, err, msg);
   free_run(g);
 }
 
@@ -711,13 +717,7 @@ static void return_end(hd_drain *g) {
            missed[0] ? ". hpvmhost maintenance exit --return tries them again" : "");
   int err = missed[0] ? HPVM_EBUSY : 0;
   hd_log(d, err ? HD_WARN : HD_INFO, "maintenance: %s", msg);
-  Hpvm__Response r = HPVM__RESPONSE__INIT;
-  r.id = g->req_id;
-  r.error = err;
-  r.message = msg;
-  if (g->client) hd_answer(g->client, &r, g->user, g->cmdline);
-  else hd_cmdlog(d, g->user ? g->user : "hpvmd", g->cmdline, err, msg);
-  peer_send(g, &g->peer, false, err, msg);
+  answer_run(g, err, msg);
   free(g->ret);
   g->ret = NULL;
   g->nret = g->ret_next = 0;
